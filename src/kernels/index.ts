@@ -1,0 +1,43 @@
+/**
+ * Kernel selection. `STACKED_RNN_BACKEND` (or an explicit name) forces one, so tests can run every backend
+ * against the reference; otherwise the fastest available is chosen.
+ */
+import { RnnError } from '../errors.js';
+import type { Kernel } from './kernel.js';
+import { referenceKernel } from './reference.js';
+
+export type { Kernel, Nonlinearity, RecurrenceArgs } from './kernel.js';
+export { referenceKernel } from './reference.js';
+
+const registry = new Map<string, Kernel>([[referenceKernel.name, referenceKernel]]);
+
+/** Makes a kernel selectable by name (fast kernels register themselves when their module loads). */
+export function registerKernel(kernel: Kernel): void {
+  registry.set(kernel.name, kernel);
+}
+
+export function kernelNames(): string[] {
+  return [...registry.keys()];
+}
+
+function envBackend(): string | undefined {
+  const env = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env;
+  return env?.STACKED_RNN_BACKEND || undefined;
+}
+
+/** The kernel named `name`, or `STACKED_RNN_BACKEND`, or the best registered one. */
+export function getKernel(name?: string): Kernel {
+  const wanted = name ?? envBackend();
+  if (wanted !== undefined) {
+    const k = registry.get(wanted);
+    if (!k) {
+      throw new RnnError('invalid_argument', `Unknown backend '${wanted}'. Select from ${kernelNames().map((n) => `'${n}'`).join(', ')}.`, {
+        expected: kernelNames(),
+        got: wanted,
+      });
+    }
+    return k;
+  }
+  // Preference: the last registered fast kernel wins over the reference.
+  return [...registry.values()].at(-1) as Kernel;
+}

@@ -1,0 +1,231 @@
+/**
+ * A minimal dense tensor: a flat Float32Array or Float64Array in row-major (C) order, plus its shape.
+ *
+ * This is all the model needs: the math in src/rnn works on the flat arrays directly, and `Tensor` is the
+ * boundary type users hold. It prints like PyTorch (`tensor([[-0.6123, ...]])`, 4 decimals), so examples read
+ * like the notebooks they come from.
+ */
+import { RnnError, formatSizeList } from './errors.js';
+import { formatTensor } from './format.js';
+import { Generator } from './random.js';
+
+export type DType = 'float32' | 'float64';
+export type FloatArray = Float32Array | Float64Array;
+/** A number or arbitrarily nested arrays of numbers, as `tensor.tolist()` returns and `tensor()` accepts. */
+export type NestedArray = number | NestedArray[];
+
+export function dtypeOf(data: FloatArray): DType {
+  return data instanceof Float64Array ? 'float64' : 'float32';
+}
+
+export function allocate(dtype: DType, numel: number): FloatArray {
+  return dtype === 'float64' ? new Float64Array(numel) : new Float32Array(numel);
+}
+
+export function numelOf(shape: readonly number[]): number {
+  let n = 1;
+  for (const s of shape) n *= s;
+  return n;
+}
+
+export class Tensor {
+  readonly data: FloatArray;
+  readonly shape: readonly number[];
+
+  constructor(data: FloatArray, shape: readonly number[]) {
+    for (const s of shape) {
+      if (!Number.isInteger(s) || s < 0) {
+        throw new RnnError('invalid_argument', `Trying to create tensor with invalid shape ${formatSizeList(shape)}`, {
+          got: shape,
+        });
+      }
+    }
+    const numel = numelOf(shape);
+    if (numel !== data.length) {
+      throw new RnnError('shape_mismatch', `shape '${formatSizeList(shape)}' is invalid for input of size ${data.length}`, {
+        expected: numel,
+        got: data.length,
+      });
+    }
+    this.data = data;
+    this.shape = Object.freeze([...shape]);
+  }
+
+  get dtype(): DType {
+    return dtypeOf(this.data);
+  }
+
+  /** Number of dimensions, like `tensor.dim()`. */
+  get ndim(): number {
+    return this.shape.length;
+  }
+
+  get numel(): number {
+    return this.data.length;
+  }
+
+  /** `size()` is the shape; `size(d)` one dimension, negative `d` counting from the end, like PyTorch. */
+  size(): readonly number[];
+  size(dim: number): number;
+  size(dim?: number): number | readonly number[] {
+    if (dim === undefined) return this.shape;
+    const d = dim < 0 ? dim + this.ndim : dim;
+    const s = this.shape[d];
+    if (s === undefined) {
+      throw new RnnError(
+        'invalid_argument',
+        `Dimension out of range (expected to be in range of [${-this.ndim}, ${this.ndim - 1}], but got ${dim})`,
+      );
+    }
+    return s;
+  }
+
+  /** The element at a full index, e.g. `t.item(0, 2, 1)`; with no index, the only element of a 1-element tensor. */
+  item(...index: number[]): number {
+    if (index.length === 0 && this.numel === 1) return this.data[0] as number;
+    if (index.length !== this.ndim) {
+      throw new RnnError('invalid_argument', `expected ${this.ndim} indices, got ${index.length}`);
+    }
+    let offset = 0;
+    for (let d = 0; d < this.ndim; d++) {
+      const i = index[d] as number;
+      const s = this.shape[d] as number;
+      if (!Number.isInteger(i) || i < 0 || i >= s) {
+        throw new RnnError('invalid_argument', `index ${i} is out of bounds for dimension ${d} with size ${s}`);
+      }
+      offset = offset * s + i;
+    }
+    return this.data[offset] as number;
+  }
+
+  /** A tensor with the same data (copied) and a new shape of the same number of elements; one size may be -1. */
+  reshape(shape: readonly number[]): Tensor {
+    const known = shape.filter((s) => s !== -1);
+    const inferred = shape.length - known.length === 1 ? this.numel / numelOf(known) : undefined;
+    const full = shape.map((s) => (s === -1 ? (inferred ?? -1) : s));
+    return new Tensor(this.data.slice(), full);
+  }
+
+  /** A copy in the other precision (or the same one). */
+  to(dtype: DType): Tensor {
+    const out = allocate(dtype, this.numel);
+    out.set(this.data);
+    return new Tensor(out, this.shape);
+  }
+
+  clone(): Tensor {
+    return new Tensor(this.data.slice(), this.shape);
+  }
+
+  /** Nested arrays of numbers, like `tensor.tolist()`. */
+  tolist(): NestedArray {
+    const build = (dim: number, offset: number): NestedArray => {
+      if (dim === this.ndim) return this.data[offset] as number;
+      const stride = numelOf(this.shape.slice(dim + 1));
+      const out: NestedArray[] = [];
+      for (let i = 0; i < (this.shape[dim] as number); i++) out.push(build(dim + 1, offset + i * stride));
+      return out;
+    };
+    return build(0, 0);
+  }
+
+  toString(): string {
+    return formatTensor(this.data, this.shape);
+  }
+
+  [Symbol.for('nodejs.util.inspect.custom')](): string {
+    return this.toString();
+  }
+}
+
+/**
+ * Makes a tensor from nested arrays (`tensor([[1, 2], [3, 4]])`) or from flat values and a shape
+ * (`tensor([1, 2, 3, 4], [2, 2])`). The dtype is `dtype`, else that of a typed-array argument, else float32.
+ * The values are copied.
+ */
+export function tensor(values: NestedArray | ArrayLike<number>, shape?: readonly number[], dtype?: DType): Tensor {
+  const kind: DType =
+    dtype ?? (values instanceof Float64Array ? 'float64' : 'float32');
+  if (shape !== undefined) {
+    const flat = isFlat(values) ? values : flatten(values as NestedArray).flat;
+    const data = allocate(kind, flat.length);
+    data.set(flat);
+    return new Tensor(data, shape);
+  }
+  if (ArrayBuffer.isView(values)) {
+    const flat = values as ArrayLike<number>;
+    const data = allocate(kind, flat.length);
+    data.set(flat);
+    return new Tensor(data, [flat.length]);
+  }
+  const { flat, shape: inferred } = flatten(values as NestedArray);
+  const data = allocate(kind, flat.length);
+  data.set(flat);
+  return new Tensor(data, inferred);
+}
+
+function isFlat(values: NestedArray | ArrayLike<number>): values is ArrayLike<number> {
+  if (ArrayBuffer.isView(values)) return true;
+  if (!Array.isArray(values)) return false;
+  return values.every((v) => typeof v === 'number');
+}
+
+/** Flattens nested arrays, checking they are rectangular and hold only finite-or-not numbers. */
+export function flatten(values: NestedArray): { flat: number[]; shape: number[] } {
+  const shape: number[] = [];
+  let probe: NestedArray = values;
+  while (Array.isArray(probe)) {
+    shape.push(probe.length);
+    if (probe.length === 0) break;
+    probe = probe[0] as NestedArray;
+  }
+  const flat: number[] = [];
+  const walk = (v: NestedArray, dim: number, path: string): void => {
+    if (dim === shape.length) {
+      if (typeof v !== 'number') {
+        throw new RnnError('invalid_argument', `expected a number at ${path || 'the top'}, got ${Array.isArray(v) ? 'an array' : typeof v}`);
+      }
+      flat.push(v);
+      return;
+    }
+    if (!Array.isArray(v) || v.length !== shape[dim]) {
+      throw new RnnError(
+        'shape_mismatch',
+        `expected sequence of length ${shape[dim]} at dim ${dim} (got ${Array.isArray(v) ? v.length : typeof v})`,
+        { expected: shape[dim], got: Array.isArray(v) ? v.length : typeof v },
+      );
+    }
+    v.forEach((x, i) => walk(x, dim + 1, `${path}[${i}]`));
+  };
+  walk(values, 0, '');
+  return { flat, shape };
+}
+
+export function zeros(shape: readonly number[], dtype: DType = 'float32'): Tensor {
+  return new Tensor(allocate(dtype, numelOf(shape)), shape);
+}
+
+export interface RandomOptions {
+  dtype?: DType;
+  /** Seed or generator. A number seeds a fresh generator, like `torch.manual_seed(seed)` before the call. */
+  generator?: Generator | number;
+}
+
+function generatorFrom(g: Generator | number | undefined): Generator {
+  if (g instanceof Generator) return g;
+  return new Generator(g ?? Date.now());
+}
+
+/** Standard normal samples, like `torch.randn(shape)` after `torch.manual_seed(seed)`. */
+export function randn(shape: readonly number[], options: RandomOptions = {}): Tensor {
+  const t = zeros(shape, options.dtype ?? 'float32');
+  generatorFrom(options.generator).normal(t.data, 0, 1);
+  return t;
+}
+
+/** Uniform samples on [0, 1), like `torch.rand(shape)` after `torch.manual_seed(seed)`. */
+export function rand(shape: readonly number[], options: RandomOptions = {}): Tensor {
+  const t = zeros(shape, options.dtype ?? 'float32');
+  generatorFrom(options.generator).uniform(t.data, 0, 1);
+  return t;
+}
