@@ -5,7 +5,7 @@
  * boundary type users hold. It prints like PyTorch (`tensor([[-0.6123, ...]])`, 4 decimals), so examples read
  * like the notebooks they come from.
  */
-import { RnnError, formatSizeList } from './errors.js';
+import { formatSizeList, RnnError } from './errors.js';
 import { formatTensor } from './format.js';
 import { Generator } from './random.js';
 
@@ -42,10 +42,14 @@ export class Tensor {
     }
     const numel = numelOf(shape);
     if (numel !== data.length) {
-      throw new RnnError('shape_mismatch', `shape '${formatSizeList(shape)}' is invalid for input of size ${data.length}`, {
-        expected: numel,
-        got: data.length,
-      });
+      throw new RnnError(
+        'shape_mismatch',
+        `shape '${formatSizeList(shape)}' is invalid for input of size ${data.length}`,
+        {
+          expected: numel,
+          got: data.length,
+        },
+      );
     }
     this.data = data;
     this.shape = Object.freeze([...shape]);
@@ -144,8 +148,7 @@ export class Tensor {
  * The values are copied.
  */
 export function tensor(values: NestedArray | ArrayLike<number>, shape?: readonly number[], dtype?: DType): Tensor {
-  const kind: DType =
-    dtype ?? (values instanceof Float64Array ? 'float64' : 'float32');
+  const kind: DType = dtype ?? (values instanceof Float64Array ? 'float64' : 'float32');
   if (shape !== undefined) {
     const flat = isFlat(values) ? values : flatten(values as NestedArray).flat;
     const data = allocate(kind, flat.length);
@@ -171,7 +174,10 @@ function isFlat(values: NestedArray | ArrayLike<number>): values is ArrayLike<nu
 }
 
 /** Flattens nested arrays, checking they are rectangular and hold only finite-or-not numbers. */
-export function flatten(values: NestedArray): { flat: number[]; shape: number[] } {
+export function flatten(values: NestedArray): {
+  flat: number[];
+  shape: number[];
+} {
   const shape: number[] = [];
   let probe: NestedArray = values;
   while (Array.isArray(probe)) {
@@ -183,7 +189,10 @@ export function flatten(values: NestedArray): { flat: number[]; shape: number[] 
   const walk = (v: NestedArray, dim: number, path: string): void => {
     if (dim === shape.length) {
       if (typeof v !== 'number') {
-        throw new RnnError('invalid_argument', `expected a number at ${path || 'the top'}, got ${Array.isArray(v) ? 'an array' : typeof v}`);
+        throw new RnnError(
+          'invalid_argument',
+          `expected a number at ${path || 'the top'}, got ${Array.isArray(v) ? 'an array' : typeof v}`,
+        );
       }
       flat.push(v);
       return;

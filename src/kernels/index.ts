@@ -31,10 +31,16 @@ export function getKernel(name?: string): Kernel {
   if (wanted !== undefined) {
     const k = registry.get(wanted);
     if (!k) {
-      throw new RnnError('invalid_argument', `Unknown backend '${wanted}'. Select from ${kernelNames().map((n) => `'${n}'`).join(', ')}.`, {
-        expected: kernelNames(),
-        got: wanted,
-      });
+      throw new RnnError(
+        'invalid_argument',
+        `Unknown backend '${wanted}'. Select from ${kernelNames()
+          .map((n) => `'${n}'`)
+          .join(', ')}.`,
+        {
+          expected: kernelNames(),
+          got: wanted,
+        },
+      );
     }
     return k;
   }

@@ -29,8 +29,9 @@ export const referenceKernel: Kernel = {
   recurrence(a: RecurrenceArgs) {
     const { out, hN, pre, whh, h0, L, N, H, outStride, outOffset, lengths } = a;
     const relu = a.nonlinearity === 'relu';
-    let h = Float64Array.from(h0); // (N, H) the state carried along time
-    let next = new Float64Array(N * H);
+    // The carried state is stored in the output's dtype, as PyTorch stores it; only the sums run in float64.
+    let h = out instanceof Float64Array ? Float64Array.from(h0) : Float32Array.from(h0); // (N, H)
+    let next = h.slice(); // (N, H)
     for (let step = 0; step < L; step++) {
       const t = a.reverse ? L - 1 - step : step;
       for (let n = 0; n < N; n++) {
@@ -44,7 +45,7 @@ export const referenceKernel: Kernel = {
           }
           let s = pre[(t * N + n) * H + j] as number;
           for (let k = 0; k < H; k++) s += (h[n * H + k] as number) * (whh[j * H + k] as number);
-          const v = relu ? (s > 0 ? s : 0) : Math.tanh(s);
+          const v = relu ? Math.max(s, 0) : Math.tanh(s); // max keeps NaN, as torch.relu does
           next[n * H + j] = v;
           out[row + j] = v;
         }

@@ -1,0 +1,161 @@
+/**
+ * What nn.RNN and nn.RNNCell share: named parameters in PyTorch's order, their uniform initialisation,
+ * train/eval mode, and state dicts with PyTorch's load_state_dict semantics and messages.
+ */
+import { checkInteger, RnnError } from '../errors.js';
+import { Generator } from '../random.js';
+import { allocate, type DType, Tensor } from '../tensor.js';
+
+export type StateDict = Record<string, Tensor> | Map<string, Tensor>;
+
+export interface LoadResult {
+  missingKeys: string[];
+  unexpectedKeys: string[];
+}
+
+export function toGenerator(seed: number | Generator | undefined): Generator {
+  if (seed instanceof Generator) return seed;
+  if (seed === undefined) return new Generator(Math.floor(Math.random() * 2 ** 32));
+  checkInteger(seed, 'seed', 0);
+  return new Generator(seed);
+}
+
+export function checkDtype(dtype: unknown): DType {
+  if (dtype !== 'float32' && dtype !== 'float64') {
+    throw new RnnError(
+      'invalid_argument',
+      `Unknown dtype ${JSON.stringify(dtype)}. Select from 'float32' or 'float64'.`,
+      {
+        expected: ['float32', 'float64'],
+        got: dtype,
+      },
+    );
+  }
+  return dtype;
+}
+
+export abstract class Module {
+  /** Parameters by PyTorch name, in registration order. */
+  protected readonly params = new Map<string, Tensor>();
+  /** Like PyTorch, a module starts in training mode (dropout active); call `eval()` for inference. */
+  training = true;
+  readonly dtype: DType;
+  protected readonly generator: Generator;
+
+  protected constructor(dtype: DType, generator: Generator) {
+    this.dtype = dtype;
+    this.generator = generator;
+  }
+
+  /** Registers parameters and fills each with U(-1/sqrt(H), 1/sqrt(H)) in order, as reset_parameters does. */
+  protected initParameters(specs: readonly { name: string; shape: readonly number[] }[], hiddenSize: number): void {
+    const bound = 1 / Math.sqrt(hiddenSize);
+    for (const { name, shape } of specs) {
+      const t = new Tensor(
+        allocate(
+          this.dtype,
+          shape.reduce((a, b) => a * b, 1),
+        ),
+        shape,
+      );
+      this.generator.uniform(t.data, -bound, bound);
+      this.params.set(name, t);
+    }
+  }
+
+  /** `[name, tensor]` for every parameter, like `named_parameters()`. The tensors are live: editing edits the model. */
+  namedParameters(): [string, Tensor][] {
+    return [...this.params.entries()];
+  }
+
+  /** One parameter by its PyTorch name, e.g. `rnn.parameter('weight_ih_l1')`. */
+  parameter(name: string): Tensor {
+    const p = this.params.get(name);
+    if (!p) {
+      throw new RnnError('invalid_argument', `'${this.constructor.name}' object has no parameter '${name}'`, {
+        expected: [...this.params.keys()],
+        got: name,
+      });
+    }
+    return p;
+  }
+
+  /** Total number of scalar parameters. */
+  get parameterCount(): number {
+    let n = 0;
+    for (const p of this.params.values()) n += p.numel;
+    return n;
+  }
+
+  train(mode = true): this {
+    this.training = mode;
+    return this;
+  }
+
+  eval(): this {
+    return this.train(false);
+  }
+
+  /** A copy of every parameter by name, in PyTorch's order (what `state_dict()` holds for this module). */
+  stateDict(): Record<string, Tensor> {
+    const sd: Record<string, Tensor> = {};
+    for (const [name, p] of this.params) sd[name] = p.clone();
+    return sd;
+  }
+
+  /**
+   * Copies parameters from `sd`, converting to this module's dtype. Size mismatches are always errors; with
+   * `strict` (the default) missing and unexpected keys are too, all reported at once as PyTorch does.
+   */
+  loadStateDict(sd: StateDict, options: { strict?: boolean } = {}): LoadResult {
+    const strict = options.strict ?? true;
+    const entries = sd instanceof Map ? [...sd.entries()] : Object.entries(sd);
+    const given = new Map(entries);
+    const missingKeys = [...this.params.keys()].filter((k) => !given.has(k));
+    const unexpectedKeys = entries.map(([k]) => k).filter((k) => !this.params.has(k));
+    const errors: string[] = [];
+    if (strict && missingKeys.length > 0) {
+      errors.push(`Missing key(s) in state_dict: ${missingKeys.map((k) => `"${k}"`).join(', ')}. `);
+    }
+    if (strict && unexpectedKeys.length > 0) {
+      errors.push(`Unexpected key(s) in state_dict: ${unexpectedKeys.map((k) => `"${k}"`).join(', ')}. `);
+    }
+    const mismatched: {
+      name: string;
+      expected: readonly number[];
+      got: readonly number[];
+    }[] = [];
+    for (const [name, p] of this.params) {
+      const src = given.get(name);
+      if (src === undefined) continue;
+      if (!(src instanceof Tensor)) {
+        errors.push(`While copying the parameter named "${name}", expected a Tensor, got ${typeof src}.`);
+        continue;
+      }
+      if (src.shape.length !== p.shape.length || src.shape.some((s, i) => s !== p.shape[i])) {
+        mismatched.push({ name, expected: p.shape, got: src.shape });
+        errors.push(
+          `size mismatch for ${name}: copying a param with shape torch.Size([${src.shape.join(', ')}]) from checkpoint, the shape in current model is torch.Size([${p.shape.join(', ')}]).`,
+        );
+      }
+    }
+    if (errors.length > 0) {
+      throw new RnnError(
+        'state_dict',
+        `Error(s) in loading state_dict for ${this.constructor.name}:\n\t${errors.join('\n\t')}`,
+        {
+          data: {
+            missingKeys: strict ? missingKeys : [],
+            unexpectedKeys: strict ? unexpectedKeys : [],
+            mismatched,
+          },
+        },
+      );
+    }
+    for (const [name, p] of this.params) {
+      const src = given.get(name);
+      if (src) p.data.set(src.data);
+    }
+    return { missingKeys, unexpectedKeys };
+  }
+}

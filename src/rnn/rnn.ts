@@ -1,0 +1,267 @@
+/**
+ * nn.RNN: a multi-layer Elman RNN with PyTorch's options, parameters and numbers.
+ */
+import { checkInteger, RnnError } from '../errors.js';
+import { getKernel, type Kernel, type Nonlinearity } from '../kernels/index.js';
+import type { Generator } from '../random.js';
+import { allocate, type DType, type Tensor } from '../tensor.js';
+import { finishForward, prepareForward } from './inputs.js';
+import { checkDtype, Module, toGenerator } from './module.js';
+import { parameterName, parameterSpecs, type RnnArchitecture } from './params.js';
+import { type DirectionWeights, stackForward } from './stack.js';
+
+export interface RNNOptions {
+  /** I: features of each input step. */
+  inputSize: number;
+  /** H: features of the hidden state. */
+  hiddenSize: number;
+  /** K: stacked layers; layer k > 0 reads the output sequence of layer k-1. Default 1. */
+  numLayers?: number;
+  /** f: 'tanh' (default) or 'relu'. */
+  nonlinearity?: Nonlinearity;
+  /** With false, no bias_ih / bias_hh parameters. Default true. */
+  bias?: boolean;
+  /** Input and output as (N, L, features) instead of (L, N, features). h0/h_n are not affected. Default false. */
+  batchFirst?: boolean;
+  /** Probability of zeroing each output element of every layer but the last, in training mode. Default 0. */
+  dropout?: number;
+  /** D = 2: a reverse-time pass per layer, concatenated after the forward one. Default false. */
+  bidirectional?: boolean;
+  /** Storage and computation precision. Default 'float32'. */
+  dtype?: DType;
+  /** Seeds weight init (same numbers as torch.manual_seed(seed); nn.RNN(...)) and dropout masks. */
+  seed?: number | Generator;
+  /** Kernel backend name (see `kernelNames()`); default: STACKED_RNN_BACKEND, else the fastest available. */
+  backend?: string;
+}
+
+export interface ForwardOptions {
+  /**
+   * Valid steps of each sequence (N values in 1..L), for variable-length batches: the result equals PyTorch's
+   * pack_padded_sequence(enforce_sorted=False) -> rnn -> pad_packed_sequence(total_length=L). Padded output
+   * steps are 0, h_n holds each sequence's state after its last valid step, and the reverse direction starts at
+   * the last valid step.
+   */
+  lengths?: ArrayLike<number> | Tensor;
+}
+
+function checkNonlinearity(value: unknown): Nonlinearity {
+  if (value !== 'tanh' && value !== 'relu') {
+    throw new RnnError('invalid_argument', `Unknown nonlinearity '${String(value)}'. Select from 'tanh' or 'relu'.`, {
+      expected: ['tanh', 'relu'],
+      got: value,
+    });
+  }
+  return value;
+}
+
+function checkDropout(value: unknown): number {
+  if (typeof value !== 'number' || Number.isNaN(value) || value < 0 || value > 1) {
+    throw new RnnError(
+      'invalid_argument',
+      'dropout should be a number in range [0, 1] representing the probability of an element being zeroed',
+      { expected: '[0, 1]', got: value },
+    );
+  }
+  return value;
+}
+
+function checkBoolean(value: unknown, what: string): boolean {
+  if (typeof value !== 'boolean') {
+    throw new RnnError('invalid_argument', `${what} must be a boolean, got ${typeof value}`, {
+      expected: 'boolean',
+      got: value,
+    });
+  }
+  return value;
+}
+
+/**
+ * A multi-layer Elman RNN, `torch.nn.RNN`. For each layer l = 0..K-1 and step t:
+ *
+ *     h_t^l = f(x_t^l W_ih^l^T + b_ih^l + h_{t-1}^l W_hh^l^T + b_hh^l),   x_t^0 = x_t,   x_t^l = h_t^{l-1}
+ *
+ * Layer l > 0 reads layer l-1's output sequence (with dropout between layers in training), and each layer
+ * carries its own state. Shapes: input (L, N, I) [(N, L, I) with batchFirst, or unbatched (L, I)];
+ * h0, h_n (D*K, N, H) [(D*K, H)]; output (L, N, D*H) [(N, L, D*H), (L, D*H)]. Parameters as PyTorch names them:
+ * weight_ih_l{k} (H, I or D*H), weight_hh_l{k} (H, H), bias_ih_l{k} (H), bias_hh_l{k} (H), `_reverse` for D = 1.
+ *
+ * @example
+ * const rnn = new RNN({ inputSize: 2, hiddenSize: 3, numLayers: 2, seed: 0 });
+ * const x = randn([3, 3, 2], { generator: 1 }); // (L, N, I)
+ * const [output, hN] = rnn.forward(x);          // (3, 3, 3), (2, 3, 3)
+ */
+export class RNN extends Module {
+  readonly inputSize: number;
+  readonly hiddenSize: number;
+  readonly numLayers: number;
+  readonly nonlinearity: Nonlinearity;
+  readonly bias: boolean;
+  readonly batchFirst: boolean;
+  readonly dropout: number;
+  readonly bidirectional: boolean;
+  private readonly kernel: Kernel;
+
+  constructor(options: RNNOptions) {
+    if (typeof options !== 'object' || options === null) {
+      throw new RnnError('invalid_argument', 'RNN options must be an object such as { inputSize: 2, hiddenSize: 3 }');
+    }
+    super(checkDtype(options.dtype ?? 'float32'), toGenerator(options.seed));
+    this.inputSize = checkInteger(options.inputSize, 'input_size');
+    this.hiddenSize = checkInteger(options.hiddenSize, 'hidden_size');
+    this.numLayers = checkInteger(options.numLayers ?? 1, 'num_layers');
+    this.nonlinearity = checkNonlinearity(options.nonlinearity ?? 'tanh');
+    this.bias = checkBoolean(options.bias ?? true, 'bias');
+    this.batchFirst = checkBoolean(options.batchFirst ?? false, 'batch_first');
+    this.dropout = checkDropout(options.dropout ?? 0);
+    this.bidirectional = checkBoolean(options.bidirectional ?? false, 'bidirectional');
+    this.kernel = getKernel(options.backend);
+    this.initParameters(parameterSpecs(this.architecture), this.hiddenSize);
+  }
+
+  /** D: 2 when bidirectional, else 1. */
+  get directions(): number {
+    return this.bidirectional ? 2 : 1;
+  }
+
+  get architecture(): RnnArchitecture {
+    const { inputSize, hiddenSize, numLayers, bidirectional, bias } = this;
+    return { inputSize, hiddenSize, numLayers, bidirectional, bias };
+  }
+
+  /** The options that rebuild this module's shape and behaviour (without its weights). */
+  get options(): Required<Omit<RNNOptions, 'seed' | 'backend'>> {
+    const { inputSize, hiddenSize, numLayers, nonlinearity, bias, batchFirst, dropout, bidirectional, dtype } = this;
+    return {
+      inputSize,
+      hiddenSize,
+      numLayers,
+      nonlinearity,
+      bias,
+      batchFirst,
+      dropout,
+      bidirectional,
+      dtype,
+    };
+  }
+
+  /** Weights of layer k, direction d, as flat arrays (live views of the parameters). */
+  directionWeights(k: number, d: number): DirectionWeights {
+    const get = (kind: 'weight_ih' | 'weight_hh' | 'bias_ih' | 'bias_hh') =>
+      this.params.get(parameterName(kind, k, d))?.data ?? null;
+    return {
+      wih: get('weight_ih') as Tensor['data'],
+      whh: get('weight_hh') as Tensor['data'],
+      bih: get('bias_ih'),
+      bhh: get('bias_hh'),
+    };
+  }
+
+  /**
+   * Runs the network: `[output, hN]`. `h0` defaults to zeros. See the class docs for shapes and
+   * `ForwardOptions.lengths` for variable-length batches.
+   */
+  forward(input: Tensor, h0?: Tensor | null, options: ForwardOptions = {}): [Tensor, Tensor] {
+    const shape = {
+      ...this.architecture,
+      directions: this.directions,
+      batchFirst: this.batchFirst,
+      dtype: this.dtype,
+    };
+    const p = prepareForward(shape, input, h0, options.lengths);
+    const D = this.directions;
+    const H = this.hiddenSize;
+    const K = this.numLayers;
+    const output = allocate(this.dtype, p.L * p.N * D * H); // (L, N, D*H)
+    const hN = allocate(this.dtype, K * D * p.N * H); // (K*D, N, H)
+    const weights = Array.from({ length: K }, (_, k) =>
+      Array.from({ length: D }, (_, d) => this.directionWeights(k, d)),
+    );
+    const dropout = this.training && this.dropout > 0 && K > 1 ? { p: this.dropout, generator: this.generator } : null;
+    stackForward(
+      this.kernel,
+      output,
+      hN,
+      p.x,
+      p.h0,
+      weights,
+      { L: p.L, N: p.N, I: this.inputSize, H, K, D },
+      this.nonlinearity,
+      p.lengths,
+      dropout,
+      null,
+    );
+    return finishForward(shape, p, output, hN);
+  }
+
+  /**
+   * K single-layer RNNs with this network's weights copied (`weight_ih_l1` becomes the second one's
+   * `weight_ih_l0`). Chained, each reading the previous one's output and its own slice of h0, they give exactly
+   * this network's output; h_n is their h_n's concatenated.
+   */
+  split(): RNN[] {
+    const D = this.directions;
+    return Array.from({ length: this.numLayers }, (_, k) => {
+      const single = new RNN({
+        ...this.options,
+        numLayers: 1,
+        dropout: 0,
+        inputSize: k === 0 ? this.inputSize : D * this.hiddenSize,
+        seed: 0,
+      });
+      for (const [name, p] of single.params) p.data.set(this.parameter(name.replace('_l0', `_l${k}`)).data);
+      return single;
+    });
+  }
+
+  /**
+   * One network from several chained ones (the inverse of `split`): their layers in order, weights copied.
+   * All must share hidden size, direction, bias, nonlinearity, batch layout and dtype, and each must read what
+   * the previous one writes.
+   */
+  static stack(rnns: readonly RNN[], options: { dropout?: number } = {}): RNN {
+    const first = rnns[0];
+    if (!first) throw new RnnError('invalid_argument', 'RNN.stack needs at least one RNN, got 0');
+    rnns.forEach((r, i) => {
+      for (const key of ['hiddenSize', 'bidirectional', 'bias', 'nonlinearity', 'batchFirst', 'dtype'] as const) {
+        if (r[key] !== first[key]) {
+          throw new RnnError(
+            'invalid_argument',
+            `RNN.stack: rnns[${i}].${key} is ${String(r[key])}, expected ${String(first[key])} like rnns[0]`,
+            {
+              expected: first[key],
+              got: r[key],
+            },
+          );
+        }
+      }
+      const want = first.directions * first.hiddenSize;
+      if (i > 0 && r.inputSize !== want) {
+        throw new RnnError(
+          'shape_mismatch',
+          `RNN.stack: rnns[${i}].inputSize must be ${want} (D*H of the RNN before it), got ${r.inputSize}`,
+          {
+            expected: want,
+            got: r.inputSize,
+          },
+        );
+      }
+    });
+    const numLayers = rnns.reduce((n, r) => n + r.numLayers, 0);
+    const stacked = new RNN({
+      ...first.options,
+      numLayers,
+      dropout: options.dropout ?? 0,
+      seed: 0,
+    });
+    let base = 0;
+    for (const r of rnns) {
+      for (const [name, p] of r.params) {
+        const k = Number(/_l(\d+)/.exec(name)?.[1]);
+        stacked.parameter(name.replace(/_l\d+/, `_l${base + k}`)).data.set(p.data);
+      }
+      base += r.numLayers;
+    }
+    return stacked;
+  }
+}

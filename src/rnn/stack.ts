@@ -1,0 +1,108 @@
+/**
+ * The multi-layer forward over flat arrays: the heart of nn.RNN with num_layers = K.
+ *
+ *   h_t^l = f(x_t^l W_ih^l^T + b_ih^l + h_{t-1}^l W_hh^l^T + b_hh^l),   x_t^0 = x_t,   x_t^l = h_t^{l-1} (l > 0)
+ *
+ * Layer l reads the whole output sequence of layer l-1 (never x_t), and each layer keeps its own previous state
+ * h_{t-1}^l, starting from its own slice of h0. So a layer runs as: one matrix product for the input projection of
+ * all L*N rows, then the time loop. With D = 2, the reverse direction walks t = L-1 .. 0 and writes the second half
+ * of each output row: output (L, N, D*H) is [forward | reverse].
+ */
+import type { Kernel, Nonlinearity } from '../kernels/kernel.js';
+import type { Generator } from '../random.js';
+import type { FloatArray } from '../tensor.js';
+
+export interface DirectionWeights {
+  wih: FloatArray; // (H, I) for layer 0, (H, D*H) above
+  whh: FloatArray; // (H, H)
+  bih: FloatArray | null; // (H)
+  bhh: FloatArray | null; // (H)
+}
+
+export interface StackDims {
+  L: number;
+  N: number;
+  I: number;
+  H: number;
+  K: number;
+  D: number;
+}
+
+export interface DropoutSpec {
+  p: number;
+  generator: Generator;
+}
+
+/** What the forward keeps for a backward pass: each layer's output and the dropout mask applied to it. */
+export interface StackTape {
+  layerOutputs: FloatArray[]; // K x (L, N, D*H)
+  masks: (FloatArray | null)[]; // K x (L, N, D*H), null for the last layer or without dropout
+}
+
+function like(a: FloatArray, n: number): FloatArray {
+  return a instanceof Float64Array ? new Float64Array(n) : new Float32Array(n);
+}
+
+/**
+ * Runs K layers of D directions. `output` (L, N, D*H) and `hN` (K*D, N, H) are written; `x` (L, N, I) and `h0`
+ * (K*D, N, H) are read; `weights[k][d]` are layer k, direction d. `lengths` (N) limits each sequence (padded
+ * steps give 0 and leave the state alone). With `dropout`, every layer's output but the last is multiplied by a
+ * fresh mask of 0 and 1/(1-p) before the next layer reads it. With `tape`, the layer outputs and masks are kept.
+ */
+export function stackForward(
+  kernel: Kernel,
+  output: FloatArray, // (L, N, D*H)
+  hN: FloatArray, // (K*D, N, H)
+  x: FloatArray, // (L, N, I)
+  h0: FloatArray, // (K*D, N, H)
+  weights: DirectionWeights[][], // [K][D]
+  dims: StackDims,
+  nonlinearity: Nonlinearity,
+  lengths: Int32Array | null, // (N)
+  dropout: DropoutSpec | null,
+  tape: StackTape | null,
+): void {
+  const { L, N, I, H, K, D } = dims;
+  const pre = kernel.scratch(output, L * N * H); // (L, N, H) input projection plus biases, reused per direction
+  let input = x; // (L, N, I) for layer 0, then (L, N, D*H)
+  let inFeatures = I;
+  for (let k = 0; k < K; k++) {
+    const last = k === K - 1;
+    const out = last && !tape ? output : like(output, L * N * D * H); // (L, N, D*H)
+    for (let d = 0; d < D; d++) {
+      const w = weights[k]?.[d] as DirectionWeights;
+      const state = (k * D + d) * N * H;
+      kernel.linear(pre, input, w.wih, w.bih, w.bhh, L * N, inFeatures, H);
+      kernel.recurrence({
+        out,
+        hN: hN.subarray(state, state + N * H),
+        pre,
+        whh: w.whh,
+        h0: h0.subarray(state, state + N * H),
+        L,
+        N,
+        H,
+        outStride: D * H,
+        outOffset: d * H,
+        nonlinearity,
+        reverse: d === 1,
+        lengths,
+      });
+    }
+    let mask: FloatArray | null = null;
+    let next = out;
+    if (dropout && dropout.p > 0 && !last) {
+      mask = like(output, out.length);
+      if (dropout.p < 1) dropout.generator.bernoulliMask(mask, dropout.p, 1 / (1 - dropout.p));
+      next = like(output, out.length);
+      for (let i = 0; i < out.length; i++) next[i] = (out[i] as number) * (mask[i] as number);
+    }
+    if (tape) {
+      tape.layerOutputs.push(out);
+      tape.masks.push(mask);
+    }
+    if (last && out !== output) output.set(out);
+    input = next;
+    inFeatures = D * H;
+  }
+}
