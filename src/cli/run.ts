@@ -1,0 +1,91 @@
+/**
+ * `stacked-rnn run`: a torch.nn.RNN state dict applied to an input file, results written atomically.
+ */
+import type { Command } from 'commander';
+import { RnnError } from '../errors.js';
+import { type FileTensor, readStateDictFile, readTensorFile, writeTensorFile } from '../io/load.js';
+import { rnnFromStateDict, selectPrefix } from '../io/state-dict.js';
+import type { Nonlinearity } from '../kernels/kernel.js';
+import type { DType, Tensor } from '../tensor.js';
+import { parseDtype, parseNonlinearity } from './options.js';
+
+export interface RunOptions {
+  weights: string;
+  input: string;
+  out: string;
+  nonlinearity: Nonlinearity;
+  batchFirst: boolean;
+  prefix?: string;
+  key?: string;
+  dtype?: DType;
+}
+
+const INPUT_NAMES = ['input', 'h0', 'lengths'];
+
+function floatTensor(name: string, t: FileTensor | undefined, dtype: DType): Tensor | undefined {
+  if (t === undefined) return undefined;
+  if (t.kind !== 'float') {
+    throw new RnnError('invalid_argument', `'${name}' must hold floating-point values, got integers`, { expected: 'F32 or F64', got: 'I64/I32' });
+  }
+  return t.tensor.dtype === dtype ? t.tensor : t.tensor.to(dtype);
+}
+
+function integerList(name: string, t: FileTensor | undefined): number[] | undefined {
+  if (t === undefined) return undefined;
+  const shape = t.kind === 'int' ? t.shape : [...t.tensor.shape];
+  if (shape.length !== 1) {
+    throw new RnnError('shape_mismatch', `'${name}' must be 1-D (one length per batch element), got shape [${shape.join(', ')}]`);
+  }
+  const values = t.kind === 'int' ? t.values : Array.from(t.tensor.data);
+  const bad = values.findIndex((v) => !Number.isInteger(v));
+  if (bad >= 0) throw new RnnError('invalid_argument', `'${name}' must hold integers, got ${name}[${bad}] = ${values[bad]}`);
+  return values;
+}
+
+/** Runs the command; returns a summary line. Nothing is written unless everything succeeded. */
+export async function runCommand(o: RunOptions): Promise<string> {
+  const file = await readStateDictFile(o.weights, o.key === undefined ? {} : { key: o.key });
+  const { prefix, sd } = selectPrefix(file, o.prefix);
+  const tensors = await readTensorFile(o.input);
+  const unexpected = [...tensors.keys()].filter((k) => !INPUT_NAMES.includes(k));
+  if (unexpected.length > 0) {
+    throw new RnnError('invalid_argument', `unexpected tensor(s) in ${o.input}: ${unexpected.join(', ')}`, {
+      expected: INPUT_NAMES,
+      got: unexpected,
+      hint: `the input file holds 'input' and optionally 'h0' and 'lengths'`,
+    });
+  }
+  const raw = tensors.get('input');
+  if (raw === undefined) {
+    throw new RnnError('invalid_argument', `${o.input} has no tensor named 'input'`, {
+      expected: 'input',
+      got: [...tensors.keys()],
+    });
+  }
+  const dtype = o.dtype ?? (raw.kind === 'float' ? raw.tensor.dtype : 'float32');
+  const input = floatTensor('input', raw, dtype) as Tensor;
+  const h0 = floatTensor('h0', tensors.get('h0'), dtype);
+  const lengths = integerList('lengths', tensors.get('lengths'));
+  const rnn = rnnFromStateDict(sd, { nonlinearity: o.nonlinearity, batchFirst: o.batchFirst, dtype });
+  const [output, hN] = rnn.forward(input, h0, lengths === undefined ? {} : { lengths });
+  await writeTensorFile(o.out, { output, h_n: hN });
+  const arch = `${rnn.numLayers}-layer${rnn.bidirectional ? ' bidirectional' : ''} ${rnn.nonlinearity} RNN (${rnn.inputSize} -> ${rnn.hiddenSize})${prefix ? ` from '${prefix}'` : ''}`;
+  return `${arch}: wrote output [${output.shape.join(', ')}] and h_n [${hN.shape.join(', ')}] (${dtype}) to ${o.out}`;
+}
+
+export function registerRun(program: Command): void {
+  program
+    .command('run')
+    .description('apply a torch.nn.RNN state dict (safetensors or .pt) to an input file; write output and h_n')
+    .requiredOption('--weights <file>', 'state dict of torch.nn.RNN (.safetensors or .pt)')
+    .requiredOption('--input <file>', "safetensors or .json with 'input' and optionally 'h0', 'lengths'")
+    .requiredOption('--out <file>', "where to write 'output' and 'h_n' (.safetensors, or .json)")
+    .option('--nonlinearity <f>', 'tanh or relu (not stored in the weights)', parseNonlinearity, 'tanh')
+    .option('--batch-first', 'input and output are (N, L, features)', false)
+    .option('--prefix <p>', "the RNN's prefix in the state dict, e.g. 'rnn.' (found on its own when unique)")
+    .option('--key <k>', 'the nested state dict of a .pt checkpoint, e.g. model')
+    .option('--dtype <dtype>', "compute in float32 or float64 (default: the input's dtype; float64 for .json)", parseDtype)
+    .action(async (opts: RunOptions) => {
+      process.stdout.write(`${await runCommand(opts)}\n`);
+    });
+}

@@ -1,0 +1,195 @@
+import assert from 'node:assert/strict';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { after, describe, test } from 'node:test';
+import { readSafetensors, toFloat } from '../src/io/safetensors.js';
+import { RNN, randn, type Tensor, tensor } from '../src/index.js';
+import { cli, saveSafetensors, scratchDir } from './helpers/cli.js';
+
+const tmp = scratchDir('cli');
+after(tmp.cleanup);
+
+const rnn = new RNN({ inputSize: 2, hiddenSize: 5, numLayers: 2, seed: 7 }).eval();
+const weights = saveSafetensors(tmp.path('weights.safetensors'), rnn.stateDict());
+const x = randn([4, 3, 2], { generator: 1 }); // (L, N, I)
+
+function readOut(path: string): Record<string, Tensor> {
+  const { tensors } = readSafetensors(new Uint8Array(readFileSync(path)));
+  return Object.fromEntries([...tensors].map(([k, raw]) => [k, toFloat(raw)]));
+}
+
+/** Asserts a clean failure: non-zero exit, one error line (plus an optional hint), no stack trace, no output file. */
+function assertCleanFailure(args: string[], message: RegExp, out?: string): void {
+  const before = readdirSync(tmp.dir).length;
+  const r = cli(...args);
+  assert.notEqual(r.status, 0, `expected a failure, got exit 0: ${r.stdout}`);
+  assert.match(r.stderr, message);
+  assert.match(r.stderr, /^stacked-rnn: error: /);
+  assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
+  const lines = r.stderr.trim().split('\n').filter((l) => !l.startsWith('hint: ') && !l.startsWith('  '));
+  assert.equal(lines.length, 1, `one error line, got:\n${r.stderr}`);
+  if (out) assert.equal(existsSync(out), false, 'no output file is left behind');
+  assert.equal(readdirSync(tmp.dir).length, before, 'no temporary file is left behind');
+}
+
+describe('stacked-rnn demo', () => {
+  const r = cli('demo', '--seed', '0');
+
+  test('runs the notebook and exits 0', () => {
+    assert.equal(r.status, 0, r.stderr);
+  });
+
+  test('prints the formula, the network, the split proof, the trace and the mistake', () => {
+    for (const part of ['1. The formula', '2. A 2-layer RNN', '3. The same network as two single-layer RNNs', '4. By hand', '5. The classic mistake']) {
+      assert.ok(r.stdout.includes(part), part);
+    }
+    assert.match(r.stdout, /processing x_0/);
+    assert.match(r.stdout, /tensor\(\[\[\[/);
+  });
+
+  test('shows zero difference between the 2-layer RNN, the chained single layers and the hand-written forward', () => {
+    assert.match(r.stdout, /max \|output - out1\|\s+= 0\n/);
+    assert.match(r.stdout, /max \|h_n - cat\(\[h0, h1\]\)\|\s+= 0\n/);
+    assert.match(r.stdout, /max \|output - by hand\| = 0,/);
+  });
+
+  test("shows the mistake's shape error in PyTorch's words", () => {
+    assert.match(r.stdout, /mat1 and mat2 shapes cannot be multiplied \(3x2 and 3x3\)/);
+  });
+
+  test('rejects a seed that is not a non-negative integer', () => {
+    const bad = cli('demo', '--seed', 'abc');
+    assert.notEqual(bad.status, 0);
+    assert.match(bad.stderr, /--seed must be an integer/);
+  });
+});
+
+describe('stacked-rnn run', () => {
+  test('writes output and h_n equal to the library forward (safetensors in, safetensors out)', () => {
+    const input = saveSafetensors(tmp.path('x.safetensors'), { input: x });
+    const out = tmp.path('y.safetensors');
+    const r = cli('run', '--weights', weights, '--input', input, '--out', out);
+    assert.equal(r.status, 0, r.stderr);
+    const [output, hN] = rnn.forward(x);
+    const got = readOut(out);
+    assert.deepEqual(got.output?.shape, [4, 3, 5]);
+    assert.deepEqual(Array.from(got.output?.data ?? []), Array.from(output.data));
+    assert.deepEqual(Array.from(got.h_n?.data ?? []), Array.from(hN.data));
+    assert.equal(got.output?.dtype, 'float32');
+  });
+
+  test('computes in float64 when the input is F64', () => {
+    const x64 = x.to('float64');
+    const input = saveSafetensors(tmp.path('x64.safetensors'), { input: x64 });
+    const out = tmp.path('y64.safetensors');
+    assert.equal(cli('run', '--weights', weights, '--input', input, '--out', out).status, 0);
+    const rnn64 = new RNN({ inputSize: 2, hiddenSize: 5, numLayers: 2, dtype: 'float64' }).eval();
+    rnn64.loadStateDict(rnn.stateDict());
+    const got = readOut(out);
+    assert.equal(got.output?.dtype, 'float64');
+    assert.deepEqual(Array.from(got.output?.data ?? []), Array.from(rnn64.forward(x64)[0].data));
+  });
+
+  test('reads and writes JSON, with h0 and lengths', () => {
+    const h0 = randn([2, 3, 5], { generator: 2 });
+    const input = tmp.path('x.json');
+    writeFileSync(input, JSON.stringify({ input: x.tolist(), h0: h0.tolist(), lengths: [4, 1, 2] }));
+    const out = tmp.path('y.json');
+    const r = cli('run', '--weights', weights, '--input', input, '--out', out);
+    assert.equal(r.status, 0, r.stderr);
+    const got = JSON.parse(readFileSync(out, 'utf8')) as { output: number[][][]; h_n: number[][][] };
+    const rnn64 = new RNN({ inputSize: 2, hiddenSize: 5, numLayers: 2, dtype: 'float64' }).eval();
+    rnn64.loadStateDict(rnn.stateDict());
+    const [output] = rnn64.forward(x.to('float64'), h0.to('float64'), { lengths: [4, 1, 2] });
+    assert.deepEqual(tensor(got.output).shape, [4, 3, 5]);
+    assert.deepEqual(got.output, output.tolist());
+    assert.deepEqual(got.output[3]?.[1], [0, 0, 0, 0, 0], 'padded steps are zero');
+  });
+
+  test('finds the prefix of an RNN saved as a submodule on its own, and takes --prefix', () => {
+    const sd = Object.fromEntries(Object.entries(rnn.stateDict()).map(([k, v]) => [`rnn.${k}`, v]));
+    const prefixed = saveSafetensors(tmp.path('prefixed.safetensors'), { ...sd, 'head.weight': randn([1, 5]) });
+    const input = saveSafetensors(tmp.path('xp.safetensors'), { input: x });
+    for (const extra of [[], ['--prefix', 'rnn.'], ['--prefix', 'rnn']]) {
+      const out = tmp.path(`yp${extra.length}.safetensors`);
+      const r = cli('run', '--weights', prefixed, '--input', input, '--out', out, ...extra);
+      assert.equal(r.status, 0, r.stderr);
+      assert.deepEqual(Array.from(readOut(out).output?.data ?? []), Array.from(rnn.forward(x)[0].data));
+    }
+  });
+
+  describe('fails cleanly, with PyTorch\'s words, and writes nothing', () => {
+    const out = tmp.path('never.safetensors');
+    const inputWith = (name: string, tensors: Record<string, Tensor | { dtype: 'I64'; shape: number[]; data: number[] }>) =>
+      saveSafetensors(tmp.path(`${name}.safetensors`), tensors);
+    const run = (input: string, ...extra: string[]) => ['run', '--weights', weights, '--input', input, '--out', out, ...extra];
+
+    test('on a 4-D input', () => {
+      assertCleanFailure(run(inputWith('rank4', { input: randn([2, 4, 3, 2]) })), /RNN: Expected input to be 2D or 3D, got 4D tensor instead/, out);
+    });
+    test('on the wrong feature size', () => {
+      assertCleanFailure(run(inputWith('feat', { input: randn([4, 3, 7]) })), /input.size\(-1\) must be equal to input_size. Expected 2, got 7/, out);
+    });
+    test('on a misshapen h0', () => {
+      assertCleanFailure(run(inputWith('h0', { input: x, h0: randn([2, 2, 5]) })), /Expected hidden size \(2, 3, 5\), got \[2, 2, 5\]/, out);
+    });
+    test('on lengths out of range', () => {
+      const lengths = { dtype: 'I64' as const, shape: [3], data: [4, 9, 1] };
+      assertCleanFailure(run(inputWith('len9', { input: x, lengths })), /lengths\[1\] = 9 is larger than the sequence length 4/, out);
+      const zero = { dtype: 'I64' as const, shape: [3], data: [4, 0, 1] };
+      assertCleanFailure(run(inputWith('len0', { input: x, lengths: zero })), /Length of all samples has to be greater than 0/, out);
+    });
+    test('on the wrong number of lengths', () => {
+      const lengths = { dtype: 'I64' as const, shape: [2], data: [4, 1] };
+      assertCleanFailure(run(inputWith('len2', { input: x, lengths })), /Expected `len\(lengths\)` to be equal to batch_size, but got 2 \(batch_size=3\)/, out);
+    });
+    test('on an empty sequence', () => {
+      assertCleanFailure(run(inputWith('empty', { input: randn([0, 3, 2]) })), /Expected sequence length to be larger than 0 in RNN/, out);
+    });
+    test('on an unknown nonlinearity', () => {
+      assertCleanFailure(run(inputWith('ok', { input: x }), '--nonlinearity', 'sigmoid'), /Unknown nonlinearity 'sigmoid'. Select from 'tanh' or 'relu'./, out);
+    });
+    test('on missing, unexpected and misshapen weights, naming them', () => {
+      const sd = rnn.stateDict();
+      const { bias_hh_l1: _, ...missing } = sd;
+      const w1 = saveSafetensors(tmp.path('w-missing.safetensors'), missing);
+      assertCleanFailure(['run', '--weights', w1, '--input', inputWith('ok2', { input: x }), '--out', out], /missing bias_hh_l1/, out);
+      const w2 = saveSafetensors(tmp.path('w-extra.safetensors'), { ...sd, weight_hh_l7: randn([5, 5]) });
+      assertCleanFailure(['run', '--weights', w2, '--input', inputWith('ok3', { input: x }), '--out', out], /unexpected weight_hh_l7/, out);
+      const w3 = saveSafetensors(tmp.path('w-shape.safetensors'), { ...sd, weight_hh_l1: randn([5, 4]) });
+      assertCleanFailure(['run', '--weights', w3, '--input', inputWith('ok4', { input: x }), '--out', out], /weight_hh_l1: expected \[5, 5\], got \[5, 4\]/, out);
+    });
+    test('on a truncated weights file', () => {
+      const bytes = readFileSync(weights);
+      const cut = tmp.path('truncated.safetensors');
+      writeFileSync(cut, bytes.subarray(0, bytes.length - 10));
+      assertCleanFailure(['run', '--weights', cut, '--input', inputWith('ok5', { input: x }), '--out', out], /safetensors/i, out);
+    });
+    test('on a header that claims more bytes than the file has', () => {
+      const liar = tmp.path('liar.safetensors');
+      const bytes = new Uint8Array(16);
+      new DataView(bytes.buffer).setBigUint64(0, 1n << 40n, true);
+      writeFileSync(liar, bytes);
+      assertCleanFailure(['run', '--weights', liar, '--input', inputWith('ok6', { input: x }), '--out', out], /header/i, out);
+    });
+    test('on a missing file', () => {
+      assertCleanFailure(['run', '--weights', tmp.path('nope.safetensors'), '--input', inputWith('ok7', { input: x }), '--out', out], /No such file/, out);
+    });
+    test('on corrupt JSON input', () => {
+      const bad = tmp.path('bad.json');
+      writeFileSync(bad, '{"input": [[1, 2], [3');
+      assertCleanFailure(run(bad), /JSON/i, out);
+    });
+    test('on an input file without `input`', () => {
+      assertCleanFailure(run(inputWith('noinput', { x })), /unexpected tensor\(s\)|no tensor named 'input'/, out);
+    });
+  });
+});
+
+describe('stacked-rnn inspect', () => {
+  test('reads the architecture and parameter count off the weights', () => {
+    const r = cli('inspect', weights);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /input_size=2, hidden_size=5, num_layers=2, bidirectional=False, bias=True/);
+    assert.match(r.stdout, new RegExp(`${rnn.parameterCount} parameters in 8 tensors`));
+  });
+});
