@@ -35,10 +35,11 @@ function special(v: number): string | undefined {
 
 function makeFormatter(values: number[]): Formatter {
   const finite = values.filter((v) => Number.isFinite(v) && v !== 0);
+  // As in PyTorch, only nonzero finite values set the common width; nan, inf and 0 are padded to it.
   let width = 1;
-  for (const v of values) width = Math.max(width, special(v)?.length ?? 1);
   if (finite.length === 0) {
-    return { width, format: (v) => special(v) ?? pyFixed(v, PRECISION) };
+    // PyTorch stays in integer mode when nothing is nonzero and finite: zeros print as `0.`.
+    return { width, format: (v) => special(v) ?? `${v.toFixed(0)}.` };
   }
   const abs = finite.map(Math.abs);
   const min = Math.min(...abs);
@@ -90,7 +91,7 @@ export function formatTensor(data: FloatArray, shape: readonly number[]): string
     if (dim === shape.length - 1) {
       const items: string[] = [];
       parts.forEach((part, k) => {
-        if (k > 0) items.push('...');
+        if (k > 0) items.push(' ...'); // PyTorch's vector ellipsis has a leading space
         for (const i of part) items.push(cell(data[offset + i] as number));
       });
       const perLine = Math.max(1, Math.floor((LINE_WIDTH - indent) / (fmt.width + 2)));
