@@ -51,6 +51,11 @@ function corrupt(message: string, expected?: unknown, got?: unknown): RnnError {
   return new RnnError('corrupt_file', message, { expected, got });
 }
 
+/** A BigInt as a number when exact, else as a string: error fields must survive JSON.stringify. */
+function plain(n: bigint): number | string {
+  return n <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(n) : n.toString();
+}
+
 function isSupported(dtype: string): dtype is SafetensorsDType {
   return Object.hasOwn(ITEM_SIZE, dtype);
 }
@@ -97,7 +102,7 @@ export function readSafetensors(bytes: Uint8Array): {
     throw corrupt(
       `safetensors header claims ${claimed} bytes, more than the ${MAX_HEADER_BYTES}-byte limit (the file has only ${available} after the length)`,
       `<= ${MAX_HEADER_BYTES}`,
-      claimed,
+      plain(claimed),
     );
   }
   const n = Number(claimed);
@@ -135,7 +140,7 @@ export function readSafetensors(bytes: Uint8Array): {
     if (need !== BigInt(have)) {
       throw corrupt(
         `tensor '${e.name}': shape ${formatSizeList(e.shape)} of ${e.dtype} needs ${need} bytes but data_offsets [${e.begin}, ${e.end}] hold ${have}`,
-        need,
+        plain(need),
         have,
       );
     }
