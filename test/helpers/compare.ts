@@ -74,9 +74,20 @@ export interface Verdict {
 }
 
 /**
+ * Slack for float32, relative to the output's scale: two float32 unit roundoffs (2 * 2^-24, about 1.2e-7).
+ *
+ * Why any: PyTorch and we both keep the carried state h_t in float32 (we sum in float64, it in float32), so each
+ * result carries a float32 rounding per step whichever way it is computed. Usually ours is the more accurate
+ * (about half PyTorch's error), but on tiny cases PyTorch's roundings sometimes land closer to exact by chance.
+ * Measured on 8,400 random float32 configurations of the live test's sizes (reference kernel): ours was worse
+ * than PyTorch's in 171 of them (2%), by at most 0.95 * 2^-24, and its own error stayed under 1.7 * 2^-24 (in
+ * the 6,400 where that was recorded). A real mistake (a wrong weight, a step out of place) is off by far more.
+ */
+export const FLOAT32_SLACK = 2 ** -23;
+
+/**
  * float64: within FLOAT64_TOLERANCE of PyTorch float64. float32: our error against PyTorch's float64 result for
- * the same (float32) weights and inputs is no larger than PyTorch float32's error against it. Both float32
- * results round the same exact function, so neither may be worse than the other; no slack is given.
+ * the same (float32) weights and inputs is no larger than PyTorch float32's error against it, plus FLOAT32_SLACK.
  */
 export function judge(
   dtype: 'float32' | 'float64',
@@ -97,11 +108,12 @@ export function judge(
   const theirs = forwardError(torch, reference64);
   const direct = forwardError(ours, torch);
   return {
-    ok: mine <= theirs,
+    ok: mine <= theirs + FLOAT32_SLACK,
     ours: mine,
     torch: theirs,
     message:
       `float32 error vs PyTorch float64: ours ${mine.toExponential(3)}, PyTorch float32 ${theirs.toExponential(3)}` +
+      `${mine > theirs ? ` (ours worse by ${((mine - theirs) / 2 ** -24).toFixed(2)} * 2^-24, slack 2 * 2^-24)` : ''}` +
       ` (ours vs PyTorch float32: ${direct.toExponential(3)})`,
   };
 }
@@ -112,24 +124,31 @@ export class Summary {
   private worst32 = 0;
   private worst32Torch = 0;
   private worstRatio = 0;
+  private worse = 0;
   private count = { float32: 0, float64: 0 };
+
+  get size(): number {
+    return this.count.float32 + this.count.float64;
+  }
 
   add(dtype: 'float32' | 'float64', v: Verdict): void {
     this.count[dtype]++;
-    if (dtype === 'float64') {
+    if (dtype === 'float64' || v.torch === undefined) {
       this.worst64 = Math.max(this.worst64, v.ours);
       return;
     }
     this.worst32 = Math.max(this.worst32, v.ours);
-    this.worst32Torch = Math.max(this.worst32Torch, v.torch ?? 0);
-    if (v.torch !== undefined && v.torch > 0) this.worstRatio = Math.max(this.worstRatio, v.ours / v.torch);
+    this.worst32Torch = Math.max(this.worst32Torch, v.torch);
+    if (v.torch > 0) this.worstRatio = Math.max(this.worstRatio, v.ours / v.torch);
+    if (v.ours > v.torch) this.worse++;
   }
 
   toString(): string {
     return (
       `${this.count.float64} float64 cases, worst error vs PyTorch float64 ${this.worst64.toExponential(3)}; ` +
       `${this.count.float32} float32 cases, worst error vs float64: ours ${this.worst32.toExponential(3)}, ` +
-      `PyTorch float32 ${this.worst32Torch.toExponential(3)}, worst ratio ours/PyTorch ${this.worstRatio.toFixed(3)}`
+      `PyTorch float32 ${this.worst32Torch.toExponential(3)}; worst ratio ours/PyTorch ${this.worstRatio.toFixed(3)}, ` +
+      `ours worse than PyTorch in ${this.worse} of ${this.count.float32}`
     );
   }
 }

@@ -1,13 +1,14 @@
 /**
  * Real PyTorch for the live parity tests: whether it is there, and running scripts/torch_rnn.py.
  *
- * Torch lives in /usr/bin/python3 (not the `python3` on PATH). Without it the live tests skip and say why,
- * unless STACKED_RNN_REQUIRE_TORCH=1 (set in CI), where a missing torch is a failure rather than a silent skip.
+ * Torch lives in /usr/bin/python3 (not the `python3` on PATH; STACKED_RNN_PYTHON names another interpreter).
+ * Without it the live tests skip and say why, unless STACKED_RNN_REQUIRE_TORCH=1 (set in CI), where a missing
+ * torch is a failure rather than a silent skip.
  */
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
-export const PYTHON = '/usr/bin/python3';
+export const PYTHON = process.env.STACKED_RNN_PYTHON || '/usr/bin/python3';
 export const TORCH_RNN_SCRIPT = fileURLToPath(new URL('../../scripts/torch_rnn.py', import.meta.url));
 export const REQUIRE_TORCH = process.env.STACKED_RNN_REQUIRE_TORCH === '1';
 
