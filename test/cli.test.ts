@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { after, describe, test } from 'node:test';
-import { readSafetensors, toFloat } from '../src/io/safetensors.js';
 import { RNN, randn, type Tensor, tensor } from '../src/index.js';
+import { readSafetensors, toFloat } from '../src/io/safetensors.js';
 import { cli, saveSafetensors, scratchDir } from './helpers/cli.js';
 
 const tmp = scratchDir('cli');
@@ -25,7 +25,10 @@ function assertCleanFailure(args: string[], message: RegExp, out?: string): void
   assert.match(r.stderr, message);
   assert.match(r.stderr, /^stacked-rnn: error: /);
   assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
-  const lines = r.stderr.trim().split('\n').filter((l) => !l.startsWith('hint: ') && !l.startsWith('  '));
+  const lines = r.stderr
+    .trim()
+    .split('\n')
+    .filter((l) => !l.startsWith('hint: ') && !l.startsWith('  '));
   assert.equal(lines.length, 1, `one error line, got:\n${r.stderr}`);
   if (out) assert.equal(existsSync(out), false, 'no output file is left behind');
   assert.equal(readdirSync(tmp.dir).length, before, 'no temporary file is left behind');
@@ -39,7 +42,13 @@ describe('stacked-rnn demo', () => {
   });
 
   test('prints the formula, the network, the split proof, the trace and the mistake', () => {
-    for (const part of ['1. The formula', '2. A 2-layer RNN', '3. The same network as two single-layer RNNs', '4. By hand', '5. The classic mistake']) {
+    for (const part of [
+      '1. The formula',
+      '2. A 2-layer RNN',
+      '3. The same network as two single-layer RNNs',
+      '4. By hand',
+      '5. The classic mistake',
+    ]) {
       assert.ok(r.stdout.includes(part), part);
     }
     assert.match(r.stdout, /processing x_0/);
@@ -117,62 +126,129 @@ describe('stacked-rnn run', () => {
     }
   });
 
-  describe('fails cleanly, with PyTorch\'s words, and writes nothing', () => {
+  describe("fails cleanly, with PyTorch's words, and writes nothing", () => {
     const out = tmp.path('never.safetensors');
-    const inputWith = (name: string, tensors: Record<string, Tensor | { dtype: 'I64'; shape: number[]; data: number[] }>) =>
-      saveSafetensors(tmp.path(`${name}.safetensors`), tensors);
-    const run = (input: string, ...extra: string[]) => ['run', '--weights', weights, '--input', input, '--out', out, ...extra];
+    const inputWith = (
+      name: string,
+      tensors: Record<string, Tensor | { dtype: 'I64'; shape: number[]; data: number[] }>,
+    ) => saveSafetensors(tmp.path(`${name}.safetensors`), tensors);
+    const run = (input: string, ...extra: string[]) => [
+      'run',
+      '--weights',
+      weights,
+      '--input',
+      input,
+      '--out',
+      out,
+      ...extra,
+    ];
 
     test('on a 4-D input', () => {
-      assertCleanFailure(run(inputWith('rank4', { input: randn([2, 4, 3, 2]) })), /RNN: Expected input to be 2D or 3D, got 4D tensor instead/, out);
+      assertCleanFailure(
+        run(inputWith('rank4', { input: randn([2, 4, 3, 2]) })),
+        /RNN: Expected input to be 2D or 3D, got 4D tensor instead/,
+        out,
+      );
     });
     test('on the wrong feature size', () => {
-      assertCleanFailure(run(inputWith('feat', { input: randn([4, 3, 7]) })), /input.size\(-1\) must be equal to input_size. Expected 2, got 7/, out);
+      assertCleanFailure(
+        run(inputWith('feat', { input: randn([4, 3, 7]) })),
+        /input.size\(-1\) must be equal to input_size. Expected 2, got 7/,
+        out,
+      );
     });
     test('on a misshapen h0', () => {
-      assertCleanFailure(run(inputWith('h0', { input: x, h0: randn([2, 2, 5]) })), /Expected hidden size \(2, 3, 5\), got \[2, 2, 5\]/, out);
+      assertCleanFailure(
+        run(inputWith('h0', { input: x, h0: randn([2, 2, 5]) })),
+        /Expected hidden size \(2, 3, 5\), got \[2, 2, 5\]/,
+        out,
+      );
     });
     test('on lengths out of range', () => {
       const lengths = { dtype: 'I64' as const, shape: [3], data: [4, 9, 1] };
-      assertCleanFailure(run(inputWith('len9', { input: x, lengths })), /lengths\[1\] = 9 is larger than the sequence length 4/, out);
+      assertCleanFailure(
+        run(inputWith('len9', { input: x, lengths })),
+        /lengths\[1\] = 9 is larger than the sequence length 4/,
+        out,
+      );
       const zero = { dtype: 'I64' as const, shape: [3], data: [4, 0, 1] };
-      assertCleanFailure(run(inputWith('len0', { input: x, lengths: zero })), /Length of all samples has to be greater than 0/, out);
+      assertCleanFailure(
+        run(inputWith('len0', { input: x, lengths: zero })),
+        /Length of all samples has to be greater than 0/,
+        out,
+      );
     });
     test('on the wrong number of lengths', () => {
       const lengths = { dtype: 'I64' as const, shape: [2], data: [4, 1] };
-      assertCleanFailure(run(inputWith('len2', { input: x, lengths })), /Expected `len\(lengths\)` to be equal to batch_size, but got 2 \(batch_size=3\)/, out);
+      assertCleanFailure(
+        run(inputWith('len2', { input: x, lengths })),
+        /Expected `len\(lengths\)` to be equal to batch_size, but got 2 \(batch_size=3\)/,
+        out,
+      );
     });
     test('on an empty sequence', () => {
-      assertCleanFailure(run(inputWith('empty', { input: randn([0, 3, 2]) })), /Expected sequence length to be larger than 0 in RNN/, out);
+      assertCleanFailure(
+        run(inputWith('empty', { input: randn([0, 3, 2]) })),
+        /Expected sequence length to be larger than 0 in RNN/,
+        out,
+      );
     });
     test('on an unknown nonlinearity', () => {
-      assertCleanFailure(run(inputWith('ok', { input: x }), '--nonlinearity', 'sigmoid'), /Unknown nonlinearity 'sigmoid'. Select from 'tanh' or 'relu'./, out);
+      assertCleanFailure(
+        run(inputWith('ok', { input: x }), '--nonlinearity', 'sigmoid'),
+        /Unknown nonlinearity 'sigmoid'. Select from 'tanh' or 'relu'./,
+        out,
+      );
     });
     test('on missing, unexpected and misshapen weights, naming them', () => {
       const sd = rnn.stateDict();
       const { bias_hh_l1: _, ...missing } = sd;
       const w1 = saveSafetensors(tmp.path('w-missing.safetensors'), missing);
-      assertCleanFailure(['run', '--weights', w1, '--input', inputWith('ok2', { input: x }), '--out', out], /missing bias_hh_l1/, out);
+      assertCleanFailure(
+        ['run', '--weights', w1, '--input', inputWith('ok2', { input: x }), '--out', out],
+        /missing bias_hh_l1/,
+        out,
+      );
       const w2 = saveSafetensors(tmp.path('w-extra.safetensors'), { ...sd, weight_hh_l7: randn([5, 5]) });
-      assertCleanFailure(['run', '--weights', w2, '--input', inputWith('ok3', { input: x }), '--out', out], /unexpected weight_hh_l7/, out);
+      assertCleanFailure(
+        ['run', '--weights', w2, '--input', inputWith('ok3', { input: x }), '--out', out],
+        /unexpected weight_hh_l7/,
+        out,
+      );
       const w3 = saveSafetensors(tmp.path('w-shape.safetensors'), { ...sd, weight_hh_l1: randn([5, 4]) });
-      assertCleanFailure(['run', '--weights', w3, '--input', inputWith('ok4', { input: x }), '--out', out], /weight_hh_l1: expected \[5, 5\], got \[5, 4\]/, out);
+      assertCleanFailure(
+        ['run', '--weights', w3, '--input', inputWith('ok4', { input: x }), '--out', out],
+        /weight_hh_l1: expected \[5, 5\], got \[5, 4\]/,
+        out,
+      );
     });
     test('on a truncated weights file', () => {
       const bytes = readFileSync(weights);
       const cut = tmp.path('truncated.safetensors');
       writeFileSync(cut, bytes.subarray(0, bytes.length - 10));
-      assertCleanFailure(['run', '--weights', cut, '--input', inputWith('ok5', { input: x }), '--out', out], /safetensors/i, out);
+      assertCleanFailure(
+        ['run', '--weights', cut, '--input', inputWith('ok5', { input: x }), '--out', out],
+        /safetensors/i,
+        out,
+      );
     });
     test('on a header that claims more bytes than the file has', () => {
       const liar = tmp.path('liar.safetensors');
       const bytes = new Uint8Array(16);
       new DataView(bytes.buffer).setBigUint64(0, 1n << 40n, true);
       writeFileSync(liar, bytes);
-      assertCleanFailure(['run', '--weights', liar, '--input', inputWith('ok6', { input: x }), '--out', out], /header/i, out);
+      assertCleanFailure(
+        ['run', '--weights', liar, '--input', inputWith('ok6', { input: x }), '--out', out],
+        /header/i,
+        out,
+      );
     });
     test('on a missing file', () => {
-      assertCleanFailure(['run', '--weights', tmp.path('nope.safetensors'), '--input', inputWith('ok7', { input: x }), '--out', out], /No such file/, out);
+      assertCleanFailure(
+        ['run', '--weights', tmp.path('nope.safetensors'), '--input', inputWith('ok7', { input: x }), '--out', out],
+        /No such file/,
+        out,
+      );
     });
     test('on corrupt JSON input', () => {
       const bad = tmp.path('bad.json');

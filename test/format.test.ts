@@ -12,7 +12,9 @@ interface Case {
 }
 
 const fromJson = (v: number | string): number =>
-  typeof v === 'number' ? v : ({ nan: Number.NaN, inf: Number.POSITIVE_INFINITY, '-inf': Number.NEGATIVE_INFINITY }[v] ?? Number.NaN);
+  typeof v === 'number'
+    ? v
+    : ({ nan: Number.NaN, inf: Number.POSITIVE_INFINITY, '-inf': Number.NEGATIVE_INFINITY }[v] ?? Number.NaN);
 
 const cases = JSON.parse(readFileSync(new URL('./fixtures/format.json', import.meta.url), 'utf8')) as Case[];
 

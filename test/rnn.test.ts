@@ -1,8 +1,13 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { RNN, RNNCell, RnnError, randn, rnnForward, type Tensor, tensor } from '../src/index.js';
+import { RNN, RNNCell, RnnError, randn, rnnForward, type Tensor, tensor, zeros } from '../src/index.js';
 
-const maxDiff = (a: Tensor, b: Tensor) => a.data.reduce((m, v, i) => Math.max(m, Math.abs(v - (b.data[i] as number))), 0);
+function maxDiff(a: Tensor, b: Tensor): number {
+  let m = 0;
+  for (let i = 0; i < a.numel; i++) m = Math.max(m, Math.abs((a.data[i] as number) - (b.data[i] as number)));
+  return m;
+}
+const maxAbs = (t: Tensor) => maxDiff(t, zeros(t.shape, t.dtype));
 
 function throwsRnnError(fn: () => unknown, message: RegExp, code?: string): void {
   assert.throws(fn, (err: unknown) => {
@@ -18,10 +23,22 @@ describe('constructing an RNN', () => {
     const rnn = new RNN({ inputSize: 2, hiddenSize: 3, numLayers: 2, bidirectional: true });
     const shapes = Object.fromEntries(rnn.namedParameters().map(([n, p]) => [n, p.shape.join('x')]));
     assert.deepEqual(Object.keys(shapes), [
-      'weight_ih_l0', 'weight_hh_l0', 'bias_ih_l0', 'bias_hh_l0',
-      'weight_ih_l0_reverse', 'weight_hh_l0_reverse', 'bias_ih_l0_reverse', 'bias_hh_l0_reverse',
-      'weight_ih_l1', 'weight_hh_l1', 'bias_ih_l1', 'bias_hh_l1',
-      'weight_ih_l1_reverse', 'weight_hh_l1_reverse', 'bias_ih_l1_reverse', 'bias_hh_l1_reverse',
+      'weight_ih_l0',
+      'weight_hh_l0',
+      'bias_ih_l0',
+      'bias_hh_l0',
+      'weight_ih_l0_reverse',
+      'weight_hh_l0_reverse',
+      'bias_ih_l0_reverse',
+      'bias_hh_l0_reverse',
+      'weight_ih_l1',
+      'weight_hh_l1',
+      'bias_ih_l1',
+      'bias_hh_l1',
+      'weight_ih_l1_reverse',
+      'weight_hh_l1_reverse',
+      'bias_ih_l1_reverse',
+      'bias_hh_l1_reverse',
     ]);
     assert.equal(shapes.weight_ih_l0, '3x2');
     assert.equal(shapes.weight_ih_l1, '3x6', 'layer 1 reads both directions of layer 0: D*H = 6 features');
@@ -29,13 +46,16 @@ describe('constructing an RNN', () => {
 
   test('has no bias parameters with bias: false', () => {
     const rnn = new RNN({ inputSize: 2, hiddenSize: 3, bias: false });
-    assert.deepEqual(rnn.namedParameters().map(([n]) => n), ['weight_ih_l0', 'weight_hh_l0']);
+    assert.deepEqual(
+      rnn.namedParameters().map(([n]) => n),
+      ['weight_ih_l0', 'weight_hh_l0'],
+    );
   });
 
   test('initialises every parameter within U(-1/sqrt(H), 1/sqrt(H))', () => {
     const rnn = new RNN({ inputSize: 5, hiddenSize: 16, numLayers: 3, seed: 1 });
     for (const [name, p] of rnn.namedParameters()) {
-      const max = p.data.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+      const max = maxAbs(p);
       assert.ok(max <= 0.25 && max > 0.2, `${name}: max |w| = ${max}`);
     }
   });
@@ -47,13 +67,25 @@ describe('constructing an RNN', () => {
   });
 
   test("rejects bad options in PyTorch's words", () => {
-    throwsRnnError(() => new RNN({ inputSize: 2, hiddenSize: 3, nonlinearity: 'sigmoid' as 'tanh' }), /^Unknown nonlinearity 'sigmoid'. Select from 'tanh' or 'relu'.$/);
-    throwsRnnError(() => new RNN({ inputSize: 2, hiddenSize: 3, dropout: 1.5 }), /dropout should be a number in range \[0, 1\]/);
-    throwsRnnError(() => new RNN({ inputSize: 2, hiddenSize: 3, dropout: -0.1 }), /dropout should be a number in range \[0, 1\]/);
+    throwsRnnError(
+      () => new RNN({ inputSize: 2, hiddenSize: 3, nonlinearity: 'sigmoid' as 'tanh' }),
+      /^Unknown nonlinearity 'sigmoid'. Select from 'tanh' or 'relu'.$/,
+    );
+    throwsRnnError(
+      () => new RNN({ inputSize: 2, hiddenSize: 3, dropout: 1.5 }),
+      /dropout should be a number in range \[0, 1\]/,
+    );
+    throwsRnnError(
+      () => new RNN({ inputSize: 2, hiddenSize: 3, dropout: -0.1 }),
+      /dropout should be a number in range \[0, 1\]/,
+    );
     throwsRnnError(() => new RNN({ inputSize: 2, hiddenSize: 0 }), /hidden_size must be greater than zero/);
     throwsRnnError(() => new RNN({ inputSize: 2, hiddenSize: 2.5 }), /hidden_size should be of type int/);
     throwsRnnError(() => new RNN({ inputSize: -1, hiddenSize: 3 }), /input_size must be greater than zero/);
-    throwsRnnError(() => new RNN({ inputSize: 2, hiddenSize: 3, numLayers: 0 }), /num_layers must be greater than zero/);
+    throwsRnnError(
+      () => new RNN({ inputSize: 2, hiddenSize: 3, numLayers: 0 }),
+      /num_layers must be greater than zero/,
+    );
     throwsRnnError(() => new RNN({ inputSize: 2, hiddenSize: 3, dtype: 'float16' as 'float32' }), /Unknown dtype/);
   });
 });
@@ -63,16 +95,41 @@ describe('RNN.forward', () => {
   const x = randn([4, 3, 2], { generator: 5 });
 
   test("rejects inputs in PyTorch's words", () => {
-    throwsRnnError(() => rnn.forward(randn([1, 4, 3, 2])), /^RNN: Expected input to be 2D or 3D, got 4D tensor instead$/, 'shape_mismatch');
-    throwsRnnError(() => rnn.forward(randn([4, 3, 7])), /^input.size\(-1\) must be equal to input_size. Expected 2, got 7$/);
+    throwsRnnError(
+      () => rnn.forward(randn([1, 4, 3, 2])),
+      /^RNN: Expected input to be 2D or 3D, got 4D tensor instead$/,
+      'shape_mismatch',
+    );
+    throwsRnnError(
+      () => rnn.forward(randn([4, 3, 7])),
+      /^input.size\(-1\) must be equal to input_size. Expected 2, got 7$/,
+    );
     throwsRnnError(() => rnn.forward(x, randn([2, 2, 5])), /^Expected hidden size \(2, 3, 5\), got \[2, 2, 5\]$/);
-    throwsRnnError(() => rnn.forward(x, randn([2, 5])), /^For batched 3-D input, hx should also be 3-D but got 2-D tensor$/);
-    throwsRnnError(() => rnn.forward(randn([4, 2]), randn([2, 1, 5])), /^For unbatched 2-D input, hx should also be 2-D but got 3-D tensor$/);
+    throwsRnnError(
+      () => rnn.forward(x, randn([2, 5])),
+      /^For batched 3-D input, hx should also be 3-D but got 2-D tensor$/,
+    );
+    throwsRnnError(
+      () => rnn.forward(randn([4, 2]), randn([2, 1, 5])),
+      /^For unbatched 2-D input, hx should also be 2-D but got 3-D tensor$/,
+    );
     throwsRnnError(() => rnn.forward(randn([0, 3, 2])), /^Expected sequence length to be larger than 0 in RNN$/);
-    throwsRnnError(() => rnn.forward(x.to('float64')), /input must have the type torch.float32, got type torch.float64/);
-    throwsRnnError(() => rnn.forward(x, null, { lengths: [4, 2] }), /Expected `len\(lengths\)` to be equal to batch_size, but got 2 \(batch_size=3\)/);
-    throwsRnnError(() => rnn.forward(x, null, { lengths: [4, 0, 1] }), /Length of all samples has to be greater than 0/);
-    throwsRnnError(() => rnn.forward(x, null, { lengths: [4, 5, 1] }), /lengths\[1\] = 5 is larger than the sequence length 4/);
+    throwsRnnError(
+      () => rnn.forward(x.to('float64')),
+      /input must have the type torch.float32, got type torch.float64/,
+    );
+    throwsRnnError(
+      () => rnn.forward(x, null, { lengths: [4, 2] }),
+      /Expected `len\(lengths\)` to be equal to batch_size, but got 2 \(batch_size=3\)/,
+    );
+    throwsRnnError(
+      () => rnn.forward(x, null, { lengths: [4, 0, 1] }),
+      /Length of all samples has to be greater than 0/,
+    );
+    throwsRnnError(
+      () => rnn.forward(x, null, { lengths: [4, 5, 1] }),
+      /lengths\[1\] = 5 is larger than the sequence length 4/,
+    );
     throwsRnnError(() => rnn.forward(x, null, { lengths: [4, 1.5, 1] }), /lengths must be integers/);
   });
 
@@ -101,15 +158,18 @@ describe('RNN.forward', () => {
     bf.loadStateDict(rnn.stateDict());
     const xt = tensor(x.tolist() as number[][][]).data; // (L, N, I)
     const xbf = new Float32Array(xt.length);
-    for (let t = 0; t < 4; t++) for (let n = 0; n < 3; n++) for (let i = 0; i < 2; i++) xbf[(n * 4 + t) * 2 + i] = xt[(t * 3 + n) * 2 + i] as number;
+    for (let t = 0; t < 4; t++)
+      for (let n = 0; n < 3; n++)
+        for (let i = 0; i < 2; i++) xbf[(n * 4 + t) * 2 + i] = xt[(t * 3 + n) * 2 + i] as number;
     const [o1, h1] = rnn.forward(x);
     const [o2, h2] = bf.forward(tensor(xbf, [3, 4, 2]));
     assert.deepEqual(o2.shape, [3, 4, 5]);
-    for (let t = 0; t < 4; t++) for (let n = 0; n < 3; n++) for (let j = 0; j < 5; j++) assert.equal(o2.item(n, t, j), o1.item(t, n, j));
+    for (let t = 0; t < 4; t++)
+      for (let n = 0; n < 3; n++) for (let j = 0; j < 5; j++) assert.equal(o2.item(n, t, j), o1.item(t, n, j));
     assert.deepEqual(Array.from(h2.data), Array.from(h1.data), 'h_n is (K*D, N, H) either way');
   });
 
-  test('with lengths, pads with zeros and returns each sequence\'s state at its last valid step', () => {
+  test("with lengths, pads with zeros and returns each sequence's state at its last valid step", () => {
     const [out, hN] = rnn.forward(x, null, { lengths: [4, 2, 1] });
     for (let j = 0; j < 5; j++) {
       assert.equal(out.item(2, 1, j), 0);
@@ -149,7 +209,16 @@ describe('dropout', () => {
   test('scales kept elements by 1/(1-p), keeping the mean: a linear-readout network agrees on average', () => {
     // With relu and positive weights in layer 1, E[output] under dropout equals the clean output's first step.
     const p = 0.3;
-    const rnn = new RNN({ inputSize: 3, hiddenSize: 4, numLayers: 2, dropout: p, nonlinearity: 'relu', bias: false, seed: 4, dtype: 'float64' });
+    const rnn = new RNN({
+      inputSize: 3,
+      hiddenSize: 4,
+      numLayers: 2,
+      dropout: p,
+      nonlinearity: 'relu',
+      bias: false,
+      seed: 4,
+      dtype: 'float64',
+    });
     rnn.parameter('weight_ih_l1').data.fill(0.25);
     rnn.parameter('weight_ih_l0').data.fill(0.2);
     const x1 = tensor([[[1, 2, 3]]], undefined, 'float64'); // one step: no recurrence, output = relu(W1 drop(relu(W0 x)))
@@ -166,7 +235,14 @@ describe('dropout', () => {
 describe('the three views of a stacked RNN', () => {
   for (const bidirectional of [false, true]) {
     test(`split() into single layers and chaining them gives exactly the K-layer output${bidirectional ? ' (bidirectional)' : ''}`, () => {
-      const rnn = new RNN({ inputSize: 3, hiddenSize: 4, numLayers: 3, bidirectional, seed: 8, dtype: 'float64' }).eval();
+      const rnn = new RNN({
+        inputSize: 3,
+        hiddenSize: 4,
+        numLayers: 3,
+        bidirectional,
+        seed: 8,
+        dtype: 'float64',
+      }).eval();
       const x = randn([5, 2, 3], { generator: 1, dtype: 'float64' });
       const D = bidirectional ? 2 : 1;
       const h0 = randn([3 * D, 2, 4], { generator: 2, dtype: 'float64' });
@@ -174,7 +250,9 @@ describe('the three views of a stacked RNN', () => {
       let seq = x;
       const states: number[] = [];
       rnn.split().forEach((single, k) => {
-        const [o, h] = single.eval().forward(seq, tensor(h0.data.slice(k * D * 8, (k + 1) * D * 8), [D, 2, 4], 'float64'));
+        const [o, h] = single
+          .eval()
+          .forward(seq, tensor(h0.data.slice(k * D * 8, (k + 1) * D * 8), [D, 2, 4], 'float64'));
         seq = o;
         states.push(...h.data);
       });
@@ -191,14 +269,30 @@ describe('the three views of a stacked RNN', () => {
   test('RNN.stack() refuses networks that do not chain, saying which', () => {
     const a = new RNN({ inputSize: 3, hiddenSize: 4 });
     throwsRnnError(() => RNN.stack([a, new RNN({ inputSize: 5, hiddenSize: 4 })]), /rnns\[1\].inputSize must be 4/);
-    throwsRnnError(() => RNN.stack([a, new RNN({ inputSize: 4, hiddenSize: 4, nonlinearity: 'relu' })]), /rnns\[1\].nonlinearity is relu/);
+    throwsRnnError(
+      () => RNN.stack([a, new RNN({ inputSize: 4, hiddenSize: 4, nonlinearity: 'relu' })]),
+      /rnns\[1\].nonlinearity is relu/,
+    );
   });
 
   // The functional forward sums (x W_ih^T + b_ih) + (h W_hh^T + b_hh) as the formula reads; the kernel folds both
   // biases into the input projection first. Same math, different rounding order: a few ulps apart in float64.
-  test('the functional forward gives the module\'s numbers, to rounding, in every layout', () => {
-    for (const [batchFirst, bidirectional, nonlinearity] of [[false, false, 'tanh'], [true, true, 'relu'], [false, true, 'tanh']] as const) {
-      const rnn = new RNN({ inputSize: 3, hiddenSize: 4, numLayers: 2, batchFirst, bidirectional, nonlinearity, seed: 1, dtype: 'float64' }).eval();
+  test("the functional forward gives the module's numbers, to rounding, in every layout", () => {
+    for (const [batchFirst, bidirectional, nonlinearity] of [
+      [false, false, 'tanh'],
+      [true, true, 'relu'],
+      [false, true, 'tanh'],
+    ] as const) {
+      const rnn = new RNN({
+        inputSize: 3,
+        hiddenSize: 4,
+        numLayers: 2,
+        batchFirst,
+        bidirectional,
+        nonlinearity,
+        seed: 1,
+        dtype: 'float64',
+      }).eval();
       const x = randn(batchFirst ? [2, 5, 3] : [5, 2, 3], { generator: 3, dtype: 'float64' }); // L = 5, N = 2
       const [out, hN] = rnn.forward(x, null, { lengths: [5, 2] });
       const [fOut, fHN] = rnnForward(x, rnn.stateDict(), { batchFirst, nonlinearity, lengths: [5, 2] });
@@ -248,8 +342,17 @@ describe('RNNCell', () => {
   test("rejects inputs in PyTorch's words", () => {
     const cell = new RNNCell({ inputSize: 2, hiddenSize: 5 });
     throwsRnnError(() => cell.forward(randn([3, 7])), /^input has inconsistent input_size: got 7 expected 2$/);
-    throwsRnnError(() => cell.forward(randn([3, 2]), randn([2, 5])), /^Input batch size 3 doesn't match hidden0 batch size 2$/);
-    throwsRnnError(() => cell.forward(randn([3, 2, 1])), /^RNNCell: Expected input to be 1-D or 2-D but received 3-D tensor$/);
-    throwsRnnError(() => cell.forward(randn([2]), randn([3])), /^hidden0 has inconsistent hidden_size: got 3, expected 5$/);
+    throwsRnnError(
+      () => cell.forward(randn([3, 2]), randn([2, 5])),
+      /^Input batch size 3 doesn't match hidden0 batch size 2$/,
+    );
+    throwsRnnError(
+      () => cell.forward(randn([3, 2, 1])),
+      /^RNNCell: Expected input to be 1-D or 2-D but received 3-D tensor$/,
+    );
+    throwsRnnError(
+      () => cell.forward(randn([2]), randn([3])),
+      /^hidden0 has inconsistent hidden_size: got 3, expected 5$/,
+    );
   });
 });

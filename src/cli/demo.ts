@@ -4,9 +4,9 @@
 import type { Command } from 'commander';
 import { RnnError } from '../errors.js';
 import { Generator } from '../random.js';
-import { type TraceEvent, mistakenForward, rnnForward } from '../rnn/functional.js';
+import { mistakenForward, rnnForward, type TraceEvent } from '../rnn/functional.js';
 import { RNN } from '../rnn/rnn.js';
-import { type Tensor, randn, tensor } from '../tensor.js';
+import { randn, type Tensor, tensor } from '../tensor.js';
 import { parseInteger } from './options.js';
 
 const vec = (row: readonly number[]) => `[${row.map((v) => (v < 0 ? '' : ' ') + v.toFixed(4)).join(', ')}]`;
@@ -38,12 +38,21 @@ export function demoText(seed: number): string {
   const g = new Generator(seed);
   const rnn = new RNN({ inputSize: 2, hiddenSize: 3, numLayers: 2, seed: g }).eval();
   const x = randn([3, 3, 2], { generator: g }); // (L, N, I)
-  say(`2. A 2-layer RNN, input_size=2, hidden_size=3 (as torch.manual_seed(${seed}); rnn = nn.RNN(2, 3, num_layers=2))`);
-  say(`   parameters: ${rnn.namedParameters().map(([n, p]) => `${n} (${p.shape.join(', ')})`).join(', ')}`);
+  say(
+    `2. A 2-layer RNN, input_size=2, hidden_size=3 (as torch.manual_seed(${seed}); rnn = nn.RNN(2, 3, num_layers=2))`,
+  );
+  say(
+    `   parameters: ${rnn
+      .namedParameters()
+      .map(([n, p]) => `${n} (${p.shape.join(', ')})`)
+      .join(', ')}`,
+  );
   say('   x = torch.randn(3, 3, 2)   # (L, N, I): 3 steps, batch of 3, 2 features');
   say(assign('x', x));
   const [output, hN] = rnn.forward(x);
-  say('   output, h_n = rnn(x)       # output (L, N, H) is the last layer at every step; h_n (K, N, H) every layer at the end');
+  say(
+    '   output, h_n = rnn(x)       # output (L, N, H) is the last layer at every step; h_n (K, N, H) every layer at the end',
+  );
   say(assign('output', output));
   say(assign('h_n', hN));
   say();
@@ -54,7 +63,7 @@ export function demoText(seed: number): string {
   const hCat = tensor([...h0.data, ...h1.data], [2, 3, 3]);
   say('3. The same network as two single-layer RNNs, weights copied (weight_ih_l1 becomes rnn1.weight_ih_l0)');
   say('   out0, h0 = rnn0(x)         # rnn0 = nn.RNN(2, 3): layer 0');
-  say('   out1, h1 = rnn1(out0)      # rnn1 = nn.RNN(3, 3): layer 1 reads layer 0\'s output sequence');
+  say("   out1, h1 = rnn1(out0)      # rnn1 = nn.RNN(3, 3): layer 1 reads layer 0's output sequence");
   say(`   max |output - out1|             = ${maxAbsDiff(output, out1)}`);
   say(`   max |h_n - cat([h0, h1])|       = ${maxAbsDiff(hN, hCat)}`);
   say();
@@ -67,7 +76,9 @@ export function demoText(seed: number): string {
     }
     const src = e.layer === 0 ? `x_${e.t}` : `h_${e.t}^${e.layer - 1}`;
     const pre = (e.inputPart[0] as number[]).map((v, j) => v + ((e.hiddenPart[0] as number[])[j] as number));
-    say(`     layer ${e.layer}: input ${src} = ${vec(e.input[0] as number[])}, h_${e.t - 1}^${e.layer} = ${vec(e.hPrev[0] as number[])}`);
+    say(
+      `     layer ${e.layer}: input ${src} = ${vec(e.input[0] as number[])}, h_${e.t - 1}^${e.layer} = ${vec(e.hPrev[0] as number[])}`,
+    );
     say(`              ${src} W_ih^T + b_ih = ${vec(e.inputPart[0] as number[])}`);
     say(`              h W_hh^T + b_hh  = ${vec(e.hiddenPart[0] as number[])}`);
     say(`              h_${e.t}^${e.layer} = tanh(${vec(pre)}) = ${vec(e.h[0] as number[])}`);
@@ -84,7 +95,7 @@ export function demoText(seed: number): string {
   } catch (err) {
     if (!(err instanceof RnnError)) throw err;
     say(`   RuntimeError: ${err.message}`);
-    say('   why: weight_ih_l1 has shape (3, 3): layer 1 expects the 3 features of layer 0\'s output, and x_t has 2.');
+    say("   why: weight_ih_l1 has shape (3, 3): layer 1 expects the 3 features of layer 0's output, and x_t has 2.");
   }
   const square = new RNN({ inputSize: 3, hiddenSize: 3, numLayers: 2, seed: g }).eval();
   const x3 = randn([3, 3, 3], { generator: g });
@@ -98,7 +109,9 @@ export function demoText(seed: number): string {
 export function registerDemo(program: Command): void {
   program
     .command('demo')
-    .description('the notebook in the terminal: formula, a 2-layer RNN, the split proof, a traced forward, the classic mistake')
+    .description(
+      'the notebook in the terminal: formula, a 2-layer RNN, the split proof, a traced forward, the classic mistake',
+    )
     .option('--seed <s>', 'seed, as torch.manual_seed', parseInteger('--seed', 0, 2 ** 32 - 1), 0)
     .action((opts: { seed: number }) => {
       process.stdout.write(`${demoText(opts.seed)}\n`);

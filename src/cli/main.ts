@@ -32,7 +32,9 @@ export function reportError(err: unknown): number {
     return 1;
   }
   const message = err instanceof Error ? err.message : String(err);
-  process.stderr.write(`stacked-rnn: internal error: ${message}\nhint: this is a bug; please report it with the command you ran\n`);
+  process.stderr.write(
+    `stacked-rnn: internal error: ${message}\nhint: this is a bug; please report it with the command you ran\n`,
+  );
   return 70;
 }
 

@@ -25,7 +25,10 @@ const INPUT_NAMES = ['input', 'h0', 'lengths'];
 function floatTensor(name: string, t: FileTensor | undefined, dtype: DType): Tensor | undefined {
   if (t === undefined) return undefined;
   if (t.kind !== 'float') {
-    throw new RnnError('invalid_argument', `'${name}' must hold floating-point values, got integers`, { expected: 'F32 or F64', got: 'I64/I32' });
+    throw new RnnError('invalid_argument', `'${name}' must hold floating-point values, got integers`, {
+      expected: 'F32 or F64',
+      got: 'I64/I32',
+    });
   }
   return t.tensor.dtype === dtype ? t.tensor : t.tensor.to(dtype);
 }
@@ -34,11 +37,15 @@ function integerList(name: string, t: FileTensor | undefined): number[] | undefi
   if (t === undefined) return undefined;
   const shape = t.kind === 'int' ? t.shape : [...t.tensor.shape];
   if (shape.length !== 1) {
-    throw new RnnError('shape_mismatch', `'${name}' must be 1-D (one length per batch element), got shape [${shape.join(', ')}]`);
+    throw new RnnError(
+      'shape_mismatch',
+      `'${name}' must be 1-D (one length per batch element), got shape [${shape.join(', ')}]`,
+    );
   }
   const values = t.kind === 'int' ? t.values : Array.from(t.tensor.data);
   const bad = values.findIndex((v) => !Number.isInteger(v));
-  if (bad >= 0) throw new RnnError('invalid_argument', `'${name}' must hold integers, got ${name}[${bad}] = ${values[bad]}`);
+  if (bad >= 0)
+    throw new RnnError('invalid_argument', `'${name}' must hold integers, got ${name}[${bad}] = ${values[bad]}`);
   return values;
 }
 
@@ -84,7 +91,11 @@ export function registerRun(program: Command): void {
     .option('--batch-first', 'input and output are (N, L, features)', false)
     .option('--prefix <p>', "the RNN's prefix in the state dict, e.g. 'rnn.' (found on its own when unique)")
     .option('--key <k>', 'the nested state dict of a .pt checkpoint, e.g. model')
-    .option('--dtype <dtype>', "compute in float32 or float64 (default: the input's dtype; float64 for .json)", parseDtype)
+    .option(
+      '--dtype <dtype>',
+      "compute in float32 or float64 (default: the input's dtype; float64 for .json)",
+      parseDtype,
+    )
     .action(async (opts: RunOptions) => {
       process.stdout.write(`${await runCommand(opts)}\n`);
     });

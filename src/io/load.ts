@@ -40,7 +40,12 @@ export async function readTensorFile(path: string, options: { key?: string } = {
     // Name the file: a run reads two of them.
     if (err instanceof RnnError && !err.message.includes(path)) {
       const { expected, got, hint, data } = err;
-      throw new RnnError(err.code, `${path}: ${err.message}`, { expected, got, ...(hint ? { hint } : {}), ...(data ? { data } : {}) });
+      throw new RnnError(err.code, `${path}: ${err.message}`, {
+        expected,
+        got,
+        ...(hint ? { hint } : {}),
+        ...(data ? { data } : {}),
+      });
     }
     throw err;
   }
@@ -61,7 +66,10 @@ function parseTensorFile(bytes: Uint8Array, path: string, options: { key?: strin
     });
   }
   if (options.key !== undefined) {
-    throw new RnnError('invalid_argument', `--key selects a nested state dict in a .pt checkpoint; ${path} is a safetensors file`);
+    throw new RnnError(
+      'invalid_argument',
+      `--key selects a nested state dict in a .pt checkpoint; ${path} is a safetensors file`,
+    );
   }
   for (const [name, raw] of readSafetensors(bytes).tensors) {
     out.set(
@@ -91,4 +99,3 @@ export async function writeTensorFile(path: string, tensors: Record<string, Tens
   const body = /\.json$/i.test(path) ? writeJsonTensors(tensors) : writeSafetensors(tensors);
   await writeFileAtomic(path, body);
 }
-

@@ -4,7 +4,7 @@
  */
 import { RnnError } from '../errors.js';
 import type { Nonlinearity } from '../kernels/kernel.js';
-import { type RnnArchitecture, inferArchitecture } from '../rnn/params.js';
+import { inferArchitecture, type RnnArchitecture } from '../rnn/params.js';
 import { RNN } from '../rnn/rnn.js';
 import type { DType, Tensor } from '../tensor.js';
 
@@ -29,7 +29,10 @@ export function normalizePrefix(prefix: string): string {
  * appears is used; several are an error that lists them. Only direct children of the prefix are kept (RNN
  * parameter names have no dots), so a sibling `head.weight` does not get in the way.
  */
-export function selectPrefix(sd: Record<string, Tensor>, prefix?: string): { prefix: string; sd: Record<string, Tensor> } {
+export function selectPrefix(
+  sd: Record<string, Tensor>,
+  prefix?: string,
+): { prefix: string; sd: Record<string, Tensor> } {
   const keys = Object.keys(sd);
   let chosen: string;
   if (prefix !== undefined) {
@@ -39,22 +42,32 @@ export function selectPrefix(sd: Record<string, Tensor>, prefix?: string): { pre
       throw new RnnError('state_dict', `no parameters start with the prefix '${chosen}'`, {
         expected: chosen,
         got: found,
-        hint: found.length ? `RNN weights were found under ${found.map((p) => `'${p}'`).join(', ')}` : 'this file holds no torch.nn.RNN weights',
+        hint: found.length
+          ? `RNN weights were found under ${found.map((p) => `'${p}'`).join(', ')}`
+          : 'this file holds no torch.nn.RNN weights',
       });
     }
   } else {
     const found = findPrefixes(keys);
     if (found.length === 0) {
-      throw new RnnError('state_dict', `not a torch.nn.RNN state dict: no key ends in '${ANCHOR}' among ${keys.length} keys`, {
-        expected: ANCHOR,
-        got: keys.slice(0, 10),
-      });
+      throw new RnnError(
+        'state_dict',
+        `not a torch.nn.RNN state dict: no key ends in '${ANCHOR}' among ${keys.length} keys`,
+        {
+          expected: ANCHOR,
+          got: keys.slice(0, 10),
+        },
+      );
     }
     if (found.length > 1) {
-      throw new RnnError('state_dict', `several RNNs in this state dict, under the prefixes ${found.map((p) => `'${p}'`).join(', ')}`, {
-        got: found,
-        hint: `choose one with --prefix, e.g. --prefix ${found[1] || found[0]}`,
-      });
+      throw new RnnError(
+        'state_dict',
+        `several RNNs in this state dict, under the prefixes ${found.map((p) => `'${p}'`).join(', ')}`,
+        {
+          got: found,
+          hint: `choose one with --prefix, e.g. --prefix ${found[1] || found[0]}`,
+        },
+      );
     }
     chosen = found[0] as string;
   }
