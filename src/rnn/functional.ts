@@ -70,8 +70,8 @@ export function linearRows(x: Rows, w: Tensor, b: Tensor | undefined): Rows {
   );
 }
 
-function activate(v: number, f: Nonlinearity, round: (v: number) => number): number {
-  return round(f === 'relu' ? Math.max(v, 0) : Math.tanh(v));
+function activate(v: number, f: Nonlinearity): number {
+  return f === 'relu' ? Math.max(v, 0) : Math.tanh(v);
 }
 
 function rowsOf(data: FloatArray, offset: number, N: number, F: number): Rows {
@@ -123,7 +123,7 @@ export function rnnForward(
   const N = batched ? (input.shape[bf ? 0 : 1] as number) : 1;
   const x = bf ? swap01(input.data, N, L, I) : input.data; // (L, N, I)
   const lengths = options.lengths ? checkLengths(options.lengths, N, L) : null;
-  const round = input.dtype === 'float32' ? Math.fround : (v: number) => v;
+  const store = input.dtype === 'float32' ? Math.fround : (v: number) => v;
   const trace = options.trace ?? (() => {});
 
   // h[l*D + d]: layer l, direction d's own state, (N, H), starting from its slice of h0.
@@ -142,7 +142,7 @@ export function rnnForward(
     const hiddenPart = linearRows(hPrev, get('weight_hh', l, d) as Tensor, get('bias_hh', l, d));
     const hNew = inputPart.map((row, n) =>
       row.map((v, j) =>
-        active(t, n) ? activate(v + (hiddenPart[n]?.[j] as number), f, round) : (hPrev[n]?.[j] as number),
+        active(t, n) ? activate(v + (hiddenPart[n]?.[j] as number), f) : (hPrev[n]?.[j] as number),
       ),
     );
     h[s] = hNew;
@@ -157,7 +157,9 @@ export function rnnForward(
       hiddenPart,
       h: hNew,
     });
-    return hNew.map((row, n) => (active(t, n) ? row : row.map(() => 0)));
+    // What a layer writes to its output sequence (and the next layer reads) is stored in the input's dtype;
+    // its own carried state keeps full precision, as in the kernels.
+    return hNew.map((row, n) => (active(t, n) ? row.map(store) : row.map(() => 0)));
   };
 
   const output = allocate(input.dtype, L * N * D * H); // (L, N, D*H)
@@ -222,7 +224,6 @@ export function mistakenForward(
     input.ndim === 3
       ? (input.shape as [number, number, number])
       : [input.shape[0] as number, 1, input.shape[1] as number];
-  const round = input.dtype === 'float32' ? Math.fround : (v: number) => v;
   const h: Rows[] = Array.from({ length: K }, (_, l) =>
     options.h0
       ? rowsOf(options.h0.data, l * N * H, N, H)
@@ -234,7 +235,7 @@ export function mistakenForward(
     for (let l = 0; l < K; l++) {
       const a = linearRows(xt, get('weight_ih', l, 0) as Tensor, get('bias_ih', l, 0)); // the bug: x_t, not h[l-1]
       const b = linearRows(h[l] as Rows, get('weight_hh', l, 0) as Tensor, get('bias_hh', l, 0));
-      h[l] = a.map((row, n) => row.map((v, j) => activate(v + (b[n]?.[j] as number), f, round)));
+      h[l] = a.map((row, n) => row.map((v, j) => activate(v + (b[n]?.[j] as number), f)));
     }
     (h[K - 1] as Rows).forEach((row, n) => output.set(row, (t * N + n) * H));
   }

@@ -68,7 +68,9 @@ export function stackForward(
   let inFeatures = I;
   for (let k = 0; k < K; k++) {
     const last = k === K - 1;
-    const out = last && !tape ? output : like(output, L * N * D * H); // (L, N, D*H)
+    // Layers below the last write into the kernel's scratch: the reference kernel keeps them in float64, so a
+    // float32 model is rounded once, at the end, and lands on the float32 nearest the exact result.
+    const out = last && !tape ? output : kernel.scratch(output, L * N * D * H); // (L, N, D*H)
     for (let d = 0; d < D; d++) {
       const w = weights[k]?.[d] as DirectionWeights;
       const state = (k * D + d) * N * H;
@@ -92,9 +94,9 @@ export function stackForward(
     let mask: FloatArray | null = null;
     let next = out;
     if (dropout && dropout.p > 0 && !last) {
-      mask = like(output, out.length);
+      mask = like(out, out.length);
       if (dropout.p < 1) dropout.generator.bernoulliMask(mask, dropout.p, 1 / (1 - dropout.p));
-      next = like(output, out.length);
+      next = like(out, out.length);
       for (let i = 0; i < out.length; i++) next[i] = (out[i] as number) * (mask[i] as number);
     }
     if (tape) {

@@ -74,20 +74,20 @@ export interface Verdict {
 }
 
 /**
- * Slack for float32, relative to the output's scale: two float32 unit roundoffs (2 * 2^-24, about 1.2e-7).
+ * Slack for float32: none. The issue's rule is strict: our error against PyTorch float64 may not exceed PyTorch
+ * float32's own.
  *
- * Why any: PyTorch and we both keep the carried state h_t in float32 (we sum in float64, it in float32), so each
- * result carries a float32 rounding per step whichever way it is computed. Usually ours is the more accurate
- * (about half PyTorch's error), but on tiny cases PyTorch's roundings sometimes land closer to exact by chance.
- * Measured on 8,400 random float32 configurations of the live test's sizes (reference kernel): ours was worse
- * than PyTorch's in 171 of them (2%), by at most 0.95 * 2^-24, and its own error stayed under 1.7 * 2^-24 (in
- * the 6,400 where that was recorded). A real mistake (a wrong weight, a step out of place) is off by far more.
+ * It holds by construction for the reference kernel: it sums in float64, keeps the carried state and the layers
+ * below the last in float64, and rounds once at the end, so each output is the float32 nearest the exact value
+ * and PyTorch's (rounded every step) cannot be closer. An earlier version rounded the state to float32 every step
+ * as PyTorch does; it was then worse than PyTorch in about 2% of tiny random cases (by under one float32 ulp),
+ * which is why this is written down.
  */
-export const FLOAT32_SLACK = 2 ** -23;
+export const FLOAT32_SLACK = 0;
 
 /**
  * float64: within FLOAT64_TOLERANCE of PyTorch float64. float32: our error against PyTorch's float64 result for
- * the same (float32) weights and inputs is no larger than PyTorch float32's error against it, plus FLOAT32_SLACK.
+ * the same (float32) weights and inputs is no larger than PyTorch float32's error against it (FLOAT32_SLACK is 0).
  */
 export function judge(
   dtype: 'float32' | 'float64',
