@@ -107,19 +107,29 @@ function lookup(d: PyDict, segment: string): PyValue | undefined {
   return undefined;
 }
 
-/** Follows a dotted path; a key may itself contain dots, so longer segments are tried first. */
-function resolve(d: PyDict, path: string, depth: number, maxDepth: number): PyValue | undefined {
-  if (depth > maxDepth) throw tooDeep(maxDepth);
-  const whole = lookup(d, path);
-  if (whole !== undefined) return whole;
-  for (let i = path.lastIndexOf('.'); i > 0; i = path.lastIndexOf('.', i - 1)) {
-    const inner = lookup(d, path.slice(0, i));
-    if (inner instanceof PyDict) {
-      const found = resolve(inner, path.slice(i + 1), depth + 1, maxDepth);
-      if (found !== undefined) return found;
+/**
+ * Follows a dotted path; a key may itself contain dots, so longer segments are tried first. Failed
+ * (dict, rest-of-path) pairs are remembered, so a hostile dict whose keys nest into themselves cannot make
+ * the search exponential.
+ */
+function resolve(root: PyDict, path: string, maxDepth: number): PyValue | undefined {
+  const failed = new Map<PyDict, Set<string>>();
+  const walk = (d: PyDict, rest: string, depth: number): PyValue | undefined => {
+    if (depth > maxDepth) throw tooDeep(maxDepth);
+    if (failed.get(d)?.has(rest)) return undefined;
+    const whole = lookup(d, rest);
+    if (whole !== undefined) return whole;
+    for (let i = rest.lastIndexOf('.'); i > 0; i = rest.lastIndexOf('.', i - 1)) {
+      const inner = lookup(d, rest.slice(0, i));
+      if (inner instanceof PyDict) {
+        const found = walk(inner, rest.slice(i + 1), depth + 1);
+        if (found !== undefined) return found;
+      }
     }
-  }
-  return undefined;
+    failed.set(d, (failed.get(d) ?? new Set()).add(rest));
+    return undefined;
+  };
+  return walk(root, path, 0);
 }
 
 function selectStateDict(root: PyValue, key: string | undefined, maxDepth: number): PyDict {
@@ -144,7 +154,7 @@ function selectStateDict(root: PyValue, key: string | undefined, maxDepth: numbe
       got: kindOf(root),
     });
   }
-  const found = root instanceof PyDict ? resolve(root, key, 0, maxDepth) : undefined;
+  const found = root instanceof PyDict ? resolve(root, key, maxDepth) : undefined;
   if (found === undefined) {
     throw new RnnError('state_dict', `no key '${key}' in the file; keys holding state dicts: ${listed}`, {
       expected: candidates,
