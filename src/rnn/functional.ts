@@ -6,6 +6,9 @@
  *
  *     layerInput = h[l]        // layer l+1 reads layer l's new state, not x_t
  *
+ * Every value is a JS number (float64); a float32 result is rounded once, when it is stored, as the reference
+ * kernel does.
+ *
  * For one direction the loops run time-outer, layer-inner, as the notebook does: at step t every layer advances
  * once. Bidirectional networks cannot run that way (layer l+1 at step 0 needs layer l's reverse pass, which
  * starts at step L-1), so they run layer-outer: each layer's whole sequence, both directions, then the next.
@@ -123,7 +126,6 @@ export function rnnForward(
   const N = batched ? (input.shape[bf ? 0 : 1] as number) : 1;
   const x = bf ? swap01(input.data, N, L, I) : input.data; // (L, N, I)
   const lengths = options.lengths ? checkLengths(options.lengths, N, L) : null;
-  const store = input.dtype === 'float32' ? Math.fround : (v: number) => v;
   const trace = options.trace ?? (() => {});
 
   // h[l*D + d]: layer l, direction d's own state, (N, H), starting from its slice of h0.
@@ -157,9 +159,7 @@ export function rnnForward(
       hiddenPart,
       h: hNew,
     });
-    // What a layer writes to its output sequence (and the next layer reads) is stored in the input's dtype;
-    // its own carried state keeps full precision, as in the kernels.
-    return hNew.map((row, n) => (active(t, n) ? row.map(store) : row.map(() => 0)));
+    return hNew.map((row, n) => (active(t, n) ? row : row.map(() => 0)));
   };
 
   const output = allocate(input.dtype, L * N * D * H); // (L, N, D*H)
