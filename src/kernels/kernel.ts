@@ -2,8 +2,15 @@
  * The kernel interface: the only place the model's heavy arithmetic happens.
  *
  * A layer's forward is two calls: `linear` projects the whole input sequence at once (one matrix product over
- * all L*N rows), then `recurrence` runs the time loop without returning per step. Fast kernels (SIMD, threads)
- * implement the same two calls and are tested against the reference kernel, which is also the fallback.
+ * all L*N rows), then `recurrence` runs the time loop without returning per step. Its backward is the same two
+ * calls mirrored and run in reverse order: `recurrenceBackward` walks the time loop backwards and turns the
+ * gradients of the outputs into gradients of `pre`, then `linearBackward` turns those into gradients of the layer
+ * input and weights. Fast kernels (SIMD, threads) implement the same four calls and are tested against the
+ * reference kernel, which is also the fallback.
+ *
+ * Backward contract (llm.c's): every gradient a backward call writes is ACCUMULATED (+=), never overwritten; the
+ * caller zeroes what must start at zero. That is what lets two directions add into one input gradient, and
+ * parameter gradients add up across backward calls as PyTorch's `.grad` does.
  *
  * Dimension letters: L sequence, N batch, I input features, H hidden, D directions, K layers.
  */
@@ -32,6 +39,33 @@ export interface RecurrenceArgs {
   lengths: Int32Array | null;
 }
 
+export interface RecurrenceBackwardArgs {
+  /** Accumulated: d loss / d pre at every active step; inactive (padded) steps get nothing. */
+  dpre: FloatArray; // (L, N, H)
+  /** Accumulated: d loss / d h0, what flows out of the first step (through any padded steps unchanged). */
+  dh0: FloatArray; // (N, H)
+  /** Accumulated: d loss / d whh, summed over all active steps. */
+  dwhh: FloatArray; // (H, H)
+  /** Read: d loss / d out, at `dout[(t*N + n)*outStride + outOffset + j]`; ignored where inactive. Null: 0. */
+  dout: FloatArray | null; // (L, N, outStride)
+  /** Read: d loss / d hN. Null: 0. */
+  dhN: FloatArray | null; // (N, H)
+  /** Read: the forward's `out` (the hidden states it wrote): f'(pre) comes from them, 1 - h^2 or [h > 0]. */
+  out: FloatArray; // (L, N, outStride)
+  /** Read: the forward's h0, the state before the first active step. */
+  h0: FloatArray; // (N, H)
+  whh: FloatArray; // (H, H)
+  L: number;
+  N: number;
+  H: number;
+  outStride: number;
+  outOffset: number;
+  nonlinearity: Nonlinearity;
+  /** As in the forward: the direction the forward walked (the backward walks it the other way). */
+  reverse: boolean;
+  lengths: Int32Array | null;
+}
+
 export interface Kernel {
   readonly name: string;
   /** Scratch for intermediate values such as `pre`; a kernel may keep more precision than the dtype. */
@@ -49,4 +83,27 @@ export interface Kernel {
   ): void;
   /** h_t = f(pre_t + h_{t-1} @ whh^T) for every step of one direction, h_{-1} = h0. */
   recurrence(args: RecurrenceArgs): void;
+  /**
+   * The backward of `linear`, accumulating: dx (M, C) += dy (M, O) @ w (O, C); dw (O, C) += dy^T @ x (M, C);
+   * db1 (O) += sum over rows of dy, and db2 (O) likewise (the two biases of a layer get the same gradient). A null
+   * dx, db1 or db2 is skipped.
+   */
+  linearBackward(
+    dx: FloatArray | null,
+    dw: FloatArray,
+    db1: FloatArray | null,
+    db2: FloatArray | null,
+    dy: FloatArray,
+    x: FloatArray,
+    w: FloatArray,
+    M: number,
+    C: number,
+    O: number,
+  ): void;
+  /**
+   * The backward of `recurrence`: walks the steps in the reverse of the forward's order. With g_t = dout_t plus
+   * the gradient carried back from the step after, at each active step: dz = g_t * f'(h_t); dpre_t += dz;
+   * dwhh += dz^T @ h_{t-1}; the carried gradient becomes dz @ whh. Inactive steps pass it on unchanged.
+   */
+  recurrenceBackward(args: RecurrenceBackwardArgs): void;
 }

@@ -3,7 +3,7 @@
  * kernel is tested against and the fallback for any shape or platform a fast kernel does not take.
  */
 import type { FloatArray } from '../tensor.js';
-import type { Kernel, RecurrenceArgs } from './kernel.js';
+import type { Kernel, RecurrenceArgs, RecurrenceBackwardArgs } from './kernel.js';
 
 export const referenceKernel: Kernel = {
   name: 'reference',
@@ -53,5 +53,72 @@ export const referenceKernel: Kernel = {
       [h, next] = [next, h];
     }
     hN.set(h);
+  },
+
+  linearBackward(dx, dw, db1, db2, dy, x, w, M, C, O) {
+    if (dx) {
+      for (let m = 0; m < M; m++) {
+        for (let c = 0; c < C; c++) {
+          let s = 0;
+          for (let o = 0; o < O; o++) s += (dy[m * O + o] as number) * (w[o * C + c] as number);
+          dx[m * C + c] = (dx[m * C + c] as number) + s;
+        }
+      }
+    }
+    // each parameter gradient is summed over all M rows in float64 and rounded into storage once
+    for (let o = 0; o < O; o++) {
+      for (let c = 0; c < C; c++) {
+        let s = 0;
+        for (let m = 0; m < M; m++) s += (dy[m * O + o] as number) * (x[m * C + c] as number);
+        dw[o * C + c] = (dw[o * C + c] as number) + s;
+      }
+      if (db1 || db2) {
+        let s = 0;
+        for (let m = 0; m < M; m++) s += dy[m * O + o] as number;
+        if (db1) db1[o] = (db1[o] as number) + s;
+        if (db2) db2[o] = (db2[o] as number) + s;
+      }
+    }
+  },
+
+  recurrenceBackward(a: RecurrenceBackwardArgs) {
+    const { dpre, dh0, dwhh, dout, dhN, out, h0, whh, L, N, H, outStride, outOffset, lengths } = a;
+    const relu = a.nonlinearity === 'relu';
+    const dh = new Float64Array(N * H); // (N, H) d loss / d (the state carried into the step being undone)
+    if (dhN) dh.set(dhN);
+    const dz = new Float64Array(H); // (H) d loss / d (pre_t + h_{t-1} whh^T) of one sequence
+    const dW = new Float64Array(H * H); // (H, H) dwhh summed in float64, added to storage once at the end
+    // The forward visited step = 0 .. L-1; undo them in reverse.
+    for (let step = L - 1; step >= 0; step--) {
+      const t = a.reverse ? L - 1 - step : step;
+      for (let n = 0; n < N; n++) {
+        const len = lengths === null ? L : (lengths[n] as number);
+        if (t >= len) continue; // padded: the state went through unchanged and the output was a constant 0
+        const row = (t * N + n) * outStride + outOffset;
+        // h_{t-1}: the previous active step's output, or h0 before the first one (t = 0, or t = len-1 in reverse)
+        const prevT = a.reverse ? t + 1 : t - 1;
+        const hasPrev = prevT >= 0 && prevT < len;
+        const prev = hasPrev ? out : h0;
+        const prevRow = hasPrev ? (prevT * N + n) * outStride + outOffset : n * H;
+        for (let j = 0; j < H; j++) {
+          const h = out[row + j] as number;
+          const g = (dh[n * H + j] as number) + (dout ? (dout[row + j] as number) : 0);
+          const v = relu ? (h > 0 ? g : 0) : g * (1 - h * h);
+          dz[j] = v;
+          dpre[(t * N + n) * H + j] = (dpre[(t * N + n) * H + j] as number) + v;
+        }
+        for (let k = 0; k < H; k++) {
+          let s = 0;
+          for (let j = 0; j < H; j++) s += (dz[j] as number) * (whh[j * H + k] as number);
+          dh[n * H + k] = s;
+        }
+        for (let j = 0; j < H; j++) {
+          const v = dz[j] as number;
+          for (let k = 0; k < H; k++) dW[j * H + k] = (dW[j * H + k] as number) + v * (prev[prevRow + k] as number);
+        }
+      }
+    }
+    for (let i = 0; i < N * H; i++) dh0[i] = (dh0[i] as number) + (dh[i] as number);
+    for (let i = 0; i < H * H; i++) dwhh[i] = (dwhh[i] as number) + (dW[i] as number);
   },
 };

@@ -1,8 +1,9 @@
 /**
  * What nn.RNN and nn.RNNCell share: named parameters in PyTorch's order, their uniform initialisation,
- * train/eval mode, and state dicts with PyTorch's load_state_dict semantics and messages.
+ * train/eval mode, state dicts with PyTorch's load_state_dict semantics and messages, and the parameters'
+ * gradients (`grad`, `zeroGrad`, `namedGrads`) that backward passes accumulate into.
  */
-import { checkInteger, RnnError } from '../errors.js';
+import { checkInteger, formatSizeList, RnnError } from '../errors.js';
 import { Generator } from '../random.js';
 import { allocate, type DType, Tensor } from '../tensor.js';
 
@@ -34,9 +35,45 @@ export function checkDtype(dtype: unknown): DType {
   return dtype;
 }
 
+/**
+ * Checks a gradient handed to `backward` against the tensor it is the gradient of: a Tensor of the same dtype
+ * and shape. `what` names it in the message ("gradOutput"), `of` names the tensor ("the output").
+ */
+export function checkGradient(
+  value: unknown,
+  what: string,
+  of: string,
+  shape: readonly number[],
+  dtype: DType,
+): Tensor {
+  if (!(value instanceof Tensor)) {
+    throw new RnnError('invalid_argument', `${what} must be a Tensor, got ${value === null ? 'null' : typeof value}`, {
+      expected: 'Tensor',
+      got: value === null ? null : typeof value,
+    });
+  }
+  if (value.shape.length !== shape.length || value.shape.some((s, i) => s !== shape[i])) {
+    throw new RnnError(
+      'shape_mismatch',
+      `Mismatch in shape: ${what} must have the shape of ${of}: expected ${formatSizeList(shape)}, got ${formatSizeList(value.shape)}`,
+      { expected: [...shape], got: [...value.shape] },
+    );
+  }
+  if (value.dtype !== dtype) {
+    throw new RnnError(
+      'invalid_argument',
+      `Mismatch in dtype: ${what} must have the dtype of ${of}: expected ${dtype}, got ${value.dtype}`,
+      { expected: dtype, got: value.dtype },
+    );
+  }
+  return value;
+}
+
 export abstract class Module {
   /** Parameters by PyTorch name, in registration order. */
   protected readonly params = new Map<string, Tensor>();
+  /** Gradients by parameter name, made (as zeros) on first use; each stays the same Tensor for the module's life. */
+  private readonly grads = new Map<string, Tensor>();
   /** Like PyTorch, a module starts in training mode (dropout active); call `eval()` for inference. */
   training = true;
   readonly dtype: DType;
@@ -78,6 +115,42 @@ export abstract class Module {
       });
     }
     return p;
+  }
+
+  /**
+   * The gradient of one parameter, like PyTorch's `param.grad`: the sum over every backward pass since the last
+   * `zeroGrad()` (zeros before the first). The Tensor is live and always the same object, so an optimizer can keep
+   * it; backward passes add into it.
+   */
+  grad(name: string): Tensor {
+    let g = this.grads.get(name);
+    if (!g) {
+      const p = this.parameter(name);
+      g = new Tensor(allocate(this.dtype, p.numel), p.shape);
+      this.grads.set(name, g);
+    }
+    return g;
+  }
+
+  /** `[name, gradient]` for every parameter, in parameter order (see `grad`). */
+  namedGrads(): [string, Tensor][] {
+    return [...this.params.keys()].map((name) => [name, this.grad(name)]);
+  }
+
+  /** Sets every gradient to zero in place, like `optimizer.zero_grad(set_to_none=False)`. */
+  zeroGrad(): void {
+    for (const g of this.grads.values()) g.data.fill(0);
+  }
+
+  /** The error of a backward pass with no recorded forward to differentiate. */
+  protected noRecordedForward(): RnnError {
+    const name = this.constructor.name;
+    return new RnnError(
+      'invalid_argument',
+      `${name}.backward() needs a forward pass recorded with { requiresGrad: true }, and there is none: a forward ` +
+        'without requiresGrad records nothing, and each backward consumes the forward it differentiates',
+      { hint: `call forward(..., { requiresGrad: true }) before each backward()` },
+    );
   }
 
   /** Total number of scalar parameters. */

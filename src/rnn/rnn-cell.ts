@@ -4,8 +4,8 @@
 import { checkInteger, RnnError } from '../errors.js';
 import { getKernel, type Kernel, type Nonlinearity } from '../kernels/index.js';
 import type { Generator } from '../random.js';
-import { allocate, type DType, Tensor } from '../tensor.js';
-import { checkDtype, Module, toGenerator } from './module.js';
+import { allocate, type DType, type FloatArray, Tensor } from '../tensor.js';
+import { checkDtype, checkGradient, Module, toGenerator } from './module.js';
 
 export interface RNNCellOptions {
   inputSize: number;
@@ -15,6 +15,32 @@ export interface RNNCellOptions {
   dtype?: DType;
   seed?: number | Generator;
   backend?: string;
+}
+
+export interface RNNCellForwardOptions {
+  /**
+   * Record this step for `backward()`. Steps recorded one after another form a stack: each backward undoes the
+   * most recent one, so a loop of forwards can be backpropagated through time by a loop of backwards in reverse.
+   * Default false: records nothing and drops any unconsumed recording. The recording references `input` and `hx`.
+   */
+  requiresGrad?: boolean;
+}
+
+/** The gradients `RNNCell.backward` returns. */
+export interface RNNCellGradients {
+  /** d loss / d input, shaped like the input. */
+  input: Tensor;
+  /** d loss / d hx, shaped like hx; null when the forward was given no hx. */
+  hx: Tensor | null;
+}
+
+/** One recorded step. */
+interface CellTape {
+  input: Tensor; // (N, I) or (I): the caller's
+  hx: Tensor | null; // (N, H) or (H): the caller's
+  out: FloatArray; // (N, H) h' in the kernel's precision, from which f'(pre) is read
+  N: number;
+  shape: readonly number[]; // h' as returned
 }
 
 /**
@@ -32,6 +58,8 @@ export class RNNCell extends Module {
   readonly bias: boolean;
   readonly nonlinearity: Nonlinearity;
   private readonly kernel: Kernel;
+  /** Recorded steps, oldest first; `backward` pops the last. */
+  private tapes: CellTape[] = [];
 
   constructor(options: RNNCellOptions) {
     super(checkDtype(options.dtype ?? 'float32'), toGenerator(options.seed));
@@ -56,7 +84,7 @@ export class RNNCell extends Module {
     this.initParameters(specs, H);
   }
 
-  forward(input: Tensor, hx?: Tensor | null): Tensor {
+  forward(input: Tensor, hx?: Tensor | null, options: RNNCellForwardOptions = {}): Tensor {
     if (!(input instanceof Tensor)) throw new RnnError('invalid_argument', 'input must be a Tensor');
     if (input.ndim !== 1 && input.ndim !== 2) {
       throw new RnnError(
@@ -119,10 +147,12 @@ export class RNNCell extends Module {
     const pre = this.kernel.scratch(input.data, N * H); // (N, H)
     const b = (name: string) => this.params.get(name)?.data ?? null;
     this.kernel.linear(pre, input.data, this.parameter('weight_ih').data, b('bias_ih'), b('bias_hh'), N, I, H);
-    const out = allocate(this.dtype, N * H); // (N, H)
+    // h' is computed into the kernel's scratch (float64 for the reference kernel) and rounded once into the
+    // result; a recorded step keeps the unrounded h', so the backward's f'(pre) is not moved by that rounding
+    const out = this.kernel.scratch(input.data, N * H); // (N, H)
     this.kernel.recurrence({
       out,
-      hN: allocate(this.dtype, N * H),
+      hN: this.kernel.scratch(input.data, N * H),
       pre,
       whh: this.parameter('weight_hh').data,
       h0: hx ? hx.data : allocate(this.dtype, N * H),
@@ -135,6 +165,70 @@ export class RNNCell extends Module {
       reverse: false,
       lengths: null,
     });
-    return new Tensor(out, batched ? [N, H] : [H]);
+    const shape = batched ? [N, H] : [H];
+    if (options.requiresGrad === true) this.tapes.push({ input, hx: hx ?? null, out, N, shape });
+    else this.tapes = [];
+    const h = allocate(this.dtype, N * H);
+    h.set(out);
+    return new Tensor(h, shape);
+  }
+
+  /**
+   * The gradients of sum(h' * gradH) for the most recent recorded step (which it consumes): returns those of the
+   * input and hx and ADDS those of the parameters into `grad(name)`. For backpropagation through a loop of steps,
+   * call it in reverse order, adding each step's `hx` gradient to the gradH of the step before.
+   *
+   * @example
+   * const h1 = cell.forward(x0, h0, { requiresGrad: true });
+   * const h2 = cell.forward(x1, h1, { requiresGrad: true });
+   * const g2 = cell.backward(gradH2);
+   * const g1 = cell.backward(gradH1 plus g2.hx);
+   */
+  backward(gradH: Tensor): RNNCellGradients {
+    const tape = this.tapes.at(-1);
+    if (!tape) throw this.noRecordedForward();
+    const g = checkGradient(gradH, 'gradH', "the forward's h'", tape.shape, this.dtype);
+    this.tapes.pop();
+    const { N } = tape;
+    const I = this.inputSize;
+    const H = this.hiddenSize;
+    const grad = (name: string) => (this.params.has(name) ? this.grad(name).data : null);
+    const dpre = this.kernel.scratch(g.data, N * H); // (N, H)
+    dpre.fill(0);
+    const dhx = allocate(this.dtype, N * H); // (N, H)
+    this.kernel.recurrenceBackward({
+      dpre,
+      dh0: dhx,
+      dwhh: this.grad('weight_hh').data,
+      dout: g.data,
+      dhN: null,
+      out: tape.out,
+      h0: tape.hx ? tape.hx.data : allocate(this.dtype, N * H),
+      whh: this.parameter('weight_hh').data,
+      L: 1,
+      N,
+      H,
+      outStride: H,
+      outOffset: 0,
+      nonlinearity: this.nonlinearity,
+      reverse: false,
+      lengths: null,
+    });
+    const dx = this.kernel.scratch(g.data, N * I); // (N, I)
+    dx.fill(0);
+    const { data: x } = tape.input;
+    const w = this.parameter('weight_ih').data;
+    this.kernel.linearBackward(dx, this.grad('weight_ih').data, grad('bias_ih'), grad('bias_hh'), dpre, x, w, N, I, H);
+    const input = allocate(this.dtype, N * I);
+    input.set(dx);
+    return {
+      input: new Tensor(input, tape.input.shape),
+      hx: tape.hx ? new Tensor(dhx, tape.hx.shape) : null,
+    };
+  }
+
+  /** Bytes held for backward: one (N, H) h' (in the kernel's scratch precision) per recorded, unconsumed step. */
+  get tapeBytes(): number {
+    return this.tapes.reduce((bytes, t) => bytes + t.out.byteLength, 0);
   }
 }

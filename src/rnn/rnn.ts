@@ -4,11 +4,12 @@
 import { checkInteger, RnnError } from '../errors.js';
 import { getKernel, type Kernel, type Nonlinearity } from '../kernels/index.js';
 import type { Generator } from '../random.js';
-import { allocate, type DType, type Tensor } from '../tensor.js';
-import { finishForward, prepareForward } from './inputs.js';
-import { checkDtype, Module, toGenerator } from './module.js';
+import { allocate, type DType, type FloatArray, Tensor } from '../tensor.js';
+import { finishForward, prepareForward, swap01 } from './inputs.js';
+import { checkDtype, checkGradient, Module, toGenerator } from './module.js';
 import { parameterName, parameterSpecs, type RnnArchitecture } from './params.js';
-import { type DirectionWeights, stackForward } from './stack.js';
+import { type DirectionWeights, type StackTape, stackForward } from './stack.js';
+import { stackBackward, tapeBytes } from './stack-backward.js';
 
 export interface RNNOptions {
   /** I: features of each input step. */
@@ -43,6 +44,33 @@ export interface ForwardOptions {
    * the last valid step.
    */
   lengths?: ArrayLike<number> | Tensor;
+  /**
+   * Record what `backward()` needs (each layer's output and dropout mask). Default false: inference records
+   * nothing, and drops any earlier unconsumed recording. The recording references `input` and `h0` rather than
+   * copying them, so they (and the parameters) must not be modified before `backward()`.
+   */
+  requiresGrad?: boolean;
+}
+
+/** The gradients `RNN.backward` returns. */
+export interface RNNGradients {
+  /** d loss / d input, shaped like the forward's input; exactly 0 at padded steps. */
+  input: Tensor;
+  /** d loss / d h0, shaped like the forward's h0; null when the forward was given no h0. */
+  h0: Tensor | null;
+}
+
+/** One recorded forward: the stack's tape plus the forward's arguments, by reference. */
+interface RnnTape {
+  stack: StackTape;
+  input: Tensor; // (L, N, I), (N, L, I) or (L, I): the caller's
+  h0: Tensor | null; // (K*D, N, H) or (K*D, H): the caller's
+  lengths: Int32Array | null; // (N)
+  L: number;
+  N: number;
+  batched: boolean;
+  outputShape: readonly number[];
+  hNShape: readonly number[];
 }
 
 function checkNonlinearity(value: unknown): Nonlinearity {
@@ -101,6 +129,8 @@ export class RNN extends Module {
   readonly dropout: number;
   readonly bidirectional: boolean;
   private readonly kernel: Kernel;
+  /** The last forward recorded with requiresGrad and not yet consumed by a backward. */
+  private tape: RnnTape | null = null;
 
   constructor(options: RNNOptions) {
     if (typeof options !== 'object' || options === null) {
@@ -178,6 +208,8 @@ export class RNN extends Module {
       Array.from({ length: D }, (_, d) => this.directionWeights(k, d)),
     );
     const dropout = this.training && this.dropout > 0 && K > 1 ? { p: this.dropout, generator: this.generator } : null;
+    const stack: StackTape | null = options.requiresGrad === true ? { layerOutputs: [], masks: [] } : null;
+    this.tape = null;
     stackForward(
       this.kernel,
       output,
@@ -189,9 +221,95 @@ export class RNN extends Module {
       this.nonlinearity,
       p.lengths,
       dropout,
-      null,
+      stack,
     );
-    return finishForward(shape, p, output, hN);
+    const result = finishForward(shape, p, output, hN);
+    if (stack) {
+      this.tape = {
+        stack,
+        input: input,
+        h0: h0 ?? null,
+        lengths: p.lengths,
+        L: p.L,
+        N: p.N,
+        batched: p.batched,
+        outputShape: result[0].shape,
+        hNShape: result[1].shape,
+      };
+    }
+    return result;
+  }
+
+  /**
+   * Backpropagation through time for the last forward run with `{ requiresGrad: true }`: the gradients of
+   * sum(output * gradOutput) + sum(hN * gradHN), as PyTorch's autograd computes them. Returns those of the input
+   * and h0, and ADDS those of every parameter into `grad(name)` (call `zeroGrad()` between steps). gradOutput has
+   * the output's shape (null: zeros), gradHN that of h_n (omitted: zeros). The recorded forward is consumed.
+   *
+   * @example
+   * const [out, hN] = rnn.forward(x, h0, { requiresGrad: true });
+   * const { input, h0: gradH0 } = rnn.backward(gradOut, gradHN);
+   * rnn.grad('weight_ih_l0'); // (H, I)
+   */
+  backward(gradOutput: Tensor | null, gradHN?: Tensor | null): RNNGradients {
+    const tape = this.tape;
+    if (!tape) throw this.noRecordedForward();
+    const gOut =
+      gradOutput === null ? null : checkGradient(gradOutput, 'gradOutput', 'the output', tape.outputShape, this.dtype);
+    const gHN =
+      gradHN === undefined || gradHN === null ? null : checkGradient(gradHN, 'gradHN', 'h_n', tape.hNShape, this.dtype);
+    this.tape = null;
+    const { L, N } = tape;
+    const { inputSize: I, hiddenSize: H, numLayers: K } = this;
+    const D = this.directions;
+    const swap = tape.batched && this.batchFirst; // the math runs time-major: (N, L, F) <-> (L, N, F)
+    const x = swap ? swap01(tape.input.data, N, L, I) : tape.input.data; // (L, N, I)
+    const dOutput = gOut && (swap ? swap01(gOut.data, N, L, D * H) : gOut.data); // (L, N, D*H)
+    const dx = allocate(this.dtype, L * N * I); // (L, N, I)
+    const dh0 = tape.h0 ? allocate(this.dtype, K * D * N * H) : null; // (K*D, N, H)
+    const weights = Array.from({ length: K }, (_, k) =>
+      Array.from({ length: D }, (_, d) => this.directionWeights(k, d)),
+    );
+    const grads = Array.from({ length: K }, (_, k) => Array.from({ length: D }, (_, d) => this.directionGrads(k, d)));
+    stackBackward(
+      this.kernel,
+      dx,
+      dh0,
+      grads,
+      dOutput,
+      gHN ? gHN.data : null,
+      tape.stack,
+      x,
+      tape.h0 ? tape.h0.data : null,
+      weights,
+      { L, N, I, H, K, D },
+      this.nonlinearity,
+      tape.lengths,
+    );
+    return {
+      input: swap ? new Tensor(swap01(dx, L, N, I), [N, L, I]) : new Tensor(dx, tape.input.shape),
+      h0: dh0 && tape.h0 ? new Tensor(dh0, tape.h0.shape) : null,
+    };
+  }
+
+  /**
+   * Bytes held for the next backward: each layer's (L, N, D*H) output and, in training with dropout, each mask
+   * (K-1 of them). 0 when nothing is recorded.
+   */
+  get tapeBytes(): number {
+    return this.tape ? tapeBytes(this.tape.stack) : 0;
+  }
+
+  /** Gradients of layer k, direction d, as flat arrays (live views of `grad(name)`); null biases without bias. */
+  private directionGrads(k: number, d: number): DirectionWeights {
+    const get = (kind: 'weight_ih' | 'weight_hh' | 'bias_ih' | 'bias_hh'): FloatArray | null =>
+      this.bias || kind.startsWith('weight') ? this.grad(parameterName(kind, k, d)).data : null;
+    return {
+      wih: get('weight_ih') as FloatArray,
+      whh: get('weight_hh') as FloatArray,
+      bih: get('bias_ih'),
+      bhh: get('bias_hh'),
+    };
   }
 
   /**

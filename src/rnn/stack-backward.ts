@@ -1,0 +1,114 @@
+/**
+ * Backpropagation through time for the multi-layer forward of stack.ts: `stackBackward` is `stackForward` run
+ * backwards, over the same flat arrays.
+ *
+ * The forward keeps one (L, N, D*H) output buffer per layer (and the dropout mask applied to it), nothing more,
+ * and that is all the backward needs: f'(pre) is 1 - h^2 for tanh and [h > 0] for relu, both read off the kept
+ * outputs, and the input of layer k > 0 is layer k-1's kept output times its mask (layer 0 reads x). So the
+ * backward walks layers k = K-1 .. 0, and in each direction the time loop in reverse:
+ *
+ *   d out^k  = d output (k = K-1),  or  d x^{k+1} * mask^k
+ *   d pre    = recurrenceBackward(d out^k, d hN^k)          also d h0^k, and dW_hh^k +=
+ *   d x^k   += d pre @ W_ih^k                               also dW_ih^k +=, db_ih^k += and db_hh^k +=
+ *
+ * Padded steps (t >= lengths[n]) have d pre = 0, so their input gets exactly zero gradient, and the gradient of
+ * the state flows through them unchanged, as the state itself did. Parameter gradients accumulate (+=).
+ */
+import type { Kernel, Nonlinearity } from '../kernels/kernel.js';
+import type { FloatArray } from '../tensor.js';
+import type { DirectionWeights, StackDims, StackTape } from './stack.js';
+
+/**
+ * The bytes a tape holds: K output buffers of (L, N, D*H) and, with dropout, K-1 masks of the same shape. (The
+ * tape references the caller's x and h0 rather than copying them.)
+ */
+export function tapeBytes(tape: StackTape): number {
+  let bytes = 0;
+  for (const out of tape.layerOutputs) bytes += out.byteLength;
+  for (const mask of tape.masks) bytes += mask ? mask.byteLength : 0;
+  return bytes;
+}
+
+/**
+ * Gradients of sum(output * dOutput) + sum(hN * dhN) for a forward recorded in `tape`, ACCUMULATED into `dx`
+ * (L, N, I), `dh0` (K*D, N, H) and `grads[k][d]` (shaped like `weights[k][d]`; null biases without bias).
+ * `x`, `h0` (null: zeros), `weights`, `dims`, `nonlinearity` and `lengths` must be what the forward was given.
+ * A null `dOutput` or `dhN` is zero; a null `dh0` is not computed.
+ */
+export function stackBackward(
+  kernel: Kernel,
+  dx: FloatArray, // (L, N, I)
+  dh0: FloatArray | null, // (K*D, N, H)
+  grads: DirectionWeights[][], // [K][D]
+  dOutput: FloatArray | null, // (L, N, D*H)
+  dhN: FloatArray | null, // (K*D, N, H)
+  tape: StackTape,
+  x: FloatArray, // (L, N, I)
+  h0: FloatArray | null, // (K*D, N, H)
+  weights: DirectionWeights[][], // [K][D]
+  dims: StackDims,
+  nonlinearity: Nonlinearity,
+  lengths: Int32Array | null, // (N)
+): void {
+  const { L, N, I, H, K, D } = dims;
+  const F = D * H;
+  const zeros = h0 === null ? kernel.scratch(dx, N * H) : null; // (N, H) the omitted h0 of every layer
+  if (zeros) zeros.fill(0);
+  const dpre = kernel.scratch(dx, L * N * H); // (L, N, H) reused per direction
+  const dh0Scratch = dh0 === null ? kernel.scratch(dx, N * H) : null; // (N, H) a sink when dh0 is not wanted
+  let dout: FloatArray | null = dOutput; // (L, N, D*H) d loss / d (layer k's output)
+  // the backward walks the forward in reverse: layers K-1 .. 0, and within a layer directions D-1 .. 0
+  for (let k = K - 1; k >= 0; k--) {
+    const inFeatures = k === 0 ? I : F;
+    const out = tape.layerOutputs[k] as FloatArray; // (L, N, D*H)
+    const input = k === 0 ? x : layerInput(tape, k); // (L, N, inFeatures)
+    // both directions add into the input's gradient: summed in the kernel's scratch, stored into dx once
+    const dinput = kernel.scratch(dx, L * N * inFeatures); // (L, N, inFeatures)
+    dinput.fill(0);
+    for (let d = D - 1; d >= 0; d--) {
+      const w = weights[k]?.[d] as DirectionWeights;
+      const g = grads[k]?.[d] as DirectionWeights;
+      const state = (k * D + d) * N * H;
+      dpre.fill(0);
+      if (dh0Scratch) dh0Scratch.fill(0);
+      kernel.recurrenceBackward({
+        dpre,
+        dh0: dh0 ? dh0.subarray(state, state + N * H) : (dh0Scratch as FloatArray),
+        dwhh: g.whh,
+        dout,
+        dhN: dhN ? dhN.subarray(state, state + N * H) : null,
+        out,
+        h0: zeros ?? (h0 as FloatArray).subarray(state, state + N * H),
+        whh: w.whh,
+        L,
+        N,
+        H,
+        outStride: F,
+        outOffset: d * H,
+        nonlinearity,
+        reverse: d === 1,
+        lengths,
+      });
+      kernel.linearBackward(dinput, g.wih, g.bih, g.bhh, dpre, input, w.wih, L * N, inFeatures, H);
+    }
+    if (k === 0) {
+      for (let i = 0; i < dx.length; i++) dx[i] = (dx[i] as number) + (dinput[i] as number);
+    } else {
+      // layer k read (layer k-1's output) * mask, so the output's gradient is the input's times the mask
+      const mask = tape.masks[k - 1];
+      if (mask) for (let i = 0; i < dinput.length; i++) dinput[i] = (dinput[i] as number) * (mask[i] as number);
+      dout = dinput;
+    }
+  }
+}
+
+/** What layer k > 0 read in the forward: layer k-1's kept output, times its dropout mask if it had one. */
+function layerInput(tape: StackTape, k: number): FloatArray {
+  const out = tape.layerOutputs[k - 1] as FloatArray; // (L, N, D*H)
+  const mask = tape.masks[k - 1];
+  if (!mask) return out;
+  // the forward multiplied in the storage dtype, so the product is rounded to it here too
+  const masked = out instanceof Float64Array ? new Float64Array(out.length) : new Float32Array(out.length);
+  for (let i = 0; i < out.length; i++) masked[i] = (out[i] as number) * (mask[i] as number);
+  return masked;
+}
