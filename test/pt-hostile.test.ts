@@ -110,6 +110,37 @@ test('the stack, mark stack and memo are bounded by maxItems', () => {
   );
 });
 
+test('passing one large memoized list to OrderedDict() over and over is cut off, not quadratic', () => {
+  const pair = pkl(str('k'), 'N', 0x86); // ('k', None)
+  const pairs = new Uint8Array(pair.length * 20_000).map((_, i) => pair[i % pair.length]!);
+  const call = pkl('h', 1, 'h', 0, 0x85, 'R', '0'); // OrderedDict(L); pop
+  const calls = new Uint8Array(call.length * 100_000).map((_, i) => call[i % call.length]!);
+  const pickle = pkl(
+    0x80,
+    2,
+    ']',
+    '(',
+    pairs,
+    'e',
+    'q',
+    0,
+    'ccollections\nOrderedDict\n',
+    'q',
+    1,
+    '0',
+    calls,
+    'N',
+    '.',
+  );
+  refused('corrupt_file', /more calls over more items than the limit allows/, () => readPtObject(archive(pickle)));
+});
+
+test('maxDepth above 1000 is refused, since the walks recurse once per level', () => {
+  refused('invalid_argument', /maxDepth must be at most 1000, got 5000/, () =>
+    readPt(archive(tensorPickle(4, [4], [1])), { limits: { maxDepth: 5000 } }),
+  );
+});
+
 test('a data.pkl larger than maxPickleBytes is refused before it is read', () => {
   refused('corrupt_file', /data.pkl is \d+ bytes, over the limit of 10/, () =>
     readPt(archive(tensorPickle(4, [4], [1])), { limits: { maxPickleBytes: 10 } }),
@@ -176,9 +207,9 @@ function bomb(inflated: number): { zip: Uint8Array; compressed: number } {
 }
 
 test('a zip bomb is refused by its claimed size before inflating, and by its true size while inflating', () => {
-  const { zip, compressed } = bomb(8 * 2 ** 20);
-  // Honest claim of 8 MiB against a 1 MiB budget: refused before any inflating.
-  refused('corrupt_file', /inflating 'archive\/data\/0' needs 8388608 bytes, over the reader's limit of 1048576/, () =>
+  const { zip, compressed } = bomb(2 * 2 ** 20);
+  // Honest claim of 2 MiB against a 1 MiB budget: refused before any inflating.
+  refused('corrupt_file', /inflating 'archive\/data\/0' needs 2097152 bytes, over the reader's limit of 1048576/, () =>
     readPt(zip, { limits: { maxBytes: 2 ** 20 }, verifyCrc: false }),
   );
   // A claim of 1 KiB: inflating stops as soon as the output passes it.

@@ -101,7 +101,7 @@ export function openPtArchive(bytes: Uint8Array, limits: PtLimits, verifyCrc: bo
       },
     );
   }
-  const hooks = new TorchHooks();
+  const hooks = new TorchHooks(limits.maxItems);
   const root = unpickle(read('data.pkl')!, hooks, limits.maxItems);
 
   // torch >= 2.1 records the byte order; older files are little-endian.

@@ -13,11 +13,13 @@ export interface PtLimits {
   maxBytes: number;
   /** Largest `data.pkl` accepted. Default 64 MiB. */
   maxPickleBytes: number;
-  /** Deepest nesting of dicts, lists and tuples in the loaded object. Default 100. */
+  /** Deepest nesting of dicts, lists and tuples in the loaded object. Default 100, at most 1000. */
   maxDepth: number;
   /** Most entries on the unpickler's stack, mark stack or memo. Default 1,000,000. */
   maxItems: number;
 }
+
+const MAX_DEPTH = 1000;
 
 export const DEFAULT_PT_LIMITS: Readonly<PtLimits> = Object.freeze({
   maxBytes: 2 ** 31,
@@ -36,6 +38,13 @@ export function resolveLimits(limits: Partial<PtLimits> | undefined): PtLimits {
         got: value,
       });
     }
+  }
+  if (out.maxDepth > MAX_DEPTH) {
+    // The walks over the loaded object recurse once per level; JavaScript's call stack is the real bound.
+    throw new RnnError('invalid_argument', `limits.maxDepth must be at most ${MAX_DEPTH}, got ${out.maxDepth}`, {
+      expected: `<= ${MAX_DEPTH}`,
+      got: out.maxDepth,
+    });
   }
   return out;
 }

@@ -88,15 +88,17 @@ function findStateDicts(root: PyDict, maxDepth: number): string[] {
   const found: string[] = [];
   const seen = new Set<PyDict>();
   const walk = (d: PyDict, path: string, depth: number): void => {
-    if (seen.has(d) || depth > maxDepth || (d.map.has('state') && d.map.has('param_groups'))) return;
-    seen.add(d);
+    if (depth > maxDepth || (d.map.has('state') && d.map.has('param_groups'))) return;
     for (const [k, x] of d.map) {
-      if (!(x instanceof PyDict) || (typeof k !== 'string' && typeof k !== 'number')) continue;
+      // Each dict is looked at once, however many keys share it, so the search stays linear.
+      if (!(x instanceof PyDict) || seen.has(x) || (typeof k !== 'string' && typeof k !== 'number')) continue;
+      seen.add(x);
       const p = path === '' ? String(k) : `${path}.${k}`;
       if (x.map.size > 0 && isStateDict(x)) found.push(p);
       else walk(x, p, depth + 1);
     }
   };
+  seen.add(root);
   walk(root, '', 0);
   return found;
 }

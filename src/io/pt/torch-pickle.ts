@@ -95,8 +95,14 @@ function index(v: PyValue, what: string): number {
   return v;
 }
 
+/** PyTorch's own limit on a tensor's dimensions. */
+const MAX_DIMS = 64;
+
 function indexTuple(v: PyValue, what: string): number[] {
   if (!(v instanceof PyTuple)) throw pickleError(`${what} must be a tuple, got ${kindOf(v)}`);
+  if (v.items.length > MAX_DIMS) {
+    throw new RnnError('unsupported', `a tensor ${what} with ${v.items.length} dimensions (at most ${MAX_DIMS})`);
+  }
   return v.items.map((x, i) => index(x, `${what}[${i}]`));
 }
 
@@ -158,9 +164,27 @@ function orderedDict(a: readonly PyValue[]): PyDict {
   return d;
 }
 
-/** The hooks for one data.pkl; `storages` collects every storage its persistent ids name. */
+/**
+ * The hooks for one data.pkl; `storages` collects every storage its persistent ids name. Calls are charged to
+ * `work` by the items they walk: a pickle can pass one large memoized list to OrderedDict() many times at
+ * a few bytes per call, which without this charge would take time quadratic in its length.
+ */
 export class TorchHooks implements PickleHooks {
   readonly storages = new Map<string, StorageRef>();
+  private work: number;
+
+  constructor(maxItems: number) {
+    this.work = maxItems;
+  }
+
+  private charge(items: number): void {
+    this.work -= items + 1;
+    if (this.work < 0) {
+      throw new RnnError('corrupt_file', 'the pickle makes more calls over more items than the limit allows', {
+        hint: 'raise options.limits.maxItems if the file is trusted',
+      });
+    }
+  }
 
   global(module: string, name: string, opcode: string): PyValue {
     const path = `${module}.${name}`;
@@ -172,6 +196,10 @@ export class TorchHooks implements PickleHooks {
 
   reduce(fn: PyValue, a: PyTuple): PyValue {
     if (!(fn instanceof TorchGlobal)) throw pickleError(`REDUCE on a ${kindOf(fn)}, which is not callable`);
+    const [first] = a.items;
+    this.charge(
+      a.items.length + (Array.isArray(first) ? first.length : first instanceof PyTuple ? first.items.length : 0),
+    );
     switch (fn.path) {
       case 'collections.OrderedDict':
         return orderedDict(args(fn.path, a, [0, 1]));
