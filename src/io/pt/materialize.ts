@@ -51,18 +51,25 @@ const FLOAT_READERS: Record<Exclude<StorageDType, 'int64' | 'int32'>, Element> =
   bfloat16: (v, i, le) => bfloat16ToFloat(v.getUint16(i * 2, le)),
 };
 
+/** Typed arrays use the host's byte order; where that is little-endian, contiguous data can be copied whole. */
+export const HOST_LITTLE_ENDIAN = new Uint8Array(Uint16Array.of(1).buffer)[0] === 1;
+
+function isContiguous(ref: TensorRef): boolean {
+  const { shape, stride } = ref;
+  for (let d = shape.length - 1, expect = 1; d >= 0; d--) {
+    if (shape[d]! !== 1 && stride[d]! !== expect) return false;
+    expect *= shape[d]!;
+  }
+  return true;
+}
+
 /**
  * Calls `visit(k, i)` for each element in row-major order, k counting 0.. and i its index in the storage.
  * Contiguous views take one straight run; others step an odometer over the dims.
  */
 function forEachIndex(ref: TensorRef, numel: number, visit: (k: number, i: number) => void): void {
   const { shape, stride, offset } = ref;
-  let contiguous = true;
-  for (let d = shape.length - 1, expect = 1; d >= 0; d--) {
-    if (shape[d]! !== 1 && stride[d]! !== expect) contiguous = false;
-    expect *= shape[d]!;
-  }
-  if (contiguous) {
+  if (isContiguous(ref)) {
     for (let k = 0; k < numel; k++) visit(k, offset + k);
     return;
   }
@@ -92,6 +99,15 @@ export function materialize(
   for (const s of ref.shape) numel *= s;
   const outSize = dtype === 'float64' || dtype === 'int64' ? 8 : 4;
   budget.take(numel * outSize, `a tensor of size [${ref.shape.join(', ')}]`);
+  if (littleEndian && HOST_LITTLE_ENDIAN && dtype !== 'float16' && dtype !== 'bfloat16' && isContiguous(ref)) {
+    // The common case: one copy of the bytes (which also aligns them), viewed as the right typed array.
+    const size = ITEM_SIZE[dtype];
+    // Uint8Array's slice copies even when `bytes` is a Node Buffer, whose own slice is a view.
+    const buffer = Uint8Array.prototype.slice.call(bytes, ref.offset * size, (ref.offset + numel) * size).buffer;
+    if (dtype === 'int64') return new IntTensor(new BigInt64Array(buffer), ref.shape);
+    if (dtype === 'int32') return new IntTensor(new Int32Array(buffer), ref.shape);
+    return new Tensor(dtype === 'float64' ? new Float64Array(buffer) : new Float32Array(buffer), ref.shape);
+  }
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   if (dtype === 'int64') {
     const out = new BigInt64Array(numel);

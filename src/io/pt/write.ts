@@ -8,6 +8,7 @@
 import { RnnError } from '../../errors.js';
 import { Tensor } from '../../tensor.js';
 import { IntTensor } from './int-tensor.js';
+import { HOST_LITTLE_ENDIAN } from './materialize.js';
 import { writeStoredZip, type ZipMember } from './zip-write.js';
 
 /** Pickle opcodes, named as in Python's pickle.py. */
@@ -133,6 +134,7 @@ function contiguousStrides(shape: readonly number[]): number[] {
 
 /** A tensor's elements as little-endian bytes, whatever the host's byte order. */
 function tensorBytes(t: Tensor | IntTensor): Uint8Array {
+  if (HOST_LITTLE_ENDIAN) return new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength);
   const size = t.data.BYTES_PER_ELEMENT;
   const out = new Uint8Array(t.data.length * size);
   const view = new DataView(out.buffer);
