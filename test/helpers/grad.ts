@@ -249,10 +249,23 @@ export function describeGradCase(c: GradCase): string {
 
 export interface RandomCaseOptions {
   dtype?: DType;
-  /** Force dropout masks on (with > 1 layer) or off; default: drawn. */
-  masks?: boolean;
   /** Largest L, N, I and H; default 5, 3, 5, 5. */
   maxSizes?: { L: number; N: number; I: number; H: number };
+  /** Options to pin instead of drawing them (`masks`: dropout with given masks, only with > 1 layer). */
+  fixed?: Partial<{
+    numLayers: number;
+    bidirectional: boolean;
+    nonlinearity: 'tanh' | 'relu';
+    bias: boolean;
+    batchFirst: boolean;
+    unbatched: boolean;
+    lengths: boolean;
+    h0: boolean;
+    gradHN: boolean;
+    masks: boolean;
+    /** The dropout probability when there is dropout. */
+    dropout: number;
+  }>;
 }
 
 function flat(shape: number[], draw: () => number, dtype: DType): Flat {
@@ -266,23 +279,24 @@ export function randomRnnCase(g: Generator, options: RandomCaseOptions = {}): Rn
   const int = (lo: number, hi: number) => lo + Math.floor(g.nextDouble() * (hi - lo + 1));
   const coin = () => g.nextDouble() < 0.5;
   const max = options.maxSizes ?? { L: 5, N: 3, I: 5, H: 5 };
+  const fix = options.fixed ?? {};
   const dtype = options.dtype ?? (coin() ? 'float32' : 'float64');
-  const K = int(1, 4);
-  const D = coin() ? 2 : 1;
+  const K = fix.numLayers ?? int(1, 4);
+  const D = (fix.bidirectional ?? coin()) ? 2 : 1;
   const H = int(1, max.H);
   const I = int(1, max.I);
   const L = int(1, max.L);
-  const unbatched = g.nextDouble() < 0.2;
+  const unbatched = fix.unbatched ?? g.nextDouble() < 0.2;
   const N = unbatched ? 1 : int(1, max.N);
-  const useMasks = K > 1 && (options.masks ?? coin());
-  const p = useMasks || (K > 1 && coin()) ? [0.25, 0.5, 0.75][int(0, 2)] : 0;
+  const useMasks = K > 1 && (fix.masks ?? coin());
+  const p = useMasks || (K > 1 && coin()) ? (fix.dropout ?? [0.25, 0.5, 0.75][int(0, 2)]) : 0;
   const config: RnnConfig = {
     inputSize: I,
     hiddenSize: H,
     numLayers: K,
-    nonlinearity: coin() ? 'tanh' : 'relu',
-    bias: coin(),
-    batchFirst: coin(),
+    nonlinearity: fix.nonlinearity ?? (coin() ? 'tanh' : 'relu'),
+    bias: fix.bias ?? coin(),
+    batchFirst: fix.batchFirst ?? coin(),
     dropout: p,
     bidirectional: D === 2,
     dtype,
@@ -306,7 +320,7 @@ export function randomRnnCase(g: Generator, options: RandomCaseOptions = {}): Rn
   const F = D * H;
   const seqShape = (f: number) => (unbatched ? [L, f] : config.batchFirst ? [N, L, f] : [L, N, f]);
   const stateShape = unbatched ? [K * D, H] : [K * D, N, H];
-  const lengths = !unbatched && coin() ? Array.from({ length: N }, () => int(1, L)) : null;
+  const lengths = !unbatched && (fix.lengths ?? coin()) ? Array.from({ length: N }, () => int(1, L)) : null;
   const masks = useMasks
     ? Array.from({ length: K - 1 }, () => flat([L, N, F], () => (g.nextDouble() < p ? 0 : 1 / (1 - p)), dtype))
     : null;
@@ -315,10 +329,42 @@ export function randomRnnCase(g: Generator, options: RandomCaseOptions = {}): Rn
     config,
     stateDict,
     input: flat(seqShape(I), normal, dtype),
-    h0: coin() ? flat(stateShape, normal, dtype) : null,
+    h0: (fix.h0 ?? coin()) ? flat(stateShape, normal, dtype) : null,
     lengths,
     gradOutput: flat(seqShape(F), normal, dtype),
-    gradHN: coin() ? flat(stateShape, normal, dtype) : null,
+    gradHN: (fix.gradHN ?? coin()) ? flat(stateShape, normal, dtype) : null,
     masks,
+  };
+}
+
+/** A random RNNCell case in torch_grad.py's format, weights from our own init. */
+export function randomCellCase(g: Generator, dtype: DType): CellCase {
+  const int = (lo: number, hi: number) => lo + Math.floor(g.nextDouble() * (hi - lo + 1));
+  const coin = () => g.nextDouble() < 0.5;
+  const config = {
+    inputSize: int(1, 5),
+    hiddenSize: int(1, 5),
+    bias: coin(),
+    nonlinearity: coin() ? ('tanh' as const) : ('relu' as const),
+    dtype,
+  };
+  const cell = new RNNCell({ ...config, seed: int(0, 2 ** 31) });
+  const round = (v: number) => (dtype === 'float32' ? Math.fround(v) : v);
+  const stateDict = Object.fromEntries(
+    cell.namedParameters().map(([name, t]) => [name, { shape: [...t.shape], data: Array.from(t.data, round) }]),
+  );
+  const normal = () => {
+    const buf = new Float64Array(1);
+    g.normal(buf, 0, 1);
+    return buf[0] as number;
+  };
+  const batch = coin() ? [] : [int(1, 3)];
+  return {
+    kind: 'cell',
+    config,
+    stateDict,
+    input: flat([...batch, config.inputSize], normal, dtype),
+    hx: coin() ? flat([...batch, config.hiddenSize], normal, dtype) : null,
+    gradH: flat([...batch, config.hiddenSize], normal, dtype),
   };
 }
