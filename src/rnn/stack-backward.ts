@@ -3,7 +3,8 @@
  * backwards, over the same flat arrays.
  *
  * The forward keeps one (L, N, D*H) output buffer per layer (and the dropout mask applied to it), nothing more,
- * and that is all the backward needs: f'(pre) is 1 - h^2 for tanh and [h > 0] for relu, both read off the kept
+ * in the kernel's scratch precision (float64 for the reference kernel, whatever the dtype), and that is all the
+ * backward needs: f'(pre) is 1 - h^2 for tanh and [h > 0] for relu, both read off the kept
  * outputs, and the input of layer k > 0 is layer k-1's kept output times its mask (layer 0 reads x). So the
  * backward walks layers k = K-1 .. 0, and in each direction the time loop in reverse:
  *
@@ -107,7 +108,7 @@ function layerInput(tape: StackTape, k: number): FloatArray {
   const out = tape.layerOutputs[k - 1] as FloatArray; // (L, N, D*H)
   const mask = tape.masks[k - 1];
   if (!mask) return out;
-  // the forward multiplied in the storage dtype, so the product is rounded to it here too
+  // the same product the forward formed, in the kept output's precision
   const masked = out instanceof Float64Array ? new Float64Array(out.length) : new Float32Array(out.length);
   for (let i = 0; i < out.length; i++) masked[i] = (out[i] as number) * (mask[i] as number);
   return masked;
