@@ -1,0 +1,258 @@
+/**
+ * Optimizers with torch.optim 1.13's update rules, element for element: SGD (momentum, dampening, Nesterov,
+ * weight decay, maximize) and Adam (weight decay, AMSGrad, maximize), as the single-tensor code path of each
+ * (foreach=False, PyTorch's default on CPU) writes them.
+ *
+ * Each operation PyTorch performs on a tensor is one rounding to the parameter's dtype here too, so a float32
+ * step rounds where PyTorch's does; float64 steps agree with PyTorch's to rounding.
+ */
+import { RnnError } from '../errors.js';
+import type { Module } from '../rnn/module.js';
+import { allocate, type FloatArray, type Tensor } from '../tensor.js';
+
+/**
+ * What an optimizer updates: a parameter (changed in place) and its gradient. A null gradient skips the parameter
+ * for that step and leaves its state untouched, as PyTorch skips `p.grad is None`. `grad` is read at every step,
+ * so it may be a getter onto a module's gradient storage.
+ */
+export interface Param {
+  readonly value: Tensor;
+  readonly grad: Tensor | null;
+}
+
+/**
+ * Every parameter of `modules` with its live gradient (`module.grad(name)`), in order: what `new SGD(...)` and
+ * `new Adam(...)` take, like `model.parameters()` in PyTorch.
+ */
+export function parametersOf(...modules: Module[]): Param[] {
+  return modules.flatMap((m) => m.namedParameters().map(([name, value]) => ({ value, grad: m.grad(name) })));
+}
+
+type Round = (x: number) => number;
+const exact: Round = (x) => x;
+
+/** Rounds to the dtype of `data`: what storing a result in a tensor of that dtype does. */
+function rounder(data: FloatArray): Round {
+  return data instanceof Float32Array ? Math.fround : exact;
+}
+
+function checkNonNegative(value: unknown, message: string): number {
+  if (typeof value !== 'number' || !(value >= 0)) {
+    throw new RnnError('invalid_argument', `${message}: ${String(value)}`, { expected: '>= 0', got: value });
+  }
+  return value;
+}
+
+function checkParams(params: readonly Param[]): readonly Param[] {
+  if (!Array.isArray(params) || params.length === 0) {
+    throw new RnnError('invalid_argument', 'optimizer got an empty parameter list', { expected: '>= 1', got: 0 });
+  }
+  return params;
+}
+
+/** The gradient of `p` for this step, or null; it must have the parameter's number of elements. */
+function gradOf(p: Param, i: number): FloatArray | null {
+  const g = p.grad;
+  if (g === null) return null;
+  if (g.numel !== p.value.numel) {
+    throw new RnnError(
+      'shape_mismatch',
+      `params[${i}]: gradient has ${g.numel} elements, the parameter ${p.value.numel} (shape [${p.value.shape.join(', ')}])`,
+      { expected: p.value.numel, got: g.numel },
+    );
+  }
+  return g.data;
+}
+
+export interface SGDOptions {
+  /** Learning rate (required, >= 0). */
+  lr: number;
+  /** Default 0: plain gradient descent. */
+  momentum?: number;
+  /** Scales the new gradient in the momentum buffer by 1 - dampening. Default 0. */
+  dampening?: number;
+  /** L2 penalty: weightDecay * param is added to the gradient. Default 0. */
+  weightDecay?: number;
+  /** Nesterov momentum (needs momentum > 0 and dampening 0). Default false. */
+  nesterov?: boolean;
+  /** Ascend instead of descend. Default false. */
+  maximize?: boolean;
+}
+
+/**
+ * torch.optim.SGD. Per element, with g the gradient (negated when maximizing):
+ *
+ *     g += weightDecay * p
+ *     b = g at the first step, else momentum * b + (1 - dampening) * g
+ *     g = nesterov ? g + momentum * b : b          (when momentum != 0)
+ *     p -= lr * g
+ *
+ * @example
+ * const opt = new SGD(parametersOf(model), { lr: 0.1, momentum: 0.9 });
+ * model.zeroGrad(); ... backward ...; opt.step();
+ */
+export class SGD {
+  readonly params: readonly Param[];
+  /** Mutable, for schedules. */
+  lr: number;
+  readonly momentum: number;
+  readonly dampening: number;
+  readonly weightDecay: number;
+  readonly nesterov: boolean;
+  readonly maximize: boolean;
+  /** One momentum buffer per parameter, created at its first step with a gradient. */
+  private readonly buffers: (FloatArray | null)[];
+
+  constructor(params: readonly Param[], options: SGDOptions) {
+    this.params = checkParams(params);
+    this.lr = checkNonNegative(options.lr, 'Invalid learning rate');
+    this.momentum = checkNonNegative(options.momentum ?? 0, 'Invalid momentum value');
+    this.dampening = options.dampening ?? 0;
+    this.weightDecay = checkNonNegative(options.weightDecay ?? 0, 'Invalid weight_decay value');
+    this.nesterov = options.nesterov ?? false;
+    this.maximize = options.maximize ?? false;
+    if (this.nesterov && (this.momentum <= 0 || this.dampening !== 0)) {
+      throw new RnnError('invalid_argument', 'Nesterov momentum requires a momentum and zero dampening', {
+        expected: 'momentum > 0 and dampening 0',
+        got: { momentum: this.momentum, dampening: this.dampening },
+      });
+    }
+    this.buffers = params.map(() => null);
+  }
+
+  step(): void {
+    const { lr, momentum, dampening, weightDecay, nesterov, maximize } = this;
+    this.params.forEach((param, i) => {
+      const grad = gradOf(param, i);
+      if (grad === null) return;
+      const p = param.value.data;
+      const r = rounder(p);
+      const first = this.buffers[i] === null;
+      const buf = this.buffers[i] ?? allocate(param.value.dtype, p.length);
+      this.buffers[i] = buf;
+      // Scalars become the tensor's dtype inside PyTorch's kernels.
+      const wd = r(weightDecay);
+      const mom = r(momentum);
+      const keep = r(1 - dampening);
+      const negLr = r(-lr);
+      for (let j = 0; j < p.length; j++) {
+        let d = maximize ? -(grad[j] as number) : (grad[j] as number);
+        if (weightDecay !== 0) d = r(d + wd * (p[j] as number));
+        if (momentum !== 0) {
+          const b = first ? d : r(r((buf[j] as number) * mom) + keep * d);
+          buf[j] = b;
+          d = nesterov ? r(d + mom * b) : b;
+        }
+        p[j] = r((p[j] as number) + negLr * d);
+      }
+    });
+  }
+}
+
+export interface AdamOptions {
+  /** Learning rate. Default 1e-3. */
+  lr?: number;
+  /** Decay rates of the first and second moment averages. Default [0.9, 0.999]. */
+  betas?: readonly [number, number];
+  /** Added to the denominator. Default 1e-8. */
+  eps?: number;
+  /** L2 penalty added to the gradient (not decoupled: that is AdamW). Default 0. */
+  weightDecay?: number;
+  /** Normalise by the largest second moment seen so far. Default false. */
+  amsgrad?: boolean;
+  /** Ascend instead of descend. Default false. */
+  maximize?: boolean;
+}
+
+interface AdamState {
+  step: number;
+  expAvg: FloatArray;
+  expAvgSq: FloatArray;
+  maxExpAvgSq: FloatArray | null;
+}
+
+/**
+ * torch.optim.Adam. Per element at step t (counted per parameter), g negated when maximizing:
+ *
+ *     g += weightDecay * p
+ *     m = beta1 * m + (1 - beta1) * g;   v = beta2 * v + (1 - beta2) * g * g
+ *     vMax = max(vMax, v)                                        (amsgrad; then vMax replaces v below)
+ *     p -= lr / (1 - beta1^t) * m / (sqrt(v) / sqrt(1 - beta2^t) + eps)
+ */
+export class Adam {
+  readonly params: readonly Param[];
+  /** Mutable, for schedules. */
+  lr: number;
+  readonly betas: readonly [number, number];
+  readonly eps: number;
+  readonly weightDecay: number;
+  readonly amsgrad: boolean;
+  readonly maximize: boolean;
+  private readonly state: (AdamState | null)[];
+
+  constructor(params: readonly Param[], options: AdamOptions = {}) {
+    this.params = checkParams(params);
+    this.lr = checkNonNegative(options.lr ?? 1e-3, 'Invalid learning rate');
+    this.eps = checkNonNegative(options.eps ?? 1e-8, 'Invalid epsilon value');
+    const [beta1, beta2] = options.betas ?? [0.9, 0.999];
+    [beta1, beta2].forEach((b, i) => {
+      if (typeof b !== 'number' || !(b >= 0 && b < 1)) {
+        throw new RnnError('invalid_argument', `Invalid beta parameter at index ${i}: ${String(b)}`, {
+          expected: '[0, 1)',
+          got: b,
+        });
+      }
+    });
+    this.betas = [beta1, beta2];
+    this.weightDecay = checkNonNegative(options.weightDecay ?? 0, 'Invalid weight_decay value');
+    this.amsgrad = options.amsgrad ?? false;
+    this.maximize = options.maximize ?? false;
+    this.state = params.map(() => null);
+  }
+
+  step(): void {
+    const { lr, eps, weightDecay, amsgrad, maximize } = this;
+    const [beta1, beta2] = this.betas;
+    this.params.forEach((param, i) => {
+      const grad = gradOf(param, i);
+      if (grad === null) return;
+      const p = param.value.data;
+      const r = rounder(p);
+      const n = p.length;
+      const dtype = param.value.dtype;
+      const s = this.state[i] ?? {
+        step: 0,
+        expAvg: allocate(dtype, n),
+        expAvgSq: allocate(dtype, n),
+        maxExpAvgSq: amsgrad ? allocate(dtype, n) : null,
+      };
+      this.state[i] = s;
+      s.step += 1;
+      // The bias corrections are Python floats (double) in PyTorch; only the tensor operations round.
+      const stepSize = lr / (1 - beta1 ** s.step);
+      const bc2Sqrt = Math.sqrt(1 - beta2 ** s.step);
+      const [b1, b2, wd] = [r(beta1), r(beta2), r(weightDecay)];
+      const [c1, c2] = [r(1 - beta1), r(1 - beta2)];
+      const [epsR, bc2, negStep] = [r(eps), r(bc2Sqrt), r(-stepSize)];
+      const { expAvg: m, expAvgSq: v, maxExpAvgSq: vMax } = s;
+      for (let j = 0; j < n; j++) {
+        let g = maximize ? -(grad[j] as number) : (grad[j] as number);
+        if (weightDecay !== 0) g = r(g + wd * (p[j] as number));
+        const mj = r(r((m[j] as number) * b1) + c1 * g);
+        const vj = r(r((v[j] as number) * b2) + r(r(c2 * g) * g));
+        m[j] = mj;
+        v[j] = vj;
+        let second = vj;
+        if (vMax) {
+          second = Math.max(vMax[j] as number, vj);
+          vMax[j] = second;
+        }
+        const denom = r(r(r(Math.sqrt(second)) / bc2) + epsR);
+        p[j] = r((p[j] as number) + negStep * r(mj / denom));
+      }
+    });
+  }
+}
+
+/** Either optimizer: what the training loop needs. */
+export type Optimizer = SGD | Adam;
