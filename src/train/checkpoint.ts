@@ -1,0 +1,199 @@
+/**
+ * Model checkpoints as safetensors: the RNN's weights under `rnn.`, the head's under `head.`, and in the
+ * header's `__metadata__` (string to string) what rebuilds the model: the task, sizes, nonlinearity, dtype and,
+ * for the character model, the vocabulary. PyTorch loads the tensors into a module with `rnn` and `head`
+ * attributes with `load_state_dict(strict=True)` (see docs/training.md).
+ *
+ * Pure (bytes in, bytes out), so the browser can use it; the CLI does the file access.
+ */
+import { RnnError } from '../errors.js';
+import { readSafetensors, toFloat, writeSafetensors } from '../io/safetensors.js';
+import type { Tensor } from '../tensor.js';
+import { type ModelConfig, SequenceModel, TASKS, type TaskName } from './model.js';
+
+/** The `format` metadata value that marks a stacked-rnn checkpoint. */
+export const CHECKPOINT_FORMAT = 'stacked-rnn-checkpoint';
+export const CHECKPOINT_VERSION = '1';
+
+/** Metadata keys the format owns; anything else in `extra` is kept as given (e.g. training settings). */
+const RESERVED = [
+  'format',
+  'version',
+  'task',
+  'input_size',
+  'hidden_size',
+  'num_layers',
+  'output_size',
+  'nonlinearity',
+  'bias',
+  'bidirectional',
+  'dtype',
+  'vocab',
+];
+
+/**
+ * The model as safetensors bytes. `extra` metadata (string values) is stored beside the format's own keys,
+ * which it may not override.
+ */
+export function checkpointBytes(model: SequenceModel, extra: Record<string, string> = {}): Uint8Array {
+  const clash = Object.keys(extra).filter((k) => RESERVED.includes(k));
+  if (clash.length > 0) {
+    throw new RnnError('invalid_argument', `checkpoint metadata key(s) ${clash.join(', ')} are reserved`, {
+      expected: 'keys other than these',
+      got: clash,
+    });
+  }
+  const c = model.config;
+  const metadata: Record<string, string> = {
+    ...extra,
+    format: CHECKPOINT_FORMAT,
+    version: CHECKPOINT_VERSION,
+    task: c.task,
+    input_size: String(c.inputSize),
+    hidden_size: String(c.hiddenSize),
+    num_layers: String(c.numLayers),
+    output_size: String(c.outputSize),
+    nonlinearity: c.nonlinearity,
+    bias: String(c.bias),
+    bidirectional: String(c.bidirectional),
+    dtype: c.dtype,
+  };
+  // JSON keeps every character (newlines, quotes) intact inside the string-valued metadata.
+  if (c.vocab) metadata.vocab = JSON.stringify(c.vocab);
+  return writeSafetensors(model.stateDict(), metadata);
+}
+
+function field(meta: Record<string, string>, key: string): string {
+  const v = meta[key];
+  if (v === undefined) {
+    throw new RnnError('corrupt_file', `checkpoint metadata has no '${key}'`, {
+      expected: key,
+      got: Object.keys(meta),
+    });
+  }
+  return v;
+}
+
+function integerField(meta: Record<string, string>, key: string): number {
+  const v = field(meta, key);
+  const n = Number(v);
+  if (!/^\d+$/.test(v) || n < 1) {
+    throw new RnnError('corrupt_file', `checkpoint metadata '${key}' must be a positive integer, got '${v}'`, {
+      expected: 'positive integer',
+      got: v,
+    });
+  }
+  return n;
+}
+
+function booleanField(meta: Record<string, string>, key: string): boolean {
+  const v = field(meta, key);
+  if (v !== 'true' && v !== 'false') {
+    throw new RnnError('corrupt_file', `checkpoint metadata '${key}' must be 'true' or 'false', got '${v}'`, {
+      expected: ['true', 'false'],
+      got: v,
+    });
+  }
+  return v === 'true';
+}
+
+function oneOf<T extends string>(meta: Record<string, string>, key: string, allowed: readonly T[]): T {
+  const v = field(meta, key);
+  if (!allowed.includes(v as T)) {
+    throw new RnnError(
+      'corrupt_file',
+      `checkpoint metadata '${key}' is '${v}', expected one of ${allowed.join(', ')}`,
+      {
+        expected: allowed,
+        got: v,
+      },
+    );
+  }
+  return v as T;
+}
+
+function vocabField(meta: Record<string, string>): string[] {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(field(meta, 'vocab'));
+  } catch {
+    throw new RnnError('corrupt_file', "checkpoint metadata 'vocab' is not a JSON array of characters");
+  }
+  if (!Array.isArray(parsed) || !parsed.every((c) => typeof c === 'string' && [...c].length === 1)) {
+    throw new RnnError('corrupt_file', "checkpoint metadata 'vocab' must be a JSON array of single characters");
+  }
+  return parsed as string[];
+}
+
+/** The model config a checkpoint's metadata describes. */
+export function configFromMetadata(meta: Record<string, string>): ModelConfig {
+  if (meta.format !== CHECKPOINT_FORMAT) {
+    throw new RnnError(
+      'corrupt_file',
+      `not a stacked-rnn checkpoint: metadata 'format' is ${meta.format === undefined ? 'missing' : `'${meta.format}'`}`,
+      {
+        expected: CHECKPOINT_FORMAT,
+        got: meta.format,
+        hint: 'checkpoints are the model.safetensors files `stacked-rnn train` writes; a bare nn.RNN state dict goes to `stacked-rnn run`',
+      },
+    );
+  }
+  if (meta.version !== CHECKPOINT_VERSION) {
+    throw new RnnError(
+      'unsupported',
+      `checkpoint version '${meta.version}' is not supported (this build reads version ${CHECKPOINT_VERSION})`,
+      {
+        expected: CHECKPOINT_VERSION,
+        got: meta.version,
+      },
+    );
+  }
+  const task = oneOf<TaskName>(meta, 'task', TASKS);
+  return {
+    task,
+    inputSize: integerField(meta, 'input_size'),
+    hiddenSize: integerField(meta, 'hidden_size'),
+    numLayers: integerField(meta, 'num_layers'),
+    outputSize: integerField(meta, 'output_size'),
+    nonlinearity: oneOf(meta, 'nonlinearity', ['tanh', 'relu'] as const),
+    bias: booleanField(meta, 'bias'),
+    bidirectional: booleanField(meta, 'bidirectional'),
+    dtype: oneOf(meta, 'dtype', ['float32', 'float64'] as const),
+    vocab: task === 'chars' ? vocabField(meta) : null,
+  };
+}
+
+/**
+ * A model from checkpoint bytes, in eval mode, and the file's whole metadata. The weights must be exactly the
+ * model's (every `rnn.*` and `head.*` key, each of its shape), as `load_state_dict(strict=True)` requires.
+ */
+export function loadCheckpoint(
+  bytes: Uint8Array,
+  options: { backend?: string } = {},
+): { model: SequenceModel; metadata: Record<string, string> } {
+  const { tensors, metadata } = readSafetensors(bytes);
+  const config = configFromMetadata(metadata);
+  const model = new SequenceModel(config, {
+    seed: 0,
+    ...(options.backend === undefined ? {} : { backend: options.backend }),
+  });
+  const parts: Record<'rnn' | 'head', Record<string, Tensor>> = { rnn: {}, head: {} };
+  const stray: string[] = [];
+  for (const [name, raw] of tensors) {
+    const m = /^(rnn|head)\.([^.]+)$/.exec(name);
+    if (!m) {
+      stray.push(name);
+      continue;
+    }
+    parts[m[1] as 'rnn' | 'head'][m[2] as string] = toFloat(raw, config.dtype);
+  }
+  if (stray.length > 0) {
+    throw new RnnError('state_dict', `Unexpected key(s) in checkpoint: ${stray.map((k) => `"${k}"`).join(', ')}`, {
+      expected: 'rnn.* and head.*',
+      got: stray,
+    });
+  }
+  model.rnn.loadStateDict(parts.rnn);
+  model.head.loadStateDict(parts.head);
+  return { model: model.eval(), metadata };
+}
