@@ -8,6 +8,8 @@ import { RnnError } from '../errors.js';
 import { registerDemo } from './demo.js';
 import { registerInspect } from './inspect.js';
 import { registerRun } from './run.js';
+import { registerSample } from './sample.js';
+import { registerTrain } from './train.js';
 
 export function buildProgram(): Command {
   const program = new Command('stacked-rnn')
@@ -18,6 +20,8 @@ export function buildProgram(): Command {
   registerDemo(program);
   registerRun(program);
   registerInspect(program);
+  registerTrain(program);
+  registerSample(program);
   return program;
 }
 

@@ -1,0 +1,240 @@
+/**
+ * Training end to end: the loop makes the loss fall, `stacked-rnn train` and `sample` write and read what they
+ * say, and a checkpoint loads back here and in PyTorch (scripts/make_train_fixtures.py forward) with the same
+ * forward. The CLI tests run the built command (dist/, built by `npm test`'s pretest).
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { after, describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { writeSafetensors } from '../src/io/safetensors.js';
+import { randn } from '../src/tensor.js';
+import { checkpointBytes, loadCheckpoint } from '../src/train/checkpoint.js';
+import { defaultConfig, type TrainConfig, Trainer, train } from '../src/train/loop.js';
+import { lossPlotSvg } from '../src/train/plot.js';
+import { sampleText } from '../src/train/sample.js';
+import { cli, scratchDir } from './helpers/cli.js';
+import { FLOAT64_TOLERANCE, type Flat, scaledError } from './helpers/compare.js';
+import { assertTorch, PYTHON, torchSkip } from './helpers/torch.js';
+
+const tmp = scratchDir('train');
+after(tmp.cleanup);
+
+const SCRIPT = fileURLToPath(new URL('../scripts/make_train_fixtures.py', import.meta.url));
+const mean = (xs: readonly number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+/** A sine run small enough for a test: a few seconds on the reference kernel. */
+const small = (over: Partial<TrainConfig> = {}): TrainConfig => ({
+  ...defaultConfig('sine'),
+  hidden: 16,
+  batch: 8,
+  seqLen: 24,
+  warmup: 6,
+  steps: 80,
+  ...over,
+});
+
+function readCsv(path: string): { header: string[]; rows: number[][] } {
+  const [head, ...lines] = readFileSync(path, 'utf8').trim().split('\n');
+  return { header: (head as string).split(','), rows: lines.map((l) => l.split(',').map(Number)) };
+}
+
+describe('the training loop', () => {
+  test('makes the sine loss fall at least fivefold in 80 steps', () => {
+    const { losses } = train(small());
+    const first = mean(losses.slice(0, 5));
+    const last = mean(losses.slice(-10));
+    assert.ok(last < first / 5, `first ${first}, last ${last}`);
+  });
+
+  test('makes the character model loss fall', () => {
+    const { losses } = train({ ...defaultConfig('chars'), hidden: 24, batch: 4, seqLen: 16, steps: 40 });
+    assert.ok(
+      mean(losses.slice(-5)) < mean(losses.slice(0, 5)) * 0.9,
+      `losses ${losses.slice(0, 5)} ... ${losses.slice(-5)}`,
+    );
+  });
+
+  test('gives the same losses for the same seed, and different ones for another', () => {
+    const a = train(small({ steps: 5 })).losses;
+    assert.deepEqual(train(small({ steps: 5 })).losses, a);
+    assert.notDeepEqual(train(small({ steps: 5, seed: 1 })).losses, a);
+  });
+
+  test('feeds models of every depth the same first batch', () => {
+    // Same data stream: with 0 learning rate nothing changes, so each depth's loss is its own model's on that batch,
+    // and models differ; but the 1-layer model built twice sees the same numbers whatever depth ran before.
+    const one = train(small({ steps: 2, layers: 1 })).losses;
+    train(small({ steps: 2, layers: 3 }));
+    assert.deepEqual(train(small({ steps: 2, layers: 1 })).losses, one);
+  });
+
+  test('refuses --bidirectional for next-step prediction, saying why', () => {
+    assert.throws(() => new Trainer(small({ bidirectional: true })), /reverse direction would read x\[t\+1\]/);
+  });
+});
+
+describe('checkpoints', () => {
+  const trainer = new Trainer(small({ steps: 3, dtype: 'float64' }));
+  for (let i = 0; i < 3; i++) trainer.step();
+  const bytes = checkpointBytes(trainer.model, { note: 'test' });
+  const x = randn([7, 3, 1], { generator: 5, dtype: 'float64' }); // (L, N, I)
+
+  test('load back with the same forward and the metadata', () => {
+    const { model, metadata } = loadCheckpoint(bytes);
+    assert.deepEqual(model.forward(x)[0].data, trainer.model.eval().forward(x)[0].data);
+    assert.equal(metadata.task, 'sine');
+    assert.equal(metadata.note, 'test');
+    assert.deepEqual(Object.keys(model.stateDict()), Object.keys(trainer.model.stateDict()));
+  });
+
+  test('keep a character vocabulary with newlines and quotes intact', () => {
+    const chars = new Trainer({ ...defaultConfig('chars'), hidden: 8, steps: 1 });
+    const { model } = loadCheckpoint(checkpointBytes(chars.model));
+    assert.deepEqual(model.config.vocab, chars.model.config.vocab);
+    assert.ok(model.config.vocab?.includes('\n'));
+  });
+
+  test('refuse a file that is not a checkpoint, with a hint', () => {
+    const bare = writeSafetensors(trainer.model.rnn.stateDict());
+    assert.throws(
+      () => loadCheckpoint(bare),
+      (e: Error & { hint?: string }) =>
+        /not a stacked-rnn checkpoint: metadata 'format' is missing/.test(e.message) &&
+        /stacked-rnn run/.test(e.hint ?? ''),
+    );
+  });
+
+  test('load in PyTorch into a module with rnn and head attributes, with the same forward', {
+    skip: torchSkip(),
+  }, () => {
+    assertTorch();
+    const ckpt = tmp.path('torch-check.safetensors');
+    writeFileSync(ckpt, bytes);
+    const input = tmp.path('torch-in.json');
+    const output = tmp.path('torch-out.json');
+    writeFileSync(input, JSON.stringify({ input: { shape: x.shape, data: Array.from(x.data) } }));
+    const r = spawnSync(PYTHON, [SCRIPT, 'forward', ckpt, input, output], { encoding: 'utf8', timeout: 120_000 });
+    assert.equal(r.status, 0, r.stderr);
+    const torch = JSON.parse(readFileSync(output, 'utf8')) as { output: Flat; h_n: Flat };
+    const [ours, hN] = loadCheckpoint(bytes).model.forward(x);
+    const err = Math.max(scaledError(ours, torch.output, 'output'), scaledError(hN, torch.h_n, 'h_n'));
+    assert.ok(err <= FLOAT64_TOLERANCE, `error vs PyTorch ${err}`);
+  });
+});
+
+describe('lossPlotSvg', () => {
+  test('draws one faint and one solid line per series and a legend entry for each', () => {
+    const svg = lossPlotSvg([
+      {
+        label: '1 layer',
+        points: [
+          [1, 1],
+          [2, 0.5],
+          [3, 0.1],
+        ],
+      },
+      {
+        label: '2 layers <deep>',
+        points: [
+          [1, 2],
+          [2, 0.2],
+          [3, 0.01],
+        ],
+      },
+    ]);
+    assert.match(svg, /^<svg xmlns="http:\/\/www.w3.org\/2000\/svg"/);
+    assert.equal(svg.match(/<polyline /g)?.length, 4);
+    assert.match(svg, />2 layers &lt;deep&gt;</);
+    assert.match(svg, />0\.01</, 'a log-scale tick at 0.01');
+  });
+
+  test('refuses a series with no positive loss', () => {
+    assert.throws(
+      () => lossPlotSvg([{ label: 'zero', points: [[1, 0]] }]),
+      /series 'zero' has no positive finite loss/,
+    );
+  });
+});
+
+describe('stacked-rnn train and sample', () => {
+  test('train writes model.safetensors, loss.csv and loss.svg into --out and says where', () => {
+    const out = tmp.path('run');
+    const r = cli('train', '--steps', '12', '--hidden', '8', '--seq-len', '16', '--seed', '1', '--out', out);
+    assert.equal(r.status, 0, r.stderr);
+    for (const f of ['model.safetensors', 'loss.csv', 'loss.svg']) assert.ok(existsSync(`${out}/${f}`), f);
+    assert.ok(r.stdout.includes(`wrote ${out}/`), r.stdout);
+    assert.match(r.stdout, /step 12\/12 {2}loss /, 'a progress line when stdout is not a TTY');
+    const csv = readCsv(`${out}/loss.csv`);
+    assert.deepEqual(csv.header, ['step', 'loss']);
+    assert.deepEqual(
+      csv.rows.map((row) => row[0]),
+      Array.from({ length: 12 }, (_, i) => i + 1),
+    );
+    assert.ok(csv.rows.every((row) => row.length === 2 && (row[1] as number) > 0));
+    assert.match(readFileSync(`${out}/loss.svg`, 'utf8'), /<polyline /);
+    const { model } = loadCheckpoint(new Uint8Array(readFileSync(`${out}/model.safetensors`)));
+    assert.equal(model.config.numLayers, 2);
+    assert.equal(model.config.hiddenSize, 8);
+  });
+
+  test('train --compare-layers writes one checkpoint per depth and a layers column', () => {
+    const out = tmp.path('compare');
+    const r = cli('train', '--compare-layers', '1,3', '--steps', '4', '--hidden', '6', '--seq-len', '12', '--out', out);
+    assert.equal(r.status, 0, r.stderr);
+    for (const k of [1, 3]) assert.ok(existsSync(`${out}/model-layers-${k}.safetensors`), `depth ${k}`);
+    const csv = readCsv(`${out}/loss.csv`);
+    assert.deepEqual(csv.header, ['step', 'loss', 'layers']);
+    assert.deepEqual(
+      csv.rows.map((row) => row[2]),
+      [1, 1, 1, 1, 3, 3, 3, 3],
+    );
+    assert.equal(readFileSync(`${out}/loss.svg`, 'utf8').match(/<polyline /g)?.length, 4);
+  });
+
+  test('train refuses --bidirectional with one error line saying why', () => {
+    const r = cli('train', '--bidirectional', '--steps', '1', '--out', tmp.path('never'));
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /^stacked-rnn: error: --bidirectional does not make sense for the 'sine' task/);
+    assert.doesNotMatch(r.stderr, /\n\s+at /);
+    assert.equal(existsSync(tmp.path('never')), false, 'nothing is created');
+  });
+
+  test('train refuses an unknown task and a non-integer layer count', () => {
+    assert.match(cli('train', '--task', 'poetry').stderr, /Unknown task 'poetry'/);
+    assert.match(cli('train', '--layers', 'two').stderr, /layers must be an integer, got 'two'/);
+  });
+
+  test('sample continues the prime from a chars checkpoint, the same for the same seed', () => {
+    const out = tmp.path('chars');
+    const t = cli('train', '--task', 'chars', '--steps', '3', '--hidden', '8', '--seq-len', '8', '--out', out);
+    assert.equal(t.status, 0, t.stderr);
+    const ckpt = `${out}/model.safetensors`;
+    const a = cli('sample', '--checkpoint', ckpt, '--prime', 'The sea', '--length', '40', '--seed', '4');
+    assert.equal(a.status, 0, a.stderr);
+    assert.ok(a.stdout.startsWith('The sea'));
+    assert.equal([...a.stdout.replace(/\n$/, '')].length, 'The sea'.length + 40);
+    assert.equal(
+      cli('sample', '--checkpoint', ckpt, '--prime', 'The sea', '--length', '40', '--seed', '4').stdout,
+      a.stdout,
+    );
+    const bad = cli('sample', '--checkpoint', ckpt, '--prime', 'Zebra~');
+    assert.equal(bad.status, 1);
+    assert.match(bad.stderr, /prime has characters the model never saw: .*"~"/);
+  });
+
+  test('sample refuses a sine checkpoint in one line', () => {
+    const r = cli('sample', '--checkpoint', tmp.path('run/model.safetensors'));
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /^stacked-rnn: error: sampling needs a 'chars' model, got a 'sine' model/);
+  });
+
+  test('sample with temperature 0 always takes the likeliest character', () => {
+    const trainer = new Trainer({ ...defaultConfig('chars'), hidden: 8, steps: 1 });
+    const model = trainer.model.eval();
+    assert.equal(
+      sampleText(model, { prime: 'a', length: 20, temperature: 0, seed: 1 }),
+      sampleText(model, { prime: 'a', length: 20, temperature: 0, seed: 2 }),
+    );
+  });
+});
