@@ -9,7 +9,7 @@ import { test } from 'node:test';
 import fc from 'fast-check';
 import { attempt, inputs, targets } from '../scripts/fuzz-long.js';
 
-const RUNS = 400;
+const RUNS = 1500;
 const seed = process.env.FUZZ_SEED === undefined ? undefined : Number(process.env.FUZZ_SEED);
 
 for (const target of await targets()) {

@@ -136,7 +136,9 @@ function resolve(root: PyDict, path: string, maxDepth: number): PyValue | undefi
 
 function selectStateDict(root: PyValue, key: string | undefined, maxDepth: number): PyDict {
   const candidates = root instanceof PyDict ? findStateDicts(root, maxDepth) : [];
-  const listed = candidates.length > 0 ? candidates.map((c) => `'${c}'`).join(', ') : 'none';
+  const shown = candidates.slice(0, 20).map((c) => `'${c}'`);
+  if (candidates.length > 20) shown.push(`... (${candidates.length - 20} more)`);
+  const listed = shown.length > 0 ? shown.join(', ') : 'none';
   if (key === undefined) {
     if (isStateDict(root)) return root;
     if (root instanceof PyDict) {
