@@ -1,6 +1,7 @@
 """Writes test/fixtures/pt/*.pt and test/fixtures/pt/expected.json for test/pt-read.test.ts and pt-fuzz.
 
 Run with /usr/bin/python3 (the interpreter with torch): `/usr/bin/python3 scripts/make_pt_fixtures.py`.
+Deterministic except legacy.pt (see below).
 
 Every readable file is written by real torch.save (or repacked from one, for the zip variants) and then read back
 with real torch.load; expected.json holds what torch.load saw: for each tensor its dtype, shape and flat row-major
@@ -115,7 +116,9 @@ def write_zip64(path, members):
 def write_zip(path, members, compression=zipfile.ZIP_STORED):
     with zipfile.ZipFile(path, "w", compression=compression) as z:
         for name, data in members:
-            z.writestr(name, data)
+            info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))  # fixed: the same bytes every run
+            info.compress_type = compression
+            z.writestr(info, data)
 
 
 def hostile(name, pickle_bytes, refused):
@@ -212,6 +215,7 @@ def main():
     write_zip(OUT / "deflated.pt", renamed, zipfile.ZIP_DEFLATED)
     record("deflated.pt")
 
+    # The legacy format names storages by memory address, so this one file differs from run to run.
     torch.save(rnn.state_dict(), OUT / "legacy.pt", _use_new_zipfile_serialization=False)
     expected["files"]["legacy.pt"] = {"kind": "legacy"}
 
