@@ -6,8 +6,18 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { test } from 'node:test';
 import { RnnError } from '../src/errors.js';
-import { IntTensor, type PtTensor, readPt, readPtObject, readPtStateDict } from '../src/io/pt/index.js';
-import { Tensor } from '../src/tensor.js';
+import {
+  IntTensor,
+  type PtTensor,
+  readPt,
+  readPtObject,
+  readPtStateDict,
+  writePtStateDict,
+} from '../src/io/pt/index.js';
+import { Budget } from '../src/io/pt/limits.js';
+import { listEntries, readEntry } from '../src/io/pt/zip.js';
+import { writeStoredZip } from '../src/io/pt/zip-write.js';
+import { Tensor, tensor } from '../src/tensor.js';
 
 interface Expected {
   dtype: string;
@@ -209,5 +219,34 @@ test('limits bound memory: a file needing more bytes than maxBytes is refused', 
   assert.throws(
     () => readPt(load('rnn.pt'), { limits: { maxDepth: 0 } }),
     (e: unknown) => e instanceof RnnError && e.code === 'invalid_argument',
+  );
+});
+
+test("a 'byteorder' record of 'big' (torch >= 2.1 on big-endian hosts) is honoured", () => {
+  const sd = {
+    w: tensor([
+      [1.5, -2],
+      [3.25, 1e-40],
+    ]),
+    d: tensor([Math.PI, -0], undefined, 'float64'),
+  };
+  const bytes = writePtStateDict(sd);
+  const budget = new Budget(2 ** 20);
+  const members = listEntries(bytes).map((e) => {
+    const data = readEntry(bytes, e, budget, true).slice();
+    if (e.name.includes('/data/')) {
+      const size = e.name.endsWith('/0') ? 4 : 8; // w is float32, d float64
+      for (let i = 0; i < data.length; i += size) data.subarray(i, i + size).reverse();
+    }
+    return { name: e.name, data };
+  });
+  const big = writeStoredZip([...members, { name: 'archive/byteorder', data: new TextEncoder().encode('big') }]);
+  const back = readPtStateDict(big);
+  assert.deepEqual(Array.from(back.w!.data), Array.from(sd.w.data));
+  assert.ok(Object.is(back.d!.data[1], -0) && back.d!.data[0] === Math.PI);
+  const odd = writeStoredZip([...members, { name: 'archive/byteorder', data: new TextEncoder().encode('middle') }]);
+  assert.throws(
+    () => readPt(odd),
+    (e: unknown) => e instanceof RnnError && /unknown byteorder record 'middle'/.test(e.message),
   );
 });
