@@ -240,3 +240,15 @@ test('dropout reuses the forward mask: an all-zero mask passes no gradient to th
     'the top layer still learns its bias',
   );
 });
+
+test('recording a forward for backward does not change its numbers', () => {
+  for (const dtype of ['float32', 'float64'] as const) {
+    const rnn = new RNN({ inputSize: 3, hiddenSize: 4, numLayers: 3, bidirectional: true, dtype, seed: 5 });
+    const x = randn([6, 3, 3], { dtype, generator: 6 });
+    const h0 = randn([6, 3, 4], { dtype, generator: 7 });
+    const plain = rnn.forward(x, h0, { lengths: [6, 2, 4] });
+    const recorded = rnn.forward(x, h0, { lengths: [6, 2, 4], requiresGrad: true });
+    assert.deepEqual(Array.from(recorded[0].data), Array.from(plain[0].data), `${dtype} output`);
+    assert.deepEqual(Array.from(recorded[1].data), Array.from(plain[1].data), `${dtype} h_n`);
+  }
+});
