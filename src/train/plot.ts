@@ -36,11 +36,11 @@ export function linearTicks(lo: number, hi: number, count = 6): number[] {
   return ticks;
 }
 
-/** Ticks for a log axis: every power of ten in range, plus 2x and 5x when the range spans less than 3 decades. */
+/** Ticks for a log axis: every power of ten in range, plus 2x and 5x over at most 3 decades, and 3x over 2. */
 export function logTicks(lo: number, hi: number): number[] {
   const a = Math.floor(Math.log10(lo));
   const b = Math.ceil(Math.log10(hi));
-  const mantissas = b - a <= 3 ? [1, 2, 5] : [1];
+  const mantissas = b - a <= 2 ? [1, 2, 3, 5] : b - a <= 3 ? [1, 2, 5] : [1];
   const ticks: number[] = [];
   for (let e = a; e <= b; e++) {
     for (const m of mantissas) {
