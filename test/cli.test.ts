@@ -269,3 +269,54 @@ describe('stacked-rnn inspect', () => {
     assert.match(r.stdout, new RegExp(`${rnn.parameterCount} parameters in 8 tensors`));
   });
 });
+
+describe('PyTorch .pt files in the command', () => {
+  const fixtures = new URL('./fixtures/pt/', import.meta.url).pathname;
+
+  test('run reads a torch.save state dict and gives the library forward of the same weights', () => {
+    const fromPt = tmp.path('pt-out.safetensors');
+    const viaSafetensors = tmp.path('pt-converted.safetensors');
+    const input = saveSafetensors(tmp.path('pt-x.safetensors'), { input: randn([5, 2, 3], { generator: 4 }) });
+    assert.equal(cli('run', '--weights', `${fixtures}rnn.pt`, '--input', input, '--out', fromPt).status, 0);
+    assert.equal(cli('convert', `${fixtures}rnn.pt`, viaSafetensors).status, 0);
+    const again = tmp.path('pt-out2.safetensors');
+    assert.equal(cli('run', '--weights', viaSafetensors, '--input', input, '--out', again).status, 0);
+    assert.deepEqual(Array.from(readOut(fromPt).output?.data ?? []), Array.from(readOut(again).output?.data ?? []));
+  });
+
+  test('convert writes .pt that reads back to the same tensors', () => {
+    const pt = tmp.path('roundtrip.pt');
+    const back = tmp.path('roundtrip.safetensors');
+    assert.equal(cli('convert', weights, pt).status, 0);
+    assert.equal(cli('convert', pt, back).status, 0);
+    const got = readOut(back);
+    for (const [name, t] of Object.entries(rnn.stateDict())) {
+      assert.deepEqual(Array.from(got[name]?.data ?? []), Array.from(t.data), name);
+    }
+  });
+
+  test('a checkpoint needs --key, and the error says which keys hold state dicts', () => {
+    assertCleanFailure(['inspect', `${fixtures}checkpoint.pt`], /Keys holding state dicts: 'model'/);
+    const r = cli('inspect', `${fixtures}checkpoint.pt`);
+    assert.match(r.stderr, /hint: choose one with --key, e.g. --key model/);
+    assert.equal(cli('inspect', `${fixtures}checkpoint.pt`, '--key', 'model').status, 0);
+  });
+
+  test('a pickle that would run code is refused, and nothing is written', () => {
+    const out = tmp.path('evil-out.safetensors');
+    const input = saveSafetensors(tmp.path('evil-x.safetensors'), { input: x });
+    assertCleanFailure(
+      ['run', '--weights', `${fixtures}evil-reduce.pt`, '--input', input, '--out', out],
+      /Unsupported global: GLOBAL posix.system/,
+      out,
+    );
+  });
+
+  test('the legacy (pre-zip) format gets a re-save hint', () => {
+    assertCleanFailure(['inspect', `${fixtures}legacy.pt`], /legacy .pt format: re-save with a current PyTorch/);
+  });
+
+  test('convert refuses an output whose format it cannot tell', () => {
+    assertCleanFailure(['convert', weights, tmp.path('weights.bin')], /cannot tell the output format/);
+  });
+});

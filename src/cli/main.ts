@@ -5,6 +5,7 @@
  */
 import { Command, CommanderError } from 'commander';
 import { RnnError } from '../errors.js';
+import { registerConvert } from './convert.js';
 import { registerDemo } from './demo.js';
 import { registerInspect } from './inspect.js';
 import { registerRun } from './run.js';
@@ -20,9 +21,18 @@ export function buildProgram(): Command {
   registerDemo(program);
   registerRun(program);
   registerInspect(program);
+  registerConvert(program);
   registerTrain(program);
   registerSample(program);
   return program;
+}
+
+/** The library's hint, in the command line's words where the library speaks of options objects. */
+function cliHint(err: RnnError): string | undefined {
+  const candidates = err.data?.candidates;
+  if (Array.isArray(candidates) && candidates.length > 0)
+    return `choose one with --key, e.g. --key ${String(candidates[0])}`;
+  return err.hint;
 }
 
 export function reportError(err: unknown): number {
@@ -32,7 +42,8 @@ export function reportError(err: unknown): number {
   }
   if (err instanceof RnnError) {
     process.stderr.write(`stacked-rnn: error: ${err.message.split('\n').join('\n  ')}\n`);
-    if (err.hint) process.stderr.write(`hint: ${err.hint}\n`);
+    const hint = cliHint(err);
+    if (hint) process.stderr.write(`hint: ${hint}\n`);
     return 1;
   }
   const message = err instanceof Error ? err.message : String(err);

@@ -1,11 +1,12 @@
 /**
- * Reading and writing named tensors from files (Node only): safetensors, PyTorch .pt, and JSON, chosen by the
- * file's first bytes (JSON and .pt are recognised by content, not by name, so a misnamed file still loads).
+ * Reading and writing named tensors from files (Node only): safetensors, PyTorch .pt, and JSON. Reading goes by
+ * the file's first bytes, so a misnamed file still loads; writing goes by the extension.
  */
 import { RnnError } from '../errors.js';
-import { type Tensor, tensor } from '../tensor.js';
+import { Tensor, tensor } from '../tensor.js';
 import { readBytes, writeFileAtomic } from './files.js';
 import { readJsonTensors, writeJsonTensors } from './json-tensors.js';
+import { IntTensor, readPt, writePtStateDict } from './pt/index.js';
 import { readSafetensors, toFloat, toIntegers, writeSafetensors } from './safetensors.js';
 
 /** A named tensor from a file: floating point as a Tensor, integers (e.g. `lengths`) as plain numbers. */
@@ -61,9 +62,15 @@ function parseTensorFile(bytes: Uint8Array, path: string, options: { key?: strin
     return out;
   }
   if (format === 'pt') {
-    throw new RnnError('unsupported', `${path} is a PyTorch .pt file; this build reads safetensors and JSON`, {
-      hint: 'convert it in Python: safetensors.torch.save_file(torch.load(path), "weights.safetensors")',
-    });
+    for (const [name, t] of readPt(bytes, options.key === undefined ? {} : { key: options.key })) {
+      out.set(
+        name,
+        t instanceof IntTensor
+          ? { kind: 'int', shape: [...t.shape], values: integersOf(name, t) }
+          : { kind: 'float', tensor: t },
+      );
+    }
+    return out;
   }
   if (options.key !== undefined) {
     throw new RnnError(
@@ -82,6 +89,16 @@ function parseTensorFile(bytes: Uint8Array, path: string, options: { key?: strin
   return out;
 }
 
+function integersOf(name: string, t: IntTensor): number[] {
+  return Array.from(t.data as ArrayLike<number | bigint>, (v) => {
+    const n = Number(v);
+    if (!Number.isSafeInteger(n)) {
+      throw new RnnError('unsupported', `${name} holds ${v}, beyond the integers a JavaScript number holds exactly`);
+    }
+    return n;
+  });
+}
+
 /** The floating-point tensors of a weights file (a state dict), by name. */
 export async function readStateDictFile(path: string, options: { key?: string } = {}): Promise<Record<string, Tensor>> {
   const sd: Record<string, Tensor> = {};
@@ -94,8 +111,35 @@ export async function readStateDictFile(path: string, options: { key?: string } 
   return sd;
 }
 
-/** Writes named tensors atomically (temp file, then rename): `.json` by extension, safetensors otherwise. */
-export async function writeTensorFile(path: string, tensors: Record<string, Tensor>): Promise<void> {
-  const body = /\.json$/i.test(path) ? writeJsonTensors(tensors) : writeSafetensors(tensors);
-  await writeFileAtomic(path, body);
+/** What a tensor file can hold: float tensors, and integer tensors as plain values (e.g. `lengths`). */
+export type WritableFileTensor = Tensor | { kind: 'int'; shape: number[]; values: number[] };
+
+/** The bytes of a tensor file in the format `path`'s extension names: `.json`, `.pt`/`.pth`, else safetensors. */
+export function encodeTensorFile(path: string, tensors: Record<string, WritableFileTensor>): Uint8Array | string {
+  const entries = Object.entries(tensors);
+  if (/\.json$/i.test(path)) {
+    return writeJsonTensors(
+      Object.fromEntries(entries.map(([k, t]) => [k, t instanceof Tensor ? t : tensor(t.values, t.shape, 'float64')])),
+    );
+  }
+  if (/\.(pt|pth)$/i.test(path)) {
+    return writePtStateDict(
+      Object.fromEntries(
+        entries.map(([k, t]) => [
+          k,
+          t instanceof Tensor ? t : new IntTensor(BigInt64Array.from(t.values, BigInt), t.shape),
+        ]),
+      ),
+    );
+  }
+  return writeSafetensors(
+    Object.fromEntries(
+      entries.map(([k, t]) => [k, t instanceof Tensor ? t : { dtype: 'I64' as const, shape: t.shape, data: t.values }]),
+    ),
+  );
+}
+
+/** Writes named tensors atomically (temp file, then rename), in the format the extension names. */
+export async function writeTensorFile(path: string, tensors: Record<string, WritableFileTensor>): Promise<void> {
+  await writeFileAtomic(path, encodeTensorFile(path, tensors));
 }

@@ -29,9 +29,10 @@ export const referenceKernel: Kernel = {
   recurrence(a: RecurrenceArgs) {
     const { out, hN, pre, whh, h0, L, N, H, outStride, outOffset, lengths } = a;
     const relu = a.nonlinearity === 'relu';
-    // The carried state is stored in the output's dtype, as PyTorch stores it; only the sums run in float64.
-    let h = out instanceof Float64Array ? Float64Array.from(h0) : Float32Array.from(h0); // (N, H)
-    let next = h.slice(); // (N, H)
+    // The carried state stays in float64 even for float32 storage: only what is written out is rounded. This keeps
+    // the float32 error below PyTorch float32's own (which rounds the state every step), not merely equal to it.
+    let h = Float64Array.from(h0); // (N, H)
+    let next = new Float64Array(N * H); // (N, H)
     for (let step = 0; step < L; step++) {
       const t = a.reverse ? L - 1 - step : step;
       for (let n = 0; n < N; n++) {
