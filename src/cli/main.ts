@@ -7,6 +7,7 @@ import { Command, CommanderError } from 'commander';
 import { RnnError } from '../errors.js';
 import { registerConvert } from './convert.js';
 import { registerDemo } from './demo.js';
+import { registerExplain } from './explain.js';
 import { registerInspect } from './inspect.js';
 import { registerRun } from './run.js';
 import { registerSample } from './sample.js';
@@ -24,6 +25,7 @@ export function buildProgram(): Command {
   registerConvert(program);
   registerTrain(program);
   registerSample(program);
+  registerExplain(program);
   return program;
 }
 

@@ -1,0 +1,230 @@
+/**
+ * Your own weights and input: a torch.nn.RNN state dict dropped on the page (safetensors, or a torch.save'd .pt),
+ * read by the library's readers, and an input typed as JSON. A state dict fixes the sizes (read off the shapes
+ * by `inferArchitecture`); the nonlinearity is not stored in one, so it stays a control.
+ */
+
+import { type RnnArchitecture, RnnError, type Tensor, tensor } from '../../src/index.js';
+import { readPtStateDict } from '../../src/io/pt/index.js';
+import { readSafetensors, toFloat } from '../../src/io/safetensors.js';
+import { architectureOf, selectPrefix } from '../../src/io/state-dict.js';
+import { el } from './dom.js';
+
+export interface LoadedWeights {
+  name: string;
+  prefix: string;
+  arch: RnnArchitecture;
+  tensors: Record<string, Tensor>;
+}
+
+/** Largest typed-in input: the grid has a column per step and shows one batch row at a time. */
+export const MAX_INPUT = { L: 24, N: 8 } as const;
+
+/** A zip archive (torch.save since 1.6) or a bare pickle (older torch.save) is a .pt file. */
+function isPt(bytes: Uint8Array): boolean {
+  return (bytes[0] === 0x50 && bytes[1] === 0x4b && bytes[2] === 0x03 && bytes[3] === 0x04) || bytes[0] === 0x80;
+}
+
+/** Reads a state dict file's bytes into float tensors, finds the RNN in it (bare or under a prefix), and sizes it. */
+export function readWeights(name: string, bytes: Uint8Array): LoadedWeights {
+  const all: Record<string, Tensor> = {};
+  if (isPt(bytes)) {
+    Object.assign(all, readPtStateDict(bytes));
+  } else {
+    for (const [key, raw] of readSafetensors(bytes).tensors) {
+      if (raw.dtype !== 'I64' && raw.dtype !== 'I32') all[key] = toFloat(raw);
+    }
+  }
+  const { prefix, sd } = selectPrefix(all);
+  return { name, prefix, arch: architectureOf(sd), tensors: sd };
+}
+
+/** Parses a typed-in input: JSON nested arrays of shape (L, I) or (L, N, I), returned as (L, N, I). */
+export function parseInput(text: string): Tensor {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (e) {
+    throw new RnnError('invalid_argument', `the input is not valid JSON: ${(e as Error).message}`);
+  }
+  if (!Array.isArray(value)) {
+    throw new RnnError('invalid_argument', 'the input must be nested arrays of numbers, (L, I) or (L, N, I)');
+  }
+  const x = tensor(value as number[][], undefined, 'float64');
+  if (x.ndim !== 2 && x.ndim !== 3) {
+    throw new RnnError('shape_mismatch', `the input must be 2-D (L, I) or 3-D (L, N, I), got ${x.ndim}-D`, {
+      expected: [2, 3],
+      got: x.ndim,
+    });
+  }
+  const [L, N, I] =
+    x.ndim === 2 ? [x.shape[0] as number, 1, x.shape[1] as number] : (x.shape as [number, number, number]);
+  if (L < 1 || N < 1 || I < 1) throw new RnnError('shape_mismatch', 'the input has an empty dimension');
+  if (L > MAX_INPUT.L || N > MAX_INPUT.N) {
+    throw new RnnError(
+      'invalid_argument',
+      `the page shows at most ${MAX_INPUT.L} steps and ${MAX_INPUT.N} sequences, got L = ${L}, N = ${N}`,
+    );
+  }
+  if ([...x.data].some((v) => !Number.isFinite(v))) {
+    throw new RnnError('invalid_argument', 'the input must hold finite numbers');
+  }
+  return x.reshape([L, N, I]);
+}
+
+/** x (L, N, I) as JSON, one line per step, 4 decimals: a starting point to edit. */
+export function inputToJson(x: Tensor): string {
+  const [L, N, I] = x.shape as [number, number, number];
+  const lines: string[] = [];
+  for (let t = 0; t < L; t++) {
+    const rows: string[] = [];
+    for (let n = 0; n < N; n++) {
+      const row = Array.from(x.data.subarray((t * N + n) * I, (t * N + n + 1) * I)).map((v) => Number(v.toFixed(4)));
+      rows.push(JSON.stringify(row));
+    }
+    lines.push(`  [${rows.join(', ')}]`);
+  }
+  return `[\n${lines.join(',\n')}\n]`;
+}
+
+export interface WeightsHandlers {
+  loadFile(file: File): void;
+  resetWeights(): void;
+  useInput(text: string): void;
+  randomInput(): void;
+  currentInput(): string;
+}
+
+export interface WeightsStatus {
+  weights: LoadedWeights | null;
+  customInput: boolean;
+  weightsMessage: { kind: 'info' | 'error'; text: string } | null;
+  inputMessage: { kind: 'info' | 'error'; text: string } | null;
+}
+
+export interface WeightsView {
+  root: HTMLElement;
+  update(status: WeightsStatus): void;
+}
+
+export function weightsView(h: WeightsHandlers): WeightsView {
+  const file = el('input', {
+    id: 'weights-file',
+    'data-testid': 'weights-file',
+    type: 'file',
+    accept: '.safetensors,.pt,.pth,.bin',
+    class: 'visually-hidden',
+  });
+  file.addEventListener('change', () => {
+    const f = file.files?.[0];
+    if (f) h.loadFile(f);
+    file.value = '';
+  });
+  const drop = el(
+    'label',
+    { class: 'dropzone', for: 'weights-file', 'data-testid': 'weights-drop' },
+    el('span', { class: 'drop-big' }, 'Drop a torch.nn.RNN state dict here'),
+    el('span', { class: 'drop-small' }, '.safetensors or .pt \u00b7 or click to choose a file'),
+  );
+  drop.addEventListener('dragover', (e) => {
+    e.preventDefault();
+    drop.classList.add('over');
+  });
+  drop.addEventListener('dragleave', () => drop.classList.remove('over'));
+  // The drop itself is handled by the page (a file dropped anywhere loads); here it only ends the highlight.
+  drop.addEventListener('drop', () => drop.classList.remove('over'));
+  const weightsStatus = el('p', { class: 'status', 'data-testid': 'weights-status', 'aria-live': 'polite' });
+  const reset = el(
+    'button',
+    { type: 'button', class: 'secondary', 'data-testid': 'weights-reset', onclick: () => h.resetWeights() },
+    'Back to random weights',
+  );
+
+  const area = el('textarea', {
+    id: 'input-json',
+    'data-testid': 'input-json',
+    rows: 8,
+    spellcheck: 'false',
+    placeholder: '[[0.5, -1.0], [0.25, 0.75], [1.0, 0.0]]   (L, I) or (L, N, I)',
+  });
+  const inputStatus = el('p', { class: 'status', 'data-testid': 'input-status', 'aria-live': 'polite' });
+  const buttons = el(
+    'div',
+    { class: 'button-row' },
+    el(
+      'button',
+      { type: 'button', 'data-testid': 'input-use', onclick: () => h.useInput(area.value) },
+      'Use this input',
+    ),
+    el(
+      'button',
+      {
+        type: 'button',
+        class: 'secondary',
+        'data-testid': 'input-copy',
+        onclick: () => (area.value = h.currentInput()),
+      },
+      'Copy the current x here',
+    ),
+    el(
+      'button',
+      { type: 'button', class: 'secondary', 'data-testid': 'input-random', onclick: () => h.randomInput() },
+      'Random input',
+    ),
+  );
+
+  const root = el(
+    'div',
+    { class: 'weights' },
+    el(
+      'div',
+      { class: 'weights-col' },
+      el('h3', {}, 'Weights'),
+      file,
+      drop,
+      weightsStatus,
+      reset,
+      el('p', { class: 'muted' }, 'Save one from PyTorch:'),
+      el(
+        'pre',
+        { class: 'code' },
+        el(
+          'code',
+          {},
+          'rnn = torch.nn.RNN(4, 8, num_layers=2)\nfrom safetensors.torch import save_file\nsave_file(rnn.state_dict(), "rnn.safetensors")\n# or: torch.save(rnn.state_dict(), "rnn.pt")',
+        ),
+      ),
+    ),
+    el(
+      'div',
+      { class: 'weights-col' },
+      el('h3', {}, el('label', { for: 'input-json' }, 'Input x as JSON')),
+      area,
+      buttons,
+      inputStatus,
+    ),
+  );
+
+  function update(s: WeightsStatus): void {
+    const w = s.weights;
+    const message =
+      s.weightsMessage ??
+      (w
+        ? {
+            kind: 'info' as const,
+            text: `Using ${w.name}${w.prefix ? ` (under '${w.prefix}')` : ''}: ${w.arch.numLayers} layer(s), input_size ${w.arch.inputSize}, hidden_size ${w.arch.hiddenSize}${w.arch.bidirectional ? ', bidirectional' : ''}${w.arch.bias ? '' : ', no bias'}. Sizes follow the file; the nonlinearity is not stored in a state dict, so set it above.`,
+          }
+        : { kind: 'info' as const, text: 'Using random weights from the seed.' });
+    weightsStatus.textContent = message.text;
+    weightsStatus.className = `status ${message.kind}`;
+    reset.hidden = !w;
+    const im = s.inputMessage ?? {
+      kind: 'info' as const,
+      text: s.customInput ? 'Using your input: L and N follow it.' : 'Using a random input from the seed.',
+    };
+    inputStatus.textContent = im.text;
+    inputStatus.className = `status ${im.kind}`;
+  }
+
+  return { root, update };
+}
