@@ -4,6 +4,27 @@
  * Dimension letters used throughout: L sequence, N batch, I input, H hidden, D directions, K layers.
  */
 export { RnnError, type RnnErrorCode, type RnnErrorDetails } from './errors.js';
+export { readJsonTensors, writeJsonTensors } from './io/json-tensors.js';
+export {
+  IntTensor,
+  type PtReadOptions,
+  readPt,
+  readPtObject,
+  readPtStateDict,
+  writePtStateDict,
+} from './io/pt/index.js';
+// Files: safetensors, PyTorch .pt (restricted unpickler; nothing in a file is ever run), JSON tensors, and
+// finding an RNN in a bigger model's state dict. All pure: they take and return bytes, and run in a browser.
+export {
+  type RawTensor,
+  readSafetensors,
+  type SafetensorsDType,
+  toFloat,
+  toIntegers,
+  type WritableTensor,
+  writeSafetensors,
+} from './io/safetensors.js';
+export { architectureOf, findPrefixes, rnnFromStateDict, selectPrefix } from './io/state-dict.js';
 export {
   getKernel,
   type Kernel,
@@ -40,3 +61,27 @@ export {
   tensor,
   zeros,
 } from './tensor.js';
+export { checkpointBytes, loadCheckpoint } from './train/checkpoint.js';
+export { type ClipOptions, clipGradNorm } from './train/clip.js';
+// Training: the RNN's backward is `rnn.backward(...)`; these are the pieces around it.
+export { Linear, type LinearOptions } from './train/linear.js';
+export { defaultConfig, type TrainConfig, Trainer, train } from './train/loop.js';
+export {
+  crossEntropyLoss,
+  crossEntropyLossBackward,
+  mseLoss,
+  mseLossBackward,
+  type Reduction,
+} from './train/losses.js';
+export { type ModelConfig, SequenceModel } from './train/model.js';
+export {
+  Adam,
+  type AdamOptions,
+  type Optimizer,
+  type Param,
+  parametersOf,
+  SGD,
+  type SGDOptions,
+} from './train/optim.js';
+export { lossPlotSvg, type Series } from './train/plot.js';
+export { type SampleOptions, sampleText } from './train/sample.js';
