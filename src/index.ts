@@ -33,6 +33,7 @@ export {
   referenceKernel,
   registerKernel,
 } from './kernels/index.js';
+export type { RecurrenceArgs, RecurrenceBackwardArgs } from './kernels/kernel.js';
 export { Generator } from './random.js';
 export {
   type FunctionalOptions,
