@@ -1,5 +1,6 @@
 /**
- * `stacked-rnn run`: a torch.nn.RNN state dict applied to an input file, results written atomically.
+ * `stacked-rnn run`: a torch.nn.RNN state dict applied to an input file, results written atomically. With
+ * `grad_output` and/or `grad_h_n` in the input file it also runs the backward pass and writes the gradients.
  */
 import type { Command } from 'commander';
 import { RnnError } from '../errors.js';
@@ -20,7 +21,7 @@ export interface RunOptions {
   dtype?: DType;
 }
 
-const INPUT_NAMES = ['input', 'h0', 'lengths'];
+const INPUT_NAMES = ['input', 'h0', 'lengths', 'grad_output', 'grad_h_n'];
 
 function floatTensor(name: string, t: FileTensor | undefined, dtype: DType): Tensor | undefined {
   if (t === undefined) return undefined;
@@ -59,7 +60,7 @@ export async function runCommand(o: RunOptions): Promise<string> {
     throw new RnnError('invalid_argument', `unexpected tensor(s) in ${o.input}: ${unexpected.join(', ')}`, {
       expected: INPUT_NAMES,
       got: unexpected,
-      hint: `the input file holds 'input' and optionally 'h0' and 'lengths'`,
+      hint: "the input file holds 'input' and optionally 'h0', 'lengths', 'grad_output' and 'grad_h_n'",
     });
   }
   const raw = tensors.get('input');
@@ -74,10 +75,22 @@ export async function runCommand(o: RunOptions): Promise<string> {
   const h0 = floatTensor('h0', tensors.get('h0'), dtype);
   const lengths = integerList('lengths', tensors.get('lengths'));
   const rnn = rnnFromStateDict(sd, { nonlinearity: o.nonlinearity, batchFirst: o.batchFirst, dtype });
-  const [output, hN] = rnn.forward(input, h0, lengths === undefined ? {} : { lengths });
-  await writeTensorFile(o.out, { output, h_n: hN });
+  const gradOutput = floatTensor('grad_output', tensors.get('grad_output'), dtype);
+  const gradHN = floatTensor('grad_h_n', tensors.get('grad_h_n'), dtype);
+  const wantGrad = gradOutput !== undefined || gradHN !== undefined;
+  const [output, hN] = rnn.forward(input, h0, { ...(lengths === undefined ? {} : { lengths }), requiresGrad: wantGrad });
+  const results: Record<string, Tensor> = { output, h_n: hN };
+  if (wantGrad) {
+    // The gradients of sum(output * grad_output) + sum(h_n * grad_h_n), as torch.autograd.backward gives them.
+    const grads = rnn.backward(gradOutput ?? null, gradHN);
+    results['grad.input'] = grads.input;
+    if (grads.h0) results['grad.h0'] = grads.h0;
+    for (const [name, g] of rnn.namedGrads()) results[`grad.${name}`] = g;
+  }
+  await writeTensorFile(o.out, results);
   const arch = `${rnn.numLayers}-layer${rnn.bidirectional ? ' bidirectional' : ''} ${rnn.nonlinearity} RNN (${rnn.inputSize} -> ${rnn.hiddenSize})${prefix ? ` from '${prefix}'` : ''}`;
-  return `${arch}: wrote output [${output.shape.join(', ')}] and h_n [${hN.shape.join(', ')}] (${dtype}) to ${o.out}`;
+  const what = wantGrad ? `output, h_n and ${Object.keys(results).length - 2} gradients` : `output [${output.shape.join(', ')}] and h_n [${hN.shape.join(', ')}]`;
+  return `${arch}: wrote ${what} (${dtype}) to ${o.out}`;
 }
 
 export function registerRun(program: Command): void {
@@ -85,8 +98,8 @@ export function registerRun(program: Command): void {
     .command('run')
     .description('apply a torch.nn.RNN state dict (safetensors or .pt) to an input file; write output and h_n')
     .requiredOption('--weights <file>', 'state dict of torch.nn.RNN (.safetensors or .pt)')
-    .requiredOption('--input <file>', "safetensors or .json with 'input' and optionally 'h0', 'lengths'")
-    .requiredOption('--out <file>', "where to write 'output' and 'h_n' (.safetensors, or .json)")
+    .requiredOption('--input <file>', "safetensors or .json: 'input'; optional 'h0', 'lengths', 'grad_output', 'grad_h_n'")
+    .requiredOption('--out <file>', "where to write 'output', 'h_n' (and 'grad.*') (.safetensors, .json)")
     .option('--nonlinearity <f>', 'tanh or relu (not stored in the weights)', parseNonlinearity, 'tanh')
     .option('--batch-first', 'input and output are (N, L, features)', false)
     .option('--prefix <p>', "the RNN's prefix in the state dict, e.g. 'rnn.' (found on its own when unique)")
