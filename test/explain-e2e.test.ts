@@ -18,6 +18,7 @@ import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { Generator, mistakenForward, RNN, RnnError, randn, type Tensor, tensor } from '../src/index.js';
+import { writePtStateDict } from '../src/io/pt/index.js';
 import { writeSafetensors } from '../src/io/safetensors.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -409,6 +410,42 @@ describe('stacked-rnn explain, in Chromium', { skip: SKIP }, () => {
     }
     assert.ok(await page.isDisabled('[data-testid="ctl-hiddenSize"]'), 'sizes follow the file');
     assert.equal(await page.inputValue('[data-testid="ctl-hiddenSize"]'), '2');
+    assert.deepEqual(problems, []);
+    await page.close();
+  });
+
+  test('reads a torch.save state dict (.pt) too, bidirectional and without biases', async () => {
+    const mine = new RNN({
+      inputSize: 2,
+      hiddenSize: 3,
+      numLayers: 2,
+      bidirectional: true,
+      bias: false,
+      seed: 4,
+    }).eval();
+    const file = join(tmp, 'mine.pt');
+    writeFileSync(file, writePtStateDict(mine.stateDict()));
+    const { page, problems } = await open('#L=5&N=1');
+    await page.setInputFiles('[data-testid="weights-file"]', file);
+    await page.waitForFunction(() =>
+      document.querySelector('[data-testid="weights-status"]')?.textContent?.includes('mine.pt'),
+    );
+    // The input is the page's random one (N = 1): read it back from the x row, at full precision.
+    const rows: number[][] = [];
+    for (let t = 0; t < 5; t++) {
+      rows.push(JSON.parse((await page.getAttribute(`[data-testid="x-${t}"] .vec`, 'data-values')) ?? '[]'));
+    }
+    const input = tensor(rows, undefined, 'float64').reshape([5, 1, 2]);
+    const ref = new RNN({ ...mine.options, dtype: 'float64', seed: 0 }).eval();
+    ref.loadStateDict(mine.stateDict());
+    const outs = layerOutputs(ref, input);
+    const grid = await cells(page);
+    assert.equal(grid.size, 10);
+    for (const [id, cell] of grid) {
+      const [, t, l] = id.split('-').map(Number) as [number, number, number];
+      assert.ok(maxDiff(cell.values, rowOf(outs[l] as Tensor, t, 0)) < 1e-12, id);
+    }
+    assert.ok(await page.isChecked('[data-testid="ctl-bidirectional"]'));
     assert.deepEqual(problems, []);
     await page.close();
   });

@@ -132,6 +132,9 @@ export function controlsView(onChange: (patch: Partial<Settings>) => void): Cont
       input.title = byWeights ? 'set by the loaded weights' : byInput ? 'set by your input' : '';
     }
     (inputs.get('element') as HTMLInputElement).max = String(s.batch - 1);
+    const seed = inputs.get('seed') as HTMLInputElement;
+    seed.disabled = locks.architecture && locks.input; // nothing random is left
+    reseed.disabled = seed.disabled;
     bidirectional.checked = s.bidirectional;
     bidirectional.disabled = locks.architecture;
     nonlinearity.value = s.nonlinearity;

@@ -71,16 +71,16 @@ interface GlossaryEntry {
 
 function glossary(run: Run): GlossaryEntry[] {
   const { I, H, D, K, settings } = run;
-  const wih = K > 1 ? `(${H}, ${I}) in layer 0, (${H}, ${D * H}) above` : `(${H}, ${I})`;
+  const wih = K > 1 ? `(${H}, ${I}), above (${H}, ${D * H})` : `(${H}, ${I})`;
   return [
-    { sym: 'h', tex: 'h_t^{(l)}', text: `layer l at step t: the amber cell, ${D * H} numbers` },
-    { sym: 'xin', tex: 'x_t^{(l)}', text: 'what layer l reads: the green cell below it' },
+    { sym: 'h', tex: 'h_t^{(l)}', text: `layer l at step t: the amber cell (${D * H} numbers)` },
+    { sym: 'xin', tex: 'x_t^{(l)}', text: 'what layer l reads: the green cell below' },
     {
       sym: 'hprev',
       tex: 'h_{t-1}^{(l)}',
-      text: `its own previous state: the violet cell${D === 2 ? ' beside it' : ' to its left'}`,
+      text: `its previous state: the violet cell${D === 2 ? ' beside' : ' to the left'}`,
     },
-    { sym: 'f', tex: fTex(settings.nonlinearity), text: `the nonlinearity '${settings.nonlinearity}'` },
+    { sym: 'f', tex: fTex(settings.nonlinearity), text: `the nonlinearity, '${settings.nonlinearity}'` },
     { sym: 'wih', tex: 'W_{ih}^{(l)}', text: `weight_ih_l{l}: ${wih}` },
     { sym: 'bih', tex: 'b_{ih}^{(l)}', text: `bias_ih_l{l}: (${H})` },
     { sym: 'whh', tex: 'W_{hh}^{(l)}', text: `weight_hh_l{l}: (${H}, ${H})` },
@@ -88,8 +88,8 @@ function glossary(run: Run): GlossaryEntry[] {
   ];
 }
 
-/** The formula card's content for a run. */
-export function formulaPanel(run: Run): HTMLElement {
+/** The formula card's content for a run: the typeset formulas, and the glossary's items. */
+export function formulaPanel(run: Run): { formulas: HTMLElement; glossary: HTMLElement[] } {
   const f = run.settings.nonlinearity;
   const entries = glossary(run);
   const names = Object.fromEntries(entries.map((e) => [e.sym, e.text])) as Record<Sym, string>;
@@ -101,38 +101,26 @@ export function formulaPanel(run: Run): HTMLElement {
     tex(mainFormula(f), true),
     tex(inputFormula(run.D), true),
     run.D === 2 ? tex(reverseFormula(f), true) : null,
+    el(
+      'p',
+      { class: 'formula-note' },
+      'Each layer has its own weights and its own state; only layer 0 reads ',
+      tex('x_t'),
+      '. Point at a symbol, or tab to it, to see it on the page.',
+    ),
   );
   focusable(formulas, names);
-  const list = el('ul', { class: 'glossary', 'aria-label': 'What each symbol is' });
-  for (const e of entries) {
-    list.append(
-      el(
-        'li',
-        {},
-        el(
-          'button',
-          { type: 'button', class: `gloss sym-${e.sym}`, 'data-sym': e.sym, 'aria-label': `${e.tex}: ${e.text}` },
-          tex(e.tex),
-          el('span', { class: 'gloss-text' }, e.text),
-        ),
-      ),
-    );
-  }
-  return el(
-    'div',
-    { class: 'formula-panel' },
+  const items = entries.map((e) =>
     el(
-      'div',
-      { class: 'formula-main' },
-      formulas,
+      'li',
+      {},
       el(
-        'p',
-        { class: 'formula-note' },
-        'Every layer has its own weights and its own state; only layer 0 reads ',
-        tex('x_t'),
-        '. Point at a symbol (or tab to it) to see it on the page.',
+        'button',
+        { type: 'button', class: `gloss sym-${e.sym}`, 'data-sym': e.sym, 'aria-label': `${e.tex}: ${e.text}` },
+        tex(e.tex),
+        el('span', { class: 'gloss-text' }, e.text),
       ),
     ),
-    list,
   );
+  return { formulas, glossary: items };
 }

@@ -112,7 +112,20 @@ export function gridView(run: Run, onPick: (i: number) => void): GridView {
 
   for (let t = 0; t < L; t++) {
     const out = Array.from(output.data.subarray((t * N + n) * F, (t * N + n + 1) * F));
-    outs.push(place(vector(out, { scale, testid: `out-${t}`, label: `output[${t}]` }), 2, cellCol(t)));
+    // output[t] = h_t of the top layer: [forward | reverse] with two directions, one row each as in the cells.
+    const halvesOut = Array.from({ length: D }, (_, d) =>
+      vector(out.slice(d * H, (d + 1) * H), {
+        scale,
+        label: `output[${t}]${D === 2 ? (d === 0 ? ' forward' : ' reverse') : ''}`,
+      }),
+    );
+    outs.push(
+      place(
+        el('div', { class: 'out', 'data-testid': `out-${t}`, 'data-values': JSON.stringify(out) }, ...halvesOut),
+        2,
+        cellCol(t),
+      ),
+    );
     const up = place(svg(ARROW_UP, 'arrow arrow-v'), 3, cellCol(t));
     vArrows.set(`${t},${K}`, up);
     const xs = Array.from(x.data.subarray((t * N + n) * run.I, (t * N + n + 1) * run.I));

@@ -13,7 +13,7 @@ import { mistakePanel } from './mistake.js';
 import { compute, type Run } from './model.js';
 import { clampSetting, fromHash, normalize, type Settings, toHash } from './settings.js';
 import { splitPanel } from './split.js';
-import { stepPanel } from './step.js';
+import { productsPanel, stepPanel } from './step.js';
 import { inputToJson, type LoadedWeights, parseInput, readWeights, weightsView } from './weights.js';
 
 /** What the page draws in full; bigger networks belong to `stacked-rnn run`. */
@@ -138,6 +138,10 @@ function setStep(i: number): void {
   grid?.setStep(state.step);
   heat?.setStep(state.step);
   replace(byId('step'), stepPanel(run, state.step));
+  const wasOpen = byId('products').querySelector('details')?.open ?? true;
+  const products = productsPanel(run, state.step);
+  products.open = wasOpen;
+  replace(byId('products'), products);
   byId<HTMLButtonElement>('step-prev').disabled = state.step === 0;
   byId<HTMLButtonElement>('step-first').disabled = state.step === 0;
   byId<HTMLButtonElement>('step-next').disabled = state.step === run.steps.length - 1;
@@ -167,7 +171,9 @@ function recompute(): void {
   state.settings = run.settings;
   const locked = state.weights !== null || state.x !== null;
   controls.update(run.settings, { architecture: state.weights !== null, input: state.x !== null });
-  replace(byId('formula'), formulaPanel(run));
+  const formula = formulaPanel(run);
+  replace(byId('formula'), formula.formulas);
+  replace(byId('glossary'), ...formula.glossary);
   grid = gridView(run, setStep);
   replace(byId('grid'), grid.root);
   heat = heatmapView(run, (i, n) => {

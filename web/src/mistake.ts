@@ -8,18 +8,18 @@ import type { Run } from './model.js';
 import type { Settings } from './settings.js';
 import { fmtDiff, scaleOf, vector } from './vector.js';
 
-const LOOP = [
+const loop = (f: string) => [
   ['for t in range(seq_len):', ''],
   ['    for layer in range(num_layers):', ''],
-  ['        h[layer] = torch.tanh(', ''],
+  [`        h[layer] = torch.${f}(`, ''],
   ['            x[t] @ weight_ih[layer].T + bias_ih[layer]', 'bug'],
   ['            + h[layer] @ weight_hh[layer].T + bias_hh[layer])', ''],
   ['    output.append(h[-1])', ''],
-] as const;
+];
 
-function loopCode(): HTMLElement {
+function loopCode(f: string): HTMLElement {
   const code = el('code', {});
-  for (const [line, kind] of LOOP) {
+  for (const [line, kind] of loop(f)) {
     code.append(el('span', { class: kind ? 'line bug' : 'line' }, line), '\n');
   }
   return el(
@@ -87,6 +87,7 @@ export function mistakePanel(run: Run, locked: boolean, change: (patch: Partial<
           el('th', { class: 'mt-cell mt-head' }, 't'),
           el('th', { class: 'mt-cell mt-head' }, 'hand-written (wrong)'),
           el('th', { class: 'mt-cell mt-head' }, 'nn.RNN (right)'),
+          el('th', { class: 'mt-cell mt-head' }, 'wrong \u2212 right'),
         ),
       ),
     );
@@ -108,6 +109,14 @@ export function mistakePanel(run: Run, locked: boolean, change: (patch: Partial<
             { class: 'mt-cell' },
             vector(slice(output.data), { digits: 4, scale, testid: `mistake-right-${t}` }),
           ),
+          el(
+            'td',
+            { class: 'mt-cell' },
+            vector(
+              slice(mistake.wrong.data).map((v, j) => v - (slice(output.data)[j] as number)),
+              { digits: 4, scale },
+            ),
+          ),
         ),
       );
     }
@@ -123,7 +132,7 @@ export function mistakePanel(run: Run, locked: boolean, change: (patch: Partial<
         : el(
             'p',
             { class: 'result-text' },
-            `input_size = hidden_size = ${H}, so the shapes fit, the loop runs, and layers 1 to ${K - 1} compute from x_t instead of the layer below:`,
+            `input_size = hidden_size = ${H}, so the shapes fit and the loop runs, but ${K === 2 ? 'layer 1 computes' : `layers 1 to ${K - 1} compute`} from x_t instead of from the layer below:`,
           ),
       table,
       el(
@@ -141,5 +150,5 @@ export function mistakePanel(run: Run, locked: boolean, change: (patch: Partial<
             ),
     );
   }
-  return el('div', { class: 'mistake' }, loopCode(), result);
+  return el('div', { class: 'mistake' }, loopCode(run.settings.nonlinearity), result);
 }

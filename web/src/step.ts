@@ -23,6 +23,7 @@ function transposed(w: ArrayLike<number>, O: number, C: number): number[][] {
   return Array.from({ length: C }, (_, c) => Array.from({ length: O }, (_, o) => w[o * C + c] as number));
 }
 
+/** One affine part written out: `[v] [W^T] + [b] = [out]`, with the actual numbers. */
 function product(
   label: string,
   v: number[],
@@ -43,6 +44,49 @@ function product(
       { class: 'product-tex' },
       tex(`${matrix([v])}\\; ${sym(syms[0], matrix(transposed(w, H, C)))}${bias} = ${matrix([out])}`, true),
     ),
+  );
+}
+
+/** Matrices up to this many rows or columns are printed in full. */
+const MAX_PRINTED = 12;
+
+/** The active step's two matrix products with every number, for the space under the grid. */
+export function productsPanel(run: Run, i: number): HTMLDetailsElement {
+  const s = run.steps[i] as TraceStep;
+  const { layer: l, direction: d } = s;
+  const n = run.settings.element;
+  const H = run.H;
+  const suffix = `l${l}${d === 1 ? '_reverse' : ''}`;
+  const input = s.input[n] as number[];
+  const w = run.weights;
+  const body =
+    H > MAX_PRINTED || input.length > MAX_PRINTED
+      ? [el('p', { class: 'muted' }, `The matrices are ${H} \u00d7 ${input.length}: too big to print here.`)]
+      : [
+          product(
+            `x_t^{(${l})}\\,W_{ih}^{(${l})\\top} + b_{ih}^{(${l})}`,
+            input,
+            w[`weight_ih_${suffix}`]?.data ?? [],
+            w[`bias_ih_${suffix}`]?.data,
+            s.inputPart[n] as number[],
+            H,
+            ['wih', 'bih'],
+          ),
+          product(
+            `h_{${d === 0 ? 't-1' : 't+1'}}^{(${l})}\\,W_{hh}^{(${l})\\top} + b_{hh}^{(${l})}`,
+            s.hPrev[n] as number[],
+            w[`weight_hh_${suffix}`]?.data ?? [],
+            w[`bias_hh_${suffix}`]?.data,
+            s.hiddenPart[n] as number[],
+            H,
+            ['whh', 'bhh'],
+          ),
+        ];
+  return el(
+    'details',
+    { class: 'products', open: true, 'data-testid': 'products' },
+    el('summary', {}, `The two matrix products of this step, with weight_ih_${suffix} and weight_hh_${suffix}`),
+    ...body,
   );
 }
 
@@ -106,30 +150,6 @@ export function stepPanel(run: Run, i: number): HTMLElement {
     );
     table.append(el('tr', {}, head, el('td', { class: 'comp-vec' }, vec)));
   });
-  const w = run.weights;
-  const details = el(
-    'details',
-    { class: 'products' },
-    el('summary', {}, 'The two matrix products, in full'),
-    product(
-      'x\\,W_{ih}^\\top + b_{ih}',
-      input,
-      w[`weight_ih_${suffix}`]?.data ?? [],
-      w[`bias_ih_${suffix}`]?.data,
-      ih,
-      H,
-      ['wih', 'bih'],
-    ),
-    product(
-      'h\\,W_{hh}^\\top + b_{hh}',
-      hPrev,
-      w[`weight_hh_${suffix}`]?.data ?? [],
-      w[`bias_hh_${suffix}`]?.data,
-      hh,
-      H,
-      ['whh', 'bhh'],
-    ),
-  );
   const where = `layer ${l}, step t = ${t}${D === 2 ? (d === 0 ? ', forward \u2192' : ', reverse \u2190') : ''}`;
   return el(
     'div',
@@ -142,7 +162,6 @@ export function stepPanel(run: Run, i: number): HTMLElement {
       el('span', { class: 'step-count' }, `step ${i + 1} of ${run.steps.length}`),
     ),
     table,
-    details,
     el('p', { class: 'sr-only', 'aria-live': 'polite' }, `${where}: h = ${h.map((v) => fmt(v, 4)).join(', ')}`),
   );
 }

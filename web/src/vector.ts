@@ -15,7 +15,8 @@ export function fmt(v: number, digits = 3): string {
 
 /** A difference as learners should read it: exactly 0 prints as 0, anything else in scientific notation. */
 export function fmtDiff(v: number): string {
-  return v === 0 ? '0' : v.toExponential(2).replace('-', '\u2212');
+  if (v === 0) return '0';
+  return (v >= 1e-3 ? v.toFixed(4) : v.toExponential(2)).replace('-', '\u2212');
 }
 
 /** Background colour of `v` on a scale where +-`scale` is full colour. */

@@ -148,6 +148,7 @@ export function weightsView(h: WeightsHandlers): WeightsView {
     placeholder: '[[0.5, -1.0], [0.25, 0.75], [1.0, 0.0]]   (L, I) or (L, N, I)',
   });
   const inputStatus = el('p', { class: 'status', 'data-testid': 'input-status', 'aria-live': 'polite' });
+  const toGrid = el('a', { href: '#grid-section', class: 'to-grid' }, 'Step through it \u2191');
   const buttons = el(
     'div',
     { class: 'button-row' },
@@ -202,6 +203,7 @@ export function weightsView(h: WeightsHandlers): WeightsView {
       area,
       buttons,
       inputStatus,
+      toGrid,
     ),
   );
 
@@ -224,6 +226,7 @@ export function weightsView(h: WeightsHandlers): WeightsView {
     };
     inputStatus.textContent = im.text;
     inputStatus.className = `status ${im.kind}`;
+    toGrid.hidden = !w && !s.customInput;
   }
 
   return { root, update };
