@@ -4,12 +4,17 @@
  */
 import { RnnError } from '../errors.js';
 import type { Kernel } from './kernel.js';
+import { nativeKernel } from './native.js';
 import { referenceKernel } from './reference.js';
+import { wasmKernel } from './wasm/wasm.js';
 
 export type { Kernel, Nonlinearity, RecurrenceArgs } from './kernel.js';
 export { referenceKernel } from './reference.js';
 
 const registry = new Map<string, Kernel>([[referenceKernel.name, referenceKernel]]);
+// in order of preference, last wins: WebAssembly SIMD (any platform, the browser's), then native (Node.js on x64
+// with AVX2 + FMA, both cores) when its addon loads
+for (const fast of [wasmKernel, nativeKernel]) if (fast) registry.set(fast.name, fast);
 
 /** Makes a kernel selectable by name (fast kernels register themselves when their module loads). */
 export function registerKernel(kernel: Kernel): void {

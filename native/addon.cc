@@ -1,0 +1,412 @@
+// The native kernel for Node.js: core.h compiled for AVX2+FMA, run on both cores, behind Node-API.
+//
+// Exports (all float32; src/kernels/native.ts checks dtypes and falls back to the reference otherwise):
+//   supported: boolean                 whether this CPU has AVX2 and FMA (if not, nothing else may be called)
+//   threads(n?): number                the thread count (1 or 2), set when n is given
+//   linear(y, x, w, b1|null, b2|null, M, C, O)
+//   recurrence(out, hN, pre, whh, h0, L, N, H, outStride, outOffset, relu, reverse, lengths|null)
+// with the meanings of src/kernels/kernel.ts.
+//
+// Threads: one worker besides the calling thread, woken per call. The input projection splits its rows between
+// the two; the recurrence splits each step's output columns (each thread's half of the packed W_hh stays in its
+// own L2) and the two meet at a spinning barrier after every step, since step t+1 needs all of h_t.
+#include <node_api.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdlib>
+#include <cstring>
+#include <mutex>
+#include <thread>
+
+#pragma GCC push_options
+#pragma GCC target("avx2,fma")
+#include "core.h"
+#pragma GCC pop_options
+
+namespace {
+
+inline void cpu_relax() { __builtin_ia32_pause(); }
+
+// ---------------------------------------------------------------------------------------------------------------
+// the pool: the calling thread is thread 0, one persistent worker is thread 1
+
+using Job = void (*)(void* ctx, int tid, int nthreads);
+
+struct Pool {
+  int threads = 1;
+  std::thread worker;
+  std::mutex m;
+  std::condition_variable cv;
+  // the current job's generation g and state: g << 2 | POSTED, TAKEN (by the worker) or CANCELLED (by the caller,
+  // who finished every block before the worker woke up, so the worker must not touch the job at all)
+  std::atomic<uint64_t> word{0};
+  std::atomic<uint64_t> done{0};  // the last generation the worker finished
+  Job job = nullptr;
+  void* ctx = nullptr;
+  std::mutex busy;  // one parallel call at a time; a concurrent caller (another worker_thread) runs alone
+  bool started = false;
+};
+enum : uint64_t { POSTED = 1, TAKEN = 2, CANCELLED = 3 };
+
+// never destroyed: glibc's condition-variable destructor would wait at exit for the sleeping worker
+Pool& pool = *new Pool;
+constexpr int SPIN = 1 << 16;  // ~ a few hundred microseconds of spinning before the worker sleeps
+
+void worker_main() {
+  uint64_t seen = 0;
+  for (;;) {
+    uint64_t w;
+    int spins = 0;
+    while (((w = pool.word.load(std::memory_order_acquire)) >> 2) == seen) {
+      if (++spins < SPIN) {
+        cpu_relax();
+      } else {
+        std::unique_lock<std::mutex> lk(pool.m);
+        pool.cv.wait(lk, [&] { return (pool.word.load(std::memory_order_acquire) >> 2) != seen; });
+      }
+    }
+    seen = w >> 2;
+    uint64_t posted = seen << 2 | POSTED;
+    if (pool.word.compare_exchange_strong(posted, seen << 2 | TAKEN, std::memory_order_acq_rel)) {
+      pool.job(pool.ctx, 1, 2);
+      pool.done.store(seen, std::memory_order_release);
+    }
+  }
+}
+
+// Runs job on the calling thread and, when parallel, on the worker too; the job splits its work dynamically, so
+// a worker that is slow to wake (asleep, or its core busy) costs nothing: the caller does everything and cancels.
+void run(Job job, void* ctx, bool parallel) {
+  if (!parallel || pool.threads < 2 || !pool.busy.try_lock()) {
+    job(ctx, 0, 1);
+    return;
+  }
+  if (!pool.started) {
+    pool.worker = std::thread(worker_main);
+    pool.worker.detach();
+    pool.started = true;
+  }
+  pool.job = job;
+  pool.ctx = ctx;
+  uint64_t g;
+  {
+    std::lock_guard<std::mutex> lk(pool.m);
+    g = (pool.word.load(std::memory_order_relaxed) >> 2) + 1;
+    pool.word.store(g << 2 | POSTED, std::memory_order_release);
+  }
+  pool.cv.notify_one();
+  job(ctx, 0, 2);
+  uint64_t posted = g << 2 | POSTED;
+  if (!pool.word.compare_exchange_strong(posted, g << 2 | CANCELLED, std::memory_order_acq_rel)) {
+    for (int spins = 0; pool.done.load(std::memory_order_acquire) != g; spins++) {
+      if (spins < SPIN) cpu_relax();
+      else std::this_thread::yield();
+    }
+  }
+  pool.busy.unlock();
+}
+
+float* alloc_floats(size_t n) {
+  const size_t bytes = ((n * sizeof(float)) + 63) / 64 * 64;
+  return static_cast<float*>(std::aligned_alloc(64, bytes > 0 ? bytes : 64));
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// the two jobs
+
+struct LinearJob {
+  float* y;
+  const float* x;
+  const float* Bp;
+  const float* b1;
+  const float* b2;
+  int M, C, O;
+  std::atomic<int> next{0};  // the next block of rows to take
+};
+
+#pragma GCC push_options
+#pragma GCC target("avx2,fma")
+// Rows go in blocks of 96 taken from a shared counter, so a thread that loses its core mid-call only costs its
+// current block (a static half-and-half split would wait for all of its half).
+void linear_job(void* c, int, int) {
+  LinearJob& j = *static_cast<LinearJob*>(c);
+  constexpr int ROWS = 96;
+  for (;;) {
+    const int m0 = j.next.fetch_add(ROWS, std::memory_order_relaxed);
+    if (m0 >= j.M) return;
+    linear_rows(j.y, j.x, j.Bp, j.b1, j.b2, m0, j.M < m0 + ROWS ? j.M : m0 + ROWS, j.C, j.O);
+  }
+}
+
+// The recurrence's work for step t is one tile per panel (16 output columns, all N rows). Thread 0 takes panels
+// from the front and thread 1 from the back of each step, so on a quiet machine each keeps the same half of
+// W_hh in its own L2 step after step, and when one thread loses its core the other takes the rest of the step.
+// A panel of step t waits until every panel of step t-1 is done (it reads all of h_{t-1}).
+struct StepSlot {
+  std::atomic<uint64_t> range;  // step (bits 40..63), first (20..39) and end (0..19) of the panels not yet taken
+  std::atomic<int> done;        // panels of this step finished
+};
+
+inline uint64_t slot_word(uint64_t step, uint64_t first, uint64_t end) { return step << 40 | first << 20 | end; }
+
+struct RecurrenceJob {
+  float* out;
+  const float* pre;
+  const float* Bp;
+  const float* h0;
+  float* buf[2];
+  int L, N, H, P;
+  size_t outStride;
+  int outOffset;
+  int relu, reverse;
+  const int32_t* lengths;
+  StepSlot slot[2];                 // steps s and s+1 in slots s&1 and (s+1)&1
+  std::atomic<int> completed{0};    // steps finished
+};
+
+// Takes a panel of step s from the front (tid 0) or the back; -1 when all of step s's panels are taken.
+int take_panel(StepSlot& slot, int s, int tid) {
+  uint64_t w = slot.range.load(std::memory_order_acquire);
+  for (;;) {
+    const uint64_t first = w >> 20 & 0xfffff, end = w & 0xfffff;
+    if ((w >> 40) != (uint64_t)s || first >= end) return -1;
+    const uint64_t next = tid == 0 ? slot_word(s, first + 1, end) : slot_word(s, first, end - 1);
+    if (slot.range.compare_exchange_weak(w, next, std::memory_order_acq_rel)) return (int)(tid == 0 ? first : end - 1);
+  }
+}
+
+void recurrence_job(void* c, int tid, int nt) {
+  RecurrenceJob& j = *static_cast<RecurrenceJob*>(c);
+  if (nt == 1) {  // alone: whole steps, so few rows can still take several panels per tile
+    for (int s = 0; s < j.L; s++) {
+      const int t = j.reverse ? j.L - 1 - s : s;
+      recurrence_step(j.buf[s & 1], j.out + (size_t)t * j.N * j.outStride + j.outOffset, j.outStride,
+                      s == 0 ? j.h0 : j.buf[(s - 1) & 1], j.pre + (size_t)t * j.N * j.H, j.Bp, j.N, j.H, 0, j.P,
+                      j.lengths, t, j.relu);
+    }
+    return;
+  }
+  for (int s = 0; s < j.L;) {
+    StepSlot& slot = j.slot[s & 1];
+    const int p = take_panel(slot, s, tid);
+    if (p < 0) {
+      s++;
+      continue;
+    }
+    for (int spins = 0; j.completed.load(std::memory_order_acquire) < s; spins++) {
+      if (spins < (1 << 12)) cpu_relax();  // yield soon: if the other thread lost its core, spinning delays it
+      else std::this_thread::yield();
+    }
+    const int t = j.reverse ? j.L - 1 - s : s;
+    const float* h = s == 0 ? j.h0 : j.buf[(s - 1) & 1];
+    float* out_t = j.out + (size_t)t * j.N * j.outStride + j.outOffset;
+    const float* pre_t = j.pre + (size_t)t * j.N * j.H;
+    recurrence_step(j.buf[s & 1], out_t, j.outStride, h, pre_t, j.Bp, j.N, j.H, p, p + 1, j.lengths, t, j.relu);
+    if (slot.done.fetch_add(1, std::memory_order_acq_rel) + 1 == j.P) {
+      // the last panel of step s: the slot now serves step s+2, then step s+1 may start
+      slot.done.store(0, std::memory_order_relaxed);
+      slot.range.store(slot_word(s + 2, 0, j.P), std::memory_order_release);
+      j.completed.store(s + 1, std::memory_order_release);
+    }
+  }
+  for (int spins = 0; j.completed.load(std::memory_order_acquire) < j.L; spins++) {
+    if (spins < (1 << 12)) cpu_relax();
+    else std::this_thread::yield();
+  }
+}
+#pragma GCC pop_options
+
+// ---------------------------------------------------------------------------------------------------------------
+// Node-API glue
+
+napi_value throw_range(napi_env env, const char* message) {
+  napi_throw_range_error(env, nullptr, message);
+  return nullptr;
+}
+
+// A Float32Array (or, with nullable, null/undefined giving nullptr); false if it is neither.
+bool get_f32(napi_env env, napi_value v, float** data, size_t* length, bool nullable) {
+  napi_valuetype type;
+  napi_typeof(env, v, &type);
+  if (nullable && (type == napi_null || type == napi_undefined)) {
+    *data = nullptr;
+    *length = 0;
+    return true;
+  }
+  bool is = false;
+  napi_is_typedarray(env, v, &is);
+  if (!is) return false;
+  napi_typedarray_type kind;
+  void* raw = nullptr;
+  napi_get_typedarray_info(env, v, &kind, length, &raw, nullptr, nullptr);
+  if (kind != napi_float32_array) return false;
+  *data = static_cast<float*>(raw);
+  return true;
+}
+
+bool get_i32_array(napi_env env, napi_value v, int32_t** data, size_t* length) {
+  napi_valuetype type;
+  napi_typeof(env, v, &type);
+  if (type == napi_null || type == napi_undefined) {
+    *data = nullptr;
+    *length = 0;
+    return true;
+  }
+  bool is = false;
+  napi_is_typedarray(env, v, &is);
+  if (!is) return false;
+  napi_typedarray_type kind;
+  void* raw = nullptr;
+  napi_get_typedarray_info(env, v, &kind, length, &raw, nullptr, nullptr);
+  if (kind != napi_int32_array) return false;
+  *data = static_cast<int32_t*>(raw);
+  return true;
+}
+
+bool get_int(napi_env env, napi_value v, int64_t* out) {
+  return napi_get_value_int64(env, v, out) == napi_ok && *out >= 0 && *out <= 0x7fffffff;
+}
+
+napi_value Linear(napi_env env, napi_callback_info info) {
+  size_t argc = 8;
+  napi_value a[8];
+  napi_get_cb_info(env, info, &argc, a, nullptr, nullptr);
+  if (argc != 8) return throw_range(env, "linear: expected 8 arguments");
+  float *y, *x, *w, *b1, *b2;
+  size_t ny, nx, nw, nb1, nb2;
+  int64_t M, C, O;
+  if (!get_f32(env, a[0], &y, &ny, false) || !get_f32(env, a[1], &x, &nx, false) ||
+      !get_f32(env, a[2], &w, &nw, false) || !get_f32(env, a[3], &b1, &nb1, true) ||
+      !get_f32(env, a[4], &b2, &nb2, true) || !get_int(env, a[5], &M) || !get_int(env, a[6], &C) ||
+      !get_int(env, a[7], &O)) {
+    return throw_range(env, "linear: expected (Float32Array y, x, w, b1|null, b2|null, M, C, O)");
+  }
+  if (ny < (size_t)(M * O) || nx < (size_t)(M * C) || nw < (size_t)(O * C) || (b1 && nb1 < (size_t)O) ||
+      (b2 && nb2 < (size_t)O)) {
+    return throw_range(env, "linear: an array is shorter than M, C and O require");
+  }
+  if (M == 0 || O == 0) return nullptr;
+  float* Bp = alloc_floats(panel_count((int)O) * NR * (size_t)C);
+  if (!Bp) return throw_range(env, "linear: out of memory");
+  pack_panels(Bp, w, (int)O, (int)C);
+  LinearJob job;
+  job.y = y;
+  job.x = x;
+  job.Bp = Bp;
+  job.b1 = b1;
+  job.b2 = b2;
+  job.M = (int)M;
+  job.C = (int)C;
+  job.O = (int)O;
+  run(linear_job, &job, (double)M * C * O >= (1 << 21) && M > 96);  // > ~40 us of work
+  std::free(Bp);
+  return nullptr;
+}
+
+napi_value Recurrence(napi_env env, napi_callback_info info) {
+  size_t argc = 13;
+  napi_value a[13];
+  napi_get_cb_info(env, info, &argc, a, nullptr, nullptr);
+  if (argc != 13) return throw_range(env, "recurrence: expected 13 arguments");
+  float *out, *hN, *pre, *whh, *h0;
+  size_t nout, nhN, npre, nwhh, nh0, nlen;
+  int32_t* lengths;
+  int64_t L, N, H, outStride, outOffset;
+  bool relu = false, reverse = false;
+  if (!get_f32(env, a[0], &out, &nout, false) || !get_f32(env, a[1], &hN, &nhN, false) ||
+      !get_f32(env, a[2], &pre, &npre, false) || !get_f32(env, a[3], &whh, &nwhh, false) ||
+      !get_f32(env, a[4], &h0, &nh0, false) || !get_int(env, a[5], &L) || !get_int(env, a[6], &N) ||
+      !get_int(env, a[7], &H) || !get_int(env, a[8], &outStride) || !get_int(env, a[9], &outOffset) ||
+      napi_get_value_bool(env, a[10], &relu) != napi_ok || napi_get_value_bool(env, a[11], &reverse) != napi_ok ||
+      !get_i32_array(env, a[12], &lengths, &nlen)) {
+    return throw_range(env,
+                       "recurrence: expected (Float32Array out, hN, pre, whh, h0, L, N, H, outStride, outOffset, "
+                       "relu, reverse, Int32Array lengths|null)");
+  }
+  const size_t outNeed = L * N > 0 ? (size_t)((L * N - 1) * outStride + outOffset + H) : 0;
+  if (nout < outNeed || outOffset + H > outStride || nhN < (size_t)(N * H) || npre < (size_t)(L * N * H) ||
+      nwhh < (size_t)(H * H) || nh0 < (size_t)(N * H) || (lengths && nlen < (size_t)N)) {
+    return throw_range(env, "recurrence: an array is shorter than L, N, H and the output stride require");
+  }
+  if (N == 0 || H == 0) return nullptr;
+  float* Bp = alloc_floats(panel_count((int)H) * NR * (size_t)H);
+  float* buf = alloc_floats(2 * (size_t)N * H);
+  if (!Bp || !buf) {
+    std::free(Bp);
+    std::free(buf);
+    return throw_range(env, "recurrence: out of memory");
+  }
+  pack_panels(Bp, whh, (int)H, (int)H);
+  RecurrenceJob job;
+  job.out = out;
+  job.pre = pre;
+  job.Bp = Bp;
+  job.h0 = h0;
+  job.buf[0] = buf;
+  job.buf[1] = buf + (size_t)N * H;
+  job.L = (int)L;
+  job.N = (int)N;
+  job.H = (int)H;
+  job.P = (int)panel_count((int)H);
+  job.outStride = (size_t)outStride;
+  job.outOffset = (int)outOffset;
+  job.relu = relu;
+  job.reverse = reverse;
+  job.lengths = lengths;
+  job.slot[0].range.store(slot_word(0, 0, job.P));
+  job.slot[0].done.store(0);
+  job.slot[1].range.store(slot_word(1, 0, job.P));
+  job.slot[1].done.store(0);
+  // two threads pay once a step's products (~10 us) outweigh handing panels and h_t between the cores
+  run(recurrence_job, &job, (double)N * H * H >= (1 << 19) && job.P >= 2);
+  const float* last = L == 0 ? h0 : job.buf[(L - 1) & 1];
+  std::memmove(hN, last, (size_t)N * H * sizeof(float));
+  std::free(Bp);
+  std::free(buf);
+  return nullptr;
+}
+
+napi_value Threads(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value a[1];
+  napi_get_cb_info(env, info, &argc, a, nullptr, nullptr);
+  if (argc >= 1) {
+    int64_t n;
+    napi_valuetype type;
+    napi_typeof(env, a[0], &type);
+    if (type != napi_undefined) {
+      if (!get_int(env, a[0], &n) || n < 1) return throw_range(env, "threads: expected a positive integer");
+      std::lock_guard<std::mutex> lk(pool.busy);
+      pool.threads = n >= 2 && std::thread::hardware_concurrency() >= 2 ? 2 : 1;
+    }
+  }
+  napi_value result;
+  napi_create_int32(env, pool.threads, &result);
+  return result;
+}
+
+napi_value Init(napi_env env, napi_value exports) {
+  __builtin_cpu_init();
+  const bool supported = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  pool.threads = std::thread::hardware_concurrency() >= 2 ? 2 : 1;
+  if (const char* t = std::getenv("STACKED_RNN_THREADS")) {
+    if (std::atoi(t) == 1) pool.threads = 1;
+  }
+  napi_value v;
+  napi_get_boolean(env, supported, &v);
+  napi_set_named_property(env, exports, "supported", v);
+  napi_create_function(env, "threads", NAPI_AUTO_LENGTH, Threads, nullptr, &v);
+  napi_set_named_property(env, exports, "threads", v);
+  if (supported) {
+    napi_create_function(env, "linear", NAPI_AUTO_LENGTH, Linear, nullptr, &v);
+    napi_set_named_property(env, exports, "linear", v);
+    napi_create_function(env, "recurrence", NAPI_AUTO_LENGTH, Recurrence, nullptr, &v);
+    napi_set_named_property(env, exports, "recurrence", v);
+  }
+  return exports;
+}
+
+}  // namespace
+
+NAPI_MODULE(NODE_GYP_MODULE_NAME, Init)

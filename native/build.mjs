@@ -1,0 +1,65 @@
+// Builds the native kernel (native/build/Release/stacked_rnn.node) at install time, offline, and never fails the
+// install: when it cannot build, src/kernels/native.ts finds no addon and the library uses the next kernel.
+//
+//   node native/build.mjs            node-gyp (npm's own copy) with the headers of the running node, else g++
+//   STACKED_RNN_SKIP_NATIVE=1        skip the build
+//
+// node-gyp is pointed at the headers that ship with node (<prefix>/include/node) through --nodedir, so it never
+// downloads a header tarball; without those headers nothing is built.
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const output = join(here, 'build', 'Release', 'stacked_rnn.node');
+
+function note(message) {
+  console.log(`stacked-rnn: ${message}`);
+}
+
+function nodeDir() {
+  const candidates = [process.env.npm_config_nodedir, dirname(dirname(process.execPath))].filter(Boolean);
+  return candidates.find((d) => existsSync(join(d, 'include', 'node', 'node_api.h')));
+}
+
+function nodeGyp() {
+  const candidates = [];
+  try {
+    candidates.push(createRequire(import.meta.url).resolve('node-gyp/bin/node-gyp.js'));
+  } catch {}
+  if (process.env.npm_execpath) candidates.push(join(dirname(process.env.npm_execpath), '..', 'node_modules', 'node-gyp', 'bin', 'node-gyp.js'));
+  candidates.push(join(dirname(process.execPath), '..', 'lib', 'node_modules', 'npm', 'node_modules', 'node-gyp', 'bin', 'node-gyp.js'));
+  return candidates.find((p) => existsSync(p));
+}
+
+function run(command, args) {
+  const r = spawnSync(command, args, { cwd: here, stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8' });
+  return { ok: r.status === 0, log: `${r.stdout ?? ''}${r.stderr ?? ''}${r.error ? String(r.error) : ''}` };
+}
+
+function build() {
+  if (process.env.STACKED_RNN_SKIP_NATIVE === '1') return note('native kernel skipped (STACKED_RNN_SKIP_NATIVE=1)');
+  if (process.arch !== 'x64') return note(`no native kernel for ${process.arch} (it is AVX2 code); using WebAssembly`);
+  const dir = nodeDir();
+  if (!dir) return note('no node headers next to this node (include/node/node_api.h); native kernel not built');
+  const gyp = nodeGyp();
+  if (gyp) {
+    const r = run(process.execPath, [gyp, 'rebuild', `--nodedir=${dir}`, '--loglevel=error']);
+    if (r.ok && existsSync(output)) return note('native kernel built (node-gyp)');
+    note(`node-gyp failed, trying the compiler directly:\n${r.log.trim().split('\n').slice(-5).join('\n')}`);
+  }
+  mkdirSync(dirname(output), { recursive: true });
+  const cxx = process.env.CXX || 'c++';
+  const flags = ['-std=gnu++17', '-O3', '-ffp-contract=fast', '-fno-math-errno', '-Wno-psabi', '-fPIC', '-shared'];
+  const r = run(cxx, [...flags, '-pthread', `-I${join(dir, 'include', 'node')}`, '-DNODE_GYP_MODULE_NAME=stacked_rnn', 'addon.cc', '-o', output]);
+  if (r.ok) return note(`native kernel built (${cxx})`);
+  note(`native kernel not built; the WebAssembly or reference kernel will be used:\n${r.log.trim().split('\n').slice(-5).join('\n')}`);
+}
+
+try {
+  build();
+} catch (e) {
+  note(`native kernel not built (${e instanceof Error ? e.message : String(e)})`);
+}

@@ -1,0 +1,245 @@
+// The float32 arithmetic of the fast kernels, written once with GCC/Clang vector extensions so the same source
+// compiles to AVX2+FMA (native addon, 8 lanes) and to WebAssembly SIMD (4 lanes). It is the C twin of
+// src/kernels/reference.ts and is tested against it; it has no threads and no I/O (addon.cc and wasm.cc add those).
+//
+// Dimension letters: L sequence, N batch, H hidden, M rows of a product, K summed features, O output features.
+//
+// One product kernel serves both the input projection (M = L*N rows at once) and each recurrence step (M = N):
+//   C (M, O) = A (M, K) @ W (O, K)^T,
+// with W packed once into panels of NR output features (`pack_panels`), and a register tile of MR rows x NR
+// columns kept in registers while k runs. Sums are float32 with FMA, as in OpenBLAS, but restarted every KB
+// terms and added into the tile (a two-level sum: error grows like sqrt(KB) + sqrt(K/KB) rather than sqrt(K)),
+// and everything after the products (biases, pre-activation, tanh) is done in float64 and rounded once.
+#pragma once
+#include <stddef.h>
+#include <stdint.h>
+
+#ifndef RNN_VBYTES
+#define RNN_VBYTES 32  // bytes per SIMD register: 32 for AVX2, 16 for WebAssembly SIMD
+#endif
+#define VL (RNN_VBYTES / 4)  // float lanes per register
+#define NR (2 * VL)          // panel width: output features per register tile
+#define MR 6                 // rows per register tile: 12 accumulators + 2 panel loads + 1 broadcast = 15 registers
+#define KB 64                // terms summed in registers before they are added into the tile
+#define TW (4 * NR)          // widest tile: 1 row x 4 panels
+
+typedef float vf __attribute__((vector_size(RNN_VBYTES)));
+typedef float vfu __attribute__((vector_size(RNN_VBYTES), aligned(4)));
+// float64 work (the activation) goes half a register of floats at a time, so each float64 vector is one register
+#define VH (VL / 2)
+typedef float vh __attribute__((vector_size(RNN_VBYTES / 2)));
+typedef double vd __attribute__((vector_size(RNN_VBYTES)));
+typedef int64_t vi __attribute__((vector_size(RNN_VBYTES)));
+
+static inline vf splat(float s) { return s - (vf){}; }  // s - 0 is s exactly, so this is a plain broadcast
+static inline vd splatd(double s) { return s - (vd){}; }
+
+// Panels: panel p holds W's rows p*NR .. p*NR+NR-1 transposed, Bp[(p*K + k)*NR + c] = W[(p*NR + c)*K + k], with
+// zeros past O so every tile can run full width.
+static inline size_t panel_count(int O) { return (size_t)((O + NR - 1) / NR); }
+
+static void pack_panels(float* Bp, const float* W, int O, int K) {
+  const int P = (int)panel_count(O);
+  for (int p = 0; p < P; p++) {
+    float* dst = Bp + (size_t)p * K * NR;
+    for (int c = 0; c < NR; c++) {
+      const int o = p * NR + c;
+      if (o < O) {
+        const float* src = W + (size_t)o * K;
+        for (int k = 0; k < K; k++) dst[(size_t)k * NR + c] = src[k];
+      } else {
+        for (int k = 0; k < K; k++) dst[(size_t)k * NR + c] = 0.0f;
+      }
+    }
+  }
+}
+
+// T (R, NP*NR) = A (R rows, stride lda) @ panels p .. p+NP-1 (each K x NR, `ps` floats apart).
+// R rows x NP panels: R*NP*2 accumulators, so a single row still keeps 8 independent FMA chains.
+// Not inlined: on its own the register allocator keeps all accumulators in registers; inlined into a caller it
+// has been seen to spill one and chain every k through memory (half speed).
+template <int R, int NP>
+__attribute__((noinline)) static void tile(float* T, const float* A, size_t lda, const float* Bp, size_t ps, int K) {
+  for (int k0 = 0; k0 < K; k0 += KB) {
+    const int k1 = K < k0 + KB ? K : k0 + KB;
+    vf c[R][NP][2];
+#pragma GCC unroll 8
+    for (int i = 0; i < R; i++)
+#pragma GCC unroll 8
+      for (int q = 0; q < NP; q++) c[i][q][0] = c[i][q][1] = (vf){};
+    for (int k = k0; k < k1; k++) {
+      vf b[NP][2];
+#pragma GCC unroll 8
+      for (int q = 0; q < NP; q++) {
+        b[q][0] = *(const vf*)(Bp + q * ps + (size_t)k * NR);
+        b[q][1] = *(const vf*)(Bp + q * ps + (size_t)k * NR + VL);
+      }
+#pragma GCC unroll 8
+      for (int i = 0; i < R; i++) {
+        const vf a = splat(A[i * lda + k]);
+#pragma GCC unroll 8
+        for (int q = 0; q < NP; q++) {
+          c[i][q][0] += a * b[q][0];
+          c[i][q][1] += a * b[q][1];
+        }
+      }
+    }
+#pragma GCC unroll 8
+    for (int i = 0; i < R; i++)
+#pragma GCC unroll 8
+      for (int q = 0; q < NP; q++)
+#pragma GCC unroll 2
+        for (int h = 0; h < 2; h++) {
+          vf* t = (vf*)(T + i * TW + q * NR + h * VL);
+          *t = k0 == 0 ? c[i][q][h] : *t + c[i][q][h];
+        }
+  }
+  if (K == 0) {
+    for (int i = 0; i < R; i++)
+      for (int j = 0; j < NP * NR; j++) T[i * TW + j] = 0.0f;
+  }
+}
+
+// Panels a tile of R rows covers at once: more for few rows, so that a single row (a matrix-vector product, as
+// in online inference with N = 1) still has 8 independent FMA chains.
+static inline int tile_panels(int R, int panels) {
+  int most = R == 1 ? 4 : R == 2 ? 2 : 1;
+  while (most > panels) most /= 2;
+  return most;
+}
+
+static inline void tile_any(float* T, int R, int NP, const float* A, size_t lda, const float* Bp, size_t ps, int K) {
+  if (R == 1 && NP == 4) return tile<1, 4>(T, A, lda, Bp, ps, K);
+  if (R == 1 && NP == 2) return tile<1, 2>(T, A, lda, Bp, ps, K);
+  if (R == 2 && NP == 2) return tile<2, 2>(T, A, lda, Bp, ps, K);
+  switch (R) {
+    case 1: return tile<1, 1>(T, A, lda, Bp, ps, K);
+    case 2: return tile<2, 1>(T, A, lda, Bp, ps, K);
+    case 3: return tile<3, 1>(T, A, lda, Bp, ps, K);
+    case 4: return tile<4, 1>(T, A, lda, Bp, ps, K);
+    case 5: return tile<5, 1>(T, A, lda, Bp, ps, K);
+    default: return tile<6, 1>(T, A, lda, Bp, ps, K);
+  }
+}
+
+// Every tile of rows m0..m1 x panels p0..p1 of A (rows `lda` apart) @ panels, handed to epi(m, R, p, np, T) as
+// soon as its sums are done, while it is still in L1. Rows go in blocks of MC so a block of A stays in L2 while
+// the panels go by, and each panel is reused by every row of the block.
+template <class Epi>
+static void for_tiles(const float* A, size_t lda, const float* Bp, int K, int m0, int m1, int p0, int p1, Epi&& epi) {
+  const size_t ps = (size_t)K * NR;
+  float T[MR * TW] __attribute__((aligned(64)));
+  const int MC = 96;
+  for (int mb = m0; mb < m1; mb += MC) {
+    const int me = m1 < mb + MC ? m1 : mb + MC;
+    const int R0 = me - mb < MR ? me - mb : MR;
+    for (int p = p0; p < p1;) {
+      const int step = tile_panels(R0, p1 - p);
+      for (int m = mb; m < me; m += MR) {
+        const int R = me - m < MR ? me - m : MR;
+        for (int pp = p; pp < p + step;) {
+          const int q = tile_panels(R, p + step - pp);
+          tile_any(T, R, q, A + (size_t)m * lda, lda, Bp + (size_t)pp * ps, ps, K);
+          epi(m, R, pp, q, (const float*)T);
+          pp += q;
+        }
+      }
+      p += step;
+    }
+  }
+}
+
+// exp for 0 <= z <= 40 in float64: z = k ln2 + r, |r| <= ln2/2, Taylor to r^9 (relative error < 1e-11, far
+// below float32's 6e-8, so the float32 result is the correctly rounded one but for values within 1e-11 of a tie).
+static inline vd exp_small(vd z) {
+  const double shifter = 6755399441055744.0;  // 1.5 * 2^52: adding it rounds to an integer kept in the low bits
+  const vd kd = z * 1.4426950408889634 + shifter;
+  const vd k = kd - shifter;
+  const vd r = (z - k * 0.6931471803691238) - k * 1.9082149292705877e-10;
+  vd p = splatd(1.0 / 362880);
+  const double inv[] = {1.0 / 40320, 1.0 / 5040, 1.0 / 720, 1.0 / 120, 1.0 / 24, 1.0 / 6, 0.5, 1.0, 1.0};
+  for (int i = 0; i < 9; i++) p = p * r + inv[i];
+  vi bits;
+  __builtin_memcpy(&bits, &kd, sizeof bits);
+  bits = (bits - (int64_t)0x4338000000000000LL + 1023) << 52;
+  vd scale;
+  __builtin_memcpy(&scale, &bits, sizeof scale);
+  return p * scale;
+}
+
+// tanh in float64, close enough to exact that rounding to float32 is correctly rounded but for rare ties.
+static inline vd tanh_vd(vd x) {
+  const vd ax = x < 0 ? -x : x;
+  const vd z = ax > 20.0 ? splatd(20.0) : ax;  // tanh(20) rounds to 1; NaN passes through the compare
+  const vd e = exp_small(z + z);
+  const vd big = 1.0 - 2.0 / (e + 1.0);
+  const vd x2 = z * z;
+  const vd small = z + z * x2 * (-1.0 / 3 + x2 * (2.0 / 15 - x2 * (17.0 / 315)));  // |x| < 0.01: error < 1e-17
+  vd r = z < 0.01 ? small : big;
+  r = x < 0 ? -r : r;
+  return x != x ? x : r;
+}
+
+// One row of a recurrence tile: h = f(acc + pre) in float64, rounded once; `width` <= TW valid columns. Vector
+// conversions and selects throughout: a branch on the sign of each value would mispredict half the time.
+static inline void activate_row(float* h, const float* acc, const float* pre, int width, int relu) {
+  for (int j = 0; j < width; j += VH) {
+    vh a, p;
+    const bool full = j + VH <= width;
+    __builtin_memcpy(&a, acc + j, sizeof a);  // the tile is TW wide, so this read is always in bounds
+    if (full) {
+      __builtin_memcpy(&p, pre + j, sizeof p);
+    } else {
+      p = (vh){};
+      for (int c = 0; c < width - j; c++) p[c] = pre[j + c];
+    }
+    const vd s = __builtin_convertvector(a, vd) + __builtin_convertvector(p, vd);
+    const vd r = relu ? (s < 0 ? splatd(0.0) : s) : tanh_vd(s);  // s < 0 is false for NaN: relu keeps it
+    const vh v = __builtin_convertvector(r, vh);
+    if (full) {
+      __builtin_memcpy(h + j, &v, sizeof v);
+    } else {
+      for (int c = 0; c < width - j; c++) h[j + c] = v[c];
+    }
+  }
+}
+
+// y rows m0..m1 (of O features) = x @ W^T + b1 + b2, from W's panels; the biases are added in float64.
+static void linear_rows(float* y, const float* x, const float* Bp, const float* b1, const float* b2, int m0, int m1,
+                        int K, int O) {
+  for_tiles(x, (size_t)K, Bp, K, m0, m1, 0, (int)panel_count(O), [&](int m, int R, int p, int np, const float* T) {
+    const int o0 = p * NR;
+    const int width = O - o0 < np * NR ? O - o0 : np * NR;
+    for (int i = 0; i < R; i++) {
+      float* dst = y + (size_t)(m + i) * O + o0;
+      const float* t = T + i * TW;
+      for (int j = 0; j < width; j++) {
+        double s = (double)t[j];
+        if (b1) s += (double)b1[o0 + j];
+        if (b2) s += (double)b2[o0 + j];
+        dst[j] = (float)s;
+      }
+    }
+  });
+}
+
+// One recurrence step for rows 0..N x panels p0..p1 (the columns this thread owns):
+//   hn[n] = f(pre_t[n] + h[n] @ Whh^T), out_t[n] = hn[n] while t < lengths[n]; else hn[n] = h[n], out_t[n] = 0.
+static void recurrence_step(float* hn, float* out_t, size_t outStride, const float* h, const float* pre_t,
+                            const float* Bp, int N, int H, int p0, int p1, const int32_t* lengths, int t, int relu) {
+  for_tiles(h, (size_t)H, Bp, H, 0, N, p0, p1, [&](int m, int R, int p, int np, const float* T) {
+    const int j0 = p * NR;
+    const int width = H - j0 < np * NR ? H - j0 : np * NR;
+    for (int i = 0; i < R; i++) {
+      const int n = m + i;
+      float* dst = hn + (size_t)n * H + j0;
+      float* o = out_t + (size_t)n * outStride + j0;
+      if (lengths && t >= lengths[n]) {
+        for (int j = 0; j < width; j++) dst[j] = h[(size_t)n * H + j0 + j], o[j] = 0.0f;
+        continue;
+      }
+      activate_row(dst, T + i * TW, pre_t + (size_t)n * H + j0, width, relu);
+      for (int j = 0; j < width; j++) o[j] = dst[j];
+    }
+  });
+}

@@ -1,0 +1,139 @@
+/**
+ * The native kernel: native/addon.cc (AVX2 + FMA on both cores) behind the kernel interface, for Node.js.
+ *
+ * The addon is built at install (`node native/build.mjs`); when it is missing, fails to load or the CPU lacks
+ * AVX2/FMA, `nativeKernel` is null and the next kernel is used.
+ *
+ * Precision: the native path is float32 throughout, as PyTorch's CPU path is (FMA sums, restarted every 64 terms,
+ * the state rounded to float32 every step), with biases and activations in float64 and rounded once. Everything
+ * else goes to the reference kernel: float64 models, the backward methods, and small problems (fewer than
+ * `exactBelow` elements in a scratch buffer), where a Node-API call saves nothing over plain loops and the
+ * reference gives the float32 nearest the exact result instead.
+ */
+import type { FloatArray } from '../tensor.js';
+import type { Kernel, RecurrenceArgs } from './kernel.js';
+import { referenceKernel } from './reference.js';
+
+/** What native/addon.cc exports (see its header). */
+export interface NativeAddon {
+  supported: boolean;
+  /** The thread count (1 or 2); sets it when n is given. */
+  threads(n?: number): number;
+  linear(
+    y: Float32Array,
+    x: Float32Array,
+    w: Float32Array,
+    b1: Float32Array | null,
+    b2: Float32Array | null,
+    M: number,
+    C: number,
+    O: number,
+  ): void;
+  recurrence(
+    out: Float32Array,
+    hN: Float32Array,
+    pre: Float32Array,
+    whh: Float32Array,
+    h0: Float32Array,
+    L: number,
+    N: number,
+    H: number,
+    outStride: number,
+    outOffset: number,
+    relu: boolean,
+    reverse: boolean,
+    lengths: Int32Array | null,
+  ): void;
+}
+
+/** Why the addon is not in use, or null when it is. */
+export let nativeUnavailable: string | null = null;
+
+function loadAddon(): NativeAddon | null {
+  // getBuiltinModule keeps node:module out of the static imports, so bundlers for the browser never see it
+  const proc = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process;
+  const nodeModule = proc?.getBuiltinModule?.('node:module') as typeof import('node:module') | undefined;
+  if (!nodeModule) {
+    nativeUnavailable = 'not running in Node.js';
+    return null;
+  }
+  try {
+    // the same path from src/kernels/ (tsx) and dist/kernels/ (built)
+    const addon = nodeModule.createRequire(import.meta.url)(
+      '../../native/build/Release/stacked_rnn.node',
+    ) as NativeAddon;
+    if (!addon.supported) {
+      nativeUnavailable = 'this CPU lacks AVX2 or FMA';
+      return null;
+    }
+    return addon;
+  } catch (e) {
+    nativeUnavailable = `the addon did not load (${(e as Error).message.split('\n')[0]}); build it with node native/build.mjs`;
+    return null;
+  }
+}
+
+/** The loaded addon, or null (see `nativeUnavailable`). */
+export const nativeAddon: NativeAddon | null = loadAddon();
+
+function f32(...arrays: (FloatArray | null)[]): boolean {
+  return arrays.every((a) => a === null || a instanceof Float32Array);
+}
+
+export interface NativeKernelOptions {
+  /** The kernel's name. Default 'native'. */
+  name?: string;
+  /**
+   * Scratch buffers (a layer's `pre` (L, N, H) or output (L, N, D*H)) shorter than this come from the reference
+   * kernel (float64), which sends the whole layer to the reference. Default 4096; 0 runs every float32 call native.
+   */
+  exactBelow?: number;
+}
+
+/** Below this many elements per layer buffer, plain loops are as fast as a native call: the reference runs. */
+export const EXACT_BELOW = 4096;
+
+/**
+ * A kernel over the addon: float32 buffers go native, anything else (float64 scratch included) to the reference
+ * kernel. Methods the addon lacks (the backward ones) are the reference kernel's.
+ */
+export function createNativeKernel(addon: NativeAddon, options: NativeKernelOptions = {}): Kernel {
+  const exactBelow = options.exactBelow ?? EXACT_BELOW;
+  return {
+    ...referenceKernel,
+    name: options.name ?? 'native',
+
+    scratch(like: FloatArray, length: number): FloatArray {
+      return like instanceof Float32Array && length >= exactBelow
+        ? new Float32Array(length)
+        : referenceKernel.scratch(like, length);
+    },
+
+    linear(y, x, w, b1, b2, M, C, O) {
+      if (y instanceof Float32Array && x instanceof Float32Array && w instanceof Float32Array && f32(b1, b2)) {
+        addon.linear(y, x, w, b1 as Float32Array | null, b2 as Float32Array | null, M, C, O);
+      } else {
+        referenceKernel.linear(y, x, w, b1, b2, M, C, O);
+      }
+    },
+
+    recurrence(a: RecurrenceArgs) {
+      const { out, hN, pre, whh, h0 } = a;
+      if (
+        out instanceof Float32Array &&
+        hN instanceof Float32Array &&
+        pre instanceof Float32Array &&
+        whh instanceof Float32Array &&
+        h0 instanceof Float32Array
+      ) {
+        const relu = a.nonlinearity === 'relu';
+        addon.recurrence(out, hN, pre, whh, h0, a.L, a.N, a.H, a.outStride, a.outOffset, relu, a.reverse, a.lengths);
+      } else {
+        referenceKernel.recurrence(a);
+      }
+    },
+  };
+}
+
+/** The native kernel, or null when the addon is unavailable. */
+export const nativeKernel: Kernel | null = nativeAddon ? createNativeKernel(nativeAddon) : null;
