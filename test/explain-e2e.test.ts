@@ -17,6 +17,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { type Browser, chromium, type Page } from 'playwright-core';
+import { explainCommand, parsePort } from '../src/cli/explain.js';
 import { Generator, mistakenForward, RNN, RnnError, randn, type Tensor, tensor } from '../src/index.js';
 import { writePtStateDict } from '../src/io/pt/index.js';
 import { writeSafetensors } from '../src/io/safetensors.js';
@@ -172,6 +173,49 @@ async function activeCell(page: Page): Promise<string | null> {
   return page.getAttribute('[aria-current="step"]', 'data-testid');
 }
 
+describe('explainCommand, without a browser', () => {
+  test('rejects a port that is not an integer in 0..65535, naming it', async () => {
+    for (const bad of ['abc', '-1', '70000', '1.5', '']) {
+      assert.throws(
+        () => parsePort(bad),
+        (e: unknown) => e instanceof RnnError && e.code === 'invalid_argument' && e.message.includes(`'${bad}'`),
+      );
+    }
+    assert.equal(parsePort('0'), 0);
+    assert.equal(parsePort(' 8080 '), 8080);
+    await assert.rejects(explainCommand({ port: 65536, open: false }), RnnError);
+  });
+
+  test('says how to build the page when it is not built', async () => {
+    const empty = mkdtempSync(join(tmpdir(), 'stacked-rnn-explain-empty-'));
+    try {
+      await assert.rejects(
+        explainCommand({ root: empty, port: 0, open: false }),
+        (e: unknown) => e instanceof RnnError && e.code === 'io' && /npm run build/.test(e.hint ?? ''),
+      );
+    } finally {
+      rmSync(empty, { recursive: true, force: true });
+    }
+  });
+
+  test('serves a folder on 127.0.0.1, prints the address, and stops on close', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'stacked-rnn-explain-root-'));
+    writeFileSync(join(dir, 'index.html'), '<!doctype html><title>t</title>');
+    const lines: string[] = [];
+    const server = await explainCommand({ root: dir, port: 0, open: false, log: (l) => lines.push(l) });
+    try {
+      assert.match(server.url, /^http:\/\/127\.0\.0\.1:\d+\/$/);
+      assert.ok(lines.some((l) => l.includes(server.url)));
+      assert.equal((await get(server.url)).status, 200);
+      assert.equal((await get(server.url, { Host: `localhost:${server.port}` })).status, 200);
+    } finally {
+      await server.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+    await assert.rejects(get(server.url));
+  });
+});
+
 describe('stacked-rnn explain, in Chromium', { skip: SKIP }, () => {
   let child: ChildProcess | undefined;
   let url = '';
@@ -201,7 +245,10 @@ describe('stacked-rnn explain, in Chromium', { skip: SKIP }, () => {
 
   /** A fresh page at `hash`; `problems` collects console errors and warnings, page errors and foreign requests. */
   async function open(hash = ''): Promise<{ page: Page; problems: string[] }> {
-    const page = await (browser as Browser).newPage({ viewport: { width: 1440, height: 900 } });
+    const page = await (browser as Browser).newPage({
+      viewport: { width: 1440, height: 900 },
+      reducedMotion: 'reduce',
+    });
     const problems: string[] = [];
     page.on('console', (m) => {
       if (m.type() === 'error' || m.type() === 'warning') problems.push(`console ${m.type()}: ${m.text()}`);

@@ -111,31 +111,49 @@ export function stepPanel(run: Run, i: number): HTMLElement {
   const rows: [string, string, HTMLElement][] = [
     [
       `${sym('xin', `x_{${t}}^{(${l})}`)} = ${l === 0 ? sym('x0', `x_{${t}}`) : sym('hbelow', D === 2 ? `[\\overrightarrow{h}_{${t}}^{(${l - 1})};\\overleftarrow{h}_{${t}}^{(${l - 1})}]` : `h_{${t}}^{(${l - 1})}`)}`,
-      l === 0 ? 'from below: the input at this step' : `from below: layer ${l - 1} at the same step`,
-      vector(input, { digits: 4, scale: inputScale, testid: 'comp-input', link: 'xin', label: 'layer input' }),
+      l === 0 ? 'from below: the input at this step' : `from below: layer ${l - 1} at the same step, not x_${t}`,
+      vector(input, {
+        compactAbove: 16,
+        digits: 4,
+        scale: inputScale,
+        testid: 'comp-input',
+        link: 'xin',
+        label: 'layer input',
+      }),
     ],
     [
       `${sym('hprev', hTex(d === 0 ? 't-1' : 't+1', l, d))} = ${atEdge ? 'h_0' : hTex(prevT, l, d)}`,
       atEdge
         ? 'the initial state: zeros'
         : `from the ${d === 0 ? 'left' : 'right'}: this layer one step ${d === 0 ? 'earlier' : 'later'}`,
-      vector(hPrev, { digits: 4, scale, testid: 'comp-hprev', link: 'hprev', label: 'previous state' }),
+      vector(hPrev, {
+        compactAbove: 16,
+        digits: 4,
+        scale,
+        testid: 'comp-hprev',
+        link: 'hprev',
+        label: 'previous state',
+      }),
     ],
     [
       `x\\,${sym('wih', `W_{ih}^{(${l})\\top}`)} + ${sym('bih', `b_{ih}^{(${l})}`)}`,
       `weight_ih_${suffix} (${H}, ${input.length})`,
-      vector(ih, { digits: 4, scale, testid: 'comp-ih', link: 'wih bih', label: 'input part' }),
+      vector(ih, { compactAbove: 16, digits: 4, scale, testid: 'comp-ih', link: 'wih bih', label: 'input part' }),
     ],
     [
       `h\\,${sym('whh', `W_{hh}^{(${l})\\top}`)} + ${sym('bhh', `b_{hh}^{(${l})}`)}`,
       `weight_hh_${suffix} (${H}, ${H})`,
-      vector(hh, { digits: 4, scale, testid: 'comp-hh', link: 'whh bhh', label: 'hidden part' }),
+      vector(hh, { compactAbove: 16, digits: 4, scale, testid: 'comp-hh', link: 'whh bhh', label: 'hidden part' }),
     ],
-    ['\\text{sum}', 'both parts added', vector(sum, { digits: 4, scale, testid: 'comp-sum', label: 'sum' })],
+    [
+      '\\text{sum}',
+      'both parts added',
+      vector(sum, { compactAbove: 16, digits: 4, scale, testid: 'comp-sum', label: 'sum' }),
+    ],
     [
       `${sym('f', fTex(f))}(\\text{sum}) = ${sym('h', hTex(t, l, d))}`,
       f === 'tanh' ? 'squashed into (\u22121, 1)' : 'negatives set to 0',
-      vector(h, { digits: 4, scale, testid: 'comp-h', link: 'h f', label: 'new state' }),
+      vector(h, { compactAbove: 16, digits: 4, scale, testid: 'comp-h', link: 'h f', label: 'new state' }),
     ],
   ];
 

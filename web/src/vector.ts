@@ -40,6 +40,8 @@ export interface VectorOptions {
   /** Formula symbols this vector stands for (see formula.ts). */
   link?: string;
   label?: string;
+  /** Longer vectors are drawn as plain colour squares (exact values on hover). Default 8. */
+  compactAbove?: number;
 }
 
 /** A vector as a row of coloured chips; the exact values are kept in `data-values` (JSON) for tests and tools. */
@@ -47,8 +49,9 @@ export function vector(values: ArrayLike<number>, options: VectorOptions = {}): 
   const digits = options.digits ?? 3;
   const scale = options.scale ?? 1;
   const list = Array.from(values);
+  const compact = list.length > (options.compactAbove ?? 8);
   const node = el('span', {
-    class: 'vec',
+    class: compact ? 'vec compact' : 'vec',
     'data-values': JSON.stringify(list),
     'data-testid': options.testid,
     'data-link': options.link,
@@ -64,7 +67,7 @@ export function vector(values: ArrayLike<number>, options: VectorOptions = {}): 
           style: `background:${color(v, scale)}`,
           title: String(v),
         },
-        fmt(v, digits),
+        compact ? '' : fmt(v, digits),
       ),
     );
   }
