@@ -1,0 +1,121 @@
+/**
+ * One contender on one configuration, in its own process so its peak memory is its own (run by bench/run.ts).
+ *
+ *   node --import tsx bench/contender.ts DIR stacked-rnn|onnxruntime KERNEL L N I H K [--train]
+ *
+ * Reads what bench/torch_peer.py wrote to DIR (weights, x, PyTorch's float32 and float64 outputs), times the
+ * forward (median of repeats within a time budget) and, with --train, the training step (forward recorded +
+ * backward of output.sum()), and prints one JSON line with the times, the output's error against PyTorch
+ * float64 and the peak RSS.
+ */
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import { RNN } from '../src/rnn/rnn.js';
+import { Tensor } from '../src/tensor.js';
+
+/** The part of onnxruntime-node used here (it is an optional peer: not a dependency of this package). */
+interface Ort {
+  Tensor: new (type: 'float32', data: Float32Array, dims: number[]) => unknown;
+  InferenceSession: {
+    create(
+      path: string,
+      options: { intraOpNumThreads: number },
+    ): Promise<{
+      run(feeds: Record<string, unknown>): Promise<Record<string, { data: Float32Array }>>;
+    }>;
+  };
+}
+
+const [dir = '', who = '', kernel = '', ...rest] = process.argv.slice(2);
+const [L = 0, N = 0, I = 0, H = 0, K = 0] = rest.slice(0, 5).map(Number);
+const train = rest.includes('--train');
+
+function floats(name: string): Float32Array {
+  const b = readFileSync(join(dir, name));
+  return new Float32Array(b.buffer, b.byteOffset, b.byteLength / 4).slice();
+}
+
+function doubles(name: string): Float64Array {
+  const b = readFileSync(join(dir, name));
+  return new Float64Array(b.buffer, b.byteOffset, b.byteLength / 8).slice();
+}
+
+/** max|got - want| / max(1, max|want|), as the parity tests measure. */
+function scaledError(got: ArrayLike<number>, want: ArrayLike<number>): number {
+  let diff = 0;
+  let scale = 1;
+  for (let i = 0; i < want.length; i++) {
+    diff = Math.max(diff, Math.abs((got[i] as number) - (want[i] as number)));
+    scale = Math.max(scale, Math.abs(want[i] as number));
+  }
+  return diff / scale;
+}
+
+async function medianMs(fn: () => unknown, budgetMs = 3000, most = 200, least = 3): Promise<[number, number]> {
+  await fn(); // warm-up
+  const times: number[] = [];
+  const start = performance.now();
+  while (times.length < most && (times.length < least || performance.now() - start < budgetMs)) {
+    const t0 = performance.now();
+    await fn();
+    times.push(performance.now() - t0);
+  }
+  times.sort((a, b) => a - b);
+  return [times[Math.floor(times.length / 2)] as number, times.length];
+}
+
+const x = floats('x.bin'); // (L, N, I)
+const out64 = doubles('out64.bin'); // (L, N, H)
+const result: Record<string, unknown> = { who, kernel };
+
+if (who === 'stacked-rnn') {
+  const rnn = new RNN({ inputSize: I, hiddenSize: H, numLayers: K, backend: kernel });
+  const names = JSON.parse(readFileSync(join(dir, 'weights.json'), 'utf8')) as [string, number[]][];
+  const all = floats('weights.bin');
+  let at = 0;
+  const sd = new Map<string, Tensor>();
+  for (const [name, shape] of names) {
+    const n = shape.reduce((a, b) => a * b, 1);
+    sd.set(name, new Tensor(all.slice(at, at + n), shape));
+    at += n;
+  }
+  rnn.loadStateDict(sd);
+  const input = new Tensor(x, [L, N, I]);
+  [result.forward_ms, result.forward_reps] = await medianMs(() => rnn.forward(input));
+  result.error = scaledError(rnn.forward(input)[0].data, out64);
+  if (train) {
+    const ones = new Tensor(new Float32Array(L * N * H).fill(1), [L, N, H]);
+    [result.train_ms, result.train_reps] = await medianMs(
+      () => {
+        rnn.zeroGrad();
+        rnn.forward(input, null, { requiresGrad: true });
+        rnn.backward(ones);
+      },
+      3000,
+      50,
+      1,
+    );
+  }
+} else if (who === 'onnxruntime') {
+  // from the project's node_modules, else from STACKED_RNN_PEERS (a directory where it was installed)
+  const from = process.env.STACKED_RNN_PEERS ? join(process.env.STACKED_RNN_PEERS, 'package.json') : import.meta.url;
+  const ort = createRequire(from)('onnxruntime-node') as Ort;
+  let best: [number, number] = [Number.POSITIVE_INFINITY, 0];
+  for (const threads of [1, 2]) {
+    const session = await ort.InferenceSession.create(join(dir, 'model.onnx'), { intraOpNumThreads: threads });
+    const feeds = { x: new ort.Tensor('float32', x, [L, N, I]) };
+    const t = await medianMs(() => session.run(feeds));
+    if (t[0] < best[0]) {
+      best = t;
+      result.threads = threads;
+      const y = (await session.run(feeds)).y;
+      if (y) result.error = scaledError(y.data, out64);
+    }
+  }
+  [result.forward_ms, result.forward_reps] = best;
+} else {
+  throw new Error(`unknown contender '${who}'`);
+}
+result.peak_rss_mb = process.resourceUsage().maxRSS / 1024;
+console.log(JSON.stringify(result));

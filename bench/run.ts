@@ -1,0 +1,184 @@
+/**
+ * The benchmark: stacked-rnn against PyTorch (and onnxruntime-node when installed) on the issue's configurations,
+ * in one run, on the same weights and input, each contender in its own process.
+ *
+ *   node --import tsx bench/run.ts [--configs ABCDE] [--train CD] [--sweep] [--kernels native,wasm]
+ *
+ * PyTorch (/usr/bin/python3, bench/torch_peer.py) makes the weights and input and times itself in its best
+ * setting; onnxruntime-node is looked up in node_modules, then in STACKED_RNN_PEERS (a directory where it was
+ * installed: `ONNXRUNTIME_NODE_INSTALL=skip npm install --prefix DIR onnxruntime-node`). Prints one table of
+ * median times, ratios (PyTorch time / ours: above 1 means we are faster), output error against PyTorch float64
+ * and peak memory, and writes it with the raw numbers to bench/results/. With --sweep, also times a one-layer
+ * network around configuration C while L, N or H doubles, and draws docs/performance-scaling.svg.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { type Series, scalingSvg } from './plot.js';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const PYTHON = '/usr/bin/python3';
+
+/** The issue's configurations: sequence L, batch N, input I, hidden H, layers K (tanh, bias, one direction). */
+const CONFIGS: Record<string, { L: number; N: number; I: number; H: number; K: number; title: string }> = {
+  A: { L: 3, N: 3, I: 2, H: 3, K: 2, title: 'seed' },
+  B: { L: 100, N: 1, I: 32, H: 64, K: 2, title: 'online' },
+  C: { L: 256, N: 32, I: 128, H: 256, K: 3, title: 'medium' },
+  D: { L: 128, N: 128, I: 512, H: 512, K: 4, title: 'large' },
+  E: { L: 2048, N: 8, I: 64, H: 128, K: 2, title: 'long' },
+};
+
+function flag(name: string, fallback: string): string {
+  const i = process.argv.indexOf(name);
+  return i >= 0 ? (process.argv[i + 1] ?? fallback) : fallback;
+}
+
+const configs = flag('--configs', 'ABCDE').split('');
+const trainOn = new Set(flag('--train', 'C').split(''));
+const kernels = flag('--kernels', 'native,wasm').split(',');
+const sweep = process.argv.includes('--sweep');
+
+function json(cmd: string, args: string[]): Record<string, unknown> {
+  const r = spawnSync(cmd, args, { cwd: ROOT, encoding: 'utf8', maxBuffer: 1 << 26 });
+  const line = (r.stdout ?? '').trim().split('\n').at(-1) ?? '';
+  if (r.status !== 0 || !line.startsWith('{')) {
+    throw new Error(`${cmd} ${args.join(' ')} failed:\n${(r.stderr ?? '').slice(-2000)}`);
+  }
+  return JSON.parse(line) as Record<string, unknown>;
+}
+
+function ortAvailable(): boolean {
+  const r = spawnSync(process.execPath, ['-e', "require.resolve('onnxruntime-node')"], { cwd: ROOT });
+  if (r.status === 0) return true;
+  const dir = process.env.STACKED_RNN_PEERS;
+  return dir !== undefined && existsSync(join(dir, 'node_modules', 'onnxruntime-node'));
+}
+
+interface Row {
+  config: string;
+  dims: string;
+  torch: Record<string, unknown>;
+  ours: Record<string, Record<string, unknown>>;
+  ort: Record<string, unknown> | null;
+}
+
+function runConfig(name: string, dims: { L: number; N: number; I: number; H: number; K: number }, withOrt: boolean) {
+  const { L, N, I, H, K } = dims;
+  const dir = mkdtempSync(join(tmpdir(), `stacked-rnn-bench-${name}-`));
+  try {
+    const sizes = [L, N, I, H, K].map(String);
+    const train = trainOn.has(name);
+    const torch = json(PYTHON, [
+      'bench/torch_peer.py',
+      dir,
+      ...sizes,
+      ...(train ? ['--train'] : []),
+      ...(withOrt ? ['--onnx'] : []),
+    ]);
+    const tsx = ['--import', 'tsx', 'bench/contender.ts', dir];
+    const ours: Row['ours'] = {};
+    for (const k of kernels)
+      ours[k] = json(process.execPath, [...tsx, 'stacked-rnn', k, ...sizes, ...(train ? ['--train'] : [])]);
+    const ort = withOrt ? json(process.execPath, [...tsx, 'onnxruntime', '-', ...sizes]) : null;
+    return { torch, ours, ort };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+const num = (v: unknown) => (typeof v === 'number' ? v : Number.NaN);
+const ms = (v: unknown) => (Number.isFinite(num(v)) ? (num(v) < 1 ? num(v).toFixed(3) : num(v).toPrecision(4)) : '-');
+const ratio = (peer: unknown, us: unknown) =>
+  Number.isFinite(num(peer) / num(us)) ? `${(num(peer) / num(us)).toFixed(2)}x` : '-';
+const err = (v: unknown) => (Number.isFinite(num(v)) ? num(v).toExponential(1) : '-');
+const mb = (v: unknown) => (Number.isFinite(num(v)) ? num(v).toFixed(0) : '-');
+
+function table(rows: Row[], withOrt: boolean): string {
+  const main = kernels[0] as string;
+  const head = [
+    'config',
+    'L, N, I, H, K',
+    ...kernels.map((k) => `stacked-rnn ${k} ms`),
+    'PyTorch ms',
+    ...(withOrt ? ['onnxruntime ms'] : []),
+    `PyTorch / ${main}`,
+    ...(withOrt ? [`onnxruntime / ${main}`] : []),
+    `error ${main} / PyTorch f32 / ort`,
+    `peak MB ${main} / PyTorch${withOrt ? ' / ort' : ''}`,
+  ];
+  const lines = [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`];
+  for (const r of rows) {
+    const us = r.ours[main]?.forward_ms;
+    lines.push(
+      `| ${[
+        r.config,
+        r.dims,
+        ...kernels.map((k) => ms(r.ours[k]?.forward_ms)),
+        ms(r.torch.forward_ms),
+        ...(withOrt ? [ms(r.ort?.forward_ms)] : []),
+        ratio(r.torch.forward_ms, us),
+        ...(withOrt ? [ratio(r.ort?.forward_ms, us)] : []),
+        [r.ours[main]?.error, r.torch.error, ...(withOrt ? [r.ort?.error] : [])].map(err).join(' / '),
+        [r.ours[main]?.peak_rss_mb, r.torch.peak_rss_mb, ...(withOrt ? [r.ort?.peak_rss_mb] : [])].map(mb).join(' / '),
+      ].join(' | ')} |`,
+    );
+  }
+  const trained = rows.filter((r) => r.torch.train_ms !== undefined);
+  if (trained.length > 0) {
+    lines.push(
+      '',
+      '| training step (forward + backward of output.sum()) | stacked-rnn ms | PyTorch ms | PyTorch / ours |',
+    );
+    lines.push('|---|---|---|---|');
+    for (const r of trained) {
+      const t = r.ours[main]?.train_ms;
+      lines.push(`| ${r.config} (${r.dims}) | ${ms(t)} | ${ms(r.torch.train_ms)} | ${ratio(r.torch.train_ms, t)} |`);
+    }
+  }
+  return lines.join('\n');
+}
+
+const withOrt = ortAvailable();
+const rows: Row[] = [];
+for (const name of configs) {
+  const c = CONFIGS[name];
+  if (!c) throw new Error(`unknown configuration '${name}': choose from ${Object.keys(CONFIGS).join('')}`);
+  process.stderr.write(`configuration ${name} ...\n`);
+  const r = runConfig(name, c, withOrt);
+  const dims = [c.L, c.N, c.I, c.H, c.K].join(', ');
+  rows.push({ config: `${name} ${c.title}`, dims, ...r });
+}
+
+const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+const machine = `${cpus()[0]?.model ?? 'unknown CPU'}, ${cpus().length} cores, Node ${process.version}`;
+const text = `${table(rows, withOrt)}\n\nMedian ms per call; ratios are the peer's time over stacked-rnn's (above 1: stacked-rnn is faster). Error: max |output - PyTorch float64| / max(1, max |PyTorch float64|). ${machine}, ${stamp}.`;
+console.log(text);
+mkdirSync(join(ROOT, 'bench', 'results'), { recursive: true });
+const results: Record<string, unknown> = { machine, stamp, kernels, rows };
+
+if (sweep) {
+  const base = { L: 256, N: 32, I: 128, H: 256, K: 1 };
+  const series: Series[] = [];
+  for (const dim of ['L', 'N', 'H'] as const) {
+    const values =
+      dim === 'N' ? [8, 16, 32, 64, 128] : dim === 'L' ? [64, 128, 256, 512, 1024] : [64, 128, 256, 512, 1024];
+    const ours: [number, number][] = [];
+    const torch: [number, number][] = [];
+    for (const v of values) {
+      process.stderr.write(`sweep ${dim} = ${v} ...\n`);
+      const r = runConfig(`${dim}${v}`, { ...base, [dim]: v }, false);
+      ours.push([v, num(r.ours[kernels[0] as string]?.forward_ms)]);
+      torch.push([v, num(r.torch.forward_ms)]);
+    }
+    series.push({ dim, ours, torch });
+  }
+  results.sweep = series;
+  writeFileSync(join(ROOT, 'docs', 'performance-scaling.svg'), scalingSvg(series, base));
+  console.log('\nwrote docs/performance-scaling.svg');
+}
+
+writeFileSync(join(ROOT, 'bench', 'results', `${stamp}.json`), `${JSON.stringify(results, null, 2)}\n`);
+writeFileSync(join(ROOT, 'bench', 'results', 'latest.md'), `${text}\n`);
+console.log(`\nwrote bench/results/${stamp}.json and bench/results/latest.md`);
