@@ -13,7 +13,7 @@ import { mistakePanel } from './mistake.js';
 import { compute, type Run } from './model.js';
 import { clampSetting, fromHash, normalize, type Settings, toHash } from './settings.js';
 import { splitPanel } from './split.js';
-import { productsPanel, stepPanel } from './step.js';
+import { productsPanel, stepPanel, stepSummary } from './step.js';
 import { inputToJson, type LoadedWeights, parseInput, readWeights, weightsView } from './weights.js';
 
 /** What the page draws in full; bigger networks belong to `stacked-rnn run`. */
@@ -138,6 +138,7 @@ function setStep(i: number): void {
   grid?.setStep(state.step);
   heat?.setStep(state.step);
   replace(byId('step'), stepPanel(run, state.step));
+  byId('announce').textContent = stepSummary(run, state.step);
   const wasOpen = byId('products').querySelector('details')?.open ?? true;
   const products = productsPanel(run, state.step);
   products.open = wasOpen;

@@ -90,6 +90,14 @@ export function productsPanel(run: Run, i: number): HTMLDetailsElement {
   );
 }
 
+/** What a screen reader announces when the step changes. */
+export function stepSummary(run: Run, i: number): string {
+  const s = run.steps[i] as TraceStep;
+  const h = s.h[run.settings.element] as number[];
+  const dir = run.D === 2 ? (s.direction === 0 ? ', forward' : ', reverse') : '';
+  return `Step ${i + 1} of ${run.steps.length}: layer ${s.layer}, t = ${s.t}${dir}. h = ${h.map((v) => fmt(v, 4)).join(', ')}`;
+}
+
 export function stepPanel(run: Run, i: number): HTMLElement {
   const s = run.steps[i] as TraceStep;
   const { t, layer: l, direction: d } = s;
@@ -180,6 +188,5 @@ export function stepPanel(run: Run, i: number): HTMLElement {
       el('span', { class: 'step-count' }, `step ${i + 1} of ${run.steps.length}`),
     ),
     table,
-    el('p', { class: 'sr-only', 'aria-live': 'polite' }, `${where}: h = ${h.map((v) => fmt(v, 4)).join(', ')}`),
   );
 }
