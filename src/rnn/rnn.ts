@@ -314,8 +314,14 @@ export class RNN extends Module {
 
   /**
    * K single-layer RNNs with this network's weights copied (`weight_ih_l1` becomes the second one's
-   * `weight_ih_l0`). Chained, each reading the previous one's output and its own slice of h0, they give exactly
-   * this network's output; h_n is their h_n's concatenated.
+   * `weight_ih_l0`). Chained, each reading the previous one's output and its own slice of h0, they give this
+   * network's output (exactly in float64; in float32 within one rounding, since the chain stores each layer's
+   * output as a float32 tensor while the stacked forward keeps it in float64); h_n is their h_n's concatenated.
+   *
+   * @example
+   * const [l0, l1] = rnn.split();
+   * const [out0] = l0.forward(x);
+   * const [out1] = l1.forward(out0); // equals rnn.forward(x)[0]
    */
   split(): RNN[] {
     const D = this.directions;
