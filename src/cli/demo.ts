@@ -72,7 +72,7 @@ export function demoText(seed: number): string {
   say("   out1, h1 = rnn1(out0)      # rnn1 = nn.RNN(3, 3): layer 1 reads layer 0's output sequence");
   say(`   max |output - out1|             = ${maxAbsDiff(output64, out1)}`);
   say(`   max |h_n - cat([h0, h1])|       = ${maxAbsDiff(hN64, hCat)}`);
-  say('   (in float64; in float32 the chained pair rounds layer 0\'s output to float32 in between, one ulp apart)');
+  say("   (in float64; in float32 the chained pair rounds layer 0's output to float32 in between, one ulp apart)");
   say();
 
   say('4. By hand, step by step (rnnForward), batch element 0:');

@@ -78,7 +78,10 @@ export async function runCommand(o: RunOptions): Promise<string> {
   const gradOutput = floatTensor('grad_output', tensors.get('grad_output'), dtype);
   const gradHN = floatTensor('grad_h_n', tensors.get('grad_h_n'), dtype);
   const wantGrad = gradOutput !== undefined || gradHN !== undefined;
-  const [output, hN] = rnn.forward(input, h0, { ...(lengths === undefined ? {} : { lengths }), requiresGrad: wantGrad });
+  const [output, hN] = rnn.forward(input, h0, {
+    ...(lengths === undefined ? {} : { lengths }),
+    requiresGrad: wantGrad,
+  });
   const results: Record<string, Tensor> = { output, h_n: hN };
   if (wantGrad) {
     // The gradients of sum(output * grad_output) + sum(h_n * grad_h_n), as torch.autograd.backward gives them.
@@ -89,7 +92,9 @@ export async function runCommand(o: RunOptions): Promise<string> {
   }
   await writeTensorFile(o.out, results);
   const arch = `${rnn.numLayers}-layer${rnn.bidirectional ? ' bidirectional' : ''} ${rnn.nonlinearity} RNN (${rnn.inputSize} -> ${rnn.hiddenSize})${prefix ? ` from '${prefix}'` : ''}`;
-  const what = wantGrad ? `output, h_n and ${Object.keys(results).length - 2} gradients` : `output [${output.shape.join(', ')}] and h_n [${hN.shape.join(', ')}]`;
+  const what = wantGrad
+    ? `output, h_n and ${Object.keys(results).length - 2} gradients`
+    : `output [${output.shape.join(', ')}] and h_n [${hN.shape.join(', ')}]`;
   return `${arch}: wrote ${what} (${dtype}) to ${o.out}`;
 }
 
@@ -98,7 +103,10 @@ export function registerRun(program: Command): void {
     .command('run')
     .description('apply a torch.nn.RNN state dict (safetensors or .pt) to an input file; write output and h_n')
     .requiredOption('--weights <file>', 'state dict of torch.nn.RNN (.safetensors or .pt)')
-    .requiredOption('--input <file>', "safetensors or .json: 'input'; optional 'h0', 'lengths', 'grad_output', 'grad_h_n'")
+    .requiredOption(
+      '--input <file>',
+      "safetensors or .json: 'input'; optional 'h0', 'lengths', 'grad_output', 'grad_h_n'",
+    )
     .requiredOption('--out <file>', "where to write 'output', 'h_n' (and 'grad.*') (.safetensors, .json)")
     .option('--nonlinearity <f>', 'tanh or relu (not stored in the weights)', parseNonlinearity, 'tanh')
     .option('--batch-first', 'input and output are (N, L, features)', false)

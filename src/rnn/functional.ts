@@ -143,9 +143,7 @@ export function rnnForward(
     const inputPart = linearRows(layerInput, get('weight_ih', l, d) as Tensor, get('bias_ih', l, d));
     const hiddenPart = linearRows(hPrev, get('weight_hh', l, d) as Tensor, get('bias_hh', l, d));
     const hNew = inputPart.map((row, n) =>
-      row.map((v, j) =>
-        active(t, n) ? activate(v + (hiddenPart[n]?.[j] as number), f) : (hPrev[n]?.[j] as number),
-      ),
+      row.map((v, j) => (active(t, n) ? activate(v + (hiddenPart[n]?.[j] as number), f) : (hPrev[n]?.[j] as number))),
     );
     h[s] = hNew;
     trace({
