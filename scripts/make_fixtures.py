@@ -17,7 +17,6 @@ flat row-major data; json writes floats with repr, so float64 values round-trip 
 exact in float64).
 """
 
-import itertools
 import json
 import random
 import sys
@@ -27,6 +26,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import torch_rnn  # noqa: E402
+from covering import covering_cases  # noqa: E402
 
 OUT = Path(__file__).resolve().parent.parent / "test" / "fixtures" / "forward"
 SEED = 20240601
@@ -77,40 +77,6 @@ def allowed(case):
     if case.get("dropout", 0.0) > 0 and case.get("numLayers", 2) == 1:
         return False  # PyTorch warns: dropout only acts between layers
     return True
-
-
-def covering_cases(rng):
-    """Greedy covering (AETG style) of all pairs and the TRIPLES: each new case is the best of many random allowed
-    candidates by the number of still uncovered tuples it covers, until none is left."""
-    groups = list(itertools.combinations(FACTORS, 2)) + TRIPLES
-
-    def tuples(case):
-        return {tuple((n, repr(case[n])) for n in g) for g in groups}
-
-    uncovered = set()
-    for g in groups:
-        for values in itertools.product(*(FACTORS[n] for n in g)):
-            partial = dict(zip(g, values))
-            if allowed(partial):
-                uncovered.add(tuple((n, repr(v)) for n, v in partial.items()))
-
-    cases = []
-    while uncovered:
-        best, best_gain = None, -1
-        todo = sorted(uncovered)
-        for _ in range(400):
-            cand = {n: rng.choice(vs) for n, vs in FACTORS.items()}
-            # start from one uncovered tuple so every case makes progress
-            for n, v in rng.choice(todo):
-                cand[n] = next(x for x in FACTORS[n] if repr(x) == v)
-            if not allowed(cand):
-                continue
-            gain = len(tuples(cand) & uncovered)
-            if gain > best_gain:
-                best, best_gain = cand, gain
-        cases.append(best)
-        uncovered -= tuples(best)
-    return cases
 
 
 def draw_lengths(rng, kind, L, N):
@@ -176,7 +142,7 @@ def make_case(index, opts, sizes, rng):
 
 def main():
     rng = random.Random(SEED)
-    cases = [(opts, {}) for opts in covering_cases(rng)] + EXTRAS
+    cases = [(opts, {}) for opts in covering_cases(rng, FACTORS, TRIPLES, allowed)] + EXTRAS
     OUT.mkdir(parents=True, exist_ok=True)
     for old in OUT.glob("*.json"):
         old.unlink()

@@ -20,7 +20,6 @@ masks) plus torch's result: output, h_n, grads (of input, h0 and every parameter
 same values cast to float64 and differentiated in float64).
 """
 
-import itertools
 import json
 import random
 import sys
@@ -31,6 +30,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import torch_grad  # noqa: E402
 import torch_rnn  # noqa: E402
+from covering import covering_cases  # noqa: E402
 
 OUT = Path(__file__).resolve().parent.parent / "test" / "fixtures" / "grad"
 SEED = 20240607
@@ -81,38 +81,6 @@ def allowed(case):
     if case.get("dropout", "none") != "none" and case.get("numLayers", 2) == 1:
         return False  # dropout only acts between layers
     return True
-
-
-def covering_cases(rng):
-    """Greedy covering: each new case is the best of many random allowed candidates by the number of uncovered
-    tuples it covers, until none is left."""
-    groups = list(itertools.combinations(FACTORS, 2)) + TRIPLES
-
-    def tuples(case):
-        return {tuple((n, repr(case[n])) for n in g) for g in groups}
-
-    uncovered = set()
-    for g in groups:
-        for values in itertools.product(*(FACTORS[n] for n in g)):
-            partial = dict(zip(g, values))
-            if allowed(partial):
-                uncovered.add(tuple((n, repr(v)) for n, v in partial.items()))
-    cases = []
-    while uncovered:
-        best, best_gain = None, -1
-        todo = sorted(uncovered)
-        for _ in range(400):
-            cand = {n: rng.choice(vs) for n, vs in FACTORS.items()}
-            for n, v in rng.choice(todo):
-                cand[n] = next(x for x in FACTORS[n] if repr(x) == v)
-            if not allowed(cand):
-                continue
-            gain = len(tuples(cand) & uncovered)
-            if gain > best_gain:
-                best, best_gain = cand, gain
-        cases.append(best)
-        uncovered -= tuples(best)
-    return cases
 
 
 def draw_lengths(rng, kind, L, N):
@@ -204,7 +172,7 @@ def cell_case(index, opts, rng):
 
 def main():
     rng = random.Random(SEED)
-    plan = [(opts, None) for opts in covering_cases(rng)] + EXTRAS
+    plan = [(opts, None) for opts in covering_cases(rng, FACTORS, TRIPLES, allowed)] + EXTRAS
     cases = [rnn_case(i, opts, rng, sizes) for i, (opts, sizes) in enumerate(plan)]
     cases += [cell_case(100 + i, opts, rng) for i, opts in enumerate(CELLS)]
     OUT.mkdir(parents=True, exist_ok=True)
