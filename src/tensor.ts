@@ -28,29 +28,30 @@ export function numelOf(shape: readonly number[]): number {
   return n;
 }
 
+/** Throws unless `shape` is a list of non-negative integers whose product is `length`, in PyTorch's words. */
+export function checkShape(shape: readonly number[], length: number): void {
+  for (const s of shape) {
+    if (!Number.isSafeInteger(s) || s < 0) {
+      throw new RnnError('invalid_argument', `Trying to create tensor with invalid shape ${formatSizeList(shape)}`, {
+        got: shape,
+      });
+    }
+  }
+  const numel = numelOf(shape);
+  if (numel !== length) {
+    throw new RnnError('shape_mismatch', `shape '${formatSizeList(shape)}' is invalid for input of size ${length}`, {
+      expected: numel,
+      got: length,
+    });
+  }
+}
+
 export class Tensor {
   readonly data: FloatArray;
   readonly shape: readonly number[];
 
   constructor(data: FloatArray, shape: readonly number[]) {
-    for (const s of shape) {
-      if (!Number.isInteger(s) || s < 0) {
-        throw new RnnError('invalid_argument', `Trying to create tensor with invalid shape ${formatSizeList(shape)}`, {
-          got: shape,
-        });
-      }
-    }
-    const numel = numelOf(shape);
-    if (numel !== data.length) {
-      throw new RnnError(
-        'shape_mismatch',
-        `shape '${formatSizeList(shape)}' is invalid for input of size ${data.length}`,
-        {
-          expected: numel,
-          got: data.length,
-        },
-      );
-    }
+    checkShape(shape, data.length);
     this.data = data;
     this.shape = Object.freeze([...shape]);
   }

@@ -4,8 +4,7 @@
  * The model itself computes only in floats; integer tensors appear in state dicts as bookkeeping (e.g.
  * BatchNorm's `num_batches_tracked`) and are kept exact rather than rounded into a float.
  */
-import { formatSizeList, RnnError } from '../../errors.js';
-import { numelOf } from '../../tensor.js';
+import { checkShape } from '../../tensor.js';
 
 export type IntDType = 'int64' | 'int32';
 export type IntArray = BigInt64Array | Int32Array;
@@ -15,17 +14,7 @@ export class IntTensor {
   readonly shape: readonly number[];
 
   constructor(data: IntArray, shape: readonly number[]) {
-    const numel = numelOf(shape);
-    if (shape.some((s) => !Number.isSafeInteger(s) || s < 0) || numel !== data.length) {
-      throw new RnnError(
-        'shape_mismatch',
-        `shape '${formatSizeList(shape)}' is invalid for input of size ${data.length}`,
-        {
-          expected: numel,
-          got: data.length,
-        },
-      );
-    }
+    checkShape(shape, data.length);
     this.data = data;
     this.shape = Object.freeze([...shape]);
   }
