@@ -9,20 +9,10 @@ import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { after, test } from 'node:test';
 import { type DType, RNN, type Tensor, tensor } from '../src/index.js';
-import { describeCase, type Flat, judge, nonzeroPadding, Summary } from './helpers/compare.js';
+import { describeCase, type Flat, judge, nonzeroPadding, type RnnConfig, Summary } from './helpers/compare.js';
 
 interface Fixture {
-  config: {
-    inputSize: number;
-    hiddenSize: number;
-    numLayers: number;
-    nonlinearity: 'tanh' | 'relu';
-    bias: boolean;
-    batchFirst: boolean;
-    dropout: number;
-    bidirectional: boolean;
-    dtype: DType;
-  };
+  config: RnnConfig;
   case: { L: number; N: number; unbatched: boolean };
   stateDict: Record<string, Flat>;
   input: Flat;

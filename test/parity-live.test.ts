@@ -24,6 +24,7 @@ import {
   judge,
   nonzeroPadding,
   pick,
+  type RnnConfig,
   readSafetensors,
   Summary,
 } from './helpers/compare.js';
@@ -34,16 +35,7 @@ const CASES = Number(process.env.STACKED_RNN_LIVE_CASES ?? 12);
 const SEED = Number(process.env.STACKED_RNN_LIVE_SEED ?? Date.now() % 2 ** 32);
 
 /** What scripts/torch_rnn.py reads from config.json (see its docstring). */
-interface LiveConfig {
-  inputSize: number;
-  hiddenSize: number;
-  numLayers: number;
-  nonlinearity: 'tanh' | 'relu';
-  bias: boolean;
-  batchFirst: boolean;
-  dropout: number;
-  bidirectional: boolean;
-  dtype: 'float32' | 'float64';
+interface LiveConfig extends RnnConfig {
   seed: number;
   L: number;
   N: number;

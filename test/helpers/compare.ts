@@ -6,7 +6,9 @@
  * Error measure: max|ours - reference| / max(1, max|reference|), over every element, so outputs of order 1 and
  * above are compared relatively and tiny ones absolutely. A NaN or infinity anywhere is an infinite error.
  */
+
 import { readFileSync } from 'node:fs';
+import type { RNNOptions } from '../../src/index.js';
 
 /** A flat row-major tensor as the fixtures and files hold it. */
 export interface Flat {
@@ -152,6 +154,9 @@ export class Summary {
     );
   }
 }
+
+/** Every option of an RNN, as the fixtures and the PyTorch scripts spell them (what `rnn.options` returns). */
+export type RnnConfig = Required<Omit<RNNOptions, 'seed' | 'backend'>>;
 
 /** The RNN options and case shape, in the words of the test titles. */
 export interface CaseDescription {

@@ -17,7 +17,7 @@ import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { type DType, Generator, RNN, RNNCell, type Tensor, tensor } from '../../src/index.js';
 import type { FloatArray } from '../../src/tensor.js';
-import { type Flat, scaledError } from './compare.js';
+import { type Flat, type RnnConfig, scaledError } from './compare.js';
 import { PYTHON } from './torch.js';
 
 export const TORCH_GRAD_SCRIPT = fileURLToPath(new URL('../../scripts/torch_grad.py', import.meta.url));
@@ -37,17 +37,7 @@ export function torchGrads(cases: readonly GradCase[]): TorchResult[] {
 
 export const GRAD_FLOAT64_TOLERANCE = 1e-10;
 
-export interface RnnConfig {
-  inputSize: number;
-  hiddenSize: number;
-  numLayers: number;
-  nonlinearity: 'tanh' | 'relu';
-  bias: boolean;
-  batchFirst: boolean;
-  dropout: number;
-  bidirectional: boolean;
-  dtype: DType;
-}
+export type { RnnConfig };
 
 export interface RnnCase {
   kind: 'rnn';
