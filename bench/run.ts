@@ -105,7 +105,7 @@ function table(rows: Row[], withOrt: boolean): string {
     ...(withOrt ? ['onnxruntime ms'] : []),
     `PyTorch / ${main}`,
     ...(withOrt ? [`onnxruntime / ${main}`] : []),
-    `error ${main} / PyTorch f32 / ort`,
+    `error ${main} / PyTorch f32${withOrt ? ' / ort' : ''}`,
     `peak MB ${main} / PyTorch${withOrt ? ' / ort' : ''}`,
   ];
   const lines = [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`];
