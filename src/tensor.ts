@@ -18,8 +18,33 @@ export function dtypeOf(data: FloatArray): DType {
   return data instanceof Float64Array ? 'float64' : 'float32';
 }
 
+/** The most bytes one tensor may take (4 GiB): past it a typo in a size fails here, not in the allocator. */
+export const MAX_TENSOR_BYTES = 2 ** 32;
+
 export function allocate(dtype: DType, numel: number): FloatArray {
+  const bytes = numel * (dtype === 'float64' ? 8 : 4);
+  if (!Number.isSafeInteger(numel) || numel < 0 || bytes > MAX_TENSOR_BYTES) {
+    throw new RnnError(
+      'invalid_argument',
+      `cannot allocate a ${dtype} tensor of ${numel} elements (${formatBytes(bytes)}; the limit is 4 GiB)`,
+      {
+        expected: `<= ${MAX_TENSOR_BYTES / (dtype === 'float64' ? 8 : 4)} elements`,
+        got: numel,
+      },
+    );
+  }
   return dtype === 'float64' ? new Float64Array(numel) : new Float32Array(numel);
+}
+
+export function formatBytes(bytes: number): string {
+  const units = ['bytes', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let v = bytes;
+  let u = 0;
+  while (v >= 1024 && u < units.length - 1) {
+    v /= 1024;
+    u++;
+  }
+  return `${u === 0 ? v : v.toFixed(1)} ${units[u]}`;
 }
 
 export function numelOf(shape: readonly number[]): number {

@@ -5,7 +5,7 @@
  */
 import { checkInteger, formatSizeList, RnnError } from '../errors.js';
 import { Generator } from '../random.js';
-import { allocate, type DType, Tensor } from '../tensor.js';
+import { allocate, type DType, formatBytes, MAX_TENSOR_BYTES, Tensor } from '../tensor.js';
 
 export type StateDict = Record<string, Tensor> | Map<string, Tensor>;
 
@@ -86,6 +86,19 @@ export abstract class Module {
 
   /** Registers parameters and fills each with U(-1/sqrt(H), 1/sqrt(H)) in order, as reset_parameters does. */
   protected initParameters(specs: readonly { name: string; shape: readonly number[] }[], hiddenSize: number): void {
+    // Checked before anything is allocated: a size typo (hidden_size 1e6) must fail in one line, not exhaust memory.
+    const numel = specs.reduce((n, s) => n + s.shape.reduce((a, b) => a * b, 1), 0);
+    const bytes = numel * (this.dtype === 'float64' ? 8 : 4);
+    if (bytes > MAX_TENSOR_BYTES) {
+      throw new RnnError(
+        'invalid_argument',
+        `${this.constructor.name} would have ${numel} parameters (${formatBytes(bytes)}); the limit is 4 GiB`,
+        {
+          expected: `<= ${formatBytes(MAX_TENSOR_BYTES)}`,
+          got: formatBytes(bytes),
+        },
+      );
+    }
     const bound = 1 / Math.sqrt(hiddenSize);
     for (const { name, shape } of specs) {
       const t = new Tensor(
