@@ -255,6 +255,14 @@ describe('stacked-rnn run', () => {
       writeFileSync(bad, '{"input": [[1, 2], [3');
       assertCleanFailure(run(bad), /JSON/i, out);
     });
+    test('on JSON that is not an object of tensors, naming what it got', () => {
+      const arr = tmp.path('arr.json');
+      writeFileSync(arr, '[1, 2]');
+      assertCleanFailure(run(arr), /tensor JSON must be an object of named tensors/, out);
+      const text = tmp.path('text.json');
+      writeFileSync(text, 'not json\n');
+      assertCleanFailure(run(text), /tensor JSON does not parse/, out);
+    });
     test('on an input file without `input`', () => {
       assertCleanFailure(run(inputWith('noinput', { x })), /unexpected tensor\(s\)|no tensor named 'input'/, out);
     });

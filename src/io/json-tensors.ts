@@ -29,7 +29,8 @@ export function readJsonTensors(text: string): Map<string, { shape: number[]; va
   try {
     parsed = JSON.parse(text);
   } catch (err) {
-    const reason = err instanceof Error ? err.message : String(err);
+    // V8 quotes the offending text, newlines included: fold them so the error stays one line.
+    const reason = (err instanceof Error ? err.message : String(err)).replace(/\s+/g, ' ');
     throw corrupt(`tensor JSON does not parse: ${reason}`, 'JSON', 'invalid JSON');
   }
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {

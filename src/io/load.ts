@@ -17,9 +17,10 @@ export type TensorFormat = 'safetensors' | 'pt' | 'json';
 /**
  * The file's format, from its bytes: safetensors when its first 8 bytes are a header length that fits the file
  * and the header opens with `{`; a zip (`PK\x03\x04`) or a bare pickle (`\x80`, PROTO) is a PyTorch .pt;
- * text opening with `{` is JSON. Anything else is left to the safetensors reader to explain.
+ * text opening with `{` or `[`, or any other file named `.json`, is JSON. Anything else is left to the
+ * safetensors reader to explain.
  */
-export function detectFormat(bytes: Uint8Array): TensorFormat {
+export function detectFormat(bytes: Uint8Array, path = ''): TensorFormat {
   if (bytes.length >= 9) {
     const n = new DataView(bytes.buffer, bytes.byteOffset, 8).getBigUint64(0, true);
     if (n >= 2n && n <= BigInt(bytes.length - 8) && bytes[8] === 0x7b) return 'safetensors';
@@ -28,7 +29,8 @@ export function detectFormat(bytes: Uint8Array): TensorFormat {
   if (bytes[0] === 0x80) return 'pt';
   let i = 0;
   while (i < bytes.length && (bytes[i] === 0x20 || bytes[i] === 0x0a || bytes[i] === 0x0d || bytes[i] === 0x09)) i++;
-  if (bytes[i] === 0x7b) return 'json';
+  // Text that opens like JSON, or a .json name, goes to the JSON reader, which explains what is wrong with it.
+  if (bytes[i] === 0x7b || bytes[i] === 0x5b || /\.json$/i.test(path)) return 'json';
   return 'safetensors';
 }
 
@@ -53,7 +55,7 @@ export async function readTensorFile(path: string, options: { key?: string } = {
 }
 
 function parseTensorFile(bytes: Uint8Array, path: string, options: { key?: string }): Map<string, FileTensor> {
-  const format = detectFormat(bytes);
+  const format = detectFormat(bytes, path);
   const out = new Map<string, FileTensor>();
   if (format === 'json') {
     for (const [name, { shape, values }] of readJsonTensors(new TextDecoder().decode(bytes))) {
