@@ -178,6 +178,24 @@ describe('stacked-rnn train and sample', () => {
     assert.equal(model.config.hiddenSize, 8);
   });
 
+  test('train --init starts from saved weights in either format: a .pt of the first run continues its loss', () => {
+    const first = tmp.path('init-first');
+    const args = ['--steps', '30', '--hidden', '8', '--seq-len', '16', '--seed', '1'];
+    assert.equal(cli('train', ...args, '--out', first).status, 0);
+    const pt = tmp.path('init-first.pt');
+    assert.equal(cli('convert', `${first}/model.safetensors`, pt).status, 0);
+    const second = tmp.path('init-second');
+    const r = cli('train', ...args, '--init', pt, '--out', second);
+    assert.equal(r.status, 0, r.stderr);
+    const before = readCsv(`${first}/loss.csv`);
+    const after = readCsv(`${second}/loss.csv`);
+    const firstLoss = (csv: { rows: number[][] }) => csv.rows[0]?.[1] as number;
+    assert.ok(firstLoss(after) < firstLoss(before) / 5, `resumed at ${firstLoss(after)}, fresh at ${firstLoss(before)}`);
+    const bad = cli('train', ...args, '--layers', '3', '--init', pt, '--out', tmp.path('init-bad'));
+    assert.notEqual(bad.status, 0);
+    assert.match(bad.stderr, /Missing key\(s\) in state_dict: "weight_ih_l2"/);
+  });
+
   test('train --compare-layers writes one checkpoint per depth and a layers column', () => {
     const out = tmp.path('compare');
     const r = cli('train', '--compare-layers', '1,3', '--steps', '4', '--hidden', '6', '--seq-len', '12', '--out', out);

@@ -9,8 +9,10 @@ import { SingleBar } from 'cli-progress';
 import { type Command, InvalidArgumentError } from 'commander';
 import { RnnError } from '../errors.js';
 import { writeFileAtomic } from '../io/files.js';
+import { readStateDictFile } from '../io/load.js';
+import { selectPrefix } from '../io/state-dict.js';
 import type { Nonlinearity } from '../kernels/kernel.js';
-import type { DType } from '../tensor.js';
+import type { DType, Tensor } from '../tensor.js';
 import { checkpointBytes } from '../train/checkpoint.js';
 import { checkTrainConfig, defaultConfig, type TrainConfig, Trainer } from '../train/loop.js';
 import { TASKS, type TaskName } from '../train/model.js';
@@ -33,6 +35,9 @@ export interface TrainCommandOptions {
   nonlinearity?: Nonlinearity;
   dtype?: DType;
   out?: string;
+  /** Start from these weights (.pt or .safetensors): an RNN state dict, or a whole model with rnn.* and head.*. */
+  init?: string;
+  key?: string;
 }
 
 /** Where output goes: a TTY gets a live bar, anything else a line every ~10% of the steps. */
@@ -143,9 +148,31 @@ class Progress {
   }
 }
 
+/**
+ * Loads starting weights into a fresh model: the RNN found in the file (by its prefix, as `run` finds it), and the
+ * head too when the file has `head.*` (a stacked-rnn or PyTorch checkpoint of the same model). Shapes must match
+ * the model the options describe; a mismatch is reported by parameter name.
+ */
+function loadInit(trainer: Trainer, file: Record<string, Tensor>): void {
+  trainer.model.rnn.loadStateDict(selectPrefix(file).sd);
+  const head = Object.fromEntries(
+    Object.entries(file)
+      .filter(([k]) => k.startsWith('head.'))
+      .map(([k, t]) => [k.slice('head.'.length), t]),
+  );
+  if (Object.keys(head).length > 0) trainer.model.head.loadStateDict(head);
+}
+
 /** Trains one model, yielding to the event loop now and then so the bar redraws and Ctrl-C can stop it early. */
-async function runOne(config: TrainConfig, label: string, out: Output, stop: { requested: boolean }): Promise<Trainer> {
+async function runOne(
+  config: TrainConfig,
+  label: string,
+  out: Output,
+  stop: { requested: boolean },
+  init?: Record<string, Tensor>,
+): Promise<Trainer> {
   const trainer = new Trainer(config);
+  if (init) loadInit(trainer, init);
   const progress = new Progress(out, label, config.steps);
   progress.begin();
   let lastYield = performance.now();
@@ -193,6 +220,11 @@ export async function trainCommand(o: TrainCommandOptions, out: Output): Promise
       },
     );
   }
+  if (o.init !== undefined && o.compareLayers !== undefined) {
+    throw new RnnError('invalid_argument', '--init and --compare-layers exclude each other: one file holds one depth');
+  }
+  const init =
+    o.init === undefined ? undefined : await readStateDictFile(o.init, o.key === undefined ? {} : { key: o.key });
   const depths = o.compareLayers ?? [o.layers ?? defaultConfig(o.task).layers];
   const configs = depths.map((k) => configFor(o, k)); // validate every depth before training any
   const dir = o.out ?? defaultOutDir(o.task);
@@ -214,7 +246,7 @@ export async function trainCommand(o: TrainCommandOptions, out: Output): Promise
   try {
     for (const c of configs) {
       const label = `${o.task} ${c.layers} layer${c.layers === 1 ? '' : 's'}`;
-      const trainer = await runOne(c, label, out, stop);
+      const trainer = await runOne(c, label, out, stop, init);
       if (trainer.losses.length === 0) break;
       const file = compare ? `model-layers-${c.layers}.safetensors` : 'model.safetensors';
       await writeFileAtomic(join(dir, file), checkpointBytes(trainer.model, metadataOf(c, trainer.losses.length)));
@@ -285,6 +317,8 @@ export function registerTrain(program: Command): void {
     .option('--nonlinearity <f>', 'tanh (default) or relu', parseNonlinearity)
     .option('--dtype <dtype>', 'float32 (default) or float64', parseDtype)
     .option('--out <dir>', 'output directory (default: runs/<task>-<timestamp>)')
+    .option('--init <file>', 'start from these weights (.pt or .safetensors): an RNN state dict, or rnn.* and head.*')
+    .option('--key <k>', "with --init: the nested state dict of a .pt checkpoint, e.g. 'model'")
     .action(async (opts: TrainCommandOptions) => {
       const summary = await trainCommand(opts, {
         write: (t) => process.stdout.write(t),
