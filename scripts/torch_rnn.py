@@ -6,7 +6,8 @@ package here; the format is a u64 little-endian header length, a JSON header of
 {name: {dtype, shape, data_offsets}}, then the raw little-endian bytes).
 
 Usage (run with /usr/bin/python3, which has torch):
-    torch_rnn.py init DIR...       write DIR/weights.safetensors and DIR/input.{safetensors,json} from DIR/config.json,
+    torch_rnn.py init DIR...       write DIR/weights.safetensors (and DIR/weights.pt with weightsFormat "pt") and
+                                   DIR/input.{safetensors,json} from DIR/config.json,
                                    with torch's own random initialisation, seeded by config["seed"]
     torch_rnn.py reference DIR...  read those files back, run torch.nn.RNN in eval mode, write DIR/expected.safetensors
     torch_rnn.py make DIR...       init, then reference (one interpreter start for many cases)
@@ -187,6 +188,9 @@ def init(d):
     prefix = cfg.get("prefix", "")
     module = nested_model(rnn, cfg, prefix) if prefix else rnn
     write_safetensors(Path(d) / "weights.safetensors", module.state_dict(), {"format": "pt"})
+    if cfg.get("weightsFormat") == "pt":
+        # the same weights as torch.save writes them, for `run --weights weights.pt`
+        torch.save(module.state_dict(), Path(d) / "weights.pt")
 
     tensors = {"input": torch.randn(input_shape(cfg), dtype=dtype)}
     if cfg.get("h0"):

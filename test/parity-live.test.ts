@@ -45,6 +45,8 @@ interface LiveConfig extends RnnConfig {
   lengthsDtype: 'int64' | 'int32';
   inputFormat: 'safetensors' | 'json';
   prefix: string;
+  /** How torch wrote the weights the CLI reads: its safetensors, or torch.save's .pt. */
+  weightsFormat: 'safetensors' | 'pt';
   /** Pass `--dtype` (only drawn for float32 .json input, which the CLI otherwise reads and runs as float64). */
   passDtype: boolean;
 }
@@ -84,6 +86,7 @@ function drawCases(n: number): LiveConfig[] {
   const dtype = dealt(['float32', 'float64'] as const, n);
   const inputFormat = dealt(['safetensors', 'json'] as const, n);
   const prefix = dealt(['', '', 'rnn.', 'encoder.rnn.'], n);
+  const weightsFormat = dealt(['safetensors', 'pt'] as const, n);
   const sameSize = dealt([false, true], n);
   // lengths are dealt over the batched cases only: packed sequences need a batch dimension
   const batched = unbatched.flatMap((u, i) => (u ? [] : [i]));
@@ -117,6 +120,7 @@ function drawCases(n: number): LiveConfig[] {
       lengthsDtype: kind === 'int32' ? 'int32' : 'int64',
       inputFormat: inputFormat[i] as 'safetensors' | 'json',
       prefix: prefix[i] as string,
+      weightsFormat: weightsFormat[i] as 'safetensors' | 'pt',
       passDtype: inputFormat[i] === 'json' && dtype[i] === 'float32' && int(0, 1) === 1,
     };
   });
@@ -140,7 +144,7 @@ function cliArgs(dir: string, c: LiveConfig, run: Run, out: string): string[] {
   const args = [
     'run',
     '--weights',
-    join(dir, 'weights.safetensors'),
+    join(dir, c.weightsFormat === 'pt' ? 'weights.pt' : 'weights.safetensors'),
     '--input',
     join(dir, `input.${c.inputFormat === 'json' ? 'json' : 'safetensors'}`),
     '--out',
@@ -156,7 +160,7 @@ function cliArgs(dir: string, c: LiveConfig, run: Run, out: string): string[] {
 
 function title(c: LiveConfig, run: Run, i: number): string {
   const what = describeCase({ ...c, lengths: c.lengths });
-  const input = `${c.inputFormat} input${c.lengths ? ` and ${c.lengthsDtype} lengths` : ''}`;
+  const input = `${c.weightsFormat} weights, ${c.inputFormat} input${c.lengths ? ` and ${c.lengthsDtype} lengths` : ''}`;
   const prefix = c.prefix
     ? `, weights under '${c.prefix}' ${run.explicitPrefix ? 'given with --prefix' : 'found on their own'}`
     : '';
