@@ -6,7 +6,7 @@
  * unbatched (D*K, H); output (L, N, D*H), (N, L, D*H) or (L, D*H).
  */
 import { formatSizeList, formatSizeTuple, RnnError } from '../errors.js';
-import { allocate, type DType, type FloatArray, Tensor } from '../tensor.js';
+import { type DType, type FloatArray, Tensor } from '../tensor.js';
 
 export interface ForwardShape {
   inputSize: number;
@@ -19,7 +19,7 @@ export interface ForwardShape {
 
 export interface Prepared {
   x: FloatArray; // (L, N, I)
-  h0: FloatArray; // (K*D, N, H)
+  h0: FloatArray | null; // (K*D, N, H); null when omitted: zeros
   lengths: Int32Array | null; // (N)
   L: number;
   N: number;
@@ -29,8 +29,20 @@ export interface Prepared {
 /** Swaps the first two dimensions of a (A, B, C) array: (N, L, F) <-> (L, N, F). */
 export function swap01(src: FloatArray, A: number, B: number, C: number): FloatArray {
   const dst = src instanceof Float64Array ? new Float64Array(src.length) : new Float32Array(src.length);
+  if (C >= 64) {
+    // long rows: one block copy each
+    for (let a = 0; a < A; a++) {
+      for (let b = 0; b < B; b++) dst.set(src.subarray((a * B + b) * C, (a * B + b + 1) * C), (b * A + a) * C);
+    }
+    return dst;
+  }
+  // short rows: a subarray view per row would cost more than copying its elements one by one
   for (let a = 0; a < A; a++) {
-    for (let b = 0; b < B; b++) dst.set(src.subarray((a * B + b) * C, (a * B + b + 1) * C), (b * A + a) * C);
+    for (let b = 0; b < B; b++) {
+      const from = (a * B + b) * C;
+      const to = (b * A + a) * C;
+      for (let c = 0; c < C; c++) dst[to + c] = src[from + c] as number;
+    }
   }
   return dst;
 }
@@ -156,8 +168,7 @@ export function prepareForward(
   }
   const lengths = lengthsArg === undefined ? null : checkLengths(lengthsArg, N, L);
   const x = batched && s.batchFirst ? swap01(input.data, N, L, I) : input.data;
-  const h0 = hx ? hx.data : allocate(s.dtype, KD * N * H);
-  return { x, h0, lengths, L, N, batched };
+  return { x, h0: hx ? hx.data : null, lengths, L, N, batched };
 }
 
 /** Wraps the time-major results into the caller's layout: `[output, h_n]`. */

@@ -5,10 +5,10 @@ import { checkInteger, RnnError } from '../errors.js';
 import { getKernel, type Kernel, type Nonlinearity } from '../kernels/index.js';
 import type { Generator } from '../random.js';
 import { allocate, type DType, type FloatArray, Tensor } from '../tensor.js';
-import { finishForward, prepareForward, swap01 } from './inputs.js';
+import { type ForwardShape, finishForward, prepareForward, swap01 } from './inputs.js';
 import { checkDtype, checkGradient, Module, toGenerator } from './module.js';
 import { parameterName, parameterSpecs, type RnnArchitecture } from './params.js';
-import { type DirectionWeights, type StackTape, stackForward } from './stack.js';
+import { type DirectionWeights, type StackTape, type StackWorkspace, stackForward, WORKSPACE_MAX } from './stack.js';
 import { stackBackward, tapeBytes } from './stack-backward.js';
 
 export interface RNNOptions {
@@ -131,6 +131,17 @@ export class RNN extends Module {
   private readonly kernel: Kernel;
   /** The last forward recorded with requiresGrad and not yet consumed by a backward. */
   private tape: RnnTape | null = null;
+  /** What every forward checks its arguments against (the fields above never change). */
+  private readonly forwardShape: ForwardShape;
+  /**
+   * `weights[k][d]`, built once: the parameter Tensors never change identity, nor do their data arrays
+   * (loadStateDict and optimizers write into them), so these views stay live.
+   */
+  private readonly weights: DirectionWeights[][];
+  /** Internal buffers a forward leaves for the next one (see StackWorkspace); never a returned array. */
+  private readonly workspace: StackWorkspace = { pre: null, hidden: [null, null] };
+  /** The h0 of forwards given none: zeros, only ever read, kept while small (see WORKSPACE_MAX). */
+  private zeroState: FloatArray | null = null;
 
   constructor(options: RNNOptions) {
     if (typeof options !== 'object' || options === null) {
@@ -147,6 +158,20 @@ export class RNN extends Module {
     this.bidirectional = checkBoolean(options.bidirectional ?? false, 'bidirectional');
     this.kernel = getKernel(options.backend);
     this.initParameters(parameterSpecs(this.architecture), this.hiddenSize);
+    this.forwardShape = {
+      inputSize: this.inputSize,
+      hiddenSize: this.hiddenSize,
+      numLayers: this.numLayers,
+      directions: this.directions,
+      batchFirst: this.batchFirst,
+      dtype: this.dtype,
+    };
+    this.weights = [];
+    for (let k = 0; k < this.numLayers; k++) {
+      const layer: DirectionWeights[] = [];
+      for (let d = 0; d < this.directions; d++) layer.push(this.directionWeights(k, d));
+      this.weights.push(layer);
+    }
   }
 
   /** D: 2 when bidirectional, else 1. */
@@ -191,37 +216,30 @@ export class RNN extends Module {
    * Runs the network: `[output, hN]`. `h0` defaults to zeros. See the class docs for shapes and
    * `ForwardOptions.lengths` for variable-length batches.
    */
-  forward(input: Tensor, h0?: Tensor | null, options: ForwardOptions = {}): [Tensor, Tensor] {
-    const shape = {
-      ...this.architecture,
-      directions: this.directions,
-      batchFirst: this.batchFirst,
-      dtype: this.dtype,
-    };
-    const p = prepareForward(shape, input, h0, options.lengths);
+  forward(input: Tensor, h0?: Tensor | null, options?: ForwardOptions): [Tensor, Tensor] {
+    const shape = this.forwardShape;
+    const p = prepareForward(shape, input, h0, options?.lengths);
     const D = this.directions;
     const H = this.hiddenSize;
     const K = this.numLayers;
     const output = allocate(this.dtype, p.L * p.N * D * H); // (L, N, D*H)
     const hN = allocate(this.dtype, K * D * p.N * H); // (K*D, N, H)
-    const weights = Array.from({ length: K }, (_, k) =>
-      Array.from({ length: D }, (_, d) => this.directionWeights(k, d)),
-    );
     const dropout = this.training && this.dropout > 0 && K > 1 ? { p: this.dropout, generator: this.generator } : null;
-    const stack: StackTape | null = options.requiresGrad === true ? { layerOutputs: [], masks: [] } : null;
+    const stack: StackTape | null = options?.requiresGrad === true ? { layerOutputs: [], masks: [] } : null;
     this.tape = null;
     stackForward(
       this.kernel,
       output,
       hN,
       p.x,
-      p.h0,
-      weights,
+      p.h0 ?? this.zeros(K * D * p.N * H),
+      this.weights,
       { L: p.L, N: p.N, I: this.inputSize, H, K, D },
       this.nonlinearity,
       p.lengths,
       dropout,
       stack,
+      this.workspace,
     );
     const result = finishForward(shape, p, output, hN);
     if (stack) {
@@ -238,6 +256,14 @@ export class RNN extends Module {
       };
     }
     return result;
+  }
+
+  /** A zero state (K*D, N, H) of `length` elements; the same array again while it stays small. */
+  private zeros(length: number): FloatArray {
+    if (this.zeroState !== null && this.zeroState.length === length) return this.zeroState;
+    const z = allocate(this.dtype, length);
+    if (length <= WORKSPACE_MAX) this.zeroState = z;
+    return z;
   }
 
   /**

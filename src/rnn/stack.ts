@@ -39,6 +39,27 @@ export interface StackTape {
   masks: (FloatArray | null)[]; // K x (L, N, D*H), null for the last layer or without dropout
 }
 
+/**
+ * Buffers a caller keeps from one forward to the next, so a small forward allocates only what it returns: the
+ * input projection `pre` (L, N, H) and two layer outputs (L, N, D*H) that alternate between layers (layer k reads
+ * one while writing the other). Only internal values live here, never a result or anything a tape keeps.
+ */
+export interface StackWorkspace {
+  pre: FloatArray | null;
+  hidden: [FloatArray | null, FloatArray | null];
+}
+
+/**
+ * Buffers up to this many elements are kept in a workspace: below it, allocating (and zeroing) is a visible part
+ * of a forward; above it, the arithmetic dwarfs the allocation and holding the buffer would only hold memory.
+ */
+export const WORKSPACE_MAX = 1 << 18;
+
+/** `kernel.scratch(like, length)`, or the same buffer as last time when its length fits and it may be kept. */
+function scratch(kernel: Kernel, like: FloatArray, length: number, kept: FloatArray | null): FloatArray {
+  return kept !== null && kept.length === length ? kept : kernel.scratch(like, length);
+}
+
 function like(a: FloatArray, n: number): FloatArray {
   return a instanceof Float64Array ? new Float64Array(n) : new Float32Array(n);
 }
@@ -48,6 +69,7 @@ function like(a: FloatArray, n: number): FloatArray {
  * (K*D, N, H) are read; `weights[k][d]` are layer k, direction d. `lengths` (N) limits each sequence (padded
  * steps give 0 and leave the state alone). With `dropout`, every layer's output but the last is multiplied by a
  * fresh mask of 0 and 1/(1-p) before the next layer reads it. With `tape`, the layer outputs and masks are kept.
+ * With `workspace`, the internal buffers come from it and small ones are left in it for the next call.
  */
 export function stackForward(
   kernel: Kernel,
@@ -61,16 +83,27 @@ export function stackForward(
   lengths: Int32Array | null, // (N)
   dropout: DropoutSpec | null,
   tape: StackTape | null,
+  workspace: StackWorkspace | null = null,
 ): void {
   const { L, N, I, H, K, D } = dims;
-  const pre = kernel.scratch(output, L * N * H); // (L, N, H) input projection plus biases, reused per direction
+  const keep = workspace !== null && L * N * D * H <= WORKSPACE_MAX;
+  // (L, N, H) input projection plus biases, reused per direction
+  const pre = scratch(kernel, output, L * N * H, keep ? (workspace as StackWorkspace).pre : null);
+  if (keep) (workspace as StackWorkspace).pre = pre;
   let input = x; // (L, N, I) for layer 0, then (L, N, D*H)
   let inFeatures = I;
   for (let k = 0; k < K; k++) {
     const last = k === K - 1;
     // Layers below the last write into the kernel's scratch: the reference kernel keeps them in float64, so a
     // float32 model is rounded once, at the end, and lands on the float32 nearest the exact result.
-    const out = last && !tape ? output : kernel.scratch(output, L * N * D * H); // (L, N, D*H)
+    // A tape keeps every layer's output, so only without one may they come from (and stay in) the workspace.
+    let out: FloatArray; // (L, N, D*H)
+    if (last && !tape) out = output;
+    else if (keep && !tape) {
+      const hidden = (workspace as StackWorkspace).hidden;
+      out = scratch(kernel, output, L * N * D * H, hidden[k & 1] as FloatArray | null);
+      hidden[k & 1] = out;
+    } else out = kernel.scratch(output, L * N * D * H);
     for (let d = 0; d < D; d++) {
       const w = weights[k]?.[d] as DirectionWeights;
       const state = (k * D + d) * N * H;
