@@ -5,11 +5,16 @@
 //   threads(n?): number                the thread count (1 or 2), set when n is given
 //   linear(y, x, w, b1|null, b2|null, M, C, O)
 //   recurrence(out, hN, pre, whh, h0, L, N, H, outStride, outOffset, relu, reverse, lengths|null)
+//   linearBackward(dx|null, dw, db1|null, db2|null, dy, x, w, M, C, O)
+//   recurrenceBackward(dpre, dh0, dwhh, dout|null, dhN|null, out, h0, whh, L, N, H, outStride, outOffset, relu,
+//                      reverse, lengths|null)
 // with the meanings of src/kernels/kernel.ts.
 //
 // Threads: one worker besides the calling thread, woken per call. The input projection splits its rows between
 // the two; the recurrence splits each step's output columns (each thread's half of the packed W_hh stays in its
-// own L2) and the two meet at a spinning barrier after every step, since step t+1 needs all of h_t.
+// own L2) and a step starts once every panel of the step before is done, since step t+1 needs all of h_t. The
+// backward's time loop is scheduled the same way; its weight gradients split the L*N rows they sum over into
+// chunks, each thread summing its chunks into its own float64 accumulator.
 #include <node_api.h>
 
 #include <atomic>
@@ -176,43 +181,128 @@ int take_panel(StepSlot& slot, int s, int tid) {
   }
 }
 
-void recurrence_job(void* c, int tid, int nt) {
-  RecurrenceJob& j = *static_cast<RecurrenceJob*>(c);
-  if (nt == 1) {  // alone: whole steps, so few rows can still take several panels per tile
-    for (int s = 0; s < j.L; s++) {
-      const int t = j.reverse ? j.L - 1 - s : s;
-      recurrence_step(j.buf[s & 1], j.out + (size_t)t * j.N * j.outStride + j.outOffset, j.outStride,
-                      s == 0 ? j.h0 : j.buf[(s - 1) & 1], j.pre + (size_t)t * j.N * j.H, j.Bp, j.N, j.H, 0, j.P,
-                      j.lengths, t, j.relu);
-    }
+// The schedule both recurrence jobs share: L steps of P panels each, run(s, p0, p1) doing panels p0..p1 of step s.
+// Alone, a thread runs whole steps, so few rows can still take several panels per tile.
+template <class Step>
+void run_steps(StepSlot (&slot)[2], std::atomic<int>& completed, int L, int P, int tid, int nt, Step&& run) {
+  if (nt == 1) {
+    for (int s = 0; s < L; s++) run(s, 0, P);
     return;
   }
-  for (int s = 0; s < j.L;) {
-    StepSlot& slot = j.slot[s & 1];
-    const int p = take_panel(slot, s, tid);
+  for (int s = 0; s < L;) {
+    StepSlot& sl = slot[s & 1];
+    const int p = take_panel(sl, s, tid);
     if (p < 0) {
       s++;
       continue;
     }
-    for (int spins = 0; j.completed.load(std::memory_order_acquire) < s; spins++) {
+    for (int spins = 0; completed.load(std::memory_order_acquire) < s; spins++) {
       if (spins < (1 << 12)) cpu_relax();  // yield soon: if the other thread lost its core, spinning delays it
       else std::this_thread::yield();
     }
-    const int t = j.reverse ? j.L - 1 - s : s;
-    const float* h = s == 0 ? j.h0 : j.buf[(s - 1) & 1];
-    float* out_t = j.out + (size_t)t * j.N * j.outStride + j.outOffset;
-    const float* pre_t = j.pre + (size_t)t * j.N * j.H;
-    recurrence_step(j.buf[s & 1], out_t, j.outStride, h, pre_t, j.Bp, j.N, j.H, p, p + 1, j.lengths, t, j.relu);
-    if (slot.done.fetch_add(1, std::memory_order_acq_rel) + 1 == j.P) {
+    run(s, p, p + 1);
+    if (sl.done.fetch_add(1, std::memory_order_acq_rel) + 1 == P) {
       // the last panel of step s: the slot now serves step s+2, then step s+1 may start
-      slot.done.store(0, std::memory_order_relaxed);
-      slot.range.store(slot_word(s + 2, 0, j.P), std::memory_order_release);
-      j.completed.store(s + 1, std::memory_order_release);
+      sl.done.store(0, std::memory_order_relaxed);
+      sl.range.store(slot_word(s + 2, 0, P), std::memory_order_release);
+      completed.store(s + 1, std::memory_order_release);
     }
   }
-  for (int spins = 0; j.completed.load(std::memory_order_acquire) < j.L; spins++) {
+  for (int spins = 0; completed.load(std::memory_order_acquire) < L; spins++) {
     if (spins < (1 << 12)) cpu_relax();
     else std::this_thread::yield();
+  }
+}
+
+void init_slots(StepSlot (&slot)[2], int P) {
+  slot[0].range.store(slot_word(0, 0, P));
+  slot[0].done.store(0);
+  slot[1].range.store(slot_word(1, 0, P));
+  slot[1].done.store(0);
+}
+
+void recurrence_job(void* c, int tid, int nt) {
+  RecurrenceJob& j = *static_cast<RecurrenceJob*>(c);
+  run_steps(j.slot, j.completed, j.L, j.P, tid, nt, [&](int s, int p0, int p1) {
+    const int t = j.reverse ? j.L - 1 - s : s;
+    recurrence_step(j.buf[s & 1], j.out + (size_t)t * j.N * j.outStride + j.outOffset, j.outStride,
+                    s == 0 ? j.h0 : j.buf[(s - 1) & 1], j.pre + (size_t)t * j.N * j.H, j.Bp, j.N, j.H, p0, p1,
+                    j.lengths, t, j.relu);
+  });
+}
+
+// The backward's time loop: step q undoes the forward's step L-1-q (time tq(q)); its products read all of the
+// dz rows the step before wrote, so it has the forward's dependencies and schedule.
+struct RecurrenceBackwardJob {
+  float* Z;  // (L, N, H) dz of every step
+  float* dh;  // (N, H) the carried gradient
+  const float* Bp;  // whh^T's panels
+  const float* dout;  // at the direction's offset, or null
+  const float* out;  // at the direction's offset
+  size_t stride;
+  int L, N, H, P;
+  int relu, reverse;
+  const int32_t* lengths;
+  StepSlot slot[2];
+  std::atomic<int> completed{0};
+  int tq(int q) const { return reverse ? q : L - 1 - q; }
+};
+
+void recurrence_backward_job(void* c, int tid, int nt) {
+  RecurrenceBackwardJob& j = *static_cast<RecurrenceBackwardJob*>(c);
+  const size_t NH = (size_t)j.N * j.H, rows = (size_t)j.N * j.stride;
+  run_steps(j.slot, j.completed, j.L, j.P, tid, nt, [&](int q, int p0, int p1) {
+    const int t = j.tq(q), tn = q + 1 < j.L ? j.tq(q + 1) : -1;
+    backward_step(j.dh, tn >= 0 ? j.Z + tn * NH : nullptr, j.Z + t * NH, j.Bp,
+                  j.dout && tn >= 0 ? j.dout + tn * rows : nullptr, tn >= 0 ? j.out + tn * rows : nullptr, j.stride,
+                  j.N, j.H, p0, p1, j.lengths, t, tn, j.relu);
+  });
+}
+
+// dx += dy @ w, rows in blocks of 96 from a shared counter (as linear_job).
+struct DxJob {
+  float* dx;
+  const float* dy;
+  const float* Bp;  // w^T's panels
+  int M, C, O;
+  std::atomic<int> next{0};
+};
+
+void dx_job(void* c, int, int) {
+  DxJob& j = *static_cast<DxJob*>(c);
+  constexpr int ROWS = 96;
+  for (;;) {
+    const int m0 = j.next.fetch_add(ROWS, std::memory_order_relaxed);
+    if (m0 >= j.M) return;
+    linear_backward_dx_rows(j.dx, j.dy, j.Bp, m0, j.M < m0 + ROWS ? j.M : m0 + ROWS, j.O, j.C);
+  }
+}
+
+// acc (O, C) += dY^T X (and bsum += column sums of dY) over M rows: chunks of GW_ROWS rows from a shared counter,
+// each thread summing into its own float64 accumulators, added together by the caller.
+template <class DY, class XR>
+struct GradWeightJob {
+  DY dyrow;
+  XR xrow;
+  int M, O, C;
+  bool bias;
+  double* acc[2];   // (O, C) per thread, zeroed
+  double* bsum[2];  // (O) per thread, zeroed
+  float* work[2];   // grad_weight_work(O, C) per thread
+  bool used[2] = {false, false};
+  std::atomic<int> next{0};
+  GradWeightJob(DY d, XR x) : dyrow(d), xrow(x) {}
+};
+
+template <class Job>
+void grad_weight_job(void* c, int tid, int) {
+  Job& j = *static_cast<Job*>(c);
+  for (;;) {
+    const int m0 = j.next.fetch_add(GW_ROWS, std::memory_order_relaxed);
+    if (m0 >= j.M) return;
+    j.used[tid] = true;
+    grad_weight_rows(j.acc[tid], j.bias ? j.bsum[tid] : nullptr, j.work[tid], j.dyrow, j.xrow, m0,
+                     j.M < m0 + GW_ROWS ? j.M : m0 + GW_ROWS, j.O, j.C);
   }
 }
 #pragma GCC pop_options
@@ -354,16 +444,187 @@ napi_value Recurrence(napi_env env, napi_callback_info info) {
   job.relu = relu;
   job.reverse = reverse;
   job.lengths = lengths;
-  job.slot[0].range.store(slot_word(0, 0, job.P));
-  job.slot[0].done.store(0);
-  job.slot[1].range.store(slot_word(1, 0, job.P));
-  job.slot[1].done.store(0);
+  init_slots(job.slot, job.P);
   // two threads pay once a step's products (~10 us) outweigh handing panels and h_t between the cores
   run(recurrence_job, &job, (double)N * H * H >= (1 << 19) && job.P >= 2);
   const float* last = L == 0 ? h0 : job.buf[(L - 1) & 1];
   std::memmove(hN, last, (size_t)N * H * sizeof(float));
   std::free(Bp);
   std::free(buf);
+  return nullptr;
+}
+
+// dw (O, C) += dY^T X over M rows, db1 and db2 (O) += the column sums of dY (each skipped when null), summed in
+// float64 on both cores and rounded into storage once. False when out of memory (nothing is written then).
+template <class DY, class XR>
+bool grad_weight(float* dw, float* db1, float* db2, DY dyrow, XR xrow, int M, int O, int C) {
+  GradWeightJob<DY, XR> job(dyrow, xrow);
+  job.M = M;
+  job.O = O;
+  job.C = C;
+  job.bias = db1 || db2;
+  const bool parallel = (double)M * O * C >= (1 << 21) && M > GW_ROWS;
+  const int T = parallel && pool.threads >= 2 ? 2 : 1;
+  bool ok = true;
+  for (int i = 0; i < 2; i++) {
+    const bool mine = i < T;
+    job.acc[i] = mine ? static_cast<double*>(std::calloc((size_t)O * C, sizeof(double))) : nullptr;
+    job.bsum[i] = mine ? static_cast<double*>(std::calloc((size_t)O, sizeof(double))) : nullptr;
+    job.work[i] = mine ? alloc_floats(grad_weight_work(O, C)) : nullptr;
+    ok = ok && (!mine || (job.acc[i] && job.bsum[i] && job.work[i]));
+  }
+  if (ok) {
+    run(grad_weight_job<GradWeightJob<DY, XR>>, &job, T == 2);
+    const size_t n = (size_t)O * C;
+    const double* a0 = job.acc[0];
+    const double* a1 = job.used[1] ? job.acc[1] : nullptr;
+    for (size_t i = 0; i < n; i++) dw[i] = (float)((double)dw[i] + (a1 ? a0[i] + a1[i] : a0[i]));
+    for (int o = 0; o < O && job.bias; o++) {
+      const double b = job.bsum[0][o] + (job.used[1] ? job.bsum[1][o] : 0.0);
+      if (db1) db1[o] = (float)((double)db1[o] + b);
+      if (db2) db2[o] = (float)((double)db2[o] + b);
+    }
+  }
+  for (int i = 0; i < 2; i++) {
+    std::free(job.acc[i]);
+    std::free(job.bsum[i]);
+    std::free(job.work[i]);
+  }
+  return ok;
+}
+
+napi_value LinearBackward(napi_env env, napi_callback_info info) {
+  size_t argc = 10;
+  napi_value a[10];
+  napi_get_cb_info(env, info, &argc, a, nullptr, nullptr);
+  if (argc != 10) return throw_range(env, "linearBackward: expected 10 arguments");
+  float *dx, *dw, *db1, *db2, *dy, *x, *w;
+  size_t ndx, ndw, ndb1, ndb2, ndy, nx, nw;
+  int64_t M, C, O;
+  if (!get_f32(env, a[0], &dx, &ndx, true) || !get_f32(env, a[1], &dw, &ndw, false) ||
+      !get_f32(env, a[2], &db1, &ndb1, true) || !get_f32(env, a[3], &db2, &ndb2, true) ||
+      !get_f32(env, a[4], &dy, &ndy, false) || !get_f32(env, a[5], &x, &nx, false) ||
+      !get_f32(env, a[6], &w, &nw, false) || !get_int(env, a[7], &M) || !get_int(env, a[8], &C) ||
+      !get_int(env, a[9], &O)) {
+    return throw_range(env, "linearBackward: expected (Float32Array dx|null, dw, db1|null, db2|null, dy, x, w, M, C, O)");
+  }
+  if ((dx && ndx < (size_t)(M * C)) || ndw < (size_t)(O * C) || (db1 && ndb1 < (size_t)O) ||
+      (db2 && ndb2 < (size_t)O) || ndy < (size_t)(M * O) || nx < (size_t)(M * C) || nw < (size_t)(O * C)) {
+    return throw_range(env, "linearBackward: an array is shorter than M, C and O require");
+  }
+  if (M == 0 || O == 0) return nullptr;
+  if (dx && C > 0) {
+    float* Bp = alloc_floats(panel_count((int)C) * NR * (size_t)O);
+    if (!Bp) return throw_range(env, "linearBackward: out of memory");
+    pack_panels_rows(Bp, [&](int k) { return (const float*)w + (size_t)k * C; }, (int)O, (int)C);
+    DxJob job;
+    job.dx = dx;
+    job.dy = dy;
+    job.Bp = Bp;
+    job.M = (int)M;
+    job.C = (int)C;
+    job.O = (int)O;
+    run(dx_job, &job, (double)M * C * O >= (1 << 21) && M > 96);
+    std::free(Bp);
+  }
+  const float* dyc = dy;
+  const float* xc = x;
+  const int64_t Cc = C, Oc = O;
+  if (!grad_weight(
+          dw, db1, db2, [=](int m) { return dyc + (size_t)m * Oc; }, [=](int m) { return xc + (size_t)m * Cc; },
+          (int)M, (int)O, (int)C)) {
+    return throw_range(env, "linearBackward: out of memory");
+  }
+  return nullptr;
+}
+
+// The whole backward of one direction's recurrence: the time loop (both cores, as the forward), then dwhh as one
+// product over every step's dz and the state it read, then dpre += dz.
+napi_value RecurrenceBackward(napi_env env, napi_callback_info info) {
+  size_t argc = 16;
+  napi_value a[16];
+  napi_get_cb_info(env, info, &argc, a, nullptr, nullptr);
+  if (argc != 16) return throw_range(env, "recurrenceBackward: expected 16 arguments");
+  float *dpre, *dh0, *dwhh, *dout, *dhN, *out, *h0, *whh;
+  size_t ndpre, ndh0, ndwhh, ndout, ndhN, nout, nh0, nwhh, nlen;
+  int32_t* lengths;
+  int64_t L, N, H, outStride, outOffset;
+  bool relu = false, reverse = false;
+  if (!get_f32(env, a[0], &dpre, &ndpre, false) || !get_f32(env, a[1], &dh0, &ndh0, false) ||
+      !get_f32(env, a[2], &dwhh, &ndwhh, false) || !get_f32(env, a[3], &dout, &ndout, true) ||
+      !get_f32(env, a[4], &dhN, &ndhN, true) || !get_f32(env, a[5], &out, &nout, false) ||
+      !get_f32(env, a[6], &h0, &nh0, false) || !get_f32(env, a[7], &whh, &nwhh, false) ||
+      !get_int(env, a[8], &L) || !get_int(env, a[9], &N) || !get_int(env, a[10], &H) ||
+      !get_int(env, a[11], &outStride) || !get_int(env, a[12], &outOffset) ||
+      napi_get_value_bool(env, a[13], &relu) != napi_ok || napi_get_value_bool(env, a[14], &reverse) != napi_ok ||
+      !get_i32_array(env, a[15], &lengths, &nlen)) {
+    return throw_range(env,
+                       "recurrenceBackward: expected (Float32Array dpre, dh0, dwhh, dout|null, dhN|null, out, h0, "
+                       "whh, L, N, H, outStride, outOffset, relu, reverse, Int32Array lengths|null)");
+  }
+  const size_t outNeed = L * N > 0 ? (size_t)((L * N - 1) * outStride + outOffset + H) : 0;
+  if (nout < outNeed || (dout && ndout < outNeed) || outOffset + H > outStride || ndpre < (size_t)(L * N * H) ||
+      ndh0 < (size_t)(N * H) || (dhN && ndhN < (size_t)(N * H)) || nh0 < (size_t)(N * H) ||
+      ndwhh < (size_t)(H * H) || nwhh < (size_t)(H * H) || (lengths && nlen < (size_t)N)) {
+    return throw_range(env, "recurrenceBackward: an array is shorter than L, N, H and the output stride require");
+  }
+  if (L == 0 || N == 0 || H == 0) return nullptr;
+  const size_t NH = (size_t)N * H, LNH = (size_t)L * NH;
+  // dz goes straight into dpre when dpre starts at zero (as the stack's backward gives it), else into a buffer
+  // added into dpre at the end; the dwhh product needs dz alone
+  bool zero = true;
+  for (size_t i = 0; i < LNH && zero; i++) zero = dpre[i] == 0.0f;
+  float* Zown = zero ? nullptr : alloc_floats(LNH);
+  float* Z = zero ? dpre : Zown;
+  float* Bp = alloc_floats(panel_count((int)H) * NR * (size_t)H);
+  float* dh = alloc_floats(NH);
+  float* zeros = static_cast<float*>(std::calloc((size_t)H, sizeof(float)));
+  if ((!zero && !Zown) || !Bp || !dh || !zeros) {
+    std::free(Zown);
+    std::free(Bp);
+    std::free(dh);
+    std::free(zeros);
+    return throw_range(env, "recurrenceBackward: out of memory");
+  }
+  pack_panels_rows(Bp, [&](int k) { return (const float*)whh + (size_t)k * H; }, (int)H, (int)H);
+  RecurrenceBackwardJob job;
+  job.Z = Z;
+  job.dh = dh;
+  job.Bp = Bp;
+  job.dout = dout ? dout + outOffset : nullptr;
+  job.out = out + outOffset;
+  job.stride = (size_t)outStride;
+  job.L = (int)L;
+  job.N = (int)N;
+  job.H = (int)H;
+  job.P = (int)panel_count((int)H);
+  job.relu = relu;
+  job.reverse = reverse;
+  job.lengths = lengths;
+  init_slots(job.slot, job.P);
+  const int t0 = job.tq(0);
+  backward_start(dh, Z + t0 * NH, dhN, job.dout ? job.dout + t0 * N * job.stride : nullptr,
+                 job.out + t0 * N * job.stride, job.stride, (int)N, (int)H, lengths, t0, relu);
+  run(recurrence_backward_job, &job, (double)N * H * H >= (1 << 19) && job.P >= 2);
+  for (size_t i = 0; i < NH; i++) dh0[i] += dh[i];
+  const float* o = job.out;
+  const float* h0c = h0;
+  const float* zc = zeros;
+  const float* Zc = Z;
+  const size_t stride = job.stride;
+  const int Li = (int)L, Ni = (int)N, Hi = (int)H, rev = reverse;
+  const int32_t* len = lengths;
+  const bool ok = grad_weight(
+      dwhh, nullptr, nullptr, [=](int m) { return Zc + (size_t)m * Hi; },
+      [=](int m) { return prev_state_row(o, stride, h0c, zc, Li, Ni, Hi, rev, len, m); }, Li * Ni, Hi, Hi);
+  if (Zown) {
+    for (size_t i = 0; i < LNH; i++) dpre[i] += Zown[i];
+  }
+  std::free(Zown);
+  std::free(Bp);
+  std::free(dh);
+  std::free(zeros);
+  if (!ok) return throw_range(env, "recurrenceBackward: out of memory");
   return nullptr;
 }
 
@@ -403,6 +664,10 @@ napi_value Init(napi_env env, napi_value exports) {
     napi_set_named_property(env, exports, "linear", v);
     napi_create_function(env, "recurrence", NAPI_AUTO_LENGTH, Recurrence, nullptr, &v);
     napi_set_named_property(env, exports, "recurrence", v);
+    napi_create_function(env, "linearBackward", NAPI_AUTO_LENGTH, LinearBackward, nullptr, &v);
+    napi_set_named_property(env, exports, "linearBackward", v);
+    napi_create_function(env, "recurrenceBackward", NAPI_AUTO_LENGTH, RecurrenceBackward, nullptr, &v);
+    napi_set_named_property(env, exports, "recurrenceBackward", v);
   }
   return exports;
 }

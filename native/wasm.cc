@@ -1,6 +1,6 @@
 // The WebAssembly kernel: core.h compiled for WebAssembly SIMD (128-bit vectors, 4 float lanes), one thread.
 // Built by scripts/build-wasm.sh into src/kernels/wasm/binary.ts; src/kernels/wasm/wasm.ts lays out the arrays
-// in this module's memory, calls these two functions, and copies the results back.
+// in this module's memory, calls these functions, and copies the results back.
 //
 // No libc: -mbulk-memory turns any memset/memcpy the compiler wants into memory.fill/memory.copy.
 #define RNN_VBYTES 16
@@ -30,6 +30,73 @@ __attribute__((export_name("recurrence"))) void recurrence(float* out, float* hN
   }
   const float* last = L == 0 ? h0 : buf + (size_t)((L - 1) & 1) * N * H;
   for (int i = 0; i < N * H; i++) hN[i] = last[i];
+}
+
+// src/kernels/kernel.ts's linearBackward (null pointers are 0). Scratch: Bp for panel_count(C) * NR * O floats
+// (when dx is wanted), work for grad_weight_work(O, C) floats, acc for O * C doubles and bsum for O doubles.
+__attribute__((export_name("linear_backward"))) void linear_backward(float* dx, float* dw, float* db1, float* db2,
+                                                                     const float* dy, const float* x, const float* w,
+                                                                     int M, int C, int O, float* Bp, float* work,
+                                                                     double* acc, double* bsum) {
+  if (dx) {
+    pack_panels_rows(Bp, [&](int k) { return w + (size_t)k * C; }, O, C);
+    linear_backward_dx_rows(dx, dy, Bp, 0, M, O, C);
+  }
+  for (int i = 0; i < O * C; i++) acc[i] = 0.0;
+  for (int o = 0; o < O; o++) bsum[o] = 0.0;
+  const bool bias = db1 || db2;
+  for (int m0 = 0; m0 < M; m0 += GW_ROWS) {
+    grad_weight_rows(
+        acc, bias ? bsum : nullptr, work, [&](int m) { return dy + (size_t)m * O; },
+        [&](int m) { return x + (size_t)m * C; }, m0, M < m0 + GW_ROWS ? M : m0 + GW_ROWS, O, C);
+  }
+  for (int i = 0; i < O * C; i++) dw[i] = (float)((double)dw[i] + acc[i]);
+  for (int o = 0; o < O; o++) {
+    if (db1) db1[o] = (float)((double)db1[o] + bsum[o]);
+    if (db2) db2[o] = (float)((double)db2[o] + bsum[o]);
+  }
+}
+
+// src/kernels/kernel.ts's recurrenceBackward (null pointers are 0), with every dz kept in Z (L, N, H) and added
+// into dpre at the end. Scratch: Bp for panel_count(H) * NR * H floats, dh for N * H, zero for H (zeroed here),
+// work for grad_weight_work(H, H) floats, acc for H * H doubles.
+__attribute__((export_name("recurrence_backward"))) void recurrence_backward(
+    float* dpre, float* dh0, float* dwhh, const float* dout, const float* dhN, const float* out, const float* h0,
+    const float* whh, int L, int N, int H, int outStride, int outOffset, int relu, int reverse,
+    const int32_t* lengths, float* Z, float* Bp, float* dh, float* zero, float* work, double* acc) {
+  if (L == 0 || N == 0 || H == 0) return;
+  const size_t stride = (size_t)outStride;
+  const float* o = out + outOffset;
+  const float* g = dout ? dout + outOffset : nullptr;
+  // undo the forward's steps in reverse: q = 0 is the forward's last step, at time tq(q)
+  auto tq = [&](int q) { return reverse ? q : L - 1 - q; };
+  const size_t NH = (size_t)N * H;
+  backward_start(dh, Z + tq(0) * NH, dhN, g ? g + tq(0) * N * stride : nullptr, o + tq(0) * N * stride, stride, N, H,
+                 lengths, tq(0), relu);
+  pack_panels_rows(Bp, [&](int k) { return whh + (size_t)k * H; }, H, H);
+  const int P = (int)panel_count(H);
+  for (int q = 0; q < L; q++) {
+    const int t = tq(q), tn = q + 1 < L ? tq(q + 1) : -1;
+    backward_step(dh, tn >= 0 ? Z + tn * NH : nullptr, Z + t * NH, Bp, g && tn >= 0 ? g + tn * N * stride : nullptr,
+                  tn >= 0 ? o + tn * N * stride : nullptr, stride, N, H, 0, P, lengths, t, tn, relu);
+  }
+  for (size_t i = 0; i < NH; i++) dh0[i] += dh[i];
+  for (int j = 0; j < H; j++) zero[j] = 0.0f;
+  for (int i = 0; i < H * H; i++) acc[i] = 0.0;
+  const int M = L * N;
+  for (int m0 = 0; m0 < M; m0 += GW_ROWS) {
+    grad_weight_rows(
+        acc, nullptr, work, [&](int m) { return Z + (size_t)m * H; },
+        [&](int m) { return prev_state_row(o, stride, h0, zero, L, N, H, reverse, lengths, m); }, m0,
+        M < m0 + GW_ROWS ? M : m0 + GW_ROWS, H, H);
+  }
+  for (int i = 0; i < H * H; i++) dwhh[i] = (float)((double)dwhh[i] + acc[i]);
+  for (size_t i = 0; i < (size_t)M * H; i++) dpre[i] += Z[i];
+}
+
+// Floats of `work` scratch for linear_backward and recurrence_backward with O output and C input features.
+__attribute__((export_name("grad_weight_floats"))) int grad_weight_floats(int O, int C) {
+  return (int)grad_weight_work(O, C);
 }
 
 // Floats per panel column block, so the caller can size the scratch: NR (8 here).

@@ -137,3 +137,216 @@ for (const kernel of kernels) {
     }
   });
 }
+
+/** A copy of `a` (null stays null), so a kernel and the reference can accumulate into equal starting buffers. */
+function copy<T extends FloatArray | null>(a: T): T {
+  return (a === null ? null : a.slice()) as T;
+}
+
+/**
+ * Checks a float32 result against the reference's within `bound(i)`, or exactly for float64, and returns the worst
+ * error in units of that bound's scale.
+ */
+function close(what: string, got: FloatArray, want: FloatArray, bound: (i: number) => number): number {
+  let worst = 0;
+  for (let i = 0; i < want.length; i++) {
+    const x = got[i] as number;
+    const y = want[i] as number;
+    if (want instanceof Float64Array) {
+      assert.equal(x, y, `${what}[${i}]`);
+      continue;
+    }
+    const err = Math.abs(x - y);
+    const b = bound(i);
+    worst = Math.max(worst, b > 0 ? err / b : err > 0 ? Number.POSITIVE_INFINITY : 0);
+    assert.ok(err <= b, `${what}[${i}] = ${x}, reference ${y}, bound ${b}`);
+  }
+  return worst;
+}
+
+/*
+ * Backward bounds against the reference's float64 sums (both start from the same buffers and accumulate):
+ *   linearBackward: each entry is a float32 dot product plus the starting value, so the textbook bound
+ *   (terms + 2) * 2^-24 * (sum |terms| + |start|), as for linear;
+ *   recurrenceBackward: the gradient carried back is rounded to float32 every step, so it gets an envelope like
+ *   the forward's: 16 * sqrt(H * L) * 2^-24 * max(1, max |reference|) for dpre and dh0, and for dwhh, a sum over up
+ *   to L*N steps and rows, 16 * sqrt(H * L * N) * 2^-24 * max(1, max |reference|).
+ */
+for (const kernel of kernels) {
+  describe(`kernel '${kernel.name}' backward against the reference`, () => {
+    for (const dtype of ['float32', 'float64'] as const) {
+      test(`linearBackward accumulates the reference's ${dtype} gradients on 30 random shapes`, (t) => {
+        const g = new Generator(4321);
+        let worst = 0;
+        for (let c = 0; c < 30; c++) {
+          // a few long ones, so the weight gradient's sum runs over several chunks of rows
+          const M = c % 7 === 6 ? int(g, 500, 1300) : int(g, 1, 40);
+          const C = int(g, 1, 70);
+          const O = int(g, 1, 70);
+          const dy = random(g, dtype, M * O);
+          const x = random(g, dtype, M * C);
+          const w = random(g, dtype, O * C);
+          const dx = c % 5 === 4 ? null : random(g, dtype, M * C); // non-zero: the result is added to it
+          const dw = random(g, dtype, O * C);
+          const db1 = c % 3 === 0 ? null : random(g, dtype, O);
+          const db2 = c % 3 === 1 ? null : random(g, dtype, O);
+          const want = { dx: copy(dx), dw: copy(dw), db1: copy(db1), db2: copy(db2) };
+          const got = { dx: copy(dx), dw: copy(dw), db1: copy(db1), db2: copy(db2) };
+          referenceKernel.linearBackward(want.dx, want.dw, want.db1, want.db2, dy, x, w, M, C, O);
+          kernel.linearBackward(got.dx, got.dw, got.db1, got.db2, dy, x, w, M, C, O);
+          const what = `(M ${M}, C ${C}, O ${O})`;
+          if (dx && got.dx && want.dx) {
+            worst = Math.max(
+              worst,
+              close(`${what} dx`, got.dx, want.dx, (i) => {
+                const [m, k] = [Math.floor(i / C), i % C];
+                let mag = Math.abs(dx[i] as number);
+                for (let o = 0; o < O; o++) mag += Math.abs((dy[m * O + o] as number) * (w[o * C + k] as number));
+                return (O + 2) * ULP * mag;
+              }),
+            );
+          }
+          worst = Math.max(
+            worst,
+            close(`${what} dw`, got.dw, want.dw, (i) => {
+              const [o, k] = [Math.floor(i / C), i % C];
+              let mag = Math.abs(dw[i] as number);
+              for (let m = 0; m < M; m++) mag += Math.abs((dy[m * O + o] as number) * (x[m * C + k] as number));
+              return (M + 2) * ULP * mag;
+            }),
+          );
+          for (const [name, start, a, b] of [
+            ['db1', db1, got.db1, want.db1],
+            ['db2', db2, got.db2, want.db2],
+          ] as const) {
+            if (!start || !a || !b) continue;
+            close(`${what} ${name}`, a, b, (o) => {
+              let mag = Math.abs(start[o] as number);
+              for (let m = 0; m < M; m++) mag += Math.abs(dy[m * O + o] as number);
+              return (M + 2) * ULP * mag;
+            });
+          }
+        }
+        t.diagnostic(`worst error ${worst.toFixed(3)} of the bound`);
+      });
+
+      test(`recurrenceBackward accumulates the reference's ${dtype} gradients on 40 random cases`, (t) => {
+        const g = new Generator(8765);
+        let worst = 0;
+        for (let c = 0; c < 40; c++) {
+          // a few long ones, so the sum of dwhh over all steps and rows runs over several chunks of rows
+          const long = c % 10 === 9;
+          const L = long ? int(g, 20, 40) : int(g, 1, 12);
+          const N = long ? int(g, 15, 30) : int(g, 1, 9);
+          const H = int(g, 1, 45);
+          const D = int(g, 1, 2);
+          const d = int(g, 0, D - 1);
+          const reverse = d === 1;
+          const nonlinearity: Nonlinearity = c % 2 === 0 ? 'tanh' : 'relu';
+          const lengths = c % 3 === 0 ? null : Int32Array.from({ length: N }, () => int(g, 1, L));
+          const whh = random(g, dtype, H * H, 1 / Math.sqrt(H));
+          const h0 = random(g, dtype, N * H);
+          // the forward's outputs, from the reference (the backward reads f'(pre) off them)
+          const out = random(g, dtype, L * N * D * H); // the other direction's half stays random
+          const fwd = { pre: random(g, dtype, L * N * H), whh, h0, L, N, H, outStride: D * H, outOffset: d * H };
+          referenceKernel.recurrence({ ...fwd, out, hN: array(dtype, N * H), nonlinearity, reverse, lengths });
+          const dout = c % 4 === 3 ? null : random(g, dtype, L * N * D * H);
+          const dhN = c % 4 === 1 ? null : random(g, dtype, N * H);
+          // dpre starts at zero (as the stack gives it) or not; dh0 and dwhh never do
+          const dpre = c % 5 === 2 ? random(g, dtype, L * N * H) : array(dtype, L * N * H);
+          const dh0 = random(g, dtype, N * H);
+          const dwhh = random(g, dtype, H * H);
+          const args = {
+            dout,
+            dhN,
+            out,
+            h0,
+            whh,
+            L,
+            N,
+            H,
+            outStride: D * H,
+            outOffset: d * H,
+            nonlinearity,
+            reverse,
+            lengths,
+          };
+          const want = { dpre: copy(dpre), dh0: copy(dh0), dwhh: copy(dwhh) };
+          const got = { dpre: copy(dpre), dh0: copy(dh0), dwhh: copy(dwhh) };
+          referenceKernel.recurrenceBackward({ ...args, ...want });
+          kernel.recurrenceBackward({ ...args, ...got });
+          const what = `(L ${L}, N ${N}, H ${H}, ${nonlinearity}, ${reverse ? 'reverse, ' : ''}lengths ${lengths ? `[${[...lengths]}]` : 'none'}${dout ? '' : ', no dout'}${dhN ? '' : ', no dhN'})`;
+          const scale = (a: FloatArray) => {
+            let s = 1;
+            for (const v of a) s = Math.max(s, Math.abs(v));
+            return s;
+          };
+          for (const [name, a, b, terms] of [
+            ['dpre', got.dpre, want.dpre, H * L],
+            ['dh0', got.dh0, want.dh0, H * L],
+            ['dwhh', got.dwhh, want.dwhh, H * L * N],
+          ] as const) {
+            const bound = 16 * Math.sqrt(terms) * ULP * scale(b);
+            worst = Math.max(worst, close(`${what} ${name}`, a, b, () => bound) * 16 * Math.sqrt(terms));
+          }
+          // padded steps get exactly nothing
+          for (let s = 0; s < L && lengths; s++) {
+            for (let n = 0; n < N; n++) {
+              if (s < (lengths[n] as number)) continue;
+              for (let j = 0; j < H; j++) {
+                const i = (s * N + n) * H + j;
+                assert.equal(got.dpre[i], dpre[i], `${what} dpre[${i}] at a padded step`);
+              }
+            }
+          }
+        }
+        t.diagnostic(`worst error ${worst.toFixed(2)} * 2^-24 * max(1, max |reference|)`);
+      });
+    }
+
+    test('recurrenceBackward takes float64 h0, dhN and dh0 beside float32 buffers (small scratch)', () => {
+      const g = new Generator(99);
+      const [L, N, H] = [7, 3, 20];
+      const whh = random(g, 'float32', H * H, 1 / Math.sqrt(H));
+      const out = new Float32Array(L * N * H);
+      const h0 = new Float64Array(N * H); // zeros, as the stack passes for an omitted h0
+      referenceKernel.recurrence({
+        out,
+        hN: new Float32Array(N * H),
+        pre: random(g, 'float32', L * N * H),
+        whh,
+        h0: new Float32Array(N * H),
+        L,
+        N,
+        H,
+        outStride: H,
+        outOffset: 0,
+        nonlinearity: 'tanh',
+        reverse: false,
+        lengths: null,
+      });
+      const dhN = Float64Array.from(random(g, 'float32', N * H));
+      const args = { dout: random(g, 'float32', L * N * H), dhN, out, h0, whh, L, N, H, outStride: H, outOffset: 0 };
+      const run = (k: Kernel) => {
+        const r = {
+          dpre: new Float32Array(L * N * H),
+          dh0: new Float64Array(N * H).fill(1),
+          dwhh: new Float32Array(H * H),
+        };
+        k.recurrenceBackward({ ...args, ...r, nonlinearity: 'tanh', reverse: false, lengths: null });
+        return r;
+      };
+      const [got, want] = [run(kernel), run(referenceKernel)];
+      for (const [name, a, b] of [
+        ['dpre', got.dpre, want.dpre],
+        ['dh0', got.dh0, want.dh0],
+        ['dwhh', got.dwhh, want.dwhh],
+      ] as const) {
+        for (let i = 0; i < a.length; i++) {
+          const scale = Math.max(1, Math.abs(b[i] as number));
+          assert.ok(Math.abs((a[i] as number) - (b[i] as number)) <= 1e-5 * scale, `${name}[${i}]`);
+        }
+      }
+    });
+  });
+}

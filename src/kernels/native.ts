@@ -5,13 +5,16 @@
  * AVX2/FMA, `nativeKernel` is null and the next kernel is used.
  *
  * Precision: the native path is float32 throughout, as PyTorch's CPU path is (FMA sums, restarted every 64 terms,
- * the state rounded to float32 every step), with biases and activations in float64 and rounded once. Everything
- * else goes to the reference kernel: float64 models, the backward methods, and small problems (fewer than
- * `exactBelow` elements in a scratch buffer), where a Node-API call saves nothing over plain loops and the
- * reference gives the float32 nearest the exact result instead.
+ * the state rounded to float32 every step), with biases and activations in float64 and rounded once. The backward
+ * sums likewise: products in float32 tiles restarted every 64 terms, the long sums of the weight gradients over
+ * all L*N rows added per chunk of 512 rows in float64 and rounded into storage once. Everything else goes to the
+ * reference kernel: float64 models and small problems (fewer than `exactBelow` elements in a scratch buffer),
+ * where a Node-API call saves nothing over plain loops and the reference gives the float32 nearest the exact
+ * result instead.
  */
 import type { FloatArray } from '../tensor.js';
-import type { Kernel, RecurrenceArgs } from './kernel.js';
+import { readF32, sinkF32 } from './f32.js';
+import type { Kernel, RecurrenceArgs, RecurrenceBackwardArgs } from './kernel.js';
 import { referenceKernel } from './reference.js';
 
 /** What native/addon.cc exports (see its header). */
@@ -35,6 +38,36 @@ export interface NativeAddon {
     pre: Float32Array,
     whh: Float32Array,
     h0: Float32Array,
+    L: number,
+    N: number,
+    H: number,
+    outStride: number,
+    outOffset: number,
+    relu: boolean,
+    reverse: boolean,
+    lengths: Int32Array | null,
+  ): void;
+  linearBackward(
+    dx: Float32Array | null,
+    dw: Float32Array,
+    db1: Float32Array | null,
+    db2: Float32Array | null,
+    dy: Float32Array,
+    x: Float32Array,
+    w: Float32Array,
+    M: number,
+    C: number,
+    O: number,
+  ): void;
+  recurrenceBackward(
+    dpre: Float32Array,
+    dh0: Float32Array,
+    dwhh: Float32Array,
+    dout: Float32Array | null,
+    dhN: Float32Array | null,
+    out: Float32Array,
+    h0: Float32Array,
+    whh: Float32Array,
     L: number,
     N: number,
     H: number,
@@ -95,7 +128,8 @@ export const EXACT_BELOW = 4096;
 
 /**
  * A kernel over the addon: float32 buffers go native, anything else (float64 scratch included) to the reference
- * kernel. Methods the addon lacks (the backward ones) are the reference kernel's.
+ * kernel. In the backward, small float64 buffers beside float32 ones are read and accumulated through float32
+ * (see ./f32.ts).
  */
 export function createNativeKernel(addon: NativeAddon, options: NativeKernelOptions = {}): Kernel {
   const exactBelow = options.exactBelow ?? EXACT_BELOW;
@@ -131,6 +165,36 @@ export function createNativeKernel(addon: NativeAddon, options: NativeKernelOpti
       } else {
         referenceKernel.recurrence(a);
       }
+    },
+
+    linearBackward(dx, dw, db1, db2, dy, x, w, M, C, O) {
+      if (!(dw instanceof Float32Array && dy instanceof Float32Array && x instanceof Float32Array)) {
+        referenceKernel.linearBackward(dx, dw, db1, db2, dy, x, w, M, C, O);
+        return;
+      }
+      const [dx32, flushDx] = dx ? sinkF32(dx) : [null, () => {}];
+      const [db1_32, flush1] = db1 ? sinkF32(db1) : [null, () => {}];
+      const [db2_32, flush2] = db2 ? sinkF32(db2) : [null, () => {}];
+      addon.linearBackward(dx32, dw, db1_32, db2_32, dy, x, readF32(w) as Float32Array, M, C, O);
+      flushDx();
+      flush1();
+      flush2();
+    },
+
+    recurrenceBackward(a: RecurrenceBackwardArgs) {
+      const { dpre, dwhh, dout, out, whh } = a;
+      if (
+        !(dpre instanceof Float32Array && dwhh instanceof Float32Array && out instanceof Float32Array) ||
+        !(whh instanceof Float32Array && (dout === null || dout instanceof Float32Array))
+      ) {
+        referenceKernel.recurrenceBackward(a);
+        return;
+      }
+      const [dh0, flush] = sinkF32(a.dh0);
+      const relu = a.nonlinearity === 'relu';
+      // biome-ignore format: the addon's argument order
+      addon.recurrenceBackward(dpre, dh0, dwhh, dout, readF32(a.dhN), out, readF32(a.h0) as Float32Array, whh, a.L, a.N, a.H, a.outStride, a.outOffset, relu, a.reverse, a.lengths);
+      flush();
     },
   };
 }

@@ -8,7 +8,8 @@
  * float64 to the reference kernel are as for the native kernel (see ../native.ts).
  */
 import type { FloatArray } from '../../tensor.js';
-import type { Kernel, RecurrenceArgs } from '../kernel.js';
+import { readF32, sinkF32 } from '../f32.js';
+import type { Kernel, RecurrenceArgs, RecurrenceBackwardArgs } from '../kernel.js';
 import { referenceKernel } from '../reference.js';
 import { WASM_KERNEL_BASE64 } from './binary.js';
 
@@ -20,6 +21,11 @@ interface WasmExports {
   linear(y: number, x: number, w: number, b1: number, b2: number, M: number, C: number, O: number, Bp: number): void;
   // biome-ignore format: one line per C signature
   recurrence(out: number, hN: number, pre: number, whh: number, h0: number, L: number, N: number, H: number, outStride: number, outOffset: number, relu: number, reverse: number, lengths: number, Bp: number, buf: number): void;
+  // biome-ignore format: one line per C signature
+  linear_backward(dx: number, dw: number, db1: number, db2: number, dy: number, x: number, w: number, M: number, C: number, O: number, Bp: number, work: number, acc: number, bsum: number): void;
+  // biome-ignore format: one line per C signature
+  recurrence_backward(dpre: number, dh0: number, dwhh: number, dout: number, dhN: number, out: number, h0: number, whh: number, L: number, N: number, H: number, outStride: number, outOffset: number, relu: number, reverse: number, lengths: number, Z: number, Bp: number, dh: number, zero: number, work: number, acc: number): void;
+  grad_weight_floats(O: number, C: number): number;
 }
 
 /** Why the WebAssembly kernel is not in use, or null when it is. */
@@ -54,6 +60,18 @@ class Layout {
   }
   f32(at: number, length: number): Float32Array {
     return new Float32Array(this.w.memory.buffer, at, length);
+  }
+  /** Takes room for `a` (none when null: address 0) to be copied in with `put` once committed. */
+  array(a: FloatArray | null, length: number): number {
+    return a ? this.take(4 * length) : 0;
+  }
+  /** Copies a (float32) array in at `at`. */
+  put(at: number, a: FloatArray | null, length: number): void {
+    if (a) this.f32(at, length).set(a.subarray(0, length));
+  }
+  /** Copies `length` floats at `at` back out into `a`. */
+  get(at: number, a: FloatArray | null, length: number): void {
+    if (a) a.set(this.f32(at, length));
   }
 }
 
@@ -143,6 +161,76 @@ export function createWasmKernel(w: WasmExports, options: WasmKernelOptions = {}
       );
       out.set(m.f32(pout, outLength));
       hN.set(m.f32(phN, N * H));
+    },
+
+    linearBackward(dx, dw, db1, db2, dy, x, wt, M, C, O) {
+      if (!(dw instanceof Float32Array && dy instanceof Float32Array && x instanceof Float32Array)) {
+        referenceKernel.linearBackward(dx, dw, db1, db2, dy, x, wt, M, C, O);
+        return;
+      }
+      const [dx32, flushDx] = dx ? sinkF32(dx) : [null, () => {}];
+      const [db1_32, flush1] = db1 ? sinkF32(db1) : [null, () => {}];
+      const [db2_32, flush2] = db2 ? sinkF32(db2) : [null, () => {}];
+      const m = new Layout(w);
+      const [pdx, pdw, pdb1, pdb2] = [m.array(dx32, M * C), m.take(4 * O * C), m.array(db1_32, O), m.array(db2_32, O)];
+      const [pdy, px, pw] = [m.take(4 * M * O), m.take(4 * M * C), m.take(4 * O * C)];
+      const bp = dx ? m.take(4 * panels(C) * O) : 0;
+      const work = m.take(4 * w.grad_weight_floats(O, C));
+      const [acc, bsum] = [m.take(8 * O * C), m.take(8 * O)];
+      m.commit();
+      m.put(pdx, dx32, M * C);
+      m.put(pdw, dw, O * C);
+      m.put(pdb1, db1_32, O);
+      m.put(pdb2, db2_32, O);
+      m.put(pdy, dy, M * O);
+      m.put(px, x, M * C);
+      m.put(pw, readF32(wt), O * C);
+      w.linear_backward(pdx, pdw, pdb1, pdb2, pdy, px, pw, M, C, O, bp, work, acc, bsum);
+      m.get(pdx, dx32, M * C);
+      m.get(pdw, dw, O * C);
+      m.get(pdb1, db1_32, O);
+      m.get(pdb2, db2_32, O);
+      flushDx();
+      flush1();
+      flush2();
+    },
+
+    recurrenceBackward(a: RecurrenceBackwardArgs) {
+      const { dpre, dwhh, dout, out, whh, L, N, H, lengths } = a;
+      if (
+        !(dpre instanceof Float32Array && dwhh instanceof Float32Array && out instanceof Float32Array) ||
+        !(whh instanceof Float32Array && (dout === null || dout instanceof Float32Array))
+      ) {
+        referenceKernel.recurrenceBackward(a);
+        return;
+      }
+      const [dh0, flush] = sinkF32(a.dh0);
+      const [dhN, h0] = [readF32(a.dhN), readF32(a.h0)];
+      const m = new Layout(w);
+      const outLength = L * N * a.outStride;
+      const [pdpre, pdh0, pdwhh] = [m.take(4 * L * N * H), m.take(4 * N * H), m.take(4 * H * H)];
+      const [pdout, pdhN, pout] = [m.array(dout, outLength), m.array(dhN, N * H), m.take(4 * outLength)];
+      const [ph0, pwhh] = [m.take(4 * N * H), m.take(4 * H * H)];
+      const plen = lengths ? m.take(4 * N) : 0;
+      const [pz, bp, dh, zero] = [m.take(4 * L * N * H), m.take(4 * panels(H) * H), m.take(4 * N * H), m.take(4 * H)];
+      const [work, acc] = [m.take(4 * w.grad_weight_floats(H, H)), m.take(8 * H * H)];
+      m.commit();
+      m.put(pdpre, dpre, L * N * H);
+      m.put(pdh0, dh0, N * H);
+      m.put(pdwhh, dwhh, H * H);
+      m.put(pdout, dout, outLength);
+      m.put(pdhN, dhN, N * H);
+      m.put(pout, out, outLength);
+      m.put(ph0, h0, N * H);
+      m.put(pwhh, whh, H * H);
+      if (lengths) new Int32Array(w.memory.buffer, plen, N).set(lengths.subarray(0, N));
+      const relu = a.nonlinearity === 'relu' ? 1 : 0;
+      // biome-ignore format: the C argument order
+      w.recurrence_backward(pdpre, pdh0, pdwhh, pdout, pdhN, pout, ph0, pwhh, L, N, H, a.outStride, a.outOffset, relu, a.reverse ? 1 : 0, plen, pz, bp, dh, zero, work, acc);
+      m.get(pdpre, dpre, L * N * H);
+      m.get(pdh0, dh0, N * H);
+      m.get(pdwhh, dwhh, H * H);
+      flush();
     },
   };
 }

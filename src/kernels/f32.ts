@@ -1,0 +1,28 @@
+/**
+ * Float32 arguments for the fast kernels' backward calls. A float32 model's big buffers are float32, but a small
+ * one can come from the reference kernel's float64 scratch (a buffer under `exactBelow` elements, such as the
+ * (N, H) zeros standing in for an omitted h0): rather than hand the whole call to the reference for it, read such a
+ * buffer as float32 (they hold float32 values or zeros) and accumulate into it through a float32 buffer.
+ */
+import type { FloatArray } from '../tensor.js';
+
+/** `a` as float32: itself, or a rounded copy; null stays null. */
+export function readF32(a: FloatArray | null): Float32Array | null {
+  if (a === null || a instanceof Float32Array) return a;
+  return Float32Array.from(a);
+}
+
+/**
+ * A float32 buffer to accumulate into in place of `target`, and `flush` to call after: `target` itself when it
+ * is float32, else zeros whose values `flush` adds into `target`.
+ */
+export function sinkF32(target: FloatArray): [Float32Array, () => void] {
+  if (target instanceof Float32Array) return [target, () => {}];
+  const buf = new Float32Array(target.length);
+  return [
+    buf,
+    () => {
+      for (let i = 0; i < buf.length; i++) target[i] = (target[i] as number) + (buf[i] as number);
+    },
+  ];
+}
