@@ -1,7 +1,7 @@
 /**
  * One contender on one configuration, in its own process so its peak memory is its own (run by bench/run.ts).
  *
- *   node --import tsx bench/contender.ts DIR stacked-rnn|onnxruntime KERNEL L N I H K [--train]
+ *   node --import tsx bench/contender.ts DIR stacked-rnn|onnxruntime|tfjs KERNEL L N I H K [--train]
  *
  * Reads what bench/torch_peer.py wrote to DIR (weights, x, PyTorch's float32 and float64 outputs), times the
  * forward (median of repeats within a time budget) and, with --train, the training step (forward recorded +
@@ -52,8 +52,15 @@ function scaledError(got: ArrayLike<number>, want: ArrayLike<number>): number {
   return diff / scale;
 }
 
+/**
+ * The median of repeated calls, after a warm-up of at least one call and up to WARMUP_MS: a JIT (ours, tfjs's
+ * JavaScript around its kernels) only reaches its steady state after some hundreds of calls, which a tiny
+ * configuration's whole timing budget would otherwise spend in.
+ */
 async function medianMs(fn: () => unknown, budgetMs = 3000, most = 200, least = 3): Promise<[number, number]> {
-  await fn(); // warm-up
+  const warm = performance.now();
+  do await fn();
+  while (performance.now() - warm < WARMUP_MS);
   const times: number[] = [];
   const start = performance.now();
   while (times.length < most && (times.length < least || performance.now() - start < budgetMs)) {
@@ -65,21 +72,26 @@ async function medianMs(fn: () => unknown, budgetMs = 3000, most = 200, least = 
   return [times[Math.floor(times.length / 2)] as number, times.length];
 }
 
+const WARMUP_MS = 300;
 const x = floats('x.bin'); // (L, N, I)
 const out64 = doubles('out64.bin'); // (L, N, H)
 const result: Record<string, unknown> = { who, kernel };
 
-if (who === 'stacked-rnn') {
-  const rnn = new RNN({ inputSize: I, hiddenSize: H, numLayers: K, backend: kernel });
+/** The state dict torch_peer.py wrote, in PyTorch's order. */
+function stateDict(): [string, number[], Float32Array][] {
   const names = JSON.parse(readFileSync(join(dir, 'weights.json'), 'utf8')) as [string, number[]][];
   const all = floats('weights.bin');
   let at = 0;
-  const sd = new Map<string, Tensor>();
-  for (const [name, shape] of names) {
+  return names.map(([name, shape]) => {
     const n = shape.reduce((a, b) => a * b, 1);
-    sd.set(name, new Tensor(all.slice(at, at + n), shape));
     at += n;
-  }
+    return [name, shape, all.slice(at - n, at)];
+  });
+}
+
+if (who === 'stacked-rnn') {
+  const rnn = new RNN({ inputSize: I, hiddenSize: H, numLayers: K, backend: kernel });
+  const sd = new Map(stateDict().map(([name, shape, data]) => [name, new Tensor(data, shape)]));
   rnn.loadStateDict(sd);
   const input = new Tensor(x, [L, N, I]);
   [result.forward_ms, result.forward_reps] = await medianMs(() => rnn.forward(input));
@@ -114,6 +126,13 @@ if (who === 'stacked-rnn') {
     }
   }
   [result.forward_ms, result.forward_reps] = best;
+} else if (who === 'tfjs') {
+  const { runTfjs } = await import('./tfjs-peer.js');
+  const weights = stateDict().map(([, , data]) => data);
+  Object.assign(
+    result,
+    await runTfjs({ x, weights, L, N, I, H, K, medianMs, error: (got) => scaledError(got, out64) }),
+  );
 } else {
   throw new Error(`unknown contender '${who}'`);
 }

@@ -1,12 +1,13 @@
 /**
- * The benchmark: stacked-rnn against PyTorch (and onnxruntime-node when installed) on the issue's configurations,
+ * The benchmark: stacked-rnn against PyTorch, onnxruntime-node and tfjs-wasm (each when installed) on the issue's configurations,
  * in one run, on the same weights and input, each contender in its own process.
  *
  *   node --import tsx bench/run.ts [--configs ABCDE] [--train CD] [--sweep] [--kernels native,wasm]
  *
  * PyTorch (/usr/bin/python3, bench/torch_peer.py) makes the weights and input and times itself in its best
  * setting; onnxruntime-node is looked up in node_modules, then in STACKED_RNN_PEERS (a directory where it was
- * installed: `ONNXRUNTIME_NODE_INSTALL=skip npm install --prefix DIR onnxruntime-node`). Prints one table of
+ * installed: `ONNXRUNTIME_NODE_INSTALL=skip npm install --prefix DIR onnxruntime-node`); tfjs (@tensorflow/tfjs with
+ * @tensorflow/tfjs-backend-wasm, bench/tfjs-peer.ts) from node_modules. Prints one table of
  * median times, ratios (PyTorch time / ours: above 1 means we are faster), output error against PyTorch float64
  * and peak memory, and writes it with the raw numbers to bench/results/. With --sweep, also times a one-layer
  * network around configuration C while L, N or H doubles, and draws docs/performance-scaling.svg.
@@ -56,15 +57,31 @@ function ortAvailable(): boolean {
   return dir !== undefined && existsSync(join(dir, 'node_modules', 'onnxruntime-node'));
 }
 
+function tfjsAvailable(): boolean {
+  const r = spawnSync(process.execPath, ['-e', "require.resolve('@tensorflow/tfjs-backend-wasm')"], { cwd: ROOT });
+  return r.status === 0;
+}
+
+/** The JavaScript peers run in their own processes by bench/contender.ts (PyTorch always runs: it makes the data). */
+type PeerName = 'ort' | 'tfjs';
+const PEERS: { key: PeerName; label: string; contender: string }[] = [
+  { key: 'ort', label: 'onnxruntime', contender: 'onnxruntime' },
+  { key: 'tfjs', label: 'tfjs-wasm', contender: 'tfjs' },
+];
+
 interface Row {
   config: string;
   dims: string;
   torch: Record<string, unknown>;
   ours: Record<string, Record<string, unknown>>;
-  ort: Record<string, unknown> | null;
+  peers: Partial<Record<PeerName, Record<string, unknown>>>;
 }
 
-function runConfig(name: string, dims: { L: number; N: number; I: number; H: number; K: number }, withOrt: boolean) {
+function runConfig(
+  name: string,
+  dims: { L: number; N: number; I: number; H: number; K: number },
+  peers: readonly PeerName[],
+): Omit<Row, 'config' | 'dims'> {
   const { L, N, I, H, K } = dims;
   const dir = mkdtempSync(join(tmpdir(), `stacked-rnn-bench-${name}-`));
   try {
@@ -75,38 +92,42 @@ function runConfig(name: string, dims: { L: number; N: number; I: number; H: num
       dir,
       ...sizes,
       ...(train ? ['--train'] : []),
-      ...(withOrt ? ['--onnx'] : []),
+      ...(peers.includes('ort') ? ['--onnx'] : []),
     ]);
     const tsx = ['--import', 'tsx', 'bench/contender.ts', dir];
     const ours: Row['ours'] = {};
     for (const k of kernels)
       ours[k] = json(process.execPath, [...tsx, 'stacked-rnn', k, ...sizes, ...(train ? ['--train'] : [])]);
-    const ort = withOrt ? json(process.execPath, [...tsx, 'onnxruntime', '-', ...sizes]) : null;
-    return { torch, ours, ort };
+    const ran: Row['peers'] = {};
+    for (const peer of PEERS) {
+      if (peers.includes(peer.key)) ran[peer.key] = json(process.execPath, [...tsx, peer.contender, '-', ...sizes]);
+    }
+    return { torch, ours, peers: ran };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
 }
 
 const num = (v: unknown) => (typeof v === 'number' ? v : Number.NaN);
-const ms = (v: unknown) => (Number.isFinite(num(v)) ? (num(v) < 1 ? num(v).toFixed(3) : num(v).toPrecision(4)) : '-');
+const ms = (v: unknown) => (Number.isFinite(num(v)) ? (num(v) < 1 ? num(v).toPrecision(3) : num(v).toPrecision(4)) : '-');
 const ratio = (peer: unknown, us: unknown) =>
   Number.isFinite(num(peer) / num(us)) ? `${(num(peer) / num(us)).toFixed(2)}x` : '-';
 const err = (v: unknown) => (Number.isFinite(num(v)) ? num(v).toExponential(1) : '-');
 const mb = (v: unknown) => (Number.isFinite(num(v)) ? num(v).toFixed(0) : '-');
 
-function table(rows: Row[], withOrt: boolean): string {
+function table(rows: Row[], peers: readonly PeerName[]): string {
   const main = kernels[0] as string;
+  const shown = PEERS.filter((p) => peers.includes(p.key));
+  const others = (r: Row, field: string) => [r.torch[field], ...shown.map((p) => r.peers[p.key]?.[field])];
   const head = [
     'config',
     'L, N, I, H, K',
     ...kernels.map((k) => `stacked-rnn ${k} ms`),
     'PyTorch ms',
-    ...(withOrt ? ['onnxruntime ms'] : []),
-    `PyTorch / ${main}`,
-    ...(withOrt ? [`onnxruntime / ${main}`] : []),
-    `error ${main} / PyTorch f32${withOrt ? ' / ort' : ''}`,
-    `peak MB ${main} / PyTorch${withOrt ? ' / ort' : ''}`,
+    ...shown.map((p) => `${p.label} ms`),
+    ...['PyTorch', ...shown.map((p) => p.label)].map((label) => `${label} / ${main}`),
+    `error ${main} / ${['PyTorch f32', ...shown.map((p) => p.label)].join(' / ')}`,
+    `peak MB ${main} / ${['PyTorch', ...shown.map((p) => p.label)].join(' / ')}`,
   ];
   const lines = [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`];
   for (const r of rows) {
@@ -116,12 +137,10 @@ function table(rows: Row[], withOrt: boolean): string {
         r.config,
         r.dims,
         ...kernels.map((k) => ms(r.ours[k]?.forward_ms)),
-        ms(r.torch.forward_ms),
-        ...(withOrt ? [ms(r.ort?.forward_ms)] : []),
-        ratio(r.torch.forward_ms, us),
-        ...(withOrt ? [ratio(r.ort?.forward_ms, us)] : []),
-        [r.ours[main]?.error, r.torch.error, ...(withOrt ? [r.ort?.error] : [])].map(err).join(' / '),
-        [r.ours[main]?.peak_rss_mb, r.torch.peak_rss_mb, ...(withOrt ? [r.ort?.peak_rss_mb] : [])].map(mb).join(' / '),
+        ...others(r, 'forward_ms').map(ms),
+        ...others(r, 'forward_ms').map((t) => ratio(t, us)),
+        [r.ours[main]?.error, ...others(r, 'error')].map(err).join(' / '),
+        [r.ours[main]?.peak_rss_mb, ...others(r, 'peak_rss_mb')].map(mb).join(' / '),
       ].join(' | ')} |`,
     );
   }
@@ -140,20 +159,20 @@ function table(rows: Row[], withOrt: boolean): string {
   return lines.join('\n');
 }
 
-const withOrt = ortAvailable();
+const peers: PeerName[] = [...(ortAvailable() ? ['ort' as const] : []), ...(tfjsAvailable() ? ['tfjs' as const] : [])];
 const rows: Row[] = [];
 for (const name of configs) {
   const c = CONFIGS[name];
   if (!c) throw new Error(`unknown configuration '${name}': choose from ${Object.keys(CONFIGS).join('')}`);
   process.stderr.write(`configuration ${name} ...\n`);
-  const r = runConfig(name, c, withOrt);
+  const r = runConfig(name, c, peers);
   const dims = [c.L, c.N, c.I, c.H, c.K].join(', ');
   rows.push({ config: `${name} ${c.title}`, dims, ...r });
 }
 
 const stamp = new Date().toISOString().replace(/[:.]/g, '-');
 const machine = `${cpus()[0]?.model ?? 'unknown CPU'}, ${cpus().length} cores, Node ${process.version}`;
-const text = `${table(rows, withOrt)}\n\nMedian ms per call; ratios are the peer's time over stacked-rnn's (above 1: stacked-rnn is faster). Error: max |output - PyTorch float64| / max(1, max |PyTorch float64|). ${machine}, ${stamp}.`;
+const text = `${table(rows, peers)}\n\nMedian ms per call; ratios are the peer's time over stacked-rnn's (above 1: stacked-rnn is faster). Error: max |output - PyTorch float64| / max(1, max |PyTorch float64|). ${machine}, ${stamp}.`;
 console.log(text);
 mkdirSync(join(ROOT, 'bench', 'results'), { recursive: true });
 const results: Record<string, unknown> = { machine, stamp, kernels, rows };
@@ -168,7 +187,7 @@ if (sweep) {
     const torch: [number, number][] = [];
     for (const v of values) {
       process.stderr.write(`sweep ${dim} = ${v} ...\n`);
-      const r = runConfig(`${dim}${v}`, { ...base, [dim]: v }, false);
+      const r = runConfig(`${dim}${v}`, { ...base, [dim]: v }, []);
       ours.push([v, num(r.ours[kernels[0] as string]?.forward_ms)]);
       torch.push([v, num(r.torch.forward_ms)]);
     }
