@@ -286,7 +286,7 @@ struct GradWeightJob {
   XR xrow;
   int M, O, C;
   bool bias;
-  double* acc[2];   // (O, C) per thread, zeroed
+  double* acc[2];   // (O, C) per thread, rows acc_ld(C) apart, zeroed
   double* bsum[2];  // (O) per thread, zeroed
   float* work[2];   // grad_weight_work(O, C) per thread
   bool used[2] = {false, false};
@@ -468,17 +468,20 @@ bool grad_weight(float* dw, float* db1, float* db2, DY dyrow, XR xrow, int M, in
   bool ok = true;
   for (int i = 0; i < 2; i++) {
     const bool mine = i < T;
-    job.acc[i] = mine ? static_cast<double*>(std::calloc((size_t)O * C, sizeof(double))) : nullptr;
+    job.acc[i] = mine ? static_cast<double*>(std::calloc((size_t)O * acc_ld(C), sizeof(double))) : nullptr;
     job.bsum[i] = mine ? static_cast<double*>(std::calloc((size_t)O, sizeof(double))) : nullptr;
     job.work[i] = mine ? alloc_floats(grad_weight_work(O, C)) : nullptr;
     ok = ok && (!mine || (job.acc[i] && job.bsum[i] && job.work[i]));
   }
   if (ok) {
     run(grad_weight_job<GradWeightJob<DY, XR>>, &job, T == 2);
-    const size_t n = (size_t)O * C;
     const double* a0 = job.acc[0];
     const double* a1 = job.used[1] ? job.acc[1] : nullptr;
-    for (size_t i = 0; i < n; i++) dw[i] = (float)((double)dw[i] + (a1 ? a0[i] + a1[i] : a0[i]));
+    for (int o = 0; o < O; o++) {
+      const size_t r = (size_t)o * acc_ld(C);
+      float* d = dw + (size_t)o * C;
+      for (int c = 0; c < C; c++) d[c] = (float)((double)d[c] + (a1 ? a0[r + c] + a1[r + c] : a0[r + c]));
+    }
     for (int o = 0; o < O && job.bias; o++) {
       const double b = job.bsum[0][o] + (job.used[1] ? job.bsum[1][o] : 0.0);
       if (db1) db1[o] = (float)((double)db1[o] + b);

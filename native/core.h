@@ -279,42 +279,64 @@ static void linear_backward_dx_rows(float* dx, const float* dy, const float* Bp,
   });
 }
 
+typedef float v4 __attribute__((vector_size(16)));
+typedef float v4u __attribute__((vector_size(16), aligned(4)));
+
+// dst rows 0..3 (ld apart) = the columns of the 4 x 4 block whose rows are a, b, c, d.
+static inline void transpose4(float* dst, size_t ld, const float* a, const float* b, const float* c, const float* d) {
+  const v4 r0 = *(const v4u*)a, r1 = *(const v4u*)b, r2 = *(const v4u*)c, r3 = *(const v4u*)d;
+  const v4 t0 = __builtin_shufflevector(r0, r1, 0, 4, 1, 5), t1 = __builtin_shufflevector(r0, r1, 2, 6, 3, 7);
+  const v4 t2 = __builtin_shufflevector(r2, r3, 0, 4, 1, 5), t3 = __builtin_shufflevector(r2, r3, 2, 6, 3, 7);
+  *(v4u*)dst = __builtin_shufflevector(t0, t2, 0, 1, 4, 5);
+  *(v4u*)(dst + ld) = __builtin_shufflevector(t0, t2, 2, 3, 6, 7);
+  *(v4u*)(dst + 2 * ld) = __builtin_shufflevector(t1, t3, 0, 1, 4, 5);
+  *(v4u*)(dst + 3 * ld) = __builtin_shufflevector(t1, t3, 2, 3, 6, 7);
+}
+
 // Rows of dY^T X summed per chunk: the float32 tiles (restarted every KB terms) add up GW_ROWS terms, and the
 // chunks are added in float64, so the long sum over all L*N rows is a three-level one.
-#define GW_ROWS 512
+#define GW_ROWS 1024
+#define GW_LD (GW_ROWS + 16)  // floats between the rows of the transposed chunk: not a multiple of 4 KB, whose rows
+                              // would all fall in the same L1 set
 
 // Scratch floats for grad_weight_rows: the transposed chunk of dY (O x GW_ROWS) and the panels of X's chunk.
 static inline size_t grad_weight_work(int O, int C) {
-  return (size_t)O * GW_ROWS + panel_count(C) * NR * GW_ROWS;
+  return (size_t)O * GW_LD + panel_count(C) * NR * GW_ROWS;
 }
 
-// acc (O, C) += dY^T @ X over rows m0..m1 (at most GW_ROWS), in float64; dyrow(m) is row m of dY (O features),
+// Doubles between the rows of a weight-gradient accumulator (O, C): padded off a multiple of 4 KB for the same reason.
+static inline size_t acc_ld(int C) { return (size_t)C + 8; }
+
+// acc (O, C; rows acc_ld(C) apart) += dY^T @ X over rows m0..m1 (at most GW_ROWS), in float64; dyrow(m) is row m of dY (O features),
 // xrow(m) row m of X (C features); bsum (O), when not null, += the column sums of those rows of dY.
 template <class DY, class XR>
 static void grad_weight_rows(double* acc, double* bsum, float* work, DY&& dyrow, XR&& xrow, int m0, int m1, int O,
                              int C) {
   const int Kc = m1 - m0;
-  float* At = work;                         // (O, Kc) the chunk of dY, transposed
-  float* Bp = work + (size_t)O * GW_ROWS;   // panels of the chunk of X
-  for (int k0 = 0; k0 < Kc; k0 += 16) {     // 16 rows at a time: each o writes one 64-byte run of At
-    const int k1 = Kc < k0 + 16 ? Kc : k0 + 16;
-    const float* r[16];
+  float* At = work;                       // (O, Kc) the chunk of dY, transposed, rows GW_LD apart
+  float* Bp = work + (size_t)O * GW_LD;   // panels of the chunk of X
+  for (int k0 = 0; k0 < Kc; k0 += 4) {  // 4 rows at a time, in 4 x 4 blocks
+    const int k1 = Kc < k0 + 4 ? Kc : k0 + 4;
+    const float* r[4];
     for (int k = k0; k < k1; k++) r[k - k0] = dyrow(m0 + k);
-    for (int o = 0; o < O; o++) {
-      float* d = At + (size_t)o * Kc;
-      for (int k = k0; k < k1; k++) d[k] = r[k - k0][o];
+    int o = 0;
+    if (k1 - k0 == 4) {
+      for (; o + 4 <= O; o += 4) transpose4(At + (size_t)o * GW_LD + k0, GW_LD, r[0] + o, r[1] + o, r[2] + o, r[3] + o);
+    }
+    for (; o < O; o++) {
+      for (int k = k0; k < k1; k++) At[(size_t)o * GW_LD + k] = r[k - k0][o];
     }
     if (bsum) {
       for (int k = k0; k < k1; k++)
-        for (int o = 0; o < O; o++) bsum[o] += (double)r[k - k0][o];
+        for (int o2 = 0; o2 < O; o2++) bsum[o2] += (double)r[k - k0][o2];
     }
   }
   pack_panels_rows(Bp, [&](int k) { return xrow(m0 + k); }, Kc, C);
-  for_tiles(At, (size_t)Kc, Bp, Kc, 0, O, 0, (int)panel_count(C), [&](int m, int R, int p, int np, const float* T) {
+  for_tiles(At, (size_t)GW_LD, Bp, Kc, 0, O, 0, (int)panel_count(C), [&](int m, int R, int p, int np, const float* T) {
     const int c0 = p * NR;
     const int width = C - c0 < np * NR ? C - c0 : np * NR;
     for (int i = 0; i < R; i++) {
-      double* dst = acc + (size_t)(m + i) * C + c0;
+      double* dst = acc + (size_t)(m + i) * acc_ld(C) + c0;
       const float* t = T + i * TW;
       for (int j = 0; j < width; j++) dst[j] += (double)t[j];
     }

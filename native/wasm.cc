@@ -33,7 +33,7 @@ __attribute__((export_name("recurrence"))) void recurrence(float* out, float* hN
 }
 
 // src/kernels/kernel.ts's linearBackward (null pointers are 0). Scratch: Bp for panel_count(C) * NR * O floats
-// (when dx is wanted), work for grad_weight_work(O, C) floats, acc for O * C doubles and bsum for O doubles.
+// (when dx is wanted), work for grad_weight_work(O, C) floats, acc for O * acc_ld(C) doubles and bsum for O doubles.
 __attribute__((export_name("linear_backward"))) void linear_backward(float* dx, float* dw, float* db1, float* db2,
                                                                      const float* dy, const float* x, const float* w,
                                                                      int M, int C, int O, float* Bp, float* work,
@@ -42,7 +42,7 @@ __attribute__((export_name("linear_backward"))) void linear_backward(float* dx, 
     pack_panels_rows(Bp, [&](int k) { return w + (size_t)k * C; }, O, C);
     linear_backward_dx_rows(dx, dy, Bp, 0, M, O, C);
   }
-  for (int i = 0; i < O * C; i++) acc[i] = 0.0;
+  for (size_t i = 0; i < (size_t)O * acc_ld(C); i++) acc[i] = 0.0;
   for (int o = 0; o < O; o++) bsum[o] = 0.0;
   const bool bias = db1 || db2;
   for (int m0 = 0; m0 < M; m0 += GW_ROWS) {
@@ -50,7 +50,8 @@ __attribute__((export_name("linear_backward"))) void linear_backward(float* dx, 
         acc, bias ? bsum : nullptr, work, [&](int m) { return dy + (size_t)m * O; },
         [&](int m) { return x + (size_t)m * C; }, m0, M < m0 + GW_ROWS ? M : m0 + GW_ROWS, O, C);
   }
-  for (int i = 0; i < O * C; i++) dw[i] = (float)((double)dw[i] + acc[i]);
+  for (int o = 0; o < O; o++)
+    for (int c = 0; c < C; c++) dw[(size_t)o * C + c] = (float)((double)dw[(size_t)o * C + c] + acc[o * acc_ld(C) + c]);
   for (int o = 0; o < O; o++) {
     if (db1) db1[o] = (float)((double)db1[o] + bsum[o]);
     if (db2) db2[o] = (float)((double)db2[o] + bsum[o]);
@@ -59,7 +60,7 @@ __attribute__((export_name("linear_backward"))) void linear_backward(float* dx, 
 
 // src/kernels/kernel.ts's recurrenceBackward (null pointers are 0), with every dz kept in Z (L, N, H) and added
 // into dpre at the end. Scratch: Bp for panel_count(H) * NR * H floats, dh for N * H, zero for H (zeroed here),
-// work for grad_weight_work(H, H) floats, acc for H * H doubles.
+// work for grad_weight_work(H, H) floats, acc for H * acc_ld(H) doubles.
 __attribute__((export_name("recurrence_backward"))) void recurrence_backward(
     float* dpre, float* dh0, float* dwhh, const float* dout, const float* dhN, const float* out, const float* h0,
     const float* whh, int L, int N, int H, int outStride, int outOffset, int relu, int reverse,
@@ -82,7 +83,7 @@ __attribute__((export_name("recurrence_backward"))) void recurrence_backward(
   }
   for (size_t i = 0; i < NH; i++) dh0[i] += dh[i];
   for (int j = 0; j < H; j++) zero[j] = 0.0f;
-  for (int i = 0; i < H * H; i++) acc[i] = 0.0;
+  for (size_t i = 0; i < (size_t)H * acc_ld(H); i++) acc[i] = 0.0;
   const int M = L * N;
   for (int m0 = 0; m0 < M; m0 += GW_ROWS) {
     grad_weight_rows(
@@ -90,13 +91,19 @@ __attribute__((export_name("recurrence_backward"))) void recurrence_backward(
         [&](int m) { return prev_state_row(o, stride, h0, zero, L, N, H, reverse, lengths, m); }, m0,
         M < m0 + GW_ROWS ? M : m0 + GW_ROWS, H, H);
   }
-  for (int i = 0; i < H * H; i++) dwhh[i] = (float)((double)dwhh[i] + acc[i]);
+  for (int o = 0; o < H; o++)
+    for (int c = 0; c < H; c++) dwhh[(size_t)o * H + c] = (float)((double)dwhh[(size_t)o * H + c] + acc[o * acc_ld(H) + c]);
   for (size_t i = 0; i < (size_t)M * H; i++) dpre[i] += Z[i];
 }
 
 // Floats of `work` scratch for linear_backward and recurrence_backward with O output and C input features.
 __attribute__((export_name("grad_weight_floats"))) int grad_weight_floats(int O, int C) {
   return (int)grad_weight_work(O, C);
+}
+
+// Doubles of `acc` scratch for the same: O rows of acc_ld(C).
+__attribute__((export_name("grad_weight_doubles"))) int grad_weight_doubles(int O, int C) {
+  return (int)((size_t)O * acc_ld(C));
 }
 
 // Floats per panel column block, so the caller can size the scratch: NR (8 here).

@@ -180,7 +180,7 @@ for (const kernel of kernels) {
         let worst = 0;
         for (let c = 0; c < 30; c++) {
           // a few long ones, so the weight gradient's sum runs over several chunks of rows
-          const M = c % 7 === 6 ? int(g, 500, 1300) : int(g, 1, 40);
+          const M = c % 7 === 6 ? int(g, 1000, 2300) : int(g, 1, 40);
           const C = int(g, 1, 70);
           const O = int(g, 1, 70);
           const dy = random(g, dtype, M * O);
@@ -236,8 +236,8 @@ for (const kernel of kernels) {
         for (let c = 0; c < 40; c++) {
           // a few long ones, so the sum of dwhh over all steps and rows runs over several chunks of rows
           const long = c % 10 === 9;
-          const L = long ? int(g, 20, 40) : int(g, 1, 12);
-          const N = long ? int(g, 15, 30) : int(g, 1, 9);
+          const L = long ? int(g, 30, 50) : int(g, 1, 12);
+          const N = long ? int(g, 25, 40) : int(g, 1, 9);
           const H = int(g, 1, 45);
           const D = int(g, 1, 2);
           const d = int(g, 0, D - 1);

@@ -26,6 +26,7 @@ interface WasmExports {
   // biome-ignore format: one line per C signature
   recurrence_backward(dpre: number, dh0: number, dwhh: number, dout: number, dhN: number, out: number, h0: number, whh: number, L: number, N: number, H: number, outStride: number, outOffset: number, relu: number, reverse: number, lengths: number, Z: number, Bp: number, dh: number, zero: number, work: number, acc: number): void;
   grad_weight_floats(O: number, C: number): number;
+  grad_weight_doubles(O: number, C: number): number;
 }
 
 /** Why the WebAssembly kernel is not in use, or null when it is. */
@@ -176,7 +177,7 @@ export function createWasmKernel(w: WasmExports, options: WasmKernelOptions = {}
       const [pdy, px, pw] = [m.take(4 * M * O), m.take(4 * M * C), m.take(4 * O * C)];
       const bp = dx ? m.take(4 * panels(C) * O) : 0;
       const work = m.take(4 * w.grad_weight_floats(O, C));
-      const [acc, bsum] = [m.take(8 * O * C), m.take(8 * O)];
+      const [acc, bsum] = [m.take(8 * w.grad_weight_doubles(O, C)), m.take(8 * O)];
       m.commit();
       m.put(pdx, dx32, M * C);
       m.put(pdw, dw, O * C);
@@ -213,7 +214,7 @@ export function createWasmKernel(w: WasmExports, options: WasmKernelOptions = {}
       const [ph0, pwhh] = [m.take(4 * N * H), m.take(4 * H * H)];
       const plen = lengths ? m.take(4 * N) : 0;
       const [pz, bp, dh, zero] = [m.take(4 * L * N * H), m.take(4 * panels(H) * H), m.take(4 * N * H), m.take(4 * H)];
-      const [work, acc] = [m.take(4 * w.grad_weight_floats(H, H)), m.take(8 * H * H)];
+      const [work, acc] = [m.take(4 * w.grad_weight_floats(H, H)), m.take(8 * w.grad_weight_doubles(H, H))];
       m.commit();
       m.put(pdpre, dpre, L * N * H);
       m.put(pdh0, dh0, N * H);
