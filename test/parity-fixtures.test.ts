@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { after, test } from 'node:test';
-import { type DType, RNN, type Tensor, tensor } from '../src/index.js';
+import { RNN, type Tensor, tensor } from '../src/index.js';
 import { describeCase, type Flat, judge, nonzeroPadding, type RnnConfig, Summary } from './helpers/compare.js';
 
 interface Fixture {

@@ -91,7 +91,10 @@ describe('constructing an RNN', () => {
   });
 
   test('refuses sizes whose parameters would not fit in memory, before allocating anything', () => {
-    throwsRnnError(() => new RNN({ inputSize: 2, hiddenSize: 1e6 }), /RNN would have 1000004000000 parameters \(3.6 TiB\); the limit is 4 GiB/);
+    throwsRnnError(
+      () => new RNN({ inputSize: 2, hiddenSize: 1e6 }),
+      /RNN would have 1000004000000 parameters \(3.6 TiB\); the limit is 4 GiB/,
+    );
     throwsRnnError(() => new RNN({ inputSize: 1e12, hiddenSize: 2 }), /the limit is 4 GiB/);
     throwsRnnError(() => zeros([1e6, 1e6]), /cannot allocate a float32 tensor of 1000000000000 elements/);
   });

@@ -190,7 +190,10 @@ describe('stacked-rnn train and sample', () => {
     const before = readCsv(`${first}/loss.csv`);
     const after = readCsv(`${second}/loss.csv`);
     const firstLoss = (csv: { rows: number[][] }) => csv.rows[0]?.[1] as number;
-    assert.ok(firstLoss(after) < firstLoss(before) / 5, `resumed at ${firstLoss(after)}, fresh at ${firstLoss(before)}`);
+    assert.ok(
+      firstLoss(after) < firstLoss(before) / 5,
+      `resumed at ${firstLoss(after)}, fresh at ${firstLoss(before)}`,
+    );
     const bad = cli('train', ...args, '--layers', '3', '--init', pt, '--out', tmp.path('init-bad'));
     assert.notEqual(bad.status, 0);
     assert.match(bad.stderr, /Missing key\(s\) in state_dict: "weight_ih_l2"/);
