@@ -225,9 +225,11 @@ void recurrence_job(void* c, int tid, int nt) {
   RecurrenceJob& j = *static_cast<RecurrenceJob*>(c);
   run_steps(j.slot, j.completed, j.L, j.P, tid, nt, [&](int s, int p0, int p1) {
     const int t = j.reverse ? j.L - 1 - s : s;
+    const int tn = s + 1 < j.L ? (j.reverse ? t - 1 : t + 1) : -1;
     recurrence_step(j.buf[s & 1], j.out + (size_t)t * j.N * j.outStride + j.outOffset, j.outStride,
                     s == 0 ? j.h0 : j.buf[(s - 1) & 1], j.pre + (size_t)t * j.N * j.H, j.Bp, j.N, j.H, p0, p1,
-                    j.lengths, t, j.relu);
+                    j.lengths, t, j.relu, tn < 0 ? nullptr : j.pre + (size_t)tn * j.N * j.H,
+                    tn < 0 ? nullptr : j.out + (size_t)tn * j.N * j.outStride + j.outOffset);
   });
 }
 
@@ -252,10 +254,11 @@ void recurrence_backward_job(void* c, int tid, int nt) {
   RecurrenceBackwardJob& j = *static_cast<RecurrenceBackwardJob*>(c);
   const size_t NH = (size_t)j.N * j.H, rows = (size_t)j.N * j.stride;
   run_steps(j.slot, j.completed, j.L, j.P, tid, nt, [&](int q, int p0, int p1) {
-    const int t = j.tq(q), tn = q + 1 < j.L ? j.tq(q + 1) : -1;
+    const int t = j.tq(q), tn = q + 1 < j.L ? j.tq(q + 1) : -1, tnn = q + 2 < j.L ? j.tq(q + 2) : -1;
     backward_step(j.dh, tn >= 0 ? j.Z + tn * NH : nullptr, j.Z + t * NH, j.Bp,
                   j.dout && tn >= 0 ? j.dout + tn * rows : nullptr, tn >= 0 ? j.out + tn * rows : nullptr, j.stride,
-                  j.N, j.H, p0, p1, j.lengths, t, tn, j.relu);
+                  j.N, j.H, p0, p1, j.lengths, t, tn, j.relu, j.dout && tnn >= 0 ? j.dout + tnn * rows : nullptr,
+                  tnn >= 0 ? j.out + tnn * rows : nullptr, tnn >= 0 ? j.Z + tnn * NH : nullptr);
   });
 }
 

@@ -223,15 +223,31 @@ static void linear_rows(float* y, const float* x, const float* Bp, const float* 
   });
 }
 
+// Asks for the lines of `width` floats at p to be brought into cache (for writing when write is 1): the rows a
+// step reads and writes lie H or more floats apart, a pattern the hardware prefetcher does not follow, so each
+// would otherwise wait for memory when its step comes.
+static inline void prefetch_row(const float* p, int width, int write) {
+  for (int j = 0; j < width; j += 16) {
+    if (write) __builtin_prefetch(p + j, 1);
+    else __builtin_prefetch(p + j, 0);
+  }
+}
+
 // One recurrence step for rows 0..N x panels p0..p1 (the columns this thread owns):
 //   hn[n] = f(pre_t[n] + h[n] @ Whh^T), out_t[n] = hn[n] while t < lengths[n]; else hn[n] = h[n], out_t[n] = 0.
+// pre_next and out_next (null after the last step) are the next step's rows, prefetched for the same columns.
 static void recurrence_step(float* hn, float* out_t, size_t outStride, const float* h, const float* pre_t,
-                            const float* Bp, int N, int H, int p0, int p1, const int32_t* lengths, int t, int relu) {
+                            const float* Bp, int N, int H, int p0, int p1, const int32_t* lengths, int t, int relu,
+                            const float* pre_next, float* out_next) {
   for_tiles(h, (size_t)H, Bp, H, 0, N, p0, p1, [&](int m, int R, int p, int np, const float* T) {
     const int j0 = p * NR;
     const int width = H - j0 < np * NR ? H - j0 : np * NR;
     for (int i = 0; i < R; i++) {
       const int n = m + i;
+      if (pre_next) {
+        prefetch_row(pre_next + (size_t)n * H + j0, width, 0);
+        prefetch_row(out_next + (size_t)n * outStride + j0, width, 1);
+      }
       float* dst = hn + (size_t)n * H + j0;
       float* o = out_t + (size_t)n * outStride + j0;
       if (lengths && t >= lengths[n]) {
@@ -243,7 +259,6 @@ static void recurrence_step(float* hn, float* out_t, size_t outStride, const flo
     }
   });
 }
-
 // ---------------------------------------------------------------------------------------------------------------
 // Backward. The three products of a layer's backward have the forward's shape C = A @ W^T with one operand
 // transposed, so they reuse the same tiles: the transposed operand is packed into panels (`pack_panels_rows`),
@@ -359,15 +374,21 @@ static inline bool active_at(const int32_t* lengths, int t, int n) { return !len
 // step at time t, whose dz rows are Zt: the gradient carried to the step before is dh = Zt @ whh (from whh^T's
 // panels); rows inactive at t carry their dh through unchanged. Then, if there is a step before (tn >= 0, the time
 // the forward visited just before t), its dz: Zn[n] = (dh[n] + dout_tn[n]) * f'(out_tn[n]) where active at tn,
-// else 0. dout_tn and out_tn are rows `stride` apart (dout_tn may be null).
+// else 0. dout_tn and out_tn are rows `stride` apart (dout_tn may be null). The rows the step after this one
+// reads and writes (dout_pf, out_pf, z_pf; null: none) are prefetched for the same columns.
 static void backward_step(float* dh, float* Zn, const float* Zt, const float* Bp, const float* dout_tn,
                           const float* out_tn, size_t stride, int N, int H, int p0, int p1, const int32_t* lengths,
-                          int t, int tn, int relu) {
+                          int t, int tn, int relu, const float* dout_pf, const float* out_pf, float* z_pf) {
   for_tiles(Zt, (size_t)H, Bp, H, 0, N, p0, p1, [&](int m, int R, int p, int np, const float* T) {
     const int j0 = p * NR;
     const int width = H - j0 < np * NR ? H - j0 : np * NR;
     for (int i = 0; i < R; i++) {
       const int n = m + i;
+      if (out_pf) {
+        if (dout_pf) prefetch_row(dout_pf + (size_t)n * stride + j0, width, 0);
+        prefetch_row(out_pf + (size_t)n * stride + j0, width, 0);
+        prefetch_row(z_pf + (size_t)n * H + j0, width, 1);
+      }
       float* g = dh + (size_t)n * H + j0;
       if (active_at(lengths, t, n)) {
         const float* s = T + i * TW;

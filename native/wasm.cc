@@ -26,7 +26,7 @@ __attribute__((export_name("recurrence"))) void recurrence(float* out, float* hN
     const int t = reverse ? L - 1 - s : s;
     recurrence_step(buf + (size_t)(s & 1) * N * H, out + (size_t)t * N * outStride + outOffset, (size_t)outStride,
                     s == 0 ? h0 : buf + (size_t)((s - 1) & 1) * N * H, pre + (size_t)t * N * H, Bp, N, H, 0, P,
-                    lengths, t, relu);
+                    lengths, t, relu, nullptr, nullptr);  // no prefetch instruction in WebAssembly
   }
   const float* last = L == 0 ? h0 : buf + (size_t)((L - 1) & 1) * N * H;
   for (int i = 0; i < N * H; i++) hN[i] = last[i];
@@ -79,7 +79,8 @@ __attribute__((export_name("recurrence_backward"))) void recurrence_backward(
   for (int q = 0; q < L; q++) {
     const int t = tq(q), tn = q + 1 < L ? tq(q + 1) : -1;
     backward_step(dh, tn >= 0 ? Z + tn * NH : nullptr, Z + t * NH, Bp, g && tn >= 0 ? g + tn * N * stride : nullptr,
-                  tn >= 0 ? o + tn * N * stride : nullptr, stride, N, H, 0, P, lengths, t, tn, relu);
+                  tn >= 0 ? o + tn * N * stride : nullptr, stride, N, H, 0, P, lengths, t, tn, relu, nullptr, nullptr,
+                  nullptr);
   }
   for (size_t i = 0; i < NH; i++) dh0[i] += dh[i];
   for (int j = 0; j < H; j++) zero[j] = 0.0f;
