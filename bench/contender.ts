@@ -102,7 +102,7 @@ if (who === 'stacked-rnn') {
       () => {
         rnn.zeroGrad();
         rnn.forward(input, null, { requiresGrad: true });
-        rnn.backward(ones);
+        rnn.backward(ones, null, { inputGrad: false }); // like PyTorch, whose x does not require grad
       },
       3000,
       50,

@@ -70,7 +70,7 @@ async function child(): Promise<void> {
     rnn.zeroGrad();
     rnn.forward(input, null, { requiresGrad: true });
     const kept = rnn.tapeBytes;
-    rnn.backward(ones);
+    rnn.backward(ones, null, { inputGrad: false }); // like PyTorch, whose x does not require grad
     return kept;
   };
   const kept = step();

@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { getKernel, RNN, RNNCell, RnnError, randn, type Tensor, tensor, zeros } from '../src/index.js';
+import { getKernel, kernelNames, RNN, RNNCell, RnnError, randn, type Tensor, tensor, zeros } from '../src/index.js';
 import { scaledError } from './helpers/compare.js';
 import { MaskReplay } from './helpers/grad.js';
 
@@ -250,5 +250,25 @@ test('recording a forward for backward does not change its numbers', () => {
     const recorded = rnn.forward(x, h0, { lengths: [6, 2, 4], requiresGrad: true });
     assert.deepEqual(Array.from(recorded[0].data), Array.from(plain[0].data), `${dtype} output`);
     assert.deepEqual(Array.from(recorded[1].data), Array.from(plain[1].data), `${dtype} h_n`);
+  }
+});
+
+test('backward with { inputGrad: false } skips the input gradient and gives the same parameter and h0 gradients', () => {
+  for (const backend of kernelNames()) {
+    const make = () => new RNN({ inputSize: 5, hiddenSize: 6, numLayers: 3, bidirectional: true, seed: 4, backend });
+    const x = randn([7, 3, 5], { generator: 1 });
+    const h0 = randn([6, 3, 6], { generator: 2 });
+    const gOut = randn([7, 3, 12], { generator: 3 });
+    const full = make();
+    full.forward(x, h0, { requiresGrad: true });
+    const all = full.backward(gOut);
+    const lean = make();
+    lean.forward(x, h0, { requiresGrad: true });
+    const some = lean.backward(gOut, null, { inputGrad: false });
+    assert.equal(some.input, null);
+    assert.deepEqual(Array.from(some.h0?.data ?? []), Array.from(all.h0?.data ?? []), backend);
+    for (const [name, g] of full.namedGrads()) {
+      assert.deepEqual(Array.from(lean.grad(name).data), Array.from(g.data), `${backend}: ${name}`);
+    }
   }
 });

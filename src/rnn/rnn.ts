@@ -53,6 +53,13 @@ export interface ForwardOptions {
 }
 
 /** The gradients `RNN.backward` returns. */
+/** What `backward(..., { inputGrad: false })` returns: no input gradient was computed. */
+export interface RNNParameterGradients {
+  input: null;
+  /** d loss / d h0, shaped like the forward's h0; null when the forward was given no h0. */
+  h0: Tensor | null;
+}
+
 export interface RNNGradients {
   /** d loss / d input, shaped like the forward's input; exactly 0 at padded steps. */
   input: Tensor;
@@ -277,7 +284,21 @@ export class RNN extends Module {
    * const { input, h0: gradH0 } = rnn.backward(gradOut, gradHN);
    * rnn.grad('weight_ih_l0'); // (H, I)
    */
-  backward(gradOutput: Tensor | null, gradHN?: Tensor | null): RNNGradients {
+  backward(gradOutput: Tensor | null, gradHN?: Tensor | null): RNNGradients;
+  /**
+   * The same without the input's gradient (`input` is null), as PyTorch skips it for an input that does not
+   * require grad: what a training step needs, one matrix product cheaper.
+   */
+  backward(
+    gradOutput: Tensor | null,
+    gradHN: Tensor | null | undefined,
+    options: { inputGrad: false },
+  ): RNNParameterGradients;
+  backward(
+    gradOutput: Tensor | null,
+    gradHN?: Tensor | null,
+    options: { inputGrad?: boolean } = {},
+  ): RNNGradients | RNNParameterGradients {
     const tape = this.tape;
     if (!tape) throw this.noRecordedForward();
     const gOut =
@@ -291,7 +312,7 @@ export class RNN extends Module {
     const swap = tape.batched && this.batchFirst; // the math runs time-major: (N, L, F) <-> (L, N, F)
     const x = swap ? swap01(tape.input.data, N, L, I) : tape.input.data; // (L, N, I)
     const dOutput = gOut && (swap ? swap01(gOut.data, N, L, D * H) : gOut.data); // (L, N, D*H)
-    const dx = allocate(this.dtype, L * N * I); // (L, N, I)
+    const dx = options.inputGrad === false ? null : allocate(this.dtype, L * N * I); // (L, N, I)
     const dh0 = tape.h0 ? allocate(this.dtype, K * D * N * H) : null; // (K*D, N, H)
     const weights = Array.from({ length: K }, (_, k) =>
       Array.from({ length: D }, (_, d) => this.directionWeights(k, d)),
@@ -312,9 +333,11 @@ export class RNN extends Module {
       this.nonlinearity,
       tape.lengths,
     );
+    const gradH0 = dh0 && tape.h0 ? new Tensor(dh0, tape.h0.shape) : null;
+    if (dx === null) return { input: null, h0: gradH0 };
     return {
       input: swap ? new Tensor(swap01(dx, L, N, I), [N, L, I]) : new Tensor(dx, tape.input.shape),
-      h0: dh0 && tape.h0 ? new Tensor(dh0, tape.h0.shape) : null,
+      h0: gradH0,
     };
   }
 

@@ -34,11 +34,11 @@ export function tapeBytes(tape: StackTape): number {
  * Gradients of sum(output * dOutput) + sum(hN * dhN) for a forward recorded in `tape`, ACCUMULATED into `dx`
  * (L, N, I), `dh0` (K*D, N, H) and `grads[k][d]` (shaped like `weights[k][d]`; null biases without bias).
  * `x`, `h0` (null: zeros), `weights`, `dims`, `nonlinearity` and `lengths` must be what the forward was given.
- * A null `dOutput` or `dhN` is zero; a null `dh0` is not computed.
+ * A null `dOutput` or `dhN` is zero; a null `dx` or `dh0` is not computed.
  */
 export function stackBackward(
   kernel: Kernel,
-  dx: FloatArray, // (L, N, I)
+  dx: FloatArray | null, // (L, N, I); null: the input's gradient is not wanted, and not computed
   dh0: FloatArray | null, // (K*D, N, H)
   grads: DirectionWeights[][], // [K][D]
   dOutput: FloatArray | null, // (L, N, D*H)
@@ -53,19 +53,34 @@ export function stackBackward(
 ): void {
   const { L, N, I, H, K, D } = dims;
   const F = D * H;
-  const zeros = h0 === null ? kernel.scratch(dx, N * H) : null; // (N, H) the omitted h0 of every layer
+  const like = dx ?? (tape.layerOutputs[0] as FloatArray); // the precision the kernel works in
+  const zeros = h0 === null ? kernel.scratch(like, N * H) : null; // (N, H) the omitted h0 of every layer
   if (zeros) zeros.fill(0);
-  const dpre = kernel.scratch(dx, L * N * H); // (L, N, H) reused per direction
-  const dh0Scratch = dh0 === null ? kernel.scratch(dx, N * H) : null; // (N, H) a sink when dh0 is not wanted
+  const dpre = kernel.scratch(like, L * N * H); // (L, N, H) reused per direction
+  const dh0Scratch = dh0 === null ? kernel.scratch(like, N * H) : null; // (N, H) a sink when dh0 is not wanted
+  // Gradients of the layer inputs above layer 0, (L, N, D*H): layer k writes one while layer k+1's, which it
+  // reads as dout, stays intact, so two buffers taking turns serve any depth.
+  const turns: FloatArray[] = [];
+  // Layer 0 adds straight into dx when the kernel's scratch has dx's precision (fast float32 kernels); the
+  // reference kernel sums in float64 first and rounds into dx once.
+  const direct = dx !== null && kernel.scratch(dx, 0).constructor === dx.constructor;
   let dout: FloatArray | null = dOutput; // (L, N, D*H) d loss / d (layer k's output)
   // the backward walks the forward in reverse: layers K-1 .. 0, and within a layer directions D-1 .. 0
   for (let k = K - 1; k >= 0; k--) {
     const inFeatures = k === 0 ? I : F;
     const out = tape.layerOutputs[k] as FloatArray; // (L, N, D*H)
     const input = k === 0 ? x : layerInput(tape, k); // (L, N, inFeatures)
-    // both directions add into the input's gradient: summed in the kernel's scratch, stored into dx once
-    const dinput = kernel.scratch(dx, L * N * inFeatures); // (L, N, inFeatures)
-    dinput.fill(0);
+    let dinput: FloatArray | null; // (L, N, inFeatures) both directions add into it
+    if (k > 0) {
+      const turn = k % 2;
+      turns[turn] ??= kernel.scratch(like, L * N * F);
+      dinput = turns[turn] as FloatArray;
+      dinput.fill(0);
+    } else if (dx === null || direct) {
+      dinput = dx;
+    } else {
+      dinput = kernel.scratch(dx, L * N * I);
+    }
     for (let d = D - 1; d >= 0; d--) {
       const w = weights[k]?.[d] as DirectionWeights;
       const g = grads[k]?.[d] as DirectionWeights;
@@ -93,12 +108,16 @@ export function stackBackward(
       kernel.linearBackward(dinput, g.wih, g.bih, g.bhh, dpre, input, w.wih, L * N, inFeatures, H);
     }
     if (k === 0) {
-      for (let i = 0; i < dx.length; i++) dx[i] = (dx[i] as number) + (dinput[i] as number);
+      if (dx !== null && dinput !== dx) {
+        const sum = dinput as FloatArray;
+        for (let i = 0; i < dx.length; i++) dx[i] = (dx[i] as number) + (sum[i] as number);
+      }
     } else {
       // layer k read (layer k-1's output) * mask, so the output's gradient is the input's times the mask
       const mask = tape.masks[k - 1];
-      if (mask) for (let i = 0; i < dinput.length; i++) dinput[i] = (dinput[i] as number) * (mask[i] as number);
-      dout = dinput;
+      const g = dinput as FloatArray;
+      if (mask) for (let i = 0; i < g.length; i++) g[i] = (g[i] as number) * (mask[i] as number);
+      dout = g;
     }
   }
 }

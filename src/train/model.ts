@@ -89,7 +89,7 @@ export class SequenceModel {
   /** Walks the forward in reverse: head, then rnn. ADDS every parameter's gradient; see `zeroGrad`. */
   backward(gradOutput: Tensor): void {
     const gradHidden = this.head.backward(gradOutput);
-    this.rnn.backward(gradHidden);
+    this.rnn.backward(gradHidden, null, { inputGrad: false }); // the data needs no gradient
   }
 
   zeroGrad(): void {
