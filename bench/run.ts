@@ -109,7 +109,8 @@ function runConfig(
 }
 
 const num = (v: unknown) => (typeof v === 'number' ? v : Number.NaN);
-const ms = (v: unknown) => (Number.isFinite(num(v)) ? (num(v) < 1 ? num(v).toPrecision(3) : num(v).toPrecision(4)) : '-');
+const ms = (v: unknown) =>
+  Number.isFinite(num(v)) ? (num(v) < 1 ? num(v).toPrecision(3) : num(v).toPrecision(4)) : '-';
 const ratio = (peer: unknown, us: unknown) =>
   Number.isFinite(num(peer) / num(us)) ? `${(num(peer) / num(us)).toFixed(2)}x` : '-';
 const err = (v: unknown) => (Number.isFinite(num(v)) ? num(v).toExponential(1) : '-');
