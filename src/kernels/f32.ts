@@ -5,6 +5,25 @@
  * buffer as float32 (they hold float32 values or zeros) and accumulate into it through a float32 buffer.
  */
 import type { FloatArray } from '../tensor.js';
+import { referenceKernel } from './reference.js';
+
+/**
+ * Below this many elements per layer buffer, plain loops are as fast as a fast kernel's call, and the reference
+ * kernel's float64 keeps tiny float32 problems within PyTorch float32's own error: the reference runs.
+ */
+export const EXACT_BELOW = 4096;
+
+/**
+ * A fast float32 kernel's `scratch`: float32 buffers of at least `exactBelow` elements for float32 models (the
+ * calls that fill them stay in the fast kernel), the reference kernel's float64 scratch otherwise (which sends
+ * every call of that layer to the reference).
+ */
+export function float32Scratch(exactBelow: number): (like: FloatArray, length: number) => FloatArray {
+  return (like, length) =>
+    like instanceof Float32Array && length >= exactBelow
+      ? new Float32Array(length)
+      : referenceKernel.scratch(like, length);
+}
 
 /** `a` as float32: itself, or a rounded copy; null stays null. */
 export function readF32(a: FloatArray | null): Float32Array | null {

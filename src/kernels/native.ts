@@ -13,7 +13,7 @@
  * result instead.
  */
 import type { FloatArray } from '../tensor.js';
-import { readF32, sinkF32 } from './f32.js';
+import { EXACT_BELOW, float32Scratch, readF32, sinkF32 } from './f32.js';
 import type { Kernel, RecurrenceArgs, RecurrenceBackwardArgs } from './kernel.js';
 import { referenceKernel } from './reference.js';
 
@@ -123,8 +123,7 @@ export interface NativeKernelOptions {
   exactBelow?: number;
 }
 
-/** Below this many elements per layer buffer, plain loops are as fast as a native call: the reference runs. */
-export const EXACT_BELOW = 4096;
+export { EXACT_BELOW };
 
 /**
  * A kernel over the addon: float32 buffers go native, anything else (float64 scratch included) to the reference
@@ -137,11 +136,7 @@ export function createNativeKernel(addon: NativeAddon, options: NativeKernelOpti
     ...referenceKernel,
     name: options.name ?? 'native',
 
-    scratch(like: FloatArray, length: number): FloatArray {
-      return like instanceof Float32Array && length >= exactBelow
-        ? new Float32Array(length)
-        : referenceKernel.scratch(like, length);
-    },
+    scratch: float32Scratch(exactBelow),
 
     linear(y, x, w, b1, b2, M, C, O) {
       if (y instanceof Float32Array && x instanceof Float32Array && w instanceof Float32Array && f32(b1, b2)) {

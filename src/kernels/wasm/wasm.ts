@@ -8,7 +8,7 @@
  * float64 to the reference kernel are as for the native kernel (see ../native.ts).
  */
 import type { FloatArray } from '../../tensor.js';
-import { readF32, sinkF32 } from '../f32.js';
+import { EXACT_BELOW, float32Scratch, readF32, sinkF32 } from '../f32.js';
 import type { Kernel, RecurrenceArgs, RecurrenceBackwardArgs } from '../kernel.js';
 import { referenceKernel } from '../reference.js';
 import { WASM_KERNEL_BASE64 } from './binary.js';
@@ -85,18 +85,14 @@ export interface WasmKernelOptions {
 
 /** A kernel over a WebAssembly instance: float32 buffers go to it, anything else to the reference kernel. */
 export function createWasmKernel(w: WasmExports, options: WasmKernelOptions = {}): Kernel {
-  const exactBelow = options.exactBelow ?? 4096;
+  const exactBelow = options.exactBelow ?? EXACT_BELOW;
   const NR = w.panel_width();
   const panels = (O: number) => Math.ceil(O / NR) * NR;
   return {
     ...referenceKernel,
     name: options.name ?? 'wasm',
 
-    scratch(like: FloatArray, length: number): FloatArray {
-      return like instanceof Float32Array && length >= exactBelow
-        ? new Float32Array(length)
-        : referenceKernel.scratch(like, length);
-    },
+    scratch: float32Scratch(exactBelow),
 
     linear(y, x, wt, b1, b2, M, C, O) {
       const f32 = (a: FloatArray | null) => a === null || a instanceof Float32Array;
