@@ -1,5 +1,5 @@
 /**
- * The safetensors format: read and write, validating every claim the file makes.
+ * Reading the safetensors format, validating every claim the file makes (writing: ./safetensors-write.ts).
  *
  * Layout: 8 bytes little-endian u64 N, then N bytes of UTF-8 JSON (the header), then the data section.
  * The header maps each tensor name to `{dtype, shape, data_offsets: [begin, end]}` (offsets relative to
@@ -14,38 +14,18 @@
 import { formatSizeList, RnnError } from '../errors.js';
 import { type DType, numelOf, Tensor } from '../tensor.js';
 import { bfloat16ToFloat32, halfToFloat32 } from './half.js';
-
-export type SafetensorsDType = 'F32' | 'F64' | 'F16' | 'BF16' | 'I64' | 'I32';
-
-/** A tensor as stored: its dtype, shape and elements. F16 and BF16 elements are raw bit patterns. */
-export interface RawTensor {
-  dtype: SafetensorsDType;
-  shape: number[];
-  data: Float32Array | Float64Array | Int32Array | BigInt64Array | Uint16Array;
-}
-
-/** Integer tensor to write from plain numbers (each must be an integer in the dtype's range). */
-export interface IntegerTensorInput {
-  dtype: 'I64' | 'I32';
-  shape: readonly number[];
-  data: ArrayLike<number>;
-}
-
-export type WritableTensor = Tensor | RawTensor | IntegerTensorInput;
+import {
+  describe,
+  ITEM_SIZE,
+  isSupported,
+  LITTLE_ENDIAN,
+  type RawTensor,
+  type SafetensorsDType,
+  swapBytes,
+} from './safetensors-format.js';
 
 /** The largest header accepted, as in the reference reader: anything bigger is a corrupt length field. */
 export const MAX_HEADER_BYTES = 100_000_000;
-
-const ITEM_SIZE: Record<SafetensorsDType, number> = { F32: 4, F64: 8, F16: 2, BF16: 2, I64: 8, I32: 4 };
-
-/**
- * Writer order. The reference writer lays tensors out by descending dtype rank, then by name, where the rank
- * is the order of its Dtype enum (which grows with alignment), so every tensor starts aligned to its item
- * size when the header is padded to 8 bytes. We follow it, so our files are laid out as theirs are.
- */
-const WRITE_RANK: Record<SafetensorsDType, number> = { F16: 0, BF16: 1, I32: 2, F32: 3, F64: 4, I64: 5 };
-
-const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
 function corrupt(message: string, expected?: unknown, got?: unknown): RnnError {
   return new RnnError('corrupt_file', message, { expected, got });
@@ -54,19 +34,6 @@ function corrupt(message: string, expected?: unknown, got?: unknown): RnnError {
 /** A BigInt as a number when exact, else as a string: error fields must survive JSON.stringify. */
 function plain(n: bigint): number | string {
   return n <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(n) : n.toString();
-}
-
-function isSupported(dtype: string): dtype is SafetensorsDType {
-  return Object.hasOwn(ITEM_SIZE, dtype);
-}
-
-function describe(value: unknown): string {
-  if (value === undefined) return 'nothing';
-  if (value === null) return 'null';
-  if (Array.isArray(value)) return 'array';
-  if (typeof value === 'string') return `string '${value.length > 40 ? `${value.slice(0, 40)}...` : value}'`;
-  if (typeof value === 'number') return String(value);
-  return typeof value;
 }
 
 interface Entry {
@@ -301,11 +268,6 @@ function copyElements(dtype: SafetensorsDType, src: Uint8Array): RawTensor['data
   }
 }
 
-/** Reverses each `size`-byte element in place (big-endian hosts only; the format is little-endian). */
-function swapBytes(bytes: Uint8Array, size: number): void {
-  for (let i = 0; i < bytes.length; i += size) bytes.subarray(i, i + size).reverse();
-}
-
 function checkRaw(raw: RawTensor, what: string): void {
   const numel = numelOf(raw.shape);
   if (raw.data.length !== numel) {
@@ -408,195 +370,5 @@ export function toIntegers(raw: RawTensor): number[] {
   return out;
 }
 
-interface Encoded {
-  name: string;
-  dtype: SafetensorsDType;
-  shape: number[];
-  bytes: Uint8Array;
-}
-
-/**
- * Serialises tensors to safetensors bytes.
- *
- * A float32 Tensor is stored as F32 and a float64 one as F64; `{dtype: 'I64' | 'I32', shape, data}` stores
- * integers, and a RawTensor (e.g. from readSafetensors) is stored as it is, so F16/BF16 round-trip. The
- * layout follows the reference writer: tensors sorted by descending dtype alignment then by name, header
- * JSON padded with spaces to a multiple of 8, `__metadata__` first in the header when given.
- */
-export function writeSafetensors(
-  tensors: Record<string, WritableTensor>,
-  metadata?: Record<string, string>,
-): Uint8Array {
-  const encoded: Encoded[] = [];
-  for (const [name, t] of Object.entries(tensors)) {
-    if (name === '__metadata__') {
-      throw new RnnError('invalid_argument', "'__metadata__' is reserved by safetensors and cannot name a tensor", {
-        got: name,
-      });
-    }
-    encoded.push(encode(name, t));
-  }
-  const nameBytes = new Map(encoded.map((e) => [e.name, new TextEncoder().encode(e.name)]));
-  encoded.sort(
-    (a, b) => WRITE_RANK[b.dtype] - WRITE_RANK[a.dtype] || compareBytes(nameBytes.get(a.name)!, nameBytes.get(b.name)!),
-  );
-
-  const parts: string[] = [];
-  if (metadata !== undefined) {
-    for (const [k, v] of Object.entries(metadata)) {
-      if (typeof v !== 'string') {
-        throw new RnnError('invalid_argument', `metadata['${k}'] must be a string, got ${describe(v)}`, {
-          expected: 'string',
-          got: v,
-        });
-      }
-    }
-    parts.push(`"__metadata__":${JSON.stringify(metadata)}`);
-  }
-  let offset = 0;
-  for (const e of encoded) {
-    const info = { dtype: e.dtype, shape: e.shape, data_offsets: [offset, offset + e.bytes.length] };
-    parts.push(`${JSON.stringify(e.name)}:${JSON.stringify(info)}`);
-    offset += e.bytes.length;
-  }
-  const json = new TextEncoder().encode(`{${parts.join(',')}}`);
-  const headerLength = Math.ceil(json.length / 8) * 8;
-
-  const out = new Uint8Array(8 + headerLength + offset);
-  new DataView(out.buffer).setBigUint64(0, BigInt(headerLength), true);
-  out.set(json, 8);
-  out.fill(0x20, 8 + json.length, 8 + headerLength); // spaces: still valid JSON, and aligns the data section
-  let at = 8 + headerLength;
-  for (const e of encoded) {
-    out.set(e.bytes, at);
-    at += e.bytes.length;
-  }
-  return out;
-}
-
-function compareBytes(a: Uint8Array, b: Uint8Array): number {
-  const n = Math.min(a.length, b.length);
-  for (let i = 0; i < n; i++) if (a[i] !== b[i]) return (a[i] as number) - (b[i] as number);
-  return a.length - b.length;
-}
-
-function encode(name: string, t: WritableTensor): Encoded {
-  const where = `tensor '${name}'`;
-  if (t instanceof Tensor) {
-    return {
-      name,
-      dtype: t.dtype === 'float64' ? 'F64' : 'F32',
-      shape: [...t.shape],
-      bytes: littleEndianBytes(t.data),
-    };
-  }
-  if (typeof t !== 'object' || t === null || !isSupported(t.dtype)) {
-    const got = typeof t === 'object' && t !== null ? (t as { dtype?: unknown }).dtype : t;
-    throw new RnnError(
-      'invalid_argument',
-      `${where}: expected a Tensor or {dtype, shape, data} with dtype one of ${Object.keys(ITEM_SIZE).join(', ')}, got ${describe(got)}`,
-      {
-        expected: Object.keys(ITEM_SIZE),
-        got,
-      },
-    );
-  }
-  const shape = [...t.shape];
-  for (const s of shape) {
-    if (!Number.isSafeInteger(s) || s < 0) {
-      throw new RnnError('invalid_argument', `${where}: invalid shape ${formatSizeList(shape)}`, { got: shape });
-    }
-  }
-  const numel = numelOf(shape);
-  if (t.data.length !== numel) {
-    throw new RnnError(
-      'shape_mismatch',
-      `${where}: shape ${formatSizeList(shape)} holds ${numel} elements but data has ${t.data.length}`,
-      {
-        expected: numel,
-        got: t.data.length,
-      },
-    );
-  }
-  const src = t.data as ArrayLike<number | bigint>;
-  const numbers = (): ArrayLike<number> => {
-    if (src instanceof BigInt64Array) {
-      throw new RnnError('invalid_argument', `${where}: BigInt64Array data can only be stored as I64`, {
-        got: t.dtype,
-      });
-    }
-    return src as ArrayLike<number>;
-  };
-  switch (t.dtype) {
-    case 'F32':
-      // A typed array of the right kind is copied as bytes, so NaN payloads survive a read/write round trip.
-      return {
-        name,
-        dtype: 'F32',
-        shape,
-        bytes: littleEndianBytes(src instanceof Float32Array ? src : Float32Array.from(numbers())),
-      };
-    case 'F64':
-      return {
-        name,
-        dtype: 'F64',
-        shape,
-        bytes: littleEndianBytes(src instanceof Float64Array ? src : Float64Array.from(numbers())),
-      };
-    case 'F16':
-    case 'BF16':
-      return {
-        name,
-        dtype: t.dtype,
-        shape,
-        bytes: littleEndianBytes(checkedIntegers(numbers(), 0, 0xffff, where, Uint16Array)),
-      };
-    case 'I32':
-      return {
-        name,
-        dtype: 'I32',
-        shape,
-        bytes: littleEndianBytes(checkedIntegers(numbers(), -(2 ** 31), 2 ** 31 - 1, where, Int32Array)),
-      };
-    case 'I64': {
-      const safe = Number.MAX_SAFE_INTEGER;
-      const data =
-        src instanceof BigInt64Array
-          ? src
-          : BigInt64Array.from(checkedIntegers(numbers(), -safe, safe, where, Float64Array), (v) => BigInt(v));
-      return { name, dtype: 'I64', shape, bytes: littleEndianBytes(data) };
-    }
-  }
-}
-
-function checkedIntegers<T extends { [i: number]: number }>(
-  values: ArrayLike<number>,
-  min: number,
-  max: number,
-  where: string,
-  Out: new (n: number) => T,
-): T {
-  const out = new Out(values.length);
-  for (let i = 0; i < values.length; i++) {
-    const v = values[i] as number;
-    if (!Number.isInteger(v) || v < min || v > max) {
-      throw new RnnError(
-        'invalid_argument',
-        `${where}: element ${i} is ${v}, expected an integer in [${min}, ${max}]`,
-        {
-          expected: `[${min}, ${max}]`,
-          got: v,
-        },
-      );
-    }
-    out[i] = v;
-  }
-  return out;
-}
-
-/** The element bytes of a typed array in little-endian order (a copy). */
-function littleEndianBytes(data: Float32Array | Float64Array | Int32Array | BigInt64Array | Uint16Array): Uint8Array {
-  const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength).slice();
-  if (!LITTLE_ENDIAN) swapBytes(bytes, data.BYTES_PER_ELEMENT);
-  return bytes;
-}
+export type { IntegerTensorInput, RawTensor, SafetensorsDType, WritableTensor } from './safetensors-format.js';
+export { writeSafetensors } from './safetensors-write.js';
