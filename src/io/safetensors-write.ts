@@ -9,7 +9,6 @@ import {
   ITEM_SIZE,
   isSupported,
   LITTLE_ENDIAN,
-  type RawTensor,
   type SafetensorsDType,
   swapBytes,
   type WritableTensor,
