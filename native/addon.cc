@@ -431,6 +431,15 @@ napi_value Recurrence(napi_env env, napi_callback_info info) {
     return throw_range(env, "recurrence: out of memory");
   }
   pack_panels(Bp, whh, (int)H, (int)H);
+  if (N == 1 && !relu && !lengths && H % 16 == 0 && H <= 64 && L > 0) {
+    // online inference: the whole time loop on this thread, accumulators in registers (core.h)
+    auto row = H == 16 ? recurrence_row_tanh<1> : H == 32 ? recurrence_row_tanh<2> : H == 48 ? recurrence_row_tanh<3>
+                                                                                            : recurrence_row_tanh<4>;
+    row(out + outOffset, (size_t)outStride, pre, Bp, h0, hN, (int)L, reverse);
+    std::free(Bp);
+    std::free(buf);
+    return nullptr;
+  }
   RecurrenceJob job;
   job.out = out;
   job.pre = pre;
