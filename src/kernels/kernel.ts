@@ -18,7 +18,21 @@ import type { FloatArray } from '../tensor.js';
 
 export type Nonlinearity = 'tanh' | 'relu';
 
-export interface RecurrenceArgs {
+/** What the forward recurrence and its backward share: the sizes, the output layout and which steps run. */
+export interface RecurrenceShape {
+  L: number;
+  N: number;
+  H: number;
+  outStride: number;
+  outOffset: number;
+  nonlinearity: Nonlinearity;
+  /** Walk t = L-1 .. 0 instead of 0 .. L-1 (in the backward: the direction the forward walked). */
+  reverse: boolean;
+  /** Valid steps per sequence (1..L); steps t >= lengths[n] leave h unchanged and write 0. Null: all L. */
+  lengths: Int32Array | null;
+}
+
+export interface RecurrenceArgs extends RecurrenceShape {
   /** Written: the hidden state at each step, `out[(t*N + n)*outStride + outOffset + j]`; 0 where inactive. */
   out: FloatArray; // (L, N, outStride)
   /** Written: the state after each sequence's last valid step (the first step, for the reverse direction). */
@@ -27,19 +41,9 @@ export interface RecurrenceArgs {
   pre: FloatArray; // (L, N, H)
   whh: FloatArray; // (H, H)
   h0: FloatArray; // (N, H)
-  L: number;
-  N: number;
-  H: number;
-  outStride: number;
-  outOffset: number;
-  nonlinearity: Nonlinearity;
-  /** Walk t = L-1 .. 0 instead of 0 .. L-1. */
-  reverse: boolean;
-  /** Valid steps per sequence (1..L); steps t >= lengths[n] leave h unchanged and write 0. Null: all L. */
-  lengths: Int32Array | null;
 }
 
-export interface RecurrenceBackwardArgs {
+export interface RecurrenceBackwardArgs extends RecurrenceShape {
   /** Accumulated: d loss / d pre at every active step; inactive (padded) steps get nothing. */
   dpre: FloatArray; // (L, N, H)
   /** Accumulated: d loss / d h0, what flows out of the first step (through any padded steps unchanged). */
@@ -55,15 +59,6 @@ export interface RecurrenceBackwardArgs {
   /** Read: the forward's h0, the state before the first active step. */
   h0: FloatArray; // (N, H)
   whh: FloatArray; // (H, H)
-  L: number;
-  N: number;
-  H: number;
-  outStride: number;
-  outOffset: number;
-  nonlinearity: Nonlinearity;
-  /** As in the forward: the direction the forward walked (the backward walks it the other way). */
-  reverse: boolean;
-  lengths: Int32Array | null;
 }
 
 export interface Kernel {
