@@ -35,8 +35,11 @@ export function readF32(a: FloatArray | null): Float32Array | null {
  * A float32 buffer to accumulate into in place of `target`, and `flush` to call after: `target` itself when it
  * is float32, else zeros whose values `flush` adds into `target`.
  */
-export function sinkF32(target: FloatArray): [Float32Array, () => void] {
-  if (target instanceof Float32Array) return [target, () => {}];
+export function sinkF32(target: FloatArray): [Float32Array, () => void];
+/** A null target (an optional gradient not asked for) stays null, with nothing to flush. */
+export function sinkF32(target: FloatArray | null): [Float32Array | null, () => void];
+export function sinkF32(target: FloatArray | null): [Float32Array | null, () => void] {
+  if (target === null || target instanceof Float32Array) return [target, () => {}];
   const buf = new Float32Array(target.length);
   return [
     buf,

@@ -167,9 +167,9 @@ export function createNativeKernel(addon: NativeAddon, options: NativeKernelOpti
         referenceKernel.linearBackward(dx, dw, db1, db2, dy, x, w, M, C, O);
         return;
       }
-      const [dx32, flushDx] = dx ? sinkF32(dx) : [null, () => {}];
-      const [db1_32, flush1] = db1 ? sinkF32(db1) : [null, () => {}];
-      const [db2_32, flush2] = db2 ? sinkF32(db2) : [null, () => {}];
+      const [dx32, flushDx] = sinkF32(dx);
+      const [db1_32, flush1] = sinkF32(db1);
+      const [db2_32, flush2] = sinkF32(db2);
       addon.linearBackward(dx32, dw, db1_32, db2_32, dy, x, readF32(w) as Float32Array, M, C, O);
       flushDx();
       flush1();

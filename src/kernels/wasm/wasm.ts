@@ -165,9 +165,9 @@ export function createWasmKernel(w: WasmExports, options: WasmKernelOptions = {}
         referenceKernel.linearBackward(dx, dw, db1, db2, dy, x, wt, M, C, O);
         return;
       }
-      const [dx32, flushDx] = dx ? sinkF32(dx) : [null, () => {}];
-      const [db1_32, flush1] = db1 ? sinkF32(db1) : [null, () => {}];
-      const [db2_32, flush2] = db2 ? sinkF32(db2) : [null, () => {}];
+      const [dx32, flushDx] = sinkF32(dx);
+      const [db1_32, flush1] = sinkF32(db1);
+      const [db2_32, flush2] = sinkF32(db2);
       const m = new Layout(w);
       const [pdx, pdw, pdb1, pdb2] = [m.array(dx32, M * C), m.take(4 * O * C), m.array(db1_32, O), m.array(db2_32, O)];
       const [pdy, px, pw] = [m.take(4 * M * O), m.take(4 * M * C), m.take(4 * O * C)];
