@@ -318,8 +318,9 @@ napi_value throw_range(napi_env env, const char* message) {
   return nullptr;
 }
 
-// A Float32Array (or, with nullable, null/undefined giving nullptr); false if it is neither.
-bool get_f32(napi_env env, napi_value v, float** data, size_t* length, bool nullable) {
+// A typed array of element type T (napi kind K), or with nullable null/undefined giving nullptr; false if neither.
+template <typename T, napi_typedarray_type K>
+bool get_typed(napi_env env, napi_value v, T** data, size_t* length, bool nullable) {
   napi_valuetype type;
   napi_typeof(env, v, &type);
   if (nullable && (type == napi_null || type == napi_undefined)) {
@@ -333,28 +334,18 @@ bool get_f32(napi_env env, napi_value v, float** data, size_t* length, bool null
   napi_typedarray_type kind;
   void* raw = nullptr;
   napi_get_typedarray_info(env, v, &kind, length, &raw, nullptr, nullptr);
-  if (kind != napi_float32_array) return false;
-  *data = static_cast<float*>(raw);
+  if (kind != K) return false;
+  *data = static_cast<T*>(raw);
   return true;
 }
 
+bool get_f32(napi_env env, napi_value v, float** data, size_t* length, bool nullable) {
+  return get_typed<float, napi_float32_array>(env, v, data, length, nullable);
+}
+
+// lengths: an Int32Array, or null/undefined (every sequence runs all L steps).
 bool get_i32_array(napi_env env, napi_value v, int32_t** data, size_t* length) {
-  napi_valuetype type;
-  napi_typeof(env, v, &type);
-  if (type == napi_null || type == napi_undefined) {
-    *data = nullptr;
-    *length = 0;
-    return true;
-  }
-  bool is = false;
-  napi_is_typedarray(env, v, &is);
-  if (!is) return false;
-  napi_typedarray_type kind;
-  void* raw = nullptr;
-  napi_get_typedarray_info(env, v, &kind, length, &raw, nullptr, nullptr);
-  if (kind != napi_int32_array) return false;
-  *data = static_cast<int32_t*>(raw);
-  return true;
+  return get_typed<int32_t, napi_int32_array>(env, v, data, length, true);
 }
 
 bool get_int(napi_env env, napi_value v, int64_t* out) {
