@@ -22,7 +22,10 @@
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
+#include <memory>
+#include <new>
 #include <thread>
+#include <vector>
 
 #pragma GCC push_options
 #pragma GCC target("avx2,fma")
@@ -422,11 +425,11 @@ napi_value Recurrence(napi_env env, napi_callback_info info) {
     return throw_range(env, "recurrence: out of memory");
   }
   pack_panels(Bp, whh, (int)H, (int)H);
-  if (N == 1 && !relu && !lengths && H % 16 == 0 && H <= 64 && L > 0) {
+  if (const RowTanh row = L > 0 ? row_tanh_for((int)N, (int)H, relu, lengths) : nullptr) {
     // online inference: the whole time loop on this thread, accumulators in registers (core.h)
-    auto row = H == 16 ? recurrence_row_tanh<1> : H == 32 ? recurrence_row_tanh<2> : H == 48 ? recurrence_row_tanh<3>
-                                                                                            : recurrence_row_tanh<4>;
-    row(out + outOffset, (size_t)outStride, pre, Bp, h0, hN, (int)L, reverse);
+    const ptrdiff_t last = reverse ? (ptrdiff_t)L - 1 : 0, dir = reverse ? -1 : 1;
+    row(out + outOffset + last * outStride, dir * (ptrdiff_t)outStride, pre + last * H, dir * (ptrdiff_t)H, Bp, h0, hN,
+        (int)L);
     std::free(Bp);
     std::free(buf);
     return nullptr;
@@ -455,6 +458,169 @@ napi_value Recurrence(napi_env env, napi_callback_info info) {
   std::free(Bp);
   std::free(buf);
   return nullptr;
+}
+
+// The layer pipeline (a wavefront over the layers): K unidirectional layers in one call, layer k running steps
+// t0..t1 as soon as layer k-1 has finished them, while layer k-1 goes on with its later steps on the other core.
+// Each layer is taken whole by one thread (layers are handed out in order from a shared counter, so a worker
+// that is slow to wake only means the caller runs more of them) and moves in chunks of CH steps: it packs its own
+// weights when it takes the layer, projects each chunk's input rows itself (its W_ih stays in its cache), and
+// publishes how far it has got after each chunk. What crosses between the cores is each layer's output, once per
+// chunk (see layer_steps), and the progress counters.
+struct alignas(64) Progress {
+  std::atomic<int> steps{0};  // steps of this layer finished; on its own cache line, as each is polled by a reader
+};
+
+// What every thread reads: set before the job starts and copied by each thread to its own stack, so that no line
+// of it is shared with anything the other thread writes while the layers run.
+struct LayersPlan {
+  const float* x;             // (L, N, I)
+  float* const* outs;         // K x (L, N, H)
+  float* hN;                  // (K, N, H): h0 to begin with, each layer's last state at the end
+  const float* const* wih;    // K x (H, I or H)
+  const float* const* whh;    // K x (H, H)
+  const float* const* b1;     // K x (H) or null
+  const float* const* b2;     // K x (H) or null
+  float* const* Bih;          // K x room for W_ih's panels, packed by the thread that takes the layer
+  float* const* Bhh;          // K x room for W_hh's panels, likewise
+  float* work[2];             // per thread: pre (CH, N, H), two states (N, H), the chunk's outputs (CH, N, H)
+  int L, N, I, H, K, CH;
+  int relu;
+  const int32_t* lengths;
+  Progress* progress;  // K
+};
+
+struct LayersJob {
+  LayersPlan plan;
+  alignas(64) std::atomic<int> next{0};  // the next layer to take, on a line of its own
+};
+
+inline size_t layers_work(int CH, int N, int H) { return (size_t)(2 * CH + 2) * N * H; }
+
+void layers_job(void* c, int tid, int) {
+  LayersJob& job = *static_cast<LayersJob*>(c);
+  const LayersPlan j = job.plan;
+  const size_t NH = (size_t)j.N * j.H;
+  float* pre = j.work[tid];
+  float* buf = pre + (size_t)j.CH * NH;
+  float* h = buf + NH;  // the running layer's state, in this thread's own buffer (hN's rows may share a line)
+  float* stage = h + NH;
+  for (int k; (k = job.next.fetch_add(1, std::memory_order_relaxed)) < j.K;) {
+    const float* in = k == 0 ? j.x : j.outs[k - 1];
+    const int C = k == 0 ? j.I : j.H;
+    pack_panels(j.Bih[k], j.wih[k], j.H, C);
+    pack_panels(j.Bhh[k], j.whh[k], j.H, j.H);
+    std::atomic<int>* below = k > 0 ? &j.progress[k - 1].steps : nullptr;
+    std::atomic<int>& mine = j.progress[k].steps;
+    std::memcpy(h, j.hN + k * NH, NH * sizeof(float));
+    for (int t0 = 0; t0 < j.L; t0 += j.CH) {
+      const int t1 = j.L < t0 + j.CH ? j.L : t0 + j.CH;
+      for (int spins = 0; below && below->load(std::memory_order_acquire) < t1; spins++) {
+        if (spins < (1 << 12)) cpu_relax();  // as run_steps: yield soon, in case the other thread lost its core
+        else std::this_thread::yield();
+      }
+      layer_steps(j.outs[k], h, buf, pre, stage, in, j.Bih[k], j.b1[k], j.b2[k], j.Bhh[k], t0, t1, j.N, C, j.H,
+                  j.relu, j.lengths);
+      mine.store(t1, std::memory_order_release);
+    }
+    std::memcpy(j.hN + k * NH, h, NH * sizeof(float));
+  }
+}
+
+// A JavaScript array of K Float32Arrays (null entries allowed when nullable), each at least `least` long (the first
+// at least `least0`).
+bool get_f32_list(napi_env env, napi_value v, int64_t K, float** data, size_t least0, size_t least, bool nullable) {
+  bool is = false;
+  uint32_t n = 0;
+  if (napi_is_array(env, v, &is) != napi_ok || !is || napi_get_array_length(env, v, &n) != napi_ok || n != K) {
+    return false;
+  }
+  for (uint32_t i = 0; i < n; i++) {
+    napi_value e;
+    size_t len = 0;
+    if (napi_get_element(env, v, i, &e) != napi_ok || !get_f32(env, e, &data[i], &len, nullable)) return false;
+    if (data[i] && len < (i == 0 ? least0 : least)) return false;
+  }
+  return true;
+}
+
+// layers(outs[], hN, x, h0, wih[], whh[], bih[], bhh[], L, N, I, H, relu, lengths|null): true when it ran, false
+// when it declines, having written nothing: a step big enough to be shared between the cores (as recurrence
+// does) is better run layer by layer.
+napi_value Layers(napi_env env, napi_callback_info info) {
+  size_t argc = 14;
+  napi_value a[14];
+  napi_get_cb_info(env, info, &argc, a, nullptr, nullptr);
+  if (argc != 14) return throw_range(env, "layers: expected 14 arguments");
+  float *hN, *x, *h0;
+  size_t nhN, nx, nh0, nlen;
+  int32_t* lengths;
+  int64_t L, N, I, H;
+  bool relu = false;
+  const char* usage =
+      "layers: expected (Float32Array[] outs, hN, x, h0, Float32Array[] wih, whh, (Float32Array|null)[] bih, bhh, "
+      "L, N, I, H, relu, Int32Array lengths|null)";
+  uint32_t K = 0;
+  bool isArray = false;
+  if (napi_is_array(env, a[0], &isArray) != napi_ok || !isArray || napi_get_array_length(env, a[0], &K) != napi_ok ||
+      K == 0 || K > 4096 || !get_f32(env, a[1], &hN, &nhN, false) || !get_f32(env, a[2], &x, &nx, false) ||
+      !get_f32(env, a[3], &h0, &nh0, false) || !get_int(env, a[8], &L) || !get_int(env, a[9], &N) ||
+      !get_int(env, a[10], &I) || !get_int(env, a[11], &H) || napi_get_value_bool(env, a[12], &relu) != napi_ok ||
+      !get_i32_array(env, a[13], &lengths, &nlen)) {
+    return throw_range(env, usage);
+  }
+  std::vector<float*> outs(K), wih(K), whh(K), bih(K), bhh(K);
+  const size_t LNH = (size_t)(L * N * H);
+  if (!get_f32_list(env, a[0], K, outs.data(), LNH, LNH, false) ||
+      !get_f32_list(env, a[4], K, wih.data(), (size_t)(H * I), (size_t)(H * H), false) ||
+      !get_f32_list(env, a[5], K, whh.data(), (size_t)(H * H), (size_t)(H * H), false) ||
+      !get_f32_list(env, a[6], K, bih.data(), (size_t)H, (size_t)H, true) ||
+      !get_f32_list(env, a[7], K, bhh.data(), (size_t)H, (size_t)H, true)) {
+    return throw_range(env, "layers: expected arrays of K Float32Arrays as long as L, N, I and H require");
+  }
+  if (nhN < (size_t)(K * N * H) || nh0 < (size_t)(K * N * H) || nx < (size_t)(L * N * I) ||
+      (lengths && nlen < (size_t)N)) {
+    return throw_range(env, "layers: an array is shorter than L, N, I, H and the layer count require");
+  }
+  // Declined: with one thread the layer-by-layer calls are as fast, and a step big enough to share between the
+  // cores (as recurrence does) is better run that way.
+  napi_value result;
+  const bool take = pool.threads >= 2 && K >= 2 && (double)N * H * H < (1 << 19);
+  napi_get_boolean(env, take, &result);
+  if (!take) return result;
+  std::memmove(hN, h0, (size_t)K * N * H * sizeof(float));
+  if (L == 0 || N == 0 || H == 0) return result;
+  // Chunks of about 16 rows: layer k+1 starts one chunk behind layer k, and each chunk's output crosses to the
+  // other core at once (a line read by the other core costs about 0.1 to 0.4 us to get back, depending on where
+  // the host has placed the two cores).
+  const int CH = N >= 16 ? 1 : (int)(16 / N);
+  const size_t ihFloats = panel_count((int)H) * NR * (size_t)(I > H ? I : H), hhFloats = panel_count((int)H) * NR * H;
+  std::vector<float*> owned;  // every buffer, freed at the end
+  auto take_floats = [&](size_t n) {
+    float* p = alloc_floats(n);
+    owned.push_back(p);
+    return p;
+  };
+  std::vector<float*> Bih(K), Bhh(K);
+  for (uint32_t k = 0; k < K; k++) Bih[k] = take_floats(ihFloats), Bhh[k] = take_floats(hhFloats);
+  float* work0 = take_floats(layers_work(CH, (int)N, (int)H));
+  float* work1 = take_floats(layers_work(CH, (int)N, (int)H));
+  std::unique_ptr<Progress[]> progress(new (std::nothrow) Progress[K]);
+  bool ok = progress != nullptr;
+  for (float* p : owned) ok = ok && p;
+  if (ok) {
+    LayersJob job;
+    LayersPlan& p = job.plan;
+    p.x = x, p.outs = outs.data(), p.hN = hN;
+    p.wih = wih.data(), p.whh = whh.data(), p.b1 = bih.data(), p.b2 = bhh.data(), p.Bih = Bih.data(), p.Bhh = Bhh.data();
+    p.work[0] = work0, p.work[1] = work1;
+    p.L = (int)L, p.N = (int)N, p.I = (int)I, p.H = (int)H, p.K = (int)K, p.CH = CH;
+    p.relu = relu, p.lengths = lengths, p.progress = progress.get();
+    run(layers_job, &job, true);
+  }
+  for (float* p : owned) std::free(p);
+  if (!ok) return throw_range(env, "layers: out of memory");
+  return result;
 }
 
 // dw (O, C) += dY^T X over M rows, db1 and db2 (O) += the column sums of dY (each skipped when null), summed in
@@ -670,6 +836,8 @@ napi_value Init(napi_env env, napi_value exports) {
     napi_set_named_property(env, exports, "linear", v);
     napi_create_function(env, "recurrence", NAPI_AUTO_LENGTH, Recurrence, nullptr, &v);
     napi_set_named_property(env, exports, "recurrence", v);
+    napi_create_function(env, "layers", NAPI_AUTO_LENGTH, Layers, nullptr, &v);
+    napi_set_named_property(env, exports, "layers", v);
     napi_create_function(env, "linearBackward", NAPI_AUTO_LENGTH, LinearBackward, nullptr, &v);
     napi_set_named_property(env, exports, "linearBackward", v);
     napi_create_function(env, "recurrenceBackward", NAPI_AUTO_LENGTH, RecurrenceBackward, nullptr, &v);

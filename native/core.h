@@ -38,19 +38,38 @@ static inline vd splatd(double s) { return s - (vd){}; }
 // zeros past O so every tile can run full width.
 static inline size_t panel_count(int O) { return (size_t)((O + NR - 1) / NR); }
 
+typedef float v4 __attribute__((vector_size(16)));
+typedef float v4u __attribute__((vector_size(16), aligned(4)));
+
+// dst rows 0..3 (ld apart) = the columns of the 4 x 4 block whose rows are a, b, c, d.
+static inline void transpose4(float* dst, size_t ld, const float* a, const float* b, const float* c, const float* d) {
+  const v4 r0 = *(const v4u*)a, r1 = *(const v4u*)b, r2 = *(const v4u*)c, r3 = *(const v4u*)d;
+  const v4 t0 = __builtin_shufflevector(r0, r1, 0, 4, 1, 5), t1 = __builtin_shufflevector(r0, r1, 2, 6, 3, 7);
+  const v4 t2 = __builtin_shufflevector(r2, r3, 0, 4, 1, 5), t3 = __builtin_shufflevector(r2, r3, 2, 6, 3, 7);
+  *(v4u*)dst = __builtin_shufflevector(t0, t2, 0, 1, 4, 5);
+  *(v4u*)(dst + ld) = __builtin_shufflevector(t0, t2, 2, 3, 6, 7);
+  *(v4u*)(dst + 2 * ld) = __builtin_shufflevector(t1, t3, 0, 1, 4, 5);
+  *(v4u*)(dst + 3 * ld) = __builtin_shufflevector(t1, t3, 2, 3, 6, 7);
+}
+
 static void pack_panels(float* Bp, const float* W, int O, int K) {
   const int P = (int)panel_count(O);
   for (int p = 0; p < P; p++) {
     float* dst = Bp + (size_t)p * K * NR;
-    for (int c = 0; c < NR; c++) {
-      const int o = p * NR + c;
-      if (o < O) {
-        const float* src = W + (size_t)o * K;
-        for (int k = 0; k < K; k++) dst[(size_t)k * NR + c] = src[k];
-      } else {
-        for (int k = 0; k < K; k++) dst[(size_t)k * NR + c] = 0.0f;
-      }
+    const int c1 = O - p * NR < NR ? O - p * NR : NR;  // the panel's columns that exist; zeros after them
+    const float* src = W + (size_t)p * NR * K;  // the panel's first row of W
+    int c = 0;
+    for (; c + 4 <= c1; c += 4) {  // 4 rows of W at a time, in 4 x 4 blocks
+      const float* r = src + (size_t)c * K;
+      int k = 0;
+      for (; k + 4 <= K; k += 4) transpose4(dst + (size_t)k * NR + c, NR, r + k, r + K + k, r + 2 * K + k, r + 3 * K + k);
+      for (; k < K; k++)
+        for (int i = 0; i < 4; i++) dst[(size_t)k * NR + c + i] = r[(size_t)i * K + k];
     }
+    for (; c < c1; c++)
+      for (int k = 0; k < K; k++) dst[(size_t)k * NR + c] = src[(size_t)c * K + k];
+    for (c = c1; c < NR; c++)
+      for (int k = 0; k < K; k++) dst[(size_t)k * NR + c] = 0.0f;
   }
 }
 
@@ -324,14 +343,16 @@ static void recurrence_step(float* hn, float* out_t, size_t outStride, const flo
     }
   });
 }
-// The whole tanh recurrence for a single row (N = 1, online inference) and H = 16 G: one step is a
+// The tanh recurrence for a single row (N = 1, online inference) and H = 16 G, n steps: one step is a
 // matrix-vector product too small to share between threads, so it is written out with its accumulators kept in
 // registers from the products to the activation. The sums are tile<1, G>'s (one float32 FMA chain per column, k
 // in order; H <= KB so there is no restart) and the activation is activate_row's, so the numbers are the same.
-// out_t (row t of the output, `step` floats after row t-1) and the state are written together; hN gets the last.
+// out and pre point at the first step's rows, each next step's `ostep` and `pstep` floats on (negative walking
+// backwards); out's row and the state are written together. The state is read from hin before the first step and
+// written to hout after the last (they may be the same array).
 template <int G>
-static void recurrence_row_tanh(float* out, size_t step, const float* pre, const float* Bp, const float* h0,
-                                float* hN, int L, int reverse) {
+static void recurrence_row_tanh(float* out, ptrdiff_t ostep, const float* pre, ptrdiff_t pstep, const float* Bp,
+                                const float* hin, float* hout, int n) {
   constexpr int H = 16 * G, V = H / VL;  // V accumulators of VL columns
   static_assert(H <= KB, "one block of sums");
   float h[H] __attribute__((aligned(64)));
@@ -339,18 +360,18 @@ static void recurrence_row_tanh(float* out, size_t step, const float* pre, const
 #pragma GCC unroll 16
   for (int v = 0; v < V; v++) c[v] = (vf){};
   for (int k = 0; k < H; k++) {
-    const vf a = splat(h0[k]);
+    const vf a = splat(hin[k]);
 #pragma GCC unroll 16
     for (int v = 0; v < V; v++) c[v] += a * *(const vf*)(Bp + (size_t)(v / 2) * H * NR + (size_t)k * NR + (v % 2) * VL);
   }
-  for (int s = 0; s < L; s++) {
-    const int t = reverse ? L - 1 - s : s;
-    const float* p = pre + (size_t)t * H;
-    float* o = out + (size_t)t * step;
+  for (int j = 0; j < H; j++) h[j] = hin[j];  // n = 0 leaves the state as it was
+  for (int s = 0; s < n; s++) {
+    const float* p = pre + s * pstep;
+    float* o = out + s * ostep;
     vf done[V];  // the finished sums of step s; c starts step s+1's
 #pragma GCC unroll 16
     for (int v = 0; v < V; v++) done[v] = c[v], c[v] = (vf){};
-    const bool more = s + 1 < L;
+    const bool more = s + 1 < n;
     // Group g of 16 columns is activated, then the next step's products take its 16 terms, so that group g+1's
     // activation (independent of them) can run alongside. Measured, this gains little (about 1 us per 100 steps
     // of H = 64): the products and the activation compete for the same two FMA pipes.
@@ -381,7 +402,52 @@ static void recurrence_row_tanh(float* out, size_t step, const float* pre, const
       }
     }
   }
-  for (int j = 0; j < H; j++) hN[j] = h[j];
+  for (int j = 0; j < H; j++) hout[j] = h[j];
+}
+
+typedef void (*RowTanh)(float*, ptrdiff_t, const float*, ptrdiff_t, const float*, const float*, float*, int);
+
+// The fused single-row recurrence for these sizes, or null where the general step applies.
+static inline RowTanh row_tanh_for(int N, int H, int relu, const int32_t* lengths) {
+  if (N != 1 || relu || lengths) return nullptr;
+  switch (H) {
+    case 16: return recurrence_row_tanh<1>;
+    case 32: return recurrence_row_tanh<2>;
+    case 48: return recurrence_row_tanh<3>;
+    case 64: return recurrence_row_tanh<4>;
+    default: return nullptr;
+  }
+}
+
+// Steps t0..t1 of one unidirectional layer on this thread, its input projection included, for the layer
+// pipeline (addon.cc): the rows of those steps are projected (x rows t0*N.., C features, from W_ih's panels, plus
+// both biases) into pre, then the steps run, writing their outputs into stage, which is then copied to out
+// (L, N, H) at once: the next layer's thread reads out, and lines it has read must not be written one by one in
+// the time loop, where each write would wait for the line to come back. pre and stage hold (t1 - t0) * N * H
+// floats; h (N, H) holds the state before t0 and after t1, buf (N, H) is scratch. The numbers are those of
+// linear_rows then recurrence_step (or the fused row) over the whole sequence: every sum is the same chain.
+static void layer_steps(float* out, float* h, float* buf, float* pre, float* stage, const float* x, const float* Bih,
+                        const float* b1, const float* b2, const float* Bhh, int t0, int t1, int N, int C, int H,
+                        int relu, const int32_t* lengths) {
+  const size_t NH = (size_t)N * H;
+  const int n = t1 - t0;
+  linear_rows(pre, x + (size_t)t0 * N * C, Bih, b1, b2, 0, n * N, C, H);
+  if (const RowTanh row = row_tanh_for(N, H, relu, lengths)) {
+    row(stage, H, pre, H, Bhh, h, h, n);
+  } else {
+    const int P = (int)panel_count(H);
+    float* state[2] = {h, buf};
+    for (int s = 0; s < n; s++) {
+      const bool more = s + 1 < n;
+      recurrence_step(state[(s + 1) & 1], stage + (size_t)s * NH, (size_t)H, state[s & 1], pre + (size_t)s * NH, Bhh,
+                      N, H, 0, P, lengths, t0 + s, relu, more ? pre + (size_t)(s + 1) * NH : nullptr,
+                      more ? stage + (size_t)(s + 1) * NH : nullptr);
+    }
+    if (n & 1) {
+      for (size_t i = 0; i < NH; i++) h[i] = buf[i];
+    }
+  }
+  __builtin_memcpy(out + (size_t)t0 * NH, stage, (size_t)n * NH * sizeof(float));
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -417,20 +483,6 @@ static void linear_backward_dx_rows(float* dx, const float* dy, const float* Bp,
       for (int j = 0; j < width; j++) dst[j] += t[j];
     }
   });
-}
-
-typedef float v4 __attribute__((vector_size(16)));
-typedef float v4u __attribute__((vector_size(16), aligned(4)));
-
-// dst rows 0..3 (ld apart) = the columns of the 4 x 4 block whose rows are a, b, c, d.
-static inline void transpose4(float* dst, size_t ld, const float* a, const float* b, const float* c, const float* d) {
-  const v4 r0 = *(const v4u*)a, r1 = *(const v4u*)b, r2 = *(const v4u*)c, r3 = *(const v4u*)d;
-  const v4 t0 = __builtin_shufflevector(r0, r1, 0, 4, 1, 5), t1 = __builtin_shufflevector(r0, r1, 2, 6, 3, 7);
-  const v4 t2 = __builtin_shufflevector(r2, r3, 0, 4, 1, 5), t3 = __builtin_shufflevector(r2, r3, 2, 6, 3, 7);
-  *(v4u*)dst = __builtin_shufflevector(t0, t2, 0, 1, 4, 5);
-  *(v4u*)(dst + ld) = __builtin_shufflevector(t0, t2, 2, 3, 6, 7);
-  *(v4u*)(dst + 2 * ld) = __builtin_shufflevector(t1, t3, 0, 1, 4, 5);
-  *(v4u*)(dst + 3 * ld) = __builtin_shufflevector(t1, t3, 2, 3, 6, 7);
 }
 
 // Rows of dY^T X summed per chunk: the float32 tiles (restarted every KB terms) add up GW_ROWS terms, and the

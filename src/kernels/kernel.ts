@@ -61,6 +61,31 @@ export interface RecurrenceBackwardArgs extends RecurrenceShape {
   whh: FloatArray; // (H, H)
 }
 
+/** One direction of one layer, by PyTorch's names: weight_ih, weight_hh, bias_ih, bias_hh (null without bias). */
+export interface DirectionWeights {
+  wih: FloatArray; // (H, I) for layer 0, (H, D*H) above
+  whh: FloatArray; // (H, H)
+  bih: FloatArray | null; // (H)
+  bhh: FloatArray | null; // (H)
+}
+
+/** A whole unidirectional stack of K layers, for `Kernel.layers`. */
+export interface LayersArgs {
+  /** Written: each layer's output sequence; the last layer's is the stack's output. */
+  outs: FloatArray[]; // K x (L, N, H)
+  /** Written: each layer's state after each sequence's last valid step. */
+  hN: FloatArray; // (K, N, H)
+  x: FloatArray; // (L, N, I)
+  h0: FloatArray; // (K, N, H)
+  weights: DirectionWeights[]; // K
+  L: number;
+  N: number;
+  I: number;
+  H: number;
+  nonlinearity: Nonlinearity;
+  lengths: Int32Array | null;
+}
+
 export interface Kernel {
   readonly name: string;
   /** Scratch for intermediate values such as `pre`; a kernel may keep more precision than the dtype. */
@@ -101,4 +126,11 @@ export interface Kernel {
    * dwhh += dz^T @ h_{t-1}; the carried gradient becomes dz @ whh. Inactive steps pass it on unchanged.
    */
   recurrenceBackward(args: RecurrenceBackwardArgs): void;
+  /**
+   * Optional: the forward of K unidirectional layers in one call, writing exactly what `linear` then
+   * `recurrence` layer by layer would, so that a kernel may run layer k's step t while layer k-1 runs a later
+   * step (a wavefront over the layers, on two cores). Returns false, having written nothing, when it declines;
+   * the caller then runs the layers one by one.
+   */
+  layers?(args: LayersArgs): boolean;
 }

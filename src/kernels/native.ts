@@ -14,7 +14,7 @@
  */
 import type { FloatArray } from '../tensor.js';
 import { EXACT_BELOW, float32Scratch, readF32, sinkF32 } from './f32.js';
-import type { Kernel, RecurrenceArgs, RecurrenceBackwardArgs } from './kernel.js';
+import type { Kernel, LayersArgs, RecurrenceArgs, RecurrenceBackwardArgs } from './kernel.js';
 import { referenceKernel } from './reference.js';
 
 /** What native/addon.cc exports (see its header). */
@@ -47,6 +47,22 @@ export interface NativeAddon {
     reverse: boolean,
     lengths: Int32Array | null,
   ): void;
+  layers(
+    outs: Float32Array[],
+    hN: Float32Array,
+    x: Float32Array,
+    h0: Float32Array,
+    wih: Float32Array[],
+    whh: Float32Array[],
+    bih: (Float32Array | null)[],
+    bhh: (Float32Array | null)[],
+    L: number,
+    N: number,
+    I: number,
+    H: number,
+    relu: boolean,
+    lengths: Int32Array | null,
+  ): boolean;
   linearBackward(
     dx: Float32Array | null,
     dw: Float32Array,
@@ -160,6 +176,14 @@ export function createNativeKernel(addon: NativeAddon, options: NativeKernelOpti
       } else {
         referenceKernel.recurrence(a);
       }
+    },
+
+    layers(a: LayersArgs): boolean {
+      const { outs, hN, x, h0, weights } = a;
+      const arrays = [hN, x, h0, ...outs, ...weights.flatMap((w) => [w.wih, w.whh, w.bih, w.bhh])];
+      if (!f32(...arrays)) return false;
+      // biome-ignore format: the addon's argument order
+      return addon.layers(outs as Float32Array[], hN as Float32Array, x as Float32Array, h0 as Float32Array, weights.map((w) => w.wih as Float32Array), weights.map((w) => w.whh as Float32Array), weights.map((w) => w.bih as Float32Array | null), weights.map((w) => w.bhh as Float32Array | null), a.L, a.N, a.I, a.H, a.nonlinearity === 'relu', a.lengths);
     },
 
     linearBackward(dx, dw, db1, db2, dy, x, w, M, C, O) {

@@ -146,7 +146,7 @@ export class RNN extends Module {
    */
   private readonly weights: DirectionWeights[][];
   /** Internal buffers a forward leaves for the next one (see StackWorkspace); never a returned array. */
-  private readonly workspace: StackWorkspace = { pre: null, hidden: [null, null] };
+  private readonly workspace: StackWorkspace = { pre: null, hidden: [] };
   /** The h0 of forwards given none: zeros, only ever read, kept while small (see WORKSPACE_MAX). */
   private zeroState: FloatArray | null = null;
 

@@ -8,16 +8,11 @@
  * all L*N rows, then the time loop. With D = 2, the reverse direction walks t = L-1 .. 0 and writes the second half
  * of each output row: output (L, N, D*H) is [forward | reverse].
  */
-import type { Kernel, Nonlinearity } from '../kernels/kernel.js';
+import type { DirectionWeights, Kernel, Nonlinearity } from '../kernels/kernel.js';
 import type { Generator } from '../random.js';
 import type { FloatArray } from '../tensor.js';
 
-export interface DirectionWeights {
-  wih: FloatArray; // (H, I) for layer 0, (H, D*H) above
-  whh: FloatArray; // (H, H)
-  bih: FloatArray | null; // (H)
-  bhh: FloatArray | null; // (H)
-}
+export type { DirectionWeights };
 
 export interface StackDims {
   L: number;
@@ -41,12 +36,13 @@ export interface StackTape {
 
 /**
  * Buffers a caller keeps from one forward to the next, so a small forward allocates only what it returns: the
- * input projection `pre` (L, N, H) and two layer outputs (L, N, D*H) that alternate between layers (layer k reads
- * one while writing the other). Only internal values live here, never a result or anything a tape keeps.
+ * input projection `pre` (L, N, H) and the outputs (L, N, D*H) of the layers below the last, one per layer (a
+ * kernel's `layers` may run them all at once). Only internal values live here, never a result or anything a tape
+ * keeps.
  */
 export interface StackWorkspace {
   pre: FloatArray | null;
-  hidden: [FloatArray | null, FloatArray | null];
+  hidden: (FloatArray | null)[];
 }
 
 /**
@@ -87,6 +83,37 @@ export function stackForward(
 ): void {
   const { L, N, I, H, K, D } = dims;
   const keep = workspace !== null && L * N * D * H <= WORKSPACE_MAX;
+  // Layer k's output. Layers below the last write into the kernel's scratch: the reference kernel keeps them in
+  // float64, so a float32 model is rounded once, at the end, and lands on the float32 nearest the exact result.
+  // A tape keeps every layer's output, so only without one may they come from (and stay in) the workspace.
+  const outs: FloatArray[] = []; // K x (L, N, D*H), made when first asked for
+  const layerOutput = (k: number): FloatArray => {
+    let out = outs[k];
+    if (out) return out;
+    if (k === K - 1 && !tape) out = output;
+    else if (!keep || tape) out = kernel.scratch(output, L * N * D * H);
+    else {
+      const hidden = (workspace as StackWorkspace).hidden;
+      out = scratch(kernel, output, L * N * D * H, hidden[k] ?? null);
+      hidden[k] = out;
+    }
+    outs[k] = out;
+    return out;
+  };
+  // A kernel that runs the whole stack at once (layer k following layer k-1 step by step) gets it when nothing
+  // happens between the layers: one direction, no dropout.
+  if (kernel.layers && D === 1 && K > 1 && !(dropout && dropout.p > 0)) {
+    const all = Array.from({ length: K }, (_, k) => layerOutput(k));
+    const layerWeights = weights.map((w) => w[0] as DirectionWeights);
+    if (kernel.layers({ outs: all, hN, x, h0, weights: layerWeights, L, N, I, H, nonlinearity, lengths })) {
+      if (tape) {
+        tape.layerOutputs.push(...all);
+        tape.masks.push(...all.map(() => null));
+      }
+      if (all[K - 1] !== output) output.set(all[K - 1] as FloatArray);
+      return;
+    }
+  }
   // (L, N, H) input projection plus biases, reused per direction
   const pre = scratch(kernel, output, L * N * H, keep ? (workspace as StackWorkspace).pre : null);
   if (keep) (workspace as StackWorkspace).pre = pre;
@@ -94,16 +121,7 @@ export function stackForward(
   let inFeatures = I;
   for (let k = 0; k < K; k++) {
     const last = k === K - 1;
-    // Layers below the last write into the kernel's scratch: the reference kernel keeps them in float64, so a
-    // float32 model is rounded once, at the end, and lands on the float32 nearest the exact result.
-    // A tape keeps every layer's output, so only without one may they come from (and stay in) the workspace.
-    let out: FloatArray; // (L, N, D*H)
-    if (last && !tape) out = output;
-    else if (keep && !tape) {
-      const hidden = (workspace as StackWorkspace).hidden;
-      out = scratch(kernel, output, L * N * D * H, hidden[k & 1] as FloatArray | null);
-      hidden[k & 1] = out;
-    } else out = kernel.scratch(output, L * N * D * H);
+    const out = layerOutput(k); // (L, N, D*H)
     for (let d = 0; d < D; d++) {
       const w = weights[k]?.[d] as DirectionWeights;
       const state = (k * D + d) * N * H;

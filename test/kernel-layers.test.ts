@@ -1,0 +1,197 @@
+/**
+ * `Kernel.layers`, the whole unidirectional stack in one call (the native kernel runs it as a wavefront: layer k
+ * on one core following layer k-1 on the other, chunk by chunk). Its promise is exactness: it writes the very
+ * floats that `linear` then `recurrence`, layer by layer, write, so everything the per-call kernels are tested
+ * for carries over. So each test runs `stackForward` twice with the same kernel, once as is and once with
+ * `layers` taken away, and asks for identical bits, on shapes that take the fused single-row path (N = 1, tanh,
+ * H = 16..64) and the general one (N > 1, relu, lengths, H not a multiple of 16), with 2 to 4 layers.
+ */
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import type { DirectionWeights, Kernel, Nonlinearity } from '../src/kernels/kernel.js';
+import { createNativeKernel, nativeAddon } from '../src/kernels/native.js';
+import { Generator } from '../src/random.js';
+import { type StackDims, type StackTape, stackForward } from '../src/rnn/stack.js';
+import { stackBackward } from '../src/rnn/stack-backward.js';
+
+function uniform(g: Generator, n: number, scale: number): Float32Array {
+  const a = new Float32Array(n);
+  g.uniform(a, -scale, scale);
+  return a;
+}
+
+function int(g: Generator, lo: number, hi: number): number {
+  return lo + Math.floor(g.nextDouble() * (hi - lo + 1));
+}
+
+interface Case {
+  dims: StackDims;
+  nonlinearity: Nonlinearity;
+  lengths: Int32Array | null;
+  x: Float32Array;
+  h0: Float32Array;
+  weights: DirectionWeights[][];
+}
+
+function makeCase(g: Generator, dims: StackDims, nonlinearity: Nonlinearity, lengths: Int32Array | null, bias = true) {
+  const { L, N, I, H, K } = dims;
+  const s = 1 / Math.sqrt(H);
+  const weights = Array.from({ length: K }, (_, k) => [
+    {
+      wih: uniform(g, H * (k === 0 ? I : H), s),
+      whh: uniform(g, H * H, s),
+      bih: bias ? uniform(g, H, s) : null,
+      bhh: bias ? uniform(g, H, s) : null,
+    },
+  ]);
+  return { dims, nonlinearity, lengths, x: uniform(g, L * N * I, 1), h0: uniform(g, K * N * H, 1), weights };
+}
+
+function forward(kernel: Kernel, c: Case, tape: StackTape | null = null) {
+  const { L, N, H, K } = c.dims;
+  const output = new Float32Array(L * N * H);
+  const hN = new Float32Array(K * N * H);
+  stackForward(kernel, output, hN, c.x, c.h0, c.weights, c.dims, c.nonlinearity, c.lengths, null, tape);
+  return { output, hN };
+}
+
+function describeCase(c: Case): string {
+  const { L, N, I, H, K } = c.dims;
+  const lengths = c.lengths ? `, lengths [${[...c.lengths]}]` : '';
+  return `(L ${L}, N ${N}, I ${I}, H ${H}, K ${K}, ${c.nonlinearity}${lengths})`;
+}
+
+function assertSameBits(what: string, got: Float32Array, want: Float32Array): void {
+  assert.equal(got.length, want.length, what);
+  for (let i = 0; i < got.length; i++) {
+    if (!Object.is(got[i], want[i])) assert.fail(`${what}[${i}] = ${got[i]}, layer by layer ${want[i]}`);
+  }
+}
+
+const addon = nativeAddon;
+
+describe('the native kernel runs a unidirectional stack in one call', {
+  skip: addon ? false : 'no native addon',
+}, () => {
+  const native = createNativeKernel(addon as NonNullable<typeof addon>, { exactBelow: 0 });
+  const { layers: _, ...layerByLayer } = native; // the same kernel without `layers`
+  const threads = addon?.threads() ?? 1;
+
+  test('it writes the same outputs and final states as linear then recurrence layer by layer, on 60 stacks', () => {
+    const g = new Generator(2024);
+    let ran = 0;
+    const counted: Kernel = {
+      ...native,
+      layers(a) {
+        const took = native.layers?.(a) ?? false;
+        ran += took ? 1 : 0;
+        return took;
+      },
+    };
+    for (let c = 0; c < 60; c++) {
+      const fused = c % 2 === 0; // N = 1, tanh, H a multiple of 16 up to 64: the single-row path
+      const N = fused ? 1 : int(g, 1, 6);
+      const H = fused ? 16 * int(g, 1, 4) : int(g, 1, 70);
+      const dims = { L: int(g, 1, 45), N, I: int(g, 1, 50), H, K: int(g, 2, 4), D: 1 };
+      const nonlinearity: Nonlinearity = fused || c % 3 !== 1 ? 'tanh' : 'relu';
+      const lengths = !fused && c % 5 === 1 ? Int32Array.from({ length: N }, () => int(g, 1, dims.L)) : null;
+      const k = makeCase(g, dims, nonlinearity, lengths, c % 7 !== 3);
+      const got = forward(counted, k);
+      const want = forward(layerByLayer, k);
+      assertSameBits(`${describeCase(k)} output`, got.output, want.output);
+      assertSameBits(`${describeCase(k)} h_n`, got.hN, want.hN);
+    }
+    assert.equal(ran, threads >= 2 ? 60 : 0, 'stacks the one call ran');
+  });
+
+  test('it gives the same bits call after call (the two threads hand over chunks without a race)', () => {
+    const g = new Generator(7);
+    const k = makeCase(g, { L: 100, N: 1, I: 32, H: 64, K: 3, D: 1 }, 'tanh', null);
+    const want = forward(layerByLayer, k);
+    for (let i = 0; i < 300; i++) {
+      const got = forward(native, k);
+      assertSameBits(`call ${i} output`, got.output, want.output);
+      assertSameBits(`call ${i} h_n`, got.hN, want.hN);
+    }
+  });
+
+  test('a recorded forward through it gives the same gradients', () => {
+    const g = new Generator(11);
+    const k = makeCase(g, { L: 30, N: 3, I: 10, H: 24, K: 3, D: 1 }, 'tanh', Int32Array.from([30, 17, 4]));
+    const grads = (kernel: Kernel) => {
+      const tape: StackTape = { layerOutputs: [], masks: [] };
+      forward(kernel, k, tape);
+      const { L, N, I, H, K } = k.dims;
+      const dx = new Float32Array(L * N * I);
+      const dh0 = new Float32Array(K * N * H);
+      const dw = k.weights.map((layer) =>
+        layer.map((w) => ({
+          wih: new Float32Array(w.wih.length),
+          whh: new Float32Array(w.whh.length),
+          bih: new Float32Array(H),
+          bhh: new Float32Array(H),
+        })),
+      );
+      const dOut = uniform(new Generator(5), L * N * H, 1);
+      stackBackward(kernel, dx, dh0, dw, dOut, null, tape, k.x, k.h0, k.weights, k.dims, k.nonlinearity, k.lengths);
+      return [dx, dh0, ...dw.flatMap((l) => l.flatMap((w) => [w.wih, w.whh, w.bih, w.bhh]))] as Float32Array[];
+    };
+    const [got, want] = [grads(native), grads(layerByLayer)];
+    got.forEach((a, i) => assertSameBits(`gradient ${i}`, a, want[i] as Float32Array));
+  });
+
+  test('it declines, writing nothing, a step big enough to be shared between the cores', () => {
+    const g = new Generator(3);
+    const k = makeCase(g, { L: 2, N: 32, I: 8, H: 128, K: 2, D: 1 }, 'tanh', null); // N H^2 = 2^19
+    const outs = [new Float32Array(2 * 32 * 128), new Float32Array(2 * 32 * 128)];
+    const hN = new Float32Array(2 * 32 * 128);
+    const weights = k.weights.map((l) => l[0] as DirectionWeights);
+    const ran = native.layers?.({
+      ...k.dims,
+      outs,
+      hN,
+      x: k.x,
+      h0: k.h0,
+      weights,
+      nonlinearity: 'tanh',
+      lengths: null,
+    });
+    assert.equal(ran, false);
+    assert.ok(outs.every((o) => o.every((v) => v === 0)) && hN.every((v) => v === 0));
+  });
+
+  test('with one thread it declines, and the layers run one by one', () => {
+    const api = addon as NonNullable<typeof addon>;
+    const g = new Generator(4);
+    const k = makeCase(g, { L: 20, N: 1, I: 8, H: 32, K: 2, D: 1 }, 'tanh', null);
+    const weights = k.weights.map((l) => l[0] as DirectionWeights);
+    const args = { ...k.dims, x: k.x, h0: k.h0, weights, nonlinearity: 'tanh' as const, lengths: null };
+    const outs = [new Float32Array(20 * 32), new Float32Array(20 * 32)];
+    try {
+      api.threads(1);
+      assert.equal(native.layers?.({ ...args, outs, hN: new Float32Array(2 * 32) }), false);
+      assertSameBits('output', forward(native, k).output, forward(layerByLayer, k).output);
+    } finally {
+      api.threads(threads);
+    }
+    assert.equal(native.layers?.({ ...args, outs, hN: new Float32Array(2 * 32) }), threads >= 2);
+  });
+
+  test('it takes only float32 buffers, and leaves the rest to the layer-by-layer path', () => {
+    const g = new Generator(5);
+    const k = makeCase(g, { L: 3, N: 1, I: 2, H: 16, K: 2, D: 1 }, 'tanh', null);
+    const weights = k.weights.map((l) => l[0] as DirectionWeights);
+    const outs = [new Float64Array(3 * 16), new Float32Array(3 * 16)];
+    const ran = native.layers?.({
+      ...k.dims,
+      outs,
+      hN: new Float32Array(32),
+      x: k.x,
+      h0: k.h0,
+      weights,
+      nonlinearity: 'tanh',
+      lengths: null,
+    });
+    assert.equal(ran, false);
+  });
+});
