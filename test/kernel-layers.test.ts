@@ -13,6 +13,7 @@ import { createNativeKernel, nativeAddon } from '../src/kernels/native.js';
 import { Generator } from '../src/random.js';
 import { type StackDims, type StackTape, stackForward } from '../src/rnn/stack.js';
 import { stackBackward } from '../src/rnn/stack-backward.js';
+import type { FloatArray } from '../src/tensor.js';
 
 function uniform(g: Generator, n: number, scale: number): Float32Array {
   const a = new Float32Array(n);
@@ -140,58 +141,52 @@ describe('the native kernel runs a unidirectional stack in one call', {
     got.forEach((a, i) => assertSameBits(`gradient ${i}`, a, want[i] as Float32Array));
   });
 
-  test('it declines, writing nothing, a step big enough to be shared between the cores', () => {
+  /** `layers` on a case with the given output buffers, counting how many of them it asked for. */
+  function callLayers(kernel: Kernel, k: Case, outs: FloatArray[], hN: Float32Array) {
+    let asked = 0;
+    const weights = k.weights.map((l) => l[0] as DirectionWeights);
+    const layerOutput = (i: number) => {
+      asked++;
+      return outs[i] as FloatArray;
+    };
+    const { x, h0, nonlinearity, lengths } = k;
+    const ran = kernel.layers?.({ ...k.dims, layerOutput, hN, x, h0, weights, nonlinearity, lengths });
+    return { ran, asked };
+  }
+
+  test('it declines a step big enough to be shared between the cores, before asking for any buffer', () => {
     const g = new Generator(3);
     const k = makeCase(g, { L: 2, N: 32, I: 8, H: 128, K: 2, D: 1 }, 'tanh', null); // N H^2 = 2^19
     const outs = [new Float32Array(2 * 32 * 128), new Float32Array(2 * 32 * 128)];
     const hN = new Float32Array(2 * 32 * 128);
-    const weights = k.weights.map((l) => l[0] as DirectionWeights);
-    const ran = native.layers?.({
-      ...k.dims,
-      outs,
-      hN,
-      x: k.x,
-      h0: k.h0,
-      weights,
-      nonlinearity: 'tanh',
-      lengths: null,
-    });
-    assert.equal(ran, false);
+    assert.deepEqual(callLayers(native, k, outs, hN), { ran: false, asked: 0 });
     assert.ok(outs.every((o) => o.every((v) => v === 0)) && hN.every((v) => v === 0));
   });
 
   test('with one thread it declines, and the layers run one by one', () => {
     const api = addon as NonNullable<typeof addon>;
-    const g = new Generator(4);
-    const k = makeCase(g, { L: 20, N: 1, I: 8, H: 32, K: 2, D: 1 }, 'tanh', null);
-    const weights = k.weights.map((l) => l[0] as DirectionWeights);
-    const args = { ...k.dims, x: k.x, h0: k.h0, weights, nonlinearity: 'tanh' as const, lengths: null };
-    const outs = [new Float32Array(20 * 32), new Float32Array(20 * 32)];
+    const k = makeCase(new Generator(4), { L: 20, N: 1, I: 8, H: 32, K: 2, D: 1 }, 'tanh', null);
+    const outs = () => [new Float32Array(20 * 32), new Float32Array(20 * 32)];
     try {
       api.threads(1);
-      assert.equal(native.layers?.({ ...args, outs, hN: new Float32Array(2 * 32) }), false);
+      assert.deepEqual(callLayers(native, k, outs(), new Float32Array(2 * 32)), { ran: false, asked: 0 });
       assertSameBits('output', forward(native, k).output, forward(layerByLayer, k).output);
     } finally {
       api.threads(threads);
     }
-    assert.equal(native.layers?.({ ...args, outs, hN: new Float32Array(2 * 32) }), threads >= 2);
+    assert.equal(callLayers(native, k, outs(), new Float32Array(2 * 32)).ran, threads >= 2);
+  });
+
+  test('it declines small problems (the reference kernel rounds those once) without asking for buffers', () => {
+    const k = makeCase(new Generator(6), { L: 3, N: 3, I: 2, H: 3, K: 2, D: 1 }, 'tanh', null);
+    const defaults = createNativeKernel(addon as NonNullable<typeof addon>);
+    const outs = [new Float32Array(27), new Float32Array(27)];
+    assert.deepEqual(callLayers(defaults, k, outs, new Float32Array(18)), { ran: false, asked: 0 });
   });
 
   test('it takes only float32 buffers, and leaves the rest to the layer-by-layer path', () => {
-    const g = new Generator(5);
-    const k = makeCase(g, { L: 3, N: 1, I: 2, H: 16, K: 2, D: 1 }, 'tanh', null);
-    const weights = k.weights.map((l) => l[0] as DirectionWeights);
+    const k = makeCase(new Generator(5), { L: 3, N: 1, I: 2, H: 16, K: 2, D: 1 }, 'tanh', null);
     const outs = [new Float64Array(3 * 16), new Float32Array(3 * 16)];
-    const ran = native.layers?.({
-      ...k.dims,
-      outs,
-      hN: new Float32Array(32),
-      x: k.x,
-      h0: k.h0,
-      weights,
-      nonlinearity: 'tanh',
-      lengths: null,
-    });
-    assert.equal(ran, false);
+    assert.equal(callLayers(native, k, outs, new Float32Array(32)).ran, false);
   });
 });

@@ -71,8 +71,11 @@ export interface DirectionWeights {
 
 /** A whole unidirectional stack of K layers, for `Kernel.layers`. */
 export interface LayersArgs {
-  /** Written: each layer's output sequence; the last layer's is the stack's output. */
-  outs: FloatArray[]; // K x (L, N, H)
+  /**
+   * Layer k's output sequence (L, N, H), to be written; the last layer's is the stack's output. Made when first
+   * asked for, so a kernel that declines should decide before it asks.
+   */
+  layerOutput(k: number): FloatArray;
   /** Written: each layer's state after each sequence's last valid step. */
   hN: FloatArray; // (K, N, H)
   x: FloatArray; // (L, N, I)

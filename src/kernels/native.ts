@@ -179,11 +179,16 @@ export function createNativeKernel(addon: NativeAddon, options: NativeKernelOpti
     },
 
     layers(a: LayersArgs): boolean {
-      const { outs, hN, x, h0, weights } = a;
-      const arrays = [hN, x, h0, ...outs, ...weights.flatMap((w) => [w.wih, w.whh, w.bih, w.bhh])];
-      if (!f32(...arrays)) return false;
+      const { hN, x, h0, weights, N, H } = a;
+      // Decided before any buffer is made: small problems go to the reference kernel (its float64 scratch), and
+      // the rest of the rule is addon.cc's (Layers): two threads, and a step the recurrence would not share
+      // between them.
+      if (a.L * N * H < exactBelow || weights.length < 2 || N * H * H >= 1 << 19 || addon.threads() < 2) return false;
+      if (!f32(hN, x, h0) || !weights.every((w) => f32(w.wih, w.whh, w.bih, w.bhh))) return false;
+      const outs = weights.map((_, k) => a.layerOutput(k));
+      if (!f32(...outs)) return false;
       // biome-ignore format: the addon's argument order
-      return addon.layers(outs as Float32Array[], hN as Float32Array, x as Float32Array, h0 as Float32Array, weights.map((w) => w.wih as Float32Array), weights.map((w) => w.whh as Float32Array), weights.map((w) => w.bih as Float32Array | null), weights.map((w) => w.bhh as Float32Array | null), a.L, a.N, a.I, a.H, a.nonlinearity === 'relu', a.lengths);
+      return addon.layers(outs as Float32Array[], hN as Float32Array, x as Float32Array, h0 as Float32Array, weights.map((w) => w.wih as Float32Array), weights.map((w) => w.whh as Float32Array), weights.map((w) => w.bih as Float32Array | null), weights.map((w) => w.bhh as Float32Array | null), a.L, N, a.I, H, a.nonlinearity === 'relu', a.lengths);
     },
 
     linearBackward(dx, dw, db1, db2, dy, x, w, M, C, O) {

@@ -56,6 +56,27 @@ function scratch(kernel: Kernel, like: FloatArray, length: number, kept: FloatAr
   return kept !== null && kept.length === length ? kept : kernel.scratch(like, length);
 }
 
+/**
+ * Layer k's output (L, N, D*H). Layers below the last write into the kernel's scratch: the reference kernel keeps
+ * them in float64, so a float32 model is rounded once, at the end, and lands on the float32 nearest the exact
+ * result. A tape keeps every layer's output, so only without one may they come from (and stay in) the workspace.
+ */
+function layerBuffer(
+  kernel: Kernel,
+  output: FloatArray,
+  size: number,
+  k: number,
+  last: boolean,
+  tape: StackTape | null,
+  kept: StackWorkspace | null,
+): FloatArray {
+  if (last && !tape) return output;
+  if (!kept || tape) return kernel.scratch(output, size);
+  const out = scratch(kernel, output, size, kept.hidden[k] ?? null);
+  kept.hidden[k] = out;
+  return out;
+}
+
 function like(a: FloatArray, n: number): FloatArray {
   return a instanceof Float64Array ? new Float64Array(n) : new Float32Array(n);
 }
@@ -82,46 +103,34 @@ export function stackForward(
   workspace: StackWorkspace | null = null,
 ): void {
   const { L, N, I, H, K, D } = dims;
-  const keep = workspace !== null && L * N * D * H <= WORKSPACE_MAX;
-  // Layer k's output. Layers below the last write into the kernel's scratch: the reference kernel keeps them in
-  // float64, so a float32 model is rounded once, at the end, and lands on the float32 nearest the exact result.
-  // A tape keeps every layer's output, so only without one may they come from (and stay in) the workspace.
-  const outs: FloatArray[] = []; // K x (L, N, D*H), made when first asked for
-  const layerOutput = (k: number): FloatArray => {
-    let out = outs[k];
-    if (out) return out;
-    if (k === K - 1 && !tape) out = output;
-    else if (!keep || tape) out = kernel.scratch(output, L * N * D * H);
-    else {
-      const hidden = (workspace as StackWorkspace).hidden;
-      out = scratch(kernel, output, L * N * D * H, hidden[k] ?? null);
-      hidden[k] = out;
-    }
-    outs[k] = out;
-    return out;
-  };
+  const kept = workspace !== null && L * N * D * H <= WORKSPACE_MAX ? workspace : null;
+  const size = L * N * D * H;
   // A kernel that runs the whole stack at once (layer k following layer k-1 step by step) gets it when nothing
-  // happens between the layers: one direction, no dropout.
+  // happens between the layers: one direction, no dropout. It asks for the layers' buffers only once it runs.
   if (kernel.layers && D === 1 && K > 1 && !(dropout && dropout.p > 0)) {
-    const all = Array.from({ length: K }, (_, k) => layerOutput(k));
+    const outs: FloatArray[] = [];
     const layerWeights = weights.map((w) => w[0] as DirectionWeights);
-    if (kernel.layers({ outs: all, hN, x, h0, weights: layerWeights, L, N, I, H, nonlinearity, lengths })) {
+    const layerOutput = (k: number) => {
+      outs[k] ??= layerBuffer(kernel, output, size, k, k === K - 1, tape, kept);
+      return outs[k] as FloatArray;
+    };
+    if (kernel.layers({ layerOutput, hN, x, h0, weights: layerWeights, L, N, I, H, nonlinearity, lengths })) {
       if (tape) {
-        tape.layerOutputs.push(...all);
-        tape.masks.push(...all.map(() => null));
+        tape.layerOutputs.push(...outs);
+        tape.masks.push(...outs.map(() => null));
       }
-      if (all[K - 1] !== output) output.set(all[K - 1] as FloatArray);
+      if (outs[K - 1] !== output) output.set(outs[K - 1] as FloatArray);
       return;
     }
   }
   // (L, N, H) input projection plus biases, reused per direction
-  const pre = scratch(kernel, output, L * N * H, keep ? (workspace as StackWorkspace).pre : null);
-  if (keep) (workspace as StackWorkspace).pre = pre;
+  const pre = scratch(kernel, output, L * N * H, kept ? kept.pre : null);
+  if (kept) kept.pre = pre;
   let input = x; // (L, N, I) for layer 0, then (L, N, D*H)
   let inFeatures = I;
   for (let k = 0; k < K; k++) {
     const last = k === K - 1;
-    const out = layerOutput(k); // (L, N, D*H)
+    const out = layerBuffer(kernel, output, size, k, last, tape, kept); // (L, N, D*H)
     for (let d = 0; d < D; d++) {
       const w = weights[k]?.[d] as DirectionWeights;
       const state = (k * D + d) * N * H;
