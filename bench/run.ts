@@ -17,6 +17,7 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { handoffNs } from './handoff.js';
 import { type Series, scalingSvg } from './plot.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -75,6 +76,8 @@ interface Row {
   torch: Record<string, unknown>;
   ours: Record<string, Record<string, unknown>>;
   peers: Partial<Record<PeerName, Record<string, unknown>>>;
+  /** The core-to-core round trip (bench/handoff.ts) in ns, before and after the configuration's runs. */
+  handoffNs?: [number, number];
 }
 
 function runConfig(
@@ -166,14 +169,17 @@ for (const name of configs) {
   const c = CONFIGS[name];
   if (!c) throw new Error(`unknown configuration '${name}': choose from ${Object.keys(CONFIGS).join('')}`);
   process.stderr.write(`configuration ${name} ...\n`);
+  const before = await handoffNs();
   const r = runConfig(name, c, peers);
+  const handoff: [number, number] = [before, await handoffNs()];
   const dims = [c.L, c.N, c.I, c.H, c.K].join(', ');
-  rows.push({ config: `${name} ${c.title}`, dims, ...r });
+  rows.push({ config: `${name} ${c.title}`, dims, ...r, handoffNs: handoff });
 }
 
 const stamp = new Date().toISOString().replace(/[:.]/g, '-');
 const machine = `${cpus()[0]?.model ?? 'unknown CPU'}, ${cpus().length} cores, Node ${process.version}`;
-const text = `${table(rows, peers)}\n\nMedian ms per call; ratios are the peer's time over stacked-rnn's (above 1: stacked-rnn is faster). Error: max |output - PyTorch float64| / max(1, max |PyTorch float64|). ${machine}, ${stamp}.`;
+const handoffs = rows.map((r) => `${r.config.split(' ')[0]} ${r.handoffNs?.map((n) => n.toFixed(0)).join('/')}`);
+const text = `${table(rows, peers)}\n\nMedian ms per call; ratios are the peer's time over stacked-rnn's (above 1: stacked-rnn is faster). Error: max |output - PyTorch float64| / max(1, max |PyTorch float64|). Core-to-core round trip before/after each configuration (bench/handoff.ts; the host moves it, and the native layer pipeline with it): ${handoffs.join(', ')} ns. ${machine}, ${stamp}.`;
 console.log(text);
 mkdirSync(join(ROOT, 'bench', 'results'), { recursive: true });
 const results: Record<string, unknown> = { machine, stamp, kernels, rows };

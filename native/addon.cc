@@ -158,6 +158,21 @@ struct StepSlot {
 
 inline uint64_t slot_word(uint64_t step, uint64_t first, uint64_t end) { return step << 40 | first << 20 | end; }
 
+// Rows of a batch are independent sequences, so with enough rows the two threads split the batch rather than each
+// step: a block of rows runs all L steps on the thread that took it, with nothing handed between the cores from
+// one step to the next (each step of a column split reads the other core's half of h_{t-1}: as slow as that core
+// is far, 0.1 to 0.4 us a line on this machine). Blocks are taken from a shared counter, so a thread that is late
+// leaves its blocks to the other.
+struct RowBlocks {
+  int count = 0;  // 0: split each step's panels instead
+  std::atomic<int> next{0};
+  // the first row of block b: a multiple of MR, so only the last block has a short tile
+  int start(int b, int N) const { return b >= count ? N : N * b / count / MR * MR; }
+};
+
+// Blocks for N rows: up to 4 (so a thread that finishes early takes another), each at least 2 tiles of MR rows.
+inline int row_block_count(int N) { return N < 2 * MR ? 0 : N < 4 * MR ? 2 : N < 8 * MR ? 3 : 4; }
+
 struct RecurrenceJob {
   float* out;
   const float* pre;
@@ -171,6 +186,7 @@ struct RecurrenceJob {
   const int32_t* lengths;
   StepSlot slot[2];                 // steps s and s+1 in slots s&1 and (s+1)&1
   std::atomic<int> completed{0};    // steps finished
+  RowBlocks rows;
 };
 
 // Takes a panel of step s from the front (tid 0) or the back; -1 when all of step s's panels are taken.
@@ -184,12 +200,21 @@ int take_panel(StepSlot& slot, int s, int tid) {
   }
 }
 
-// The schedule both recurrence jobs share: L steps of P panels each, run(s, p0, p1) doing panels p0..p1 of step s.
-// Alone, a thread runs whole steps, so few rows can still take several panels per tile.
+// The schedule both recurrence jobs share: L steps of P panels each, run(s, p0, p1, m0, m1) doing panels p0..p1
+// of rows m0..m1 of step s. Alone, a thread runs whole steps; two split the rows into blocks when there are enough
+// of them, else each step's panels.
 template <class Step>
-void run_steps(StepSlot (&slot)[2], std::atomic<int>& completed, int L, int P, int tid, int nt, Step&& run) {
+void run_steps(StepSlot (&slot)[2], std::atomic<int>& completed, RowBlocks& rows, int L, int N, int P, int tid,
+               int nt, Step&& run) {
   if (nt == 1) {
-    for (int s = 0; s < L; s++) run(s, 0, P);
+    for (int s = 0; s < L; s++) run(s, 0, P, 0, N);
+    return;
+  }
+  if (rows.count > 0) {
+    for (int b; (b = rows.next.fetch_add(1, std::memory_order_relaxed)) < rows.count;) {
+      const int m0 = rows.start(b, N), m1 = rows.start(b + 1, N);
+      for (int s = 0; s < L; s++) run(s, 0, P, m0, m1);
+    }
     return;
   }
   for (int s = 0; s < L;) {
@@ -203,7 +228,7 @@ void run_steps(StepSlot (&slot)[2], std::atomic<int>& completed, int L, int P, i
       if (spins < (1 << 12)) cpu_relax();  // yield soon: if the other thread lost its core, spinning delays it
       else std::this_thread::yield();
     }
-    run(s, p, p + 1);
+    run(s, p, p + 1, 0, N);
     if (sl.done.fetch_add(1, std::memory_order_acq_rel) + 1 == P) {
       // the last panel of step s: the slot now serves step s+2, then step s+1 may start
       sl.done.store(0, std::memory_order_relaxed);
@@ -226,13 +251,18 @@ void init_slots(StepSlot (&slot)[2], int P) {
 
 void recurrence_job(void* c, int tid, int nt) {
   RecurrenceJob& j = *static_cast<RecurrenceJob*>(c);
-  run_steps(j.slot, j.completed, j.L, j.P, tid, nt, [&](int s, int p0, int p1) {
+  run_steps(j.slot, j.completed, j.rows, j.L, j.N, j.P, tid, nt, [&](int s, int p0, int p1, int m0, int m1) {
     const int t = j.reverse ? j.L - 1 - s : s;
     const int tn = s + 1 < j.L ? (j.reverse ? t - 1 : t + 1) : -1;
-    recurrence_step(j.buf[s & 1], j.out + (size_t)t * j.N * j.outStride + j.outOffset, j.outStride,
-                    s == 0 ? j.h0 : j.buf[(s - 1) & 1], j.pre + (size_t)t * j.N * j.H, j.Bp, j.N, j.H, p0, p1,
-                    j.lengths, t, j.relu, tn < 0 ? nullptr : j.pre + (size_t)tn * j.N * j.H,
-                    tn < 0 ? nullptr : j.out + (size_t)tn * j.N * j.outStride + j.outOffset);
+    // rows m0..m1 are rows 0..m1-m0 of arrays that start at row m0
+    const size_t h = (size_t)m0 * j.H, o = (size_t)m0 * j.outStride + j.outOffset;
+    float* out = j.out + o;
+    const float* pre = j.pre + h;
+    recurrence_step(j.buf[s & 1] + h, out + (size_t)t * j.N * j.outStride, j.outStride,
+                    (s == 0 ? j.h0 : j.buf[(s - 1) & 1]) + h, pre + (size_t)t * j.N * j.H, j.Bp, m1 - m0, j.H, p0,
+                    p1, j.lengths ? j.lengths + m0 : nullptr, t, j.relu,
+                    tn < 0 ? nullptr : pre + (size_t)tn * j.N * j.H,
+                    tn < 0 ? nullptr : out + (size_t)tn * j.N * j.outStride);
   });
 }
 
@@ -250,18 +280,24 @@ struct RecurrenceBackwardJob {
   const int32_t* lengths;
   StepSlot slot[2];
   std::atomic<int> completed{0};
+  RowBlocks rows;
   int tq(int q) const { return reverse ? q : L - 1 - q; }
 };
 
 void recurrence_backward_job(void* c, int tid, int nt) {
   RecurrenceBackwardJob& j = *static_cast<RecurrenceBackwardJob*>(c);
-  const size_t NH = (size_t)j.N * j.H, rows = (size_t)j.N * j.stride;
-  run_steps(j.slot, j.completed, j.L, j.P, tid, nt, [&](int q, int p0, int p1) {
+  const size_t NH = (size_t)j.N * j.H, tstride = (size_t)j.N * j.stride;  // floats from one step to the next
+  run_steps(j.slot, j.completed, j.rows, j.L, j.N, j.P, tid, nt, [&](int q, int p0, int p1, int m0, int m1) {
     const int t = j.tq(q), tn = q + 1 < j.L ? j.tq(q + 1) : -1, tnn = q + 2 < j.L ? j.tq(q + 2) : -1;
-    backward_step(j.dh, tn >= 0 ? j.Z + tn * NH : nullptr, j.Z + t * NH, j.Bp,
-                  j.dout && tn >= 0 ? j.dout + tn * rows : nullptr, tn >= 0 ? j.out + tn * rows : nullptr, j.stride,
-                  j.N, j.H, p0, p1, j.lengths, t, tn, j.relu, j.dout && tnn >= 0 ? j.dout + tnn * rows : nullptr,
-                  tnn >= 0 ? j.out + tnn * rows : nullptr, tnn >= 0 ? j.Z + tnn * NH : nullptr);
+    // rows m0..m1 are rows 0..m1-m0 of arrays that start at row m0
+    float* Z = j.Z + (size_t)m0 * j.H;
+    const float* dout = j.dout ? j.dout + (size_t)m0 * j.stride : nullptr;
+    const float* out = j.out + (size_t)m0 * j.stride;
+    backward_step(j.dh + (size_t)m0 * j.H, tn >= 0 ? Z + tn * NH : nullptr, Z + t * NH, j.Bp,
+                  dout && tn >= 0 ? dout + tn * tstride : nullptr, tn >= 0 ? out + tn * tstride : nullptr, j.stride,
+                  m1 - m0, j.H, p0, p1, j.lengths ? j.lengths + m0 : nullptr, t, tn, j.relu,
+                  dout && tnn >= 0 ? dout + tnn * tstride : nullptr, tnn >= 0 ? out + tnn * tstride : nullptr,
+                  tnn >= 0 ? Z + tnn * NH : nullptr);
   });
 }
 
@@ -451,8 +487,9 @@ napi_value Recurrence(napi_env env, napi_callback_info info) {
   job.reverse = reverse;
   job.lengths = lengths;
   init_slots(job.slot, job.P);
+  job.rows.count = row_block_count((int)N);
   // two threads pay once a step's products (~10 us) outweigh handing panels and h_t between the cores
-  run(recurrence_job, &job, (double)N * H * H >= (1 << 19) && job.P >= 2);
+  run(recurrence_job, &job, (double)N * H * H >= (1 << 19) && (job.P >= 2 || job.rows.count > 0));
   const float* last = L == 0 ? h0 : job.buf[(L - 1) & 1];
   std::memmove(hN, last, (size_t)N * H * sizeof(float));
   std::free(Bp);
@@ -774,10 +811,11 @@ napi_value RecurrenceBackward(napi_env env, napi_callback_info info) {
   job.reverse = reverse;
   job.lengths = lengths;
   init_slots(job.slot, job.P);
+  job.rows.count = row_block_count((int)N);
   const int t0 = job.tq(0);
   backward_start(dh, Z + t0 * NH, dhN, job.dout ? job.dout + t0 * N * job.stride : nullptr,
                  job.out + t0 * N * job.stride, job.stride, (int)N, (int)H, lengths, t0, relu);
-  run(recurrence_backward_job, &job, (double)N * H * H >= (1 << 19) && job.P >= 2);
+  run(recurrence_backward_job, &job, (double)N * H * H >= (1 << 19) && (job.P >= 2 || job.rows.count > 0));
   for (size_t i = 0; i < NH; i++) dh0[i] += dh[i];
   const float* o = job.out;
   const float* h0c = h0;
