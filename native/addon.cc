@@ -5,16 +5,19 @@
 //   threads(n?): number                the thread count (1 or 2), set when n is given
 //   linear(y, x, w, b1|null, b2|null, M, C, O)
 //   recurrence(out, hN, pre, whh, h0, L, N, H, outStride, outOffset, relu, reverse, lengths|null)
+//   layers(outs[], hN, x, h0, wih[], whh[], bih[], bhh[], L, N, I, H, relu, lengths|null): boolean
 //   linearBackward(dx|null, dw, db1|null, db2|null, dy, x, w, M, C, O)
 //   recurrenceBackward(dpre, dh0, dwhh, dout|null, dhN|null, out, h0, whh, L, N, H, outStride, outOffset, relu,
 //                      reverse, lengths|null)
 // with the meanings of src/kernels/kernel.ts.
 //
 // Threads: one worker besides the calling thread, woken per call. The input projection splits its rows between
-// the two; the recurrence splits each step's output columns (each thread's half of the packed W_hh stays in its
-// own L2) and a step starts once every panel of the step before is done, since step t+1 needs all of h_t. The
-// backward's time loop is scheduled the same way; its weight gradients split the L*N rows they sum over into
-// chunks, each thread summing its chunks into its own float64 accumulator.
+// the two. The recurrence (forward and backward) splits a batch of 12 rows or more into blocks of rows, each run
+// through every step by one thread; with fewer rows it splits each step's output columns (each thread's half of
+// the packed W_hh stays in its own L2) and a step starts once every panel of the step before is done, since step
+// t+1 needs all of h_t. A unidirectional stack whose steps are too small to split (`layers`) runs as a wavefront:
+// layer k on one thread a chunk of steps behind layer k-1 on the other. The weight gradients split the L*N rows
+// they sum over into chunks, each thread summing its chunks into its own float64 accumulator.
 #include <node_api.h>
 
 #include <atomic>

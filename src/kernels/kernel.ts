@@ -6,7 +6,8 @@
  * calls mirrored and run in reverse order: `recurrenceBackward` walks the time loop backwards and turns the
  * gradients of the outputs into gradients of `pre`, then `linearBackward` turns those into gradients of the layer
  * input and weights. Fast kernels (SIMD, threads) implement the same four calls and are tested against the
- * reference kernel, which is also the fallback.
+ * reference kernel, which is also the fallback. A kernel may also take a whole unidirectional stack in one call
+ * (`layers`), writing the same floats as the per-layer calls, so that it can overlap the layers.
  *
  * Backward contract (llm.c's): every gradient a backward call writes is ACCUMULATED (+=), never overwritten; the
  * caller zeroes what must start at zero. That is what lets two directions add into one input gradient, and
