@@ -4,6 +4,8 @@
  *
  *   node --import tsx bench/run.ts [--configs ABCDE] [--train CD] [--sweep] [--kernels native,wasm]
  *
+ * --train names the configurations whose training step is timed too (default C and D; X for none).
+ *
  * PyTorch (/usr/bin/python3, bench/torch_peer.py) makes the weights and input and times itself in its best
  * setting; onnxruntime-node is looked up in node_modules, then in STACKED_RNN_PEERS (a directory where it was
  * installed: `ONNXRUNTIME_NODE_INSTALL=skip npm install --prefix DIR onnxruntime-node`); tfjs (@tensorflow/tfjs with
@@ -38,7 +40,7 @@ function flag(name: string, fallback: string): string {
 }
 
 const configs = flag('--configs', 'ABCDE').split('');
-const trainOn = new Set(flag('--train', 'C').split(''));
+const trainOn = new Set(flag('--train', 'CD').split(''));
 const kernels = flag('--kernels', 'native,wasm').split(',');
 const sweep = process.argv.includes('--sweep');
 
