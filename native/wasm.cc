@@ -21,6 +21,13 @@ __attribute__((export_name("recurrence"))) void recurrence(float* out, float* hN
                                                            int outOffset, int relu, int reverse,
                                                            const int32_t* lengths, float* Bp, float* buf) {
   pack_panels(Bp, whh, H, H);
+  if (const RowTanh row = L > 0 ? row_tanh_for(N, H, relu, lengths) : nullptr) {
+    // online inference (N = 1, tanh): the fused time loop, accumulators kept from the products to the activation
+    const ptrdiff_t last = reverse ? (ptrdiff_t)L - 1 : 0, dir = reverse ? -1 : 1;
+    row(out + outOffset + last * outStride, dir * (ptrdiff_t)outStride, pre + last * H, dir * (ptrdiff_t)H, Bp, h0, hN,
+        L);
+    return;
+  }
   const int P = (int)panel_count(H);
   for (int s = 0; s < L; s++) {
     const int t = reverse ? L - 1 - s : s;
