@@ -103,8 +103,8 @@ export function stackForward(
   workspace: StackWorkspace | null = null,
 ): void {
   const { L, N, I, H, K, D } = dims;
-  const kept = workspace !== null && L * N * D * H <= WORKSPACE_MAX ? workspace : null;
-  const size = L * N * D * H;
+  const size = L * N * D * H; // of a layer's output
+  const kept = workspace !== null && size <= WORKSPACE_MAX ? workspace : null;
   // A kernel that runs the whole stack at once (layer k following layer k-1 step by step) gets it when nothing
   // happens between the layers: one direction, no dropout. It asks for the layers' buffers only once it runs.
   if (kernel.layers && D === 1 && K > 1 && !(dropout && dropout.p > 0)) {
