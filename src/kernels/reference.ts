@@ -5,6 +5,14 @@
 import type { FloatArray } from '../tensor.js';
 import type { Kernel, RecurrenceArgs, RecurrenceBackwardArgs } from './kernel.js';
 
+// The recurrence's two float64 state rows (N, H), kept between calls: a typed array outside V8's heap costs about
+// 1 us to allocate (and collect), as much as a whole small forward's arithmetic.
+let stateBuffer = new Float64Array(0);
+function stateScratch(length: number): Float64Array {
+  if (stateBuffer.length < length) stateBuffer = new Float64Array(Math.max(length, 2 * stateBuffer.length));
+  return stateBuffer;
+}
+
 export const referenceKernel: Kernel = {
   name: 'reference',
 
@@ -31,8 +39,10 @@ export const referenceKernel: Kernel = {
     const relu = a.nonlinearity === 'relu';
     // The carried state stays in float64 even for float32 storage: only what is written out is rounded. This keeps
     // the float32 error below PyTorch float32's own (which rounds the state every step), not merely equal to it.
-    let h = Float64Array.from(h0); // (N, H)
-    let next = new Float64Array(N * H); // (N, H)
+    const state = stateScratch(2 * N * H);
+    let h = state.subarray(0, N * H); // (N, H)
+    let next = state.subarray(N * H, 2 * N * H); // (N, H)
+    h.set(h0);
     for (let step = 0; step < L; step++) {
       const t = a.reverse ? L - 1 - step : step;
       for (let n = 0; n < N; n++) {
