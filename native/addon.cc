@@ -1,4 +1,4 @@
-// The native kernel for Node.js: core.h compiled for AVX2+FMA, run on both cores, behind Node-API.
+// The native kernel for Node.js: core.h and core_backward.h compiled for AVX2+FMA, run on both cores, behind Node-API.
 //
 // Exports (all float32; src/kernels/native.ts checks dtypes and falls back to the reference otherwise):
 //   supported: boolean                 whether this CPU has AVX2 and FMA (if not, nothing else may be called)
@@ -11,8 +11,8 @@
 //                      reverse, lengths|null)
 // with the meanings of src/kernels/kernel.ts.
 //
-// The parts, one translation unit: core.h the arithmetic (shared with the wasm build), pool.h the two threads,
-// jobs.h how a call's work is split between them, and this file the Node-API glue.
+// The parts, one translation unit: core.h and core_backward.h the arithmetic (shared with the wasm build),
+// pool.h the two threads, jobs.h how a call's work is split between them, and this file the Node-API glue.
 #include <node_api.h>
 
 #include <cstdlib>
@@ -26,6 +26,7 @@
 #pragma GCC push_options
 #pragma GCC target("avx2,fma")
 #include "core.h"
+#include "core_backward.h"
 #pragma GCC pop_options
 
 #include "pool.h"

@@ -1,10 +1,11 @@
-// The WebAssembly kernel: core.h compiled for WebAssembly SIMD (128-bit vectors, 4 float lanes), one thread.
+// The WebAssembly kernel: core.h and core_backward.h compiled for WebAssembly SIMD (128-bit vectors, 4 float lanes), one thread.
 // Built by scripts/build-wasm.sh into src/kernels/wasm/binary.ts; src/kernels/wasm/wasm.ts lays out the arrays
 // in this module's memory, calls these functions, and copies the results back.
 //
 // No libc: -mbulk-memory turns any memset/memcpy the compiler wants into memory.fill/memory.copy.
 #define RNN_VBYTES 16
 #include "core.h"
+#include "core_backward.h"
 
 extern "C" {
 
