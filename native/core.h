@@ -200,16 +200,21 @@ static inline vd exp_small(vd z) {
 }
 
 // tanh in float64, close enough to exact that rounding to float32 is correctly rounded but for rare ties.
-static inline vd tanh_vd(vd x) {
-  const vd ax = x < 0 ? -x : x;
-  const vd z = ax > 20.0 ? splatd(20.0) : ax;  // tanh(20) rounds to 1; NaN passes through the compare
-  const vd e = exp_small(z + z);
-  const vd big = 1.0 - 2.0 / (e + 1.0);
+// What tanh_vd and tanh_vd4 share: tanh(x) from z = min(|x|, 20) and two = 2 / (e^(2z) + 1), that is 1 - two,
+// or the series where |x| < 0.01 (where 1 - two cancels), with x's sign; NaN stays NaN.
+static inline vd tanh_from(vd x, vd z, vd two) {
+  const vd big = 1.0 - two;
   const vd x2 = z * z;
   const vd small = z + z * x2 * (-1.0 / 3 + x2 * (2.0 / 15 - x2 * (17.0 / 315)));  // |x| < 0.01: error < 1e-17
   vd r = z < 0.01 ? small : big;
   r = x < 0 ? -r : r;
   return x != x ? x : r;
+}
+
+static inline vd tanh_vd(vd x) {
+  const vd ax = x < 0 ? -x : x;
+  const vd z = ax > 20.0 ? splatd(20.0) : ax;  // tanh(20) rounds to 1; NaN passes through the compare
+  return tanh_from(x, z, 2.0 / (exp_small(z + z) + 1.0));
 }
 
 // tanh_vd of 4 vectors at once, written out so that their chains interleave, with one division for two vectors:
@@ -234,14 +239,7 @@ static inline void tanh_vd4(vd* out, const vd* x) {
     two[u + 1] = q * d[u];
   }
 #pragma GCC unroll 4
-  for (int u = 0; u < 4; u++) {
-    const vd big = 1.0 - two[u];
-    const vd x2 = z[u] * z[u];
-    const vd small = z[u] + z[u] * x2 * (-1.0 / 3 + x2 * (2.0 / 15 - x2 * (17.0 / 315)));  // |x| < 0.01: error < 1e-17
-    vd r = z[u] < 0.01 ? small : big;
-    r = x[u] < 0 ? -r : r;
-    out[u] = x[u] != x[u] ? x[u] : r;
-  }
+  for (int u = 0; u < 4; u++) out[u] = tanh_from(x[u], z[u], two[u]);
 }
 
 // One row of a recurrence tile: h = f(acc + pre) in float64, rounded once; `width` <= TW valid columns. Vector
