@@ -32,16 +32,18 @@ struct LinearJob {
 
 #pragma GCC push_options
 #pragma GCC target("avx2,fma")
-// Rows go in blocks of 96 taken from a shared counter, so a thread that loses its core mid-call only costs its
-// current block (a static half-and-half split would wait for all of its half).
+// Calls f(m0, m1) for blocks of `rows` of the M rows, taken from the shared counter `next` until none are left, so
+// a thread that loses its core mid-call only costs its current block (a static half-and-half split would wait
+// for all of its half).
+template <class F>
+inline void take_row_blocks(std::atomic<int>& next, int M, int rows, F&& f) {
+  for (int m0; (m0 = next.fetch_add(rows, std::memory_order_relaxed)) < M;) f(m0, M < m0 + rows ? M : m0 + rows);
+}
+
+// Rows go in blocks of 96.
 void linear_job(void* c, int, int) {
   LinearJob& j = *static_cast<LinearJob*>(c);
-  constexpr int ROWS = 96;
-  for (;;) {
-    const int m0 = j.next.fetch_add(ROWS, std::memory_order_relaxed);
-    if (m0 >= j.M) return;
-    linear_rows(j.y, j.x, j.Bp, j.b1, j.b2, m0, j.M < m0 + ROWS ? j.M : m0 + ROWS, j.C, j.O);
-  }
+  take_row_blocks(j.next, j.M, 96, [&](int m0, int m1) { linear_rows(j.y, j.x, j.Bp, j.b1, j.b2, m0, m1, j.C, j.O); });
 }
 
 // The recurrence's work for step t is one tile per panel (16 output columns, all N rows). Thread 0 takes panels
@@ -209,12 +211,8 @@ struct DxJob {
 
 void dx_job(void* c, int, int) {
   DxJob& j = *static_cast<DxJob*>(c);
-  constexpr int ROWS = 96;
-  for (;;) {
-    const int m0 = j.next.fetch_add(ROWS, std::memory_order_relaxed);
-    if (m0 >= j.M) return;
-    linear_backward_dx_rows(j.dx, j.dy, j.Bp, m0, j.M < m0 + ROWS ? j.M : m0 + ROWS, j.O, j.C);
-  }
+  take_row_blocks(j.next, j.M, 96,
+                  [&](int m0, int m1) { linear_backward_dx_rows(j.dx, j.dy, j.Bp, m0, m1, j.O, j.C); });
 }
 
 // acc (O, C) += dY^T X (and bsum += column sums of dY) over M rows: chunks of GW_ROWS rows from a shared counter,
@@ -236,13 +234,10 @@ struct GradWeightJob {
 template <class Job>
 void grad_weight_job(void* c, int tid, int) {
   Job& j = *static_cast<Job*>(c);
-  for (;;) {
-    const int m0 = j.next.fetch_add(GW_ROWS, std::memory_order_relaxed);
-    if (m0 >= j.M) return;
+  take_row_blocks(j.next, j.M, GW_ROWS, [&](int m0, int m1) {
     j.used[tid] = true;
-    grad_weight_rows(j.acc[tid], j.bias ? j.bsum[tid] : nullptr, j.work[tid], j.dyrow, j.xrow, m0,
-                     j.M < m0 + GW_ROWS ? j.M : m0 + GW_ROWS, j.O, j.C);
-  }
+    grad_weight_rows(j.acc[tid], j.bias ? j.bsum[tid] : nullptr, j.work[tid], j.dyrow, j.xrow, m0, m1, j.O, j.C);
+  });
 }
 #pragma GCC pop_options
 
