@@ -36,9 +36,9 @@ export interface StackTape {
 
 /**
  * Buffers a caller keeps from one forward to the next, so a small forward allocates only what it returns: the
- * input projection `pre` (L, N, H) and the outputs (L, N, D*H) of the layers below the last, one per layer (a
- * kernel's `layers` may run them all at once). Only internal values live here, never a result or anything a tape
- * keeps.
+ * input projection `pre` (L, N, H) and the outputs (L, N, D*H) of the layers below the last: two that alternate
+ * when the layers run one by one, one per layer when a kernel's `layers` runs them all at once. Only internal
+ * values live here, never a result or anything a tape keeps.
  */
 export interface StackWorkspace {
   pre: FloatArray | null;
@@ -59,21 +59,23 @@ function scratch(kernel: Kernel, like: FloatArray, length: number, kept: FloatAr
 /**
  * Layer k's output (L, N, D*H). Layers below the last write into the kernel's scratch: the reference kernel keeps
  * them in float64, so a float32 model is rounded once, at the end, and lands on the float32 nearest the exact
- * result. A tape keeps every layer's output, so only without one may they come from (and stay in) the workspace.
+ * result. A tape keeps every layer's output, so only without one may they come from (and stay in) the workspace,
+ * in its `slot`: layer by layer, two slots are enough (layer k reads one while writing the other); a kernel's
+ * `layers` needs one per layer.
  */
 function layerBuffer(
   kernel: Kernel,
   output: FloatArray,
   size: number,
-  k: number,
+  slot: number,
   last: boolean,
   tape: StackTape | null,
   kept: StackWorkspace | null,
 ): FloatArray {
   if (last && !tape) return output;
   if (!kept || tape) return kernel.scratch(output, size);
-  const out = scratch(kernel, output, size, kept.hidden[k] ?? null);
-  kept.hidden[k] = out;
+  const out = scratch(kernel, output, size, kept.hidden[slot] ?? null);
+  kept.hidden[slot] = out;
   return out;
 }
 
@@ -130,7 +132,7 @@ export function stackForward(
   let inFeatures = I;
   for (let k = 0; k < K; k++) {
     const last = k === K - 1;
-    const out = layerBuffer(kernel, output, size, k, last, tape, kept); // (L, N, D*H)
+    const out = layerBuffer(kernel, output, size, k & 1, last, tape, kept); // (L, N, D*H)
     for (let d = 0; d < D; d++) {
       const w = weights[k]?.[d] as DirectionWeights;
       const state = (k * D + d) * N * H;
