@@ -10,16 +10,11 @@ import type { Kernel } from '../src/kernels/kernel.js';
 import { createNativeKernel, nativeAddon } from '../src/kernels/native.js';
 import { createWasmKernel, wasmExports } from '../src/kernels/wasm/wasm.js';
 import { Generator } from '../src/random.js';
+import { uniform } from './helpers/random.js';
 
 const kernels: Kernel[] = [];
 if (nativeAddon) kernels.push(createNativeKernel(nativeAddon, { exactBelow: 0 }));
 if (wasmExports) kernels.push(createWasmKernel(wasmExports, { exactBelow: 0 }));
-
-function uniform(g: Generator, n: number, scale: number): Float32Array {
-  const a = new Float32Array(n);
-  g.uniform(a, -scale, scale);
-  return a;
-}
 
 /** Each row of a (rows, width) array repeated `times` times in place: (rows, times * width). */
 function repeatRows(a: Float32Array, rows: number, width: number, times: number): Float32Array {

@@ -14,16 +14,7 @@ import { Generator } from '../src/random.js';
 import { type StackDims, type StackTape, stackForward } from '../src/rnn/stack.js';
 import { stackBackward } from '../src/rnn/stack-backward.js';
 import type { FloatArray } from '../src/tensor.js';
-
-function uniform(g: Generator, n: number, scale: number): Float32Array {
-  const a = new Float32Array(n);
-  g.uniform(a, -scale, scale);
-  return a;
-}
-
-function int(g: Generator, lo: number, hi: number): number {
-  return lo + Math.floor(g.nextDouble() * (hi - lo + 1));
-}
+import { int, uniform } from './helpers/random.js';
 
 interface Case {
   dims: StackDims;

@@ -10,12 +10,7 @@ import { describe, test } from 'node:test';
 import type { Nonlinearity } from '../src/kernels/kernel.js';
 import { createNativeKernel, nativeAddon } from '../src/kernels/native.js';
 import { Generator } from '../src/random.js';
-
-function uniform(g: Generator, n: number, scale = 1): Float32Array {
-  const a = new Float32Array(n);
-  g.uniform(a, -scale, scale);
-  return a;
-}
+import { uniform } from './helpers/random.js';
 
 interface Shape {
   L: number;

@@ -19,6 +19,7 @@ import { createNativeKernel, nativeAddon, nativeUnavailable } from '../src/kerne
 import { createWasmKernel, wasmExports } from '../src/kernels/wasm/wasm.js';
 import { Generator } from '../src/random.js';
 import type { FloatArray } from '../src/tensor.js';
+import { int } from './helpers/random.js';
 
 const ULP = 2 ** -24;
 
@@ -36,10 +37,6 @@ function random(g: Generator, dtype: 'float32' | 'float64', n: number, scale = 1
   const a = array(dtype, n);
   g.uniform(a, -scale, scale);
   return a;
-}
-
-function int(g: Generator, lo: number, hi: number): number {
-  return lo + Math.floor(g.nextDouble() * (hi - lo + 1));
 }
 
 test('the reference kernel is registered, and STACKED_RNN_BACKEND names select kernels', () => {
