@@ -6,6 +6,7 @@
 //   linear(y, x, w, b1|null, b2|null, M, C, O)
 //   recurrence(out, hN, pre, whh, h0, L, N, H, outStride, outOffset, relu, reverse, lengths|null)
 //   layers(outs[], hN, x, h0, wih[], whh[], bih[], bhh[], L, N, I, H, relu, lengths|null): boolean
+//   layersTakes(K, N, H): boolean      whether layers would take such a stack (it declines otherwise)
 //   linearBackward(dx|null, dw, db1|null, db2|null, dy, x, w, M, C, O)
 //   recurrenceBackward(dpre, dh0, dwhh, dout|null, dhN|null, out, h0, whh, L, N, H, outStride, outOffset, relu,
 //                      reverse, lengths|null)
@@ -173,8 +174,7 @@ napi_value Recurrence(napi_env env, napi_callback_info info) {
   job.lengths = lengths;
   init_slots(job.slot, job.P);
   job.rows.count = row_block_count((int)N);
-  // two threads pay once a step's products (~10 us) outweigh handing panels and h_t between the cores
-  run(recurrence_job, &job, (double)N * H * H >= (1 << 19) && (job.P >= 2 || job.rows.count > 0));
+  run(recurrence_job, &job, step_shared(N, H) && (job.P >= 2 || job.rows.count > 0));
   const float* last = L == 0 ? h0 : job.buf[(L - 1) & 1];
   std::memmove(hN, last, (size_t)N * H * sizeof(float));
   std::free(Bp);
@@ -197,6 +197,26 @@ bool get_f32_list(napi_env env, napi_value v, int64_t K, float** data, size_t le
     if (data[i] && len < (i == 0 ? least0 : least)) return false;
   }
   return true;
+}
+
+// Whether layers takes a stack of K layers of N rows and H features. Declined: with one thread the layer-by-layer
+// calls are as fast, and a step big enough to share between the cores (as recurrence does) is better run that way.
+bool layers_take(int64_t K, int64_t N, int64_t H) {
+  return pool.threads >= 2 && K >= 2 && !step_shared(N, H);
+}
+
+// layersTakes(K, N, H): layers_take, for the caller to ask before it makes any buffer.
+napi_value LayersTakes(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value a[3];
+  napi_get_cb_info(env, info, &argc, a, nullptr, nullptr);
+  int64_t K, N, H;
+  if (argc != 3 || !get_int(env, a[0], &K) || !get_int(env, a[1], &N) || !get_int(env, a[2], &H)) {
+    return throw_range(env, "layersTakes: expected (K, N, H)");
+  }
+  napi_value result;
+  napi_get_boolean(env, layers_take(K, N, H), &result);
+  return result;
 }
 
 // layers(outs[], hN, x, h0, wih[], whh[], bih[], bhh[], L, N, I, H, relu, lengths|null): true when it ran, false
@@ -237,10 +257,8 @@ napi_value Layers(napi_env env, napi_callback_info info) {
       (lengths && nlen < (size_t)N)) {
     return throw_range(env, "layers: an array is shorter than L, N, I, H and the layer count require");
   }
-  // Declined: with one thread the layer-by-layer calls are as fast, and a step big enough to share between the
-  // cores (as recurrence does) is better run that way.
   napi_value result;
-  const bool take = pool.threads >= 2 && K >= 2 && (double)N * H * H < (1 << 19);
+  const bool take = layers_take(K, N, H);
   napi_get_boolean(env, take, &result);
   if (!take) return result;
   std::memmove(hN, h0, (size_t)K * N * H * sizeof(float));
@@ -391,7 +409,7 @@ napi_value RecurrenceBackward(napi_env env, napi_callback_info info) {
   const int t0 = job.tq(0);
   backward_start(dh, Z + t0 * NH, dhN, job.dout ? job.dout + t0 * N * job.stride : nullptr,
                  job.out + t0 * N * job.stride, job.stride, (int)N, (int)H, lengths, t0, relu);
-  run(recurrence_backward_job, &job, (double)N * H * H >= (1 << 19) && (job.P >= 2 || job.rows.count > 0));
+  run(recurrence_backward_job, &job, step_shared(N, H) && (job.P >= 2 || job.rows.count > 0));
   for (size_t i = 0; i < NH; i++) dh0[i] += dh[i];
   const float* o = job.out;
   const float* h0c = h0;
@@ -452,6 +470,8 @@ napi_value Init(napi_env env, napi_value exports) {
     napi_set_named_property(env, exports, "recurrence", v);
     napi_create_function(env, "layers", NAPI_AUTO_LENGTH, Layers, nullptr, &v);
     napi_set_named_property(env, exports, "layers", v);
+    napi_create_function(env, "layersTakes", NAPI_AUTO_LENGTH, LayersTakes, nullptr, &v);
+    napi_set_named_property(env, exports, "layersTakes", v);
     napi_create_function(env, "linearBackward", NAPI_AUTO_LENGTH, LinearBackward, nullptr, &v);
     napi_set_named_property(env, exports, "linearBackward", v);
     napi_create_function(env, "recurrenceBackward", NAPI_AUTO_LENGTH, RecurrenceBackward, nullptr, &v);

@@ -72,6 +72,10 @@ struct RowBlocks {
 // Blocks for N rows: up to 4 (so a thread that finishes early takes another), each at least 2 tiles of MR rows.
 inline int row_block_count(int N) { return N < 2 * MR ? 0 : N < 4 * MR ? 2 : N < 8 * MR ? 3 : 4; }
 
+// Whether a recurrence step of N rows and H features is shared between the two threads: two threads pay once a
+// step's products (~10 us) outweigh handing panels and h_t between the cores.
+inline bool step_shared(int64_t N, int64_t H) { return (double)N * H * H >= (1 << 19); }
+
 struct RecurrenceJob {
   float* out;
   const float* pre;

@@ -63,6 +63,8 @@ export interface NativeAddon {
     relu: boolean,
     lengths: Int32Array | null,
   ): boolean;
+  /** Whether `layers` takes a stack of K layers, N rows and H features (it declines, writing nothing, otherwise). */
+  layersTakes(K: number, N: number, H: number): boolean;
   linearBackward(
     dx: Float32Array | null,
     dw: Float32Array,
@@ -181,9 +183,8 @@ export function createNativeKernel(addon: NativeAddon, options: NativeKernelOpti
     layers(a: LayersArgs): boolean {
       const { hN, x, h0, weights, N, H } = a;
       // Decided before any buffer is made: small problems go to the reference kernel (its float64 scratch), and
-      // the rest of the rule is addon.cc's (Layers): two threads, and a step the recurrence would not share
-      // between them.
-      if (a.L * N * H < exactBelow || weights.length < 2 || N * H * H >= 1 << 19 || addon.threads() < 2) return false;
+      // the rest of the rule is the addon's (two threads, and a step the recurrence would not share between them).
+      if (a.L * N * H < exactBelow || !addon.layersTakes(weights.length, N, H)) return false;
       if (!f32(hN, x, h0) || !weights.every((w) => f32(w.wih, w.whh, w.bih, w.bhh))) return false;
       const outs = weights.map((_, k) => a.layerOutput(k));
       if (!f32(...outs)) return false;
