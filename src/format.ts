@@ -3,7 +3,7 @@
  * common width, scientific notation when the magnitudes span more than 1000x, integers as `1.`, rows wrapped at
  * 80 columns, and tensors over 1000 elements summarized with `...` around 3 edge items.
  */
-import type { FloatArray } from './tensor.js';
+import type { FloatArray } from './dtype.js';
 
 const PRECISION = 4;
 const THRESHOLD = 1000;

@@ -34,6 +34,9 @@ export {
   registerKernel,
 } from './kernels/index.js';
 export type { RecurrenceArgs, RecurrenceBackwardArgs } from './kernels/kernel.js';
+// Training: the RNN's backward is `rnn.backward(...)`; these are the pieces around it.
+export { Linear, type LinearOptions } from './nn/linear.js';
+export type { LoadResult, StateDict } from './nn/module.js';
 export { Generator } from './random.js';
 export {
   type FunctionalOptions,
@@ -42,7 +45,6 @@ export {
   type TraceEvent,
   type TraceStep,
 } from './rnn/functional.js';
-export type { LoadResult, StateDict } from './rnn/module.js';
 export {
   inferArchitecture,
   type ParameterSpec,
@@ -64,8 +66,6 @@ export {
 } from './tensor.js';
 export { checkpointBytes, loadCheckpoint } from './train/checkpoint.js';
 export { type ClipOptions, clipGradNorm } from './train/clip.js';
-// Training: the RNN's backward is `rnn.backward(...)`; these are the pieces around it.
-export { Linear, type LinearOptions } from './train/linear.js';
 export { defaultConfig, type TrainConfig, Trainer, train } from './train/loop.js';
 export {
   crossEntropyLoss,

@@ -23,9 +23,10 @@
  * kernels round x*(to-from) + from in two steps and use a scalar float32 normal, and another C library has
  * another log and sincos. `torch.rand` (bounds 0 and 1, where the rounding is exact) is the same everywhere.
  */
+
+import type { FloatArray } from './dtype.js';
 import { RnnError } from './errors.js';
 import { avxLogf, avxSinCosf, fma, fmaf, libmLog, libmSinCos } from './random_math.js';
-import type { FloatArray } from './tensor.js';
 
 const N = 624; // mt19937 state words
 const M = 397;

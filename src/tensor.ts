@@ -5,18 +5,15 @@
  * boundary type users hold. It prints like PyTorch (`tensor([[-0.6123, ...]])`, 4 decimals), so examples read
  * like the notebooks they come from.
  */
+import { type DType, dtypeOf, type FloatArray } from './dtype.js';
 import { formatSizeList, RnnError } from './errors.js';
 import { formatTensor } from './format.js';
 import { Generator } from './random.js';
 
-export type DType = 'float32' | 'float64';
-export type FloatArray = Float32Array | Float64Array;
+export { type DType, dtypeOf, type FloatArray };
+
 /** A number or arbitrarily nested arrays of numbers, as `tensor.tolist()` returns and `tensor()` accepts. */
 export type NestedArray = number | NestedArray[];
-
-export function dtypeOf(data: FloatArray): DType {
-  return data instanceof Float64Array ? 'float64' : 'float32';
-}
 
 /** The most bytes one tensor may take (4 GiB): past it a typo in a size fails here, not in the allocator. */
 export const MAX_TENSOR_BYTES = 2 ** 32;

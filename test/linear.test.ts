@@ -5,8 +5,8 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
+import { Linear } from '../src/nn/linear.js';
 import { type Tensor, tensor } from '../src/tensor.js';
-import { Linear } from '../src/train/linear.js';
 import { FLOAT64_TOLERANCE, type Flat, scaledError } from './helpers/compare.js';
 
 interface Case {

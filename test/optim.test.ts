@@ -6,9 +6,9 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
+import { Linear } from '../src/nn/linear.js';
 import { type DType, type Tensor, tensor } from '../src/tensor.js';
 import { clipGradNorm } from '../src/train/clip.js';
-import { Linear } from '../src/train/linear.js';
 import { mseLoss, mseLossBackward } from '../src/train/losses.js';
 import { Adam, type AdamOptions, type Param, parametersOf, SGD, type SGDOptions } from '../src/train/optim.js';
 import { FLOAT64_TOLERANCE, type Flat, scaledError } from './helpers/compare.js';

@@ -3,9 +3,9 @@
  */
 import { checkInteger, RnnError } from '../errors.js';
 import { getKernel, type Kernel, type Nonlinearity } from '../kernels/index.js';
+import { checkDtype, checkGradient, Module, toGenerator } from '../nn/module.js';
 import type { Generator } from '../random.js';
 import { allocate, type DType, type FloatArray, Tensor } from '../tensor.js';
-import { checkDtype, checkGradient, Module, toGenerator } from './module.js';
 
 export interface RNNCellOptions {
   inputSize: number;

@@ -3,10 +3,10 @@
  */
 import { checkInteger, RnnError } from '../errors.js';
 import { getKernel, type Kernel, type Nonlinearity } from '../kernels/index.js';
+import { checkDtype, checkGradient, Module, toGenerator } from '../nn/module.js';
 import type { Generator } from '../random.js';
 import { allocate, type DType, type FloatArray, Tensor } from '../tensor.js';
 import { type ForwardShape, finishForward, prepareForward, swap01 } from './inputs.js';
-import { checkDtype, checkGradient, Module, toGenerator } from './module.js';
 import { parameterName, parameterSpecs, type RnnArchitecture } from './params.js';
 import { type DirectionWeights, type StackTape, type StackWorkspace, stackForward, WORKSPACE_MAX } from './stack.js';
 import { stackBackward, tapeBytes } from './stack-backward.js';

@@ -4,10 +4,10 @@
  */
 import { RnnError } from '../errors.js';
 import type { Nonlinearity } from '../kernels/index.js';
+import { Linear } from '../nn/linear.js';
 import { Generator } from '../random.js';
 import { RNN } from '../rnn/rnn.js';
 import type { DType, Tensor } from '../tensor.js';
-import { Linear } from './linear.js';
 import { type Param, parametersOf } from './optim.js';
 
 /** The embedded tasks: next-step prediction of a noisy sine mixture, and a character-level language model. */

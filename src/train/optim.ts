@@ -7,7 +7,7 @@
  * step rounds where PyTorch's does; float64 steps agree with PyTorch's to rounding.
  */
 import { RnnError } from '../errors.js';
-import type { Module } from '../rnn/module.js';
+import type { Module } from '../nn/module.js';
 import { allocate, type FloatArray, type Tensor } from '../tensor.js';
 
 /**

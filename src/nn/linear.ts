@@ -5,8 +5,8 @@
 import { checkInteger, formatSizeList, RnnError } from '../errors.js';
 import { getKernel, type Kernel } from '../kernels/index.js';
 import type { Generator } from '../random.js';
-import { checkDtype, checkGradient, Module, toGenerator } from '../rnn/module.js';
 import { allocate, type DType, Tensor } from '../tensor.js';
+import { checkDtype, checkGradient, Module, toGenerator } from './module.js';
 
 export interface LinearOptions {
   /** I: features of each input row. */
