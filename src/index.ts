@@ -1,7 +1,8 @@
 /**
- * stacked-rnn: PyTorch's multi-layer torch.nn.RNN in TypeScript, exact to PyTorch's numbers.
+ * stacked-rnn: PyTorch's multi-layer torch.nn.RNN, nn.LSTM and nn.GRU in TypeScript, exact to PyTorch's numbers.
  *
- * Dimension letters used throughout: L sequence, N batch, I input, H hidden, D directions, K layers.
+ * Dimension letters used throughout: L sequence, N batch, I input, H hidden, P state width (proj_size, else H),
+ * G gates, D directions, K layers.
  */
 export { RnnError, type RnnErrorCode, type RnnErrorDetails } from './errors.js';
 export { readJsonTensors, writeJsonTensors } from './io/json-tensors.js';
@@ -29,7 +30,7 @@ export {
   getKernel,
   type Kernel,
   kernelNames,
-  type Nonlinearity,
+  type Mode,
   referenceKernel,
   registerKernel,
 } from './kernels/index.js';
@@ -38,6 +39,8 @@ export type { RecurrenceArgs, RecurrenceBackwardArgs } from './kernels/kernel.js
 export { Linear, type LinearOptions } from './nn/linear.js';
 export type { LoadResult, StateDict } from './nn/module.js';
 export { Generator } from './random.js';
+export { type BackwardOptions, type ForwardOptions, type RecurrentOptions, RNNBase } from './rnn/base.js';
+export type { CellKind, Nonlinearity } from './rnn/cell.js';
 export {
   type FunctionalOptions,
   mistakenForward,
@@ -45,14 +48,23 @@ export {
   type TraceEvent,
   type TraceStep,
 } from './rnn/functional.js';
+export { GRUCell, LSTMCell, type LSTMCellGradients } from './rnn/gated-cells.js';
+export { GRU, type GRUOptions } from './rnn/gru.js';
+export { LSTM, type LSTMGradients, type LSTMOptions } from './rnn/lstm.js';
 export {
   inferArchitecture,
   type ParameterSpec,
   parameterSpecs,
   type RnnArchitecture,
 } from './rnn/params.js';
-export { type ForwardOptions, RNN, type RNNOptions } from './rnn/rnn.js';
-export { RNNCell, type RNNCellOptions } from './rnn/rnn-cell.js';
+export { RNN, type RNNGradients, type RNNOptions } from './rnn/rnn.js';
+export {
+  type CellOptions,
+  RNNCell,
+  RNNCellBase,
+  type RNNCellGradients,
+  type RNNCellOptions,
+} from './rnn/rnn-cell.js';
 export {
   type DType,
   type FloatArray,

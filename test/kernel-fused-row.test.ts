@@ -35,7 +35,7 @@ for (const kernel of kernels) {
           const pre = uniform(g, L * H, 1.5);
           const whh = uniform(g, H * H, 1 / Math.sqrt(H));
           const h0 = uniform(g, H, 1);
-          const common = { whh, L, H, nonlinearity: 'tanh' as const, reverse, lengths: null };
+          const common = { whh, L, H, mode: 'RNN_TANH' as const, reverse, lengths: null };
           const one = { out: new Float32Array(L * 2 * H), hN: new Float32Array(H) };
           kernel.recurrence({ ...common, ...one, pre, h0, N: 1, outStride: 2 * H, outOffset: reverse ? H : 0 });
           const two = { out: new Float32Array(L * 2 * 2 * H), hN: new Float32Array(2 * H) };

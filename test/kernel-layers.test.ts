@@ -8,7 +8,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import type { DirectionWeights, Kernel, Nonlinearity } from '../src/kernels/kernel.js';
+import type { DirectionWeights, Kernel } from '../src/kernels/kernel.js';
 import { createNativeKernel, nativeAddon } from '../src/kernels/native.js';
 import { Generator } from '../src/random.js';
 import { type StackDims, type StackTape, stackForward } from '../src/rnn/stack.js';
@@ -18,14 +18,20 @@ import { int, uniform } from './helpers/random.js';
 
 interface Case {
   dims: StackDims;
-  nonlinearity: Nonlinearity;
+  mode: 'RNN_TANH' | 'RNN_RELU';
   lengths: Int32Array | null;
   x: Float32Array;
   h0: Float32Array;
   weights: DirectionWeights[][];
 }
 
-function makeCase(g: Generator, dims: StackDims, nonlinearity: Nonlinearity, lengths: Int32Array | null, bias = true) {
+function makeCase(
+  g: Generator,
+  dims: StackDims,
+  mode: 'RNN_TANH' | 'RNN_RELU',
+  lengths: Int32Array | null,
+  bias = true,
+) {
   const { L, N, I, H, K } = dims;
   const s = 1 / Math.sqrt(H);
   const weights = Array.from({ length: K }, (_, k) => [
@@ -36,21 +42,21 @@ function makeCase(g: Generator, dims: StackDims, nonlinearity: Nonlinearity, len
       bhh: bias ? uniform(g, H, s) : null,
     },
   ]);
-  return { dims, nonlinearity, lengths, x: uniform(g, L * N * I, 1), h0: uniform(g, K * N * H, 1), weights };
+  return { dims, mode, lengths, x: uniform(g, L * N * I, 1), h0: uniform(g, K * N * H, 1), weights };
 }
 
 function forward(kernel: Kernel, c: Case, tape: StackTape | null = null) {
   const { L, N, H, K } = c.dims;
   const output = new Float32Array(L * N * H);
   const hN = new Float32Array(K * N * H);
-  stackForward(kernel, output, hN, c.x, c.h0, c.weights, c.dims, c.nonlinearity, c.lengths, null, tape);
+  stackForward(kernel, output, hN, null, c.x, c.h0, null, c.weights, c.dims, c.mode, c.lengths, null, tape);
   return { output, hN };
 }
 
 function describeCase(c: Case): string {
   const { L, N, I, H, K } = c.dims;
   const lengths = c.lengths ? `, lengths [${[...c.lengths]}]` : '';
-  return `(L ${L}, N ${N}, I ${I}, H ${H}, K ${K}, ${c.nonlinearity}${lengths})`;
+  return `(L ${L}, N ${N}, I ${I}, H ${H}, K ${K}, ${c.mode}${lengths})`;
 }
 
 function assertSameBits(what: string, got: Float32Array, want: Float32Array): void {
@@ -85,9 +91,9 @@ describe('the native kernel runs a unidirectional stack in one call', {
       const N = fused ? 1 : int(g, 1, 6);
       const H = fused ? 16 * int(g, 1, 4) : int(g, 1, 70);
       const dims = { L: int(g, 1, 45), N, I: int(g, 1, 50), H, K: int(g, 2, 4), D: 1 };
-      const nonlinearity: Nonlinearity = fused || c % 3 !== 1 ? 'tanh' : 'relu';
+      const mode = fused || c % 3 !== 1 ? 'RNN_TANH' : 'RNN_RELU';
       const lengths = !fused && c % 5 === 1 ? Int32Array.from({ length: N }, () => int(g, 1, dims.L)) : null;
-      const k = makeCase(g, dims, nonlinearity, lengths, c % 7 !== 3);
+      const k = makeCase(g, dims, mode, lengths, c % 7 !== 3);
       const got = forward(counted, k);
       const want = forward(layerByLayer, k);
       assertSameBits(`${describeCase(k)} output`, got.output, want.output);
@@ -98,7 +104,7 @@ describe('the native kernel runs a unidirectional stack in one call', {
 
   test('it gives the same bits call after call (the two threads hand over chunks without a race)', () => {
     const g = new Generator(7);
-    const k = makeCase(g, { L: 100, N: 1, I: 32, H: 64, K: 3, D: 1 }, 'tanh', null);
+    const k = makeCase(g, { L: 100, N: 1, I: 32, H: 64, K: 3, D: 1 }, 'RNN_TANH', null);
     const want = forward(layerByLayer, k);
     for (let i = 0; i < 300; i++) {
       const got = forward(native, k);
@@ -109,9 +115,9 @@ describe('the native kernel runs a unidirectional stack in one call', {
 
   test('a recorded forward through it gives the same gradients', () => {
     const g = new Generator(11);
-    const k = makeCase(g, { L: 30, N: 3, I: 10, H: 24, K: 3, D: 1 }, 'tanh', Int32Array.from([30, 17, 4]));
+    const k = makeCase(g, { L: 30, N: 3, I: 10, H: 24, K: 3, D: 1 }, 'RNN_TANH', Int32Array.from([30, 17, 4]));
     const grads = (kernel: Kernel) => {
-      const tape: StackTape = { layerOutputs: [], masks: [] };
+      const tape: StackTape = { layerOutputs: [], masks: [], cells: [] };
       forward(kernel, k, tape);
       const { L, N, I, H, K } = k.dims;
       const dx = new Float32Array(L * N * I);
@@ -125,7 +131,24 @@ describe('the native kernel runs a unidirectional stack in one call', {
         })),
       );
       const dOut = uniform(new Generator(5), L * N * H, 1);
-      stackBackward(kernel, dx, dh0, dw, dOut, null, tape, k.x, k.h0, k.weights, k.dims, k.nonlinearity, k.lengths);
+      stackBackward(
+        kernel,
+        dx,
+        dh0,
+        null,
+        dw,
+        dOut,
+        null,
+        null,
+        tape,
+        k.x,
+        k.h0,
+        null,
+        k.weights,
+        k.dims,
+        k.mode,
+        k.lengths,
+      );
       return [dx, dh0, ...dw.flatMap((l) => l.flatMap((w) => [w.wih, w.whh, w.bih, w.bhh]))] as Float32Array[];
     };
     const [got, want] = [grads(native), grads(layerByLayer)];
@@ -140,14 +163,14 @@ describe('the native kernel runs a unidirectional stack in one call', {
       asked++;
       return outs[i] as FloatArray;
     };
-    const { x, h0, nonlinearity, lengths } = k;
-    const ran = kernel.layers?.({ ...k.dims, layerOutput, hN, x, h0, weights, nonlinearity, lengths });
+    const { x, h0, mode, lengths } = k;
+    const ran = kernel.layers?.({ ...k.dims, layerOutput, hN, x, h0, weights, mode, lengths });
     return { ran, asked };
   }
 
   test('it declines a step big enough to be shared between the cores, before asking for any buffer', () => {
     const g = new Generator(3);
-    const k = makeCase(g, { L: 2, N: 32, I: 8, H: 128, K: 2, D: 1 }, 'tanh', null); // N H^2 = 2^19
+    const k = makeCase(g, { L: 2, N: 32, I: 8, H: 128, K: 2, D: 1 }, 'RNN_TANH', null); // N H^2 = 2^19
     const outs = [new Float32Array(2 * 32 * 128), new Float32Array(2 * 32 * 128)];
     const hN = new Float32Array(2 * 32 * 128);
     assert.deepEqual(callLayers(native, k, outs, hN), { ran: false, asked: 0 });
@@ -156,7 +179,7 @@ describe('the native kernel runs a unidirectional stack in one call', {
 
   test('with one thread it declines, and the layers run one by one', () => {
     const api = addon as NonNullable<typeof addon>;
-    const k = makeCase(new Generator(4), { L: 20, N: 1, I: 8, H: 32, K: 2, D: 1 }, 'tanh', null);
+    const k = makeCase(new Generator(4), { L: 20, N: 1, I: 8, H: 32, K: 2, D: 1 }, 'RNN_TANH', null);
     const outs = () => [new Float32Array(20 * 32), new Float32Array(20 * 32)];
     try {
       api.threads(1);
@@ -169,14 +192,14 @@ describe('the native kernel runs a unidirectional stack in one call', {
   });
 
   test('it declines small problems (the reference kernel rounds those once) without asking for buffers', () => {
-    const k = makeCase(new Generator(6), { L: 3, N: 3, I: 2, H: 3, K: 2, D: 1 }, 'tanh', null);
+    const k = makeCase(new Generator(6), { L: 3, N: 3, I: 2, H: 3, K: 2, D: 1 }, 'RNN_TANH', null);
     const defaults = createNativeKernel(addon as NonNullable<typeof addon>);
     const outs = [new Float32Array(27), new Float32Array(27)];
     assert.deepEqual(callLayers(defaults, k, outs, new Float32Array(18)), { ran: false, asked: 0 });
   });
 
   test('it takes only float32 buffers, and leaves the rest to the layer-by-layer path', () => {
-    const k = makeCase(new Generator(5), { L: 3, N: 1, I: 2, H: 16, K: 2, D: 1 }, 'tanh', null);
+    const k = makeCase(new Generator(5), { L: 3, N: 1, I: 2, H: 16, K: 2, D: 1 }, 'RNN_TANH', null);
     const outs = [new Float64Array(3 * 16), new Float32Array(3 * 16)];
     assert.equal(callLayers(native, k, outs, new Float32Array(32)).ran, false);
   });

@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import type { Nonlinearity } from '../src/kernels/kernel.js';
+import type { Mode } from '../src/kernels/kernel.js';
 import { createNativeKernel, nativeAddon } from '../src/kernels/native.js';
 import { Generator } from '../src/random.js';
 import { uniform } from './helpers/random.js';
@@ -18,17 +18,17 @@ interface Shape {
   H: number;
   D: number;
   reverse: boolean;
-  nonlinearity: Nonlinearity;
+  mode: Mode;
   lengths: boolean;
   split: string;
 }
 
 const SHAPES: Shape[] = [
-  { L: 5, N: 32, H: 128, D: 1, reverse: false, nonlinearity: 'tanh', lengths: false, split: '3 row blocks' },
-  { L: 4, N: 13, H: 201, D: 2, reverse: true, nonlinearity: 'tanh', lengths: true, split: '2 row blocks' },
-  { L: 3, N: 100, H: 80, D: 2, reverse: false, nonlinearity: 'relu', lengths: true, split: '4 row blocks' },
-  { L: 4, N: 4, H: 400, D: 1, reverse: false, nonlinearity: 'tanh', lengths: true, split: 'columns' },
-  { L: 3, N: 7, H: 300, D: 2, reverse: true, nonlinearity: 'relu', lengths: false, split: 'columns' },
+  { L: 5, N: 32, H: 128, D: 1, reverse: false, mode: 'RNN_TANH', lengths: false, split: '3 row blocks' },
+  { L: 4, N: 13, H: 201, D: 2, reverse: true, mode: 'RNN_TANH', lengths: true, split: '2 row blocks' },
+  { L: 3, N: 100, H: 80, D: 2, reverse: false, mode: 'RNN_RELU', lengths: true, split: '4 row blocks' },
+  { L: 4, N: 4, H: 400, D: 1, reverse: false, mode: 'RNN_TANH', lengths: true, split: 'columns' },
+  { L: 3, N: 7, H: 300, D: 2, reverse: true, mode: 'RNN_RELU', lengths: false, split: 'columns' },
 ];
 
 const addon = nativeAddon;
@@ -49,13 +49,13 @@ describe('the native recurrence gives the same bits on one thread and on two', {
   }
 
   for (const shape of SHAPES) {
-    const { L, N, H, D, reverse, nonlinearity } = shape;
-    const what = `L ${L}, N ${N}, H ${H}${reverse ? ', reverse' : ''}, ${nonlinearity}${shape.lengths ? ', lengths' : ''}`;
+    const { L, N, H, D, reverse, mode } = shape;
+    const what = `L ${L}, N ${N}, H ${H}${reverse ? ', reverse' : ''}, ${mode}${shape.lengths ? ', lengths' : ''}`;
     test(`forward and backward over ${shape.split} (${what})`, (t) => {
       if (threads < 2) t.skip('one core');
       const g = new Generator(N * 1000 + H);
       const lengths = shape.lengths ? Int32Array.from({ length: N }, (_, n) => 1 + (n % L)) : null;
-      const dir = { L, N, H, outStride: D * H, outOffset: reverse ? H : 0, nonlinearity, reverse, lengths };
+      const dir = { L, N, H, outStride: D * H, outOffset: reverse ? H : 0, mode, reverse, lengths };
       const pre = uniform(g, L * N * H);
       const whh = uniform(g, H * H, 1 / Math.sqrt(H));
       const h0 = uniform(g, N * H);

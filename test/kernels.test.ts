@@ -14,7 +14,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { getKernel, type Kernel, kernelNames, type Nonlinearity, referenceKernel } from '../src/kernels/index.js';
+import { getKernel, type Kernel, kernelNames, type Mode, referenceKernel } from '../src/kernels/index.js';
 import { createNativeKernel, nativeAddon, nativeUnavailable } from '../src/kernels/native.js';
 import { createWasmKernel, wasmExports } from '../src/kernels/wasm/wasm.js';
 import { Generator } from '../src/random.js';
@@ -100,17 +100,17 @@ for (const kernel of kernels) {
           const D = int(g, 1, 2);
           const d = int(g, 0, D - 1);
           const reverse = d === 1;
-          const nonlinearity: Nonlinearity = c % 2 === 0 ? 'tanh' : 'relu';
+          const mode: Mode = c % 2 === 0 ? 'RNN_TANH' : 'RNN_RELU';
           const lengths = c % 3 === 0 ? null : Int32Array.from({ length: N }, () => int(g, 1, L));
           const pre = random(g, dtype, L * N * H);
           const whh = random(g, dtype, H * H, 1 / Math.sqrt(H));
           const h0 = random(g, dtype, N * H);
-          const args = { pre, whh, h0, L, N, H, outStride: D * H, outOffset: d * H, nonlinearity, reverse, lengths };
+          const args = { pre, whh, h0, L, N, H, outStride: D * H, outOffset: d * H, mode, reverse, lengths };
           const want = { out: array(dtype, L * N * D * H), hN: array(dtype, N * H) };
           const got = { out: array(dtype, L * N * D * H), hN: array(dtype, N * H) };
           referenceKernel.recurrence({ ...args, ...want } as const);
           kernel.recurrence({ ...args, ...got } as const);
-          const what = `(L ${L}, N ${N}, H ${H}, ${nonlinearity}, ${reverse ? 'reverse, ' : ''}lengths ${lengths ? `[${[...lengths]}]` : 'none'})`;
+          const what = `(L ${L}, N ${N}, H ${H}, ${mode}, ${reverse ? 'reverse, ' : ''}lengths ${lengths ? `[${[...lengths]}]` : 'none'})`;
           for (const [name, a, b] of [
             ['out', got.out, want.out],
             ['hN', got.hN, want.hN],
@@ -239,14 +239,14 @@ for (const kernel of kernels) {
           const D = int(g, 1, 2);
           const d = int(g, 0, D - 1);
           const reverse = d === 1;
-          const nonlinearity: Nonlinearity = c % 2 === 0 ? 'tanh' : 'relu';
+          const mode: Mode = c % 2 === 0 ? 'RNN_TANH' : 'RNN_RELU';
           const lengths = c % 3 === 0 ? null : Int32Array.from({ length: N }, () => int(g, 1, L));
           const whh = random(g, dtype, H * H, 1 / Math.sqrt(H));
           const h0 = random(g, dtype, N * H);
           // the forward's outputs, from the reference (the backward reads f'(pre) off them)
           const out = random(g, dtype, L * N * D * H); // the other direction's half stays random
           const fwd = { pre: random(g, dtype, L * N * H), whh, h0, L, N, H, outStride: D * H, outOffset: d * H };
-          referenceKernel.recurrence({ ...fwd, out, hN: array(dtype, N * H), nonlinearity, reverse, lengths });
+          referenceKernel.recurrence({ ...fwd, out, hN: array(dtype, N * H), mode, reverse, lengths });
           const dout = c % 4 === 3 ? null : random(g, dtype, L * N * D * H);
           const dhN = c % 4 === 1 ? null : random(g, dtype, N * H);
           // dpre starts at zero (as the stack gives it) or not; dh0 and dwhh never do
@@ -264,7 +264,7 @@ for (const kernel of kernels) {
             H,
             outStride: D * H,
             outOffset: d * H,
-            nonlinearity,
+            mode,
             reverse,
             lengths,
           };
@@ -272,7 +272,7 @@ for (const kernel of kernels) {
           const got = { dpre: copy(dpre), dh0: copy(dh0), dwhh: copy(dwhh) };
           referenceKernel.recurrenceBackward({ ...args, ...want });
           kernel.recurrenceBackward({ ...args, ...got });
-          const what = `(L ${L}, N ${N}, H ${H}, ${nonlinearity}, ${reverse ? 'reverse, ' : ''}lengths ${lengths ? `[${[...lengths]}]` : 'none'}${dout ? '' : ', no dout'}${dhN ? '' : ', no dhN'})`;
+          const what = `(L ${L}, N ${N}, H ${H}, ${mode}, ${reverse ? 'reverse, ' : ''}lengths ${lengths ? `[${[...lengths]}]` : 'none'}${dout ? '' : ', no dout'}${dhN ? '' : ', no dhN'})`;
           const scale = (a: FloatArray) => {
             let s = 1;
             for (const v of a) s = Math.max(s, Math.abs(v));
@@ -318,7 +318,7 @@ for (const kernel of kernels) {
         H,
         outStride: H,
         outOffset: 0,
-        nonlinearity: 'tanh',
+        mode: 'RNN_TANH',
         reverse: false,
         lengths: null,
       });
@@ -330,7 +330,7 @@ for (const kernel of kernels) {
           dh0: new Float64Array(N * H).fill(1),
           dwhh: new Float32Array(H * H),
         };
-        k.recurrenceBackward({ ...args, ...r, nonlinearity: 'tanh', reverse: false, lengths: null });
+        k.recurrenceBackward({ ...args, ...r, mode: 'RNN_TANH', reverse: false, lengths: null });
         return r;
       };
       const [got, want] = [run(kernel), run(referenceKernel)];

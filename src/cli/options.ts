@@ -1,6 +1,6 @@
 /** Option parsers shared by the commands: each turns a string into a checked value or throws RnnError. */
 import { InvalidArgumentError } from 'commander';
-import type { Nonlinearity } from '../kernels/kernel.js';
+import type { Nonlinearity } from '../rnn/cell.js';
 import type { DType } from '../tensor.js';
 
 export function parseInteger(name: string, min: number, max = Number.MAX_SAFE_INTEGER) {

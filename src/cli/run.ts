@@ -6,7 +6,7 @@ import type { Command } from 'commander';
 import { RnnError } from '../errors.js';
 import { type FileTensor, readStateDictFile, readTensorFile, writeTensorFile } from '../io/load.js';
 import { rnnFromStateDict, selectPrefix } from '../io/state-dict.js';
-import type { Nonlinearity } from '../kernels/kernel.js';
+import type { Nonlinearity } from '../rnn/cell.js';
 import type { DType, Tensor } from '../tensor.js';
 import { parseDtype, parseNonlinearity } from './options.js';
 

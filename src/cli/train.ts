@@ -11,7 +11,7 @@ import { RnnError } from '../errors.js';
 import { writeFileAtomic } from '../io/files.js';
 import { readStateDictFile } from '../io/load.js';
 import { selectPrefix } from '../io/state-dict.js';
-import type { Nonlinearity } from '../kernels/kernel.js';
+import type { Nonlinearity } from '../rnn/cell.js';
 import type { DType, Tensor } from '../tensor.js';
 import { checkpointBytes } from '../train/checkpoint.js';
 import { checkTrainConfig, defaultConfig, type TrainConfig, Trainer } from '../train/loop.js';

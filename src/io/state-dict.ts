@@ -3,7 +3,7 @@
  * those names and shapes describe. Pure (no file system), so it runs in the browser too.
  */
 import { RnnError } from '../errors.js';
-import type { Nonlinearity } from '../kernels/kernel.js';
+import type { Nonlinearity } from '../rnn/cell.js';
 import { inferArchitecture, type RnnArchitecture } from '../rnn/params.js';
 import { RNN } from '../rnn/rnn.js';
 import type { DType, Tensor } from '../tensor.js';
@@ -97,8 +97,11 @@ export interface RnnFromStateDictOptions {
  * comes from `options`.
  */
 export function rnnFromStateDict(sd: Record<string, Tensor>, options: RnnFromStateDictOptions = {}): RNN {
-  const arch = architectureOf(sd);
-  const rnn = new RNN({ ...arch, ...options, seed: 0 });
+  const { inputSize, hiddenSize, numLayers, bidirectional, bias } = inferArchitecture(
+    new Map(Object.entries(sd).map(([k, t]) => [k, t.shape])),
+    'RNN',
+  );
+  const rnn = new RNN({ inputSize, hiddenSize, numLayers, bidirectional, bias, ...options, seed: 0 });
   rnn.loadStateDict(sd);
   return rnn.eval();
 }

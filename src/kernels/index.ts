@@ -8,7 +8,7 @@ import { nativeKernel } from './native.js';
 import { referenceKernel } from './reference.js';
 import { wasmKernel } from './wasm/wasm.js';
 
-export type { Kernel, Nonlinearity, RecurrenceArgs } from './kernel.js';
+export type { Kernel, Mode, RecurrenceArgs } from './kernel.js';
 export { referenceKernel } from './reference.js';
 
 const registry = new Map<string, Kernel>([[referenceKernel.name, referenceKernel]]);

@@ -9,24 +9,54 @@
  * reference kernel, which is also the fallback. A kernel may also take a whole unidirectional stack in one call
  * (`layers`), writing the same floats as the per-layer calls, so that it can overlap the layers.
  *
+ * The recurrence is one of PyTorch's four modes. The cell changes what a step computes from `pre_t` and the
+ * state, never the calls around it:
+ *
+ *   RNN_TANH, RNN_RELU (G = 1)  h_t = f(pre_t + h_{t-1} W_hh^T)
+ *   LSTM (G = 4)                [i f g o] = [s s tanh s](pre_t + h_{t-1} W_hh^T),  c_t = f c_{t-1} + i g,
+ *                               h_t = (o tanh(c_t)) W_hr^T  (W_hr only with proj_size; else h_t = o tanh(c_t))
+ *   GRU (G = 3)                 [r z] = s(pre_t + h_{t-1} W_hh^T + b_hh),  n = tanh(pre_n + r (h_{t-1} W_hn^T + b_hn)),
+ *                               h_t = (h_{t-1} - n) z + n
+ *
+ * where s is the sigmoid and pre_t = x_t W_ih^T + b_ih (+ b_hh for RNN and LSTM, whose hidden bias adds outside
+ * any gate; GRU's b_hn is multiplied by r, so the GRU keeps b_hh in the recurrence).
+ *
  * Backward contract (llm.c's): every gradient a backward call writes is ACCUMULATED (+=), never overwritten; the
  * caller zeroes what must start at zero. That is what lets two directions add into one input gradient, and
  * parameter gradients add up across backward calls as PyTorch's `.grad` does.
  *
- * Dimension letters: L sequence, N batch, I input features, H hidden, D directions, K layers.
+ * Dimension letters: L sequence, N batch, I input features, H hidden, P state width (proj_size, else H), G gates,
+ * D directions, K layers.
  */
-import type { FloatArray } from '../tensor.js';
+import type { FloatArray } from '../dtype.js';
 
-export type Nonlinearity = 'tanh' | 'relu';
+/** PyTorch's recurrence modes (RNNBase's `mode`). */
+export type Mode = 'RNN_TANH' | 'RNN_RELU' | 'LSTM' | 'GRU';
+
+/** G: the gates of a mode, each H wide: the rows of W_ih and W_hh are G*H. */
+export function gatesOf(mode: Mode): number {
+  return mode === 'LSTM' ? 4 : mode === 'GRU' ? 3 : 1;
+}
+
+/**
+ * Values per (step, row) a gated recurrence keeps for its backward, beside the h it writes to `out`: the LSTM's
+ * four gate values and c (5H), the GRU's three gate values and h W_hn^T + b_hn (4H). The RNN keeps nothing (f' is
+ * read off its output).
+ */
+export function tapeWidth(mode: Mode, H: number): number {
+  return mode === 'LSTM' ? 5 * H : mode === 'GRU' ? 4 * H : 0;
+}
 
 /** What the forward recurrence and its backward share: the sizes, the output layout and which steps run. */
 export interface RecurrenceShape {
   L: number;
   N: number;
   H: number;
+  /** P: the width of h (proj_size of a projected LSTM). Omitted: H. */
+  P?: number;
   outStride: number;
   outOffset: number;
-  nonlinearity: Nonlinearity;
+  mode: Mode;
   /** Walk t = L-1 .. 0 instead of 0 .. L-1 (in the backward: the direction the forward walked). */
   reverse: boolean;
   /** Valid steps per sequence (1..L); steps t >= lengths[n] leave h unchanged and write 0. Null: all L. */
@@ -37,37 +67,62 @@ export interface RecurrenceArgs extends RecurrenceShape {
   /** Written: the hidden state at each step, `out[(t*N + n)*outStride + outOffset + j]`; 0 where inactive. */
   out: FloatArray; // (L, N, outStride)
   /** Written: the state after each sequence's last valid step (the first step, for the reverse direction). */
-  hN: FloatArray; // (N, H)
-  /** Read: the input projection plus both biases, from `linear`. */
-  pre: FloatArray; // (L, N, H)
-  whh: FloatArray; // (H, H)
-  h0: FloatArray; // (N, H)
+  hN: FloatArray; // (N, P)
+  /** Read: the input projection plus its biases (both but the GRU's b_hh), from `linear`. */
+  pre: FloatArray; // (L, N, G*H)
+  whh: FloatArray; // (G*H, P)
+  h0: FloatArray; // (N, P)
+  /** LSTM: the cell state before the first step and after each sequence's last (null or omitted: other modes). */
+  c0?: FloatArray | null; // (N, H)
+  cN?: FloatArray | null; // (N, H)
+  /** LSTM with proj_size: the projection h_t = (o tanh(c_t)) W_hr^T. */
+  whr?: FloatArray | null; // (P, H)
+  /** GRU: b_hh, added to h_{t-1} W_hh^T inside the gates (null without bias). */
+  bhh?: FloatArray | null; // (G*H)
+  /** Written when given (LSTM and GRU): what the backward reads besides `out`, `tapeWidth(mode, H)` per row. */
+  tape?: FloatArray | null; // (L, N, tapeWidth)
 }
 
 export interface RecurrenceBackwardArgs extends RecurrenceShape {
   /** Accumulated: d loss / d pre at every active step; inactive (padded) steps get nothing. */
-  dpre: FloatArray; // (L, N, H)
+  dpre: FloatArray; // (L, N, G*H)
   /** Accumulated: d loss / d h0, what flows out of the first step (through any padded steps unchanged). */
-  dh0: FloatArray; // (N, H)
+  dh0: FloatArray; // (N, P)
   /** Accumulated: d loss / d whh, summed over all active steps. */
-  dwhh: FloatArray; // (H, H)
+  dwhh: FloatArray; // (G*H, P)
   /** Read: d loss / d out, at `dout[(t*N + n)*outStride + outOffset + j]`; ignored where inactive. Null: 0. */
   dout: FloatArray | null; // (L, N, outStride)
   /** Read: d loss / d hN. Null: 0. */
-  dhN: FloatArray | null; // (N, H)
-  /** Read: the forward's `out` (the hidden states it wrote): f'(pre) comes from them, 1 - h^2 or [h > 0]. */
+  dhN: FloatArray | null; // (N, P)
+  /** Read: the forward's `out` (the hidden states it wrote): the RNN's f'(pre) comes from them, 1 - h^2 or [h > 0]. */
   out: FloatArray; // (L, N, outStride)
   /** Read: the forward's h0, the state before the first active step. */
-  h0: FloatArray; // (N, H)
-  whh: FloatArray; // (H, H)
+  h0: FloatArray; // (N, P)
+  whh: FloatArray; // (G*H, P)
+  /** LSTM: accumulated d loss / d c0; read d loss / d cN (null: 0); the forward's c0. */
+  dc0?: FloatArray | null; // (N, H)
+  dcN?: FloatArray | null; // (N, H)
+  c0?: FloatArray | null; // (N, H)
+  /** LSTM with proj_size: the projection and its accumulated gradient. */
+  whr?: FloatArray | null; // (P, H)
+  dwhr?: FloatArray | null; // (P, H)
+  /** GRU: b_hh and its accumulated gradient (null without bias). */
+  bhh?: FloatArray | null; // (G*H)
+  dbhh?: FloatArray | null; // (G*H)
+  /** LSTM and GRU: what the forward wrote to its `tape`. */
+  tape?: FloatArray | null; // (L, N, tapeWidth)
 }
 
-/** One direction of one layer, by PyTorch's names: weight_ih, weight_hh, bias_ih, bias_hh (null without bias). */
+/**
+ * One direction of one layer, by PyTorch's names: weight_ih, weight_hh, bias_ih, bias_hh (null without bias),
+ * weight_hr (a projected LSTM's; null or omitted otherwise).
+ */
 export interface DirectionWeights {
-  wih: FloatArray; // (H, I) for layer 0, (H, D*H) above
-  whh: FloatArray; // (H, H)
-  bih: FloatArray | null; // (H)
-  bhh: FloatArray | null; // (H)
+  wih: FloatArray; // (G*H, I) for layer 0, (G*H, D*P) above
+  whh: FloatArray; // (G*H, P)
+  bih: FloatArray | null; // (G*H)
+  bhh: FloatArray | null; // (G*H)
+  whr?: FloatArray | null; // (P, H)
 }
 
 /** A whole unidirectional stack of K layers, for `Kernel.layers`. */
@@ -86,7 +141,7 @@ export interface LayersArgs {
   N: number;
   I: number;
   H: number;
-  nonlinearity: Nonlinearity;
+  mode: 'RNN_TANH' | 'RNN_RELU';
   lengths: Int32Array | null;
 }
 
@@ -105,7 +160,7 @@ export interface Kernel {
     C: number,
     O: number,
   ): void;
-  /** h_t = f(pre_t + h_{t-1} @ whh^T) for every step of one direction, h_{-1} = h0. */
+  /** The recurrence of one direction over every step, h_{-1} = h0 (and c_{-1} = c0): see the modes above. */
   recurrence(args: RecurrenceArgs): void;
   /**
    * The backward of `linear`, accumulating: dx (M, C) += dy (M, O) @ w (O, C); dw (O, C) += dy^T @ x (M, C);
@@ -126,8 +181,9 @@ export interface Kernel {
   ): void;
   /**
    * The backward of `recurrence`: walks the steps in the reverse of the forward's order. With g_t = dout_t plus
-   * the gradient carried back from the step after, at each active step: dz = g_t * f'(h_t); dpre_t += dz;
-   * dwhh += dz^T @ h_{t-1}; the carried gradient becomes dz @ whh. Inactive steps pass it on unchanged.
+   * the gradient carried back from the step after, at each active step (the RNN's; a gated cell's dz is that of
+   * its gates, see ./gated.ts): dz = g_t * f'(h_t); dpre_t += dz; dwhh += dz^T @ h_{t-1}; the carried gradient
+   * becomes dz @ whh. Inactive steps pass it on unchanged.
    */
   recurrenceBackward(args: RecurrenceBackwardArgs): void;
   /**

@@ -12,8 +12,9 @@
  * where a Node-API call saves nothing over plain loops and the reference gives the float32 nearest the exact
  * result instead.
  */
-import type { FloatArray } from '../tensor.js';
+import type { FloatArray } from '../dtype.js';
 import { EXACT_BELOW, float32Scratch, readF32, sinkF32 } from './f32.js';
+import { gatedRecurrence, gatedRecurrenceBackward } from './gated.js';
 import type { Kernel, LayersArgs, RecurrenceArgs, RecurrenceBackwardArgs } from './kernel.js';
 import { referenceKernel } from './reference.js';
 
@@ -150,7 +151,7 @@ export { EXACT_BELOW };
  */
 export function createNativeKernel(addon: NativeAddon, options: NativeKernelOptions = {}): Kernel {
   const exactBelow = options.exactBelow ?? EXACT_BELOW;
-  return {
+  const kernel: Kernel = {
     ...referenceKernel,
     name: options.name ?? 'native',
 
@@ -165,6 +166,11 @@ export function createNativeKernel(addon: NativeAddon, options: NativeKernelOpti
     },
 
     recurrence(a: RecurrenceArgs) {
+      // LSTM and GRU: the gate math in plain loops around this kernel's products, until fused ones exist here
+      if (a.mode === 'LSTM' || a.mode === 'GRU') {
+        gatedRecurrence(kernel, a);
+        return;
+      }
       const { out, hN, pre, whh, h0 } = a;
       if (
         out instanceof Float32Array &&
@@ -173,7 +179,7 @@ export function createNativeKernel(addon: NativeAddon, options: NativeKernelOpti
         whh instanceof Float32Array &&
         h0 instanceof Float32Array
       ) {
-        const relu = a.nonlinearity === 'relu';
+        const relu = a.mode === 'RNN_RELU';
         addon.recurrence(out, hN, pre, whh, h0, a.L, a.N, a.H, a.outStride, a.outOffset, relu, a.reverse, a.lengths);
       } else {
         referenceKernel.recurrence(a);
@@ -189,7 +195,7 @@ export function createNativeKernel(addon: NativeAddon, options: NativeKernelOpti
       const outs = weights.map((_, k) => a.layerOutput(k));
       if (!f32(...outs)) return false;
       // biome-ignore format: the addon's argument order
-      return addon.layers(outs as Float32Array[], hN as Float32Array, x as Float32Array, h0 as Float32Array, weights.map((w) => w.wih as Float32Array), weights.map((w) => w.whh as Float32Array), weights.map((w) => w.bih as Float32Array | null), weights.map((w) => w.bhh as Float32Array | null), a.L, N, a.I, H, a.nonlinearity === 'relu', a.lengths);
+      return addon.layers(outs as Float32Array[], hN as Float32Array, x as Float32Array, h0 as Float32Array, weights.map((w) => w.wih as Float32Array), weights.map((w) => w.whh as Float32Array), weights.map((w) => w.bih as Float32Array | null), weights.map((w) => w.bhh as Float32Array | null), a.L, N, a.I, H, a.mode === 'RNN_RELU', a.lengths);
     },
 
     linearBackward(dx, dw, db1, db2, dy, x, w, M, C, O) {
@@ -207,6 +213,10 @@ export function createNativeKernel(addon: NativeAddon, options: NativeKernelOpti
     },
 
     recurrenceBackward(a: RecurrenceBackwardArgs) {
+      if (a.mode === 'LSTM' || a.mode === 'GRU') {
+        gatedRecurrenceBackward(kernel, a);
+        return;
+      }
       const { dpre, dwhh, dout, out, whh } = a;
       if (
         !(dpre instanceof Float32Array && dwhh instanceof Float32Array && out instanceof Float32Array) ||
@@ -216,12 +226,13 @@ export function createNativeKernel(addon: NativeAddon, options: NativeKernelOpti
         return;
       }
       const [dh0, flush] = sinkF32(a.dh0);
-      const relu = a.nonlinearity === 'relu';
+      const relu = a.mode === 'RNN_RELU';
       // biome-ignore format: the addon's argument order
       addon.recurrenceBackward(dpre, dh0, dwhh, dout, readF32(a.dhN), out, readF32(a.h0) as Float32Array, whh, a.L, a.N, a.H, a.outStride, a.outOffset, relu, a.reverse, a.lengths);
       flush();
     },
   };
+  return kernel;
 }
 
 /** The native kernel, or null when the addon is unavailable. */

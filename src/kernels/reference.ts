@@ -2,7 +2,8 @@
  * The reference kernel: plain loops, sums in float64 whatever the storage dtype. It is the oracle every fast
  * kernel is tested against and the fallback for any shape or platform a fast kernel does not take.
  */
-import type { FloatArray } from '../tensor.js';
+import type { FloatArray } from '../dtype.js';
+import { gatedRecurrence, gatedRecurrenceBackward } from './gated.js';
 import type { Kernel, RecurrenceArgs, RecurrenceBackwardArgs } from './kernel.js';
 
 // The recurrence's two float64 state rows (N, H), kept between calls: a typed array outside V8's heap costs about
@@ -35,8 +36,12 @@ export const referenceKernel: Kernel = {
   },
 
   recurrence(a: RecurrenceArgs) {
+    if (a.mode === 'LSTM' || a.mode === 'GRU') {
+      gatedRecurrence(referenceKernel, a);
+      return;
+    }
     const { out, hN, pre, whh, h0, L, N, H, outStride, outOffset, lengths } = a;
-    const relu = a.nonlinearity === 'relu';
+    const relu = a.mode === 'RNN_RELU';
     // The carried state stays in float64 even for float32 storage: only what is written out is rounded. This keeps
     // the float32 error below PyTorch float32's own (which rounds the state every step), not merely equal to it.
     const state = stateScratch(2 * N * H);
@@ -93,8 +98,12 @@ export const referenceKernel: Kernel = {
   },
 
   recurrenceBackward(a: RecurrenceBackwardArgs) {
+    if (a.mode === 'LSTM' || a.mode === 'GRU') {
+      gatedRecurrenceBackward(referenceKernel, a);
+      return;
+    }
     const { dpre, dh0, dwhh, dout, dhN, out, h0, whh, L, N, H, outStride, outOffset, lengths } = a;
-    const relu = a.nonlinearity === 'relu';
+    const relu = a.mode === 'RNN_RELU';
     const dh = new Float64Array(N * H); // (N, H) d loss / d (the state carried into the step being undone)
     if (dhN) dh.set(dhN);
     const dz = new Float64Array(H); // (H) d loss / d (pre_t + h_{t-1} whh^T) of one sequence

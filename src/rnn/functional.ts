@@ -14,8 +14,8 @@
  * starts at step L-1), so they run layer-outer: each layer's whole sequence, both directions, then the next.
  */
 import { RnnError } from '../errors.js';
-import type { Nonlinearity } from '../kernels/kernel.js';
 import { allocate, type FloatArray, Tensor } from '../tensor.js';
+import type { Nonlinearity } from './cell.js';
 import { checkLengths, swap01 } from './inputs.js';
 import { inferArchitecture, parameterName, type RnnArchitecture } from './params.js';
 

@@ -1,16 +1,21 @@
 /**
- * The boundary of RNN.forward: checks the input, h0 and lengths in PyTorch's order and words, and moves them
- * into the time-major layout the math uses, then puts the results back into the caller's layout.
+ * The boundary of the recurrent modules' forward: checks the input, the initial state(s) and lengths in PyTorch's
+ * order and words, and moves them into the time-major layout the math uses, then puts the results back into the
+ * caller's layout.
  *
- * Layouts: input (L, N, I), (N, L, I) with batch_first, or unbatched (L, I); h0 and h_n (D*K, N, H) or
- * unbatched (D*K, H); output (L, N, D*H), (N, L, D*H) or (L, D*H).
+ * Layouts: input (L, N, I), (N, L, I) with batch_first, or unbatched (L, I); h0 and h_n (D*K, N, P) or
+ * unbatched (D*K, P), and the LSTM's c0 and c_n (D*K, N, H) or (D*K, H); output (L, N, D*P), (N, L, D*P) or
+ * (L, D*P). P is H but for a projected LSTM.
  */
 import { formatSizeList, formatSizeTuple, RnnError } from '../errors.js';
 import { type DType, type FloatArray, Tensor } from '../tensor.js';
 
 export interface ForwardShape {
+  /** The module's name in messages: 'RNN', 'LSTM' or 'GRU'. */
+  name: string;
   inputSize: number;
-  hiddenSize: number;
+  /** The width of each state: [P] for h, or [P, H] for the LSTM's (h, c). */
+  stateSizes: readonly number[];
   numLayers: number;
   directions: number;
   batchFirst: boolean;
@@ -19,7 +24,8 @@ export interface ForwardShape {
 
 export interface Prepared {
   x: FloatArray; // (L, N, I)
-  h0: FloatArray | null; // (K*D, N, H); null when omitted: zeros
+  /** (K*D, N, width) per state; null when omitted: zeros. */
+  states: FloatArray[] | null;
   lengths: Int32Array | null; // (N)
   L: number;
   N: number;
@@ -75,6 +81,7 @@ export function checkLengths(lengths: ArrayLike<number> | Tensor, N: number, L: 
     );
   }
   const out = new Int32Array(N);
+  if (N === 0) throw new RnnError('invalid_argument', 'Cannot pack empty tensors.', { expected: 'N >= 1', got: 0 });
   for (let n = 0; n < N; n++) {
     const v = values[n] as number;
     if (!Number.isInteger(v)) {
@@ -98,41 +105,38 @@ export function checkLengths(lengths: ArrayLike<number> | Tensor, N: number, L: 
   return out;
 }
 
+/** The names a state goes by in messages: h0 (hx) and the LSTM's c0 (cx). */
+const STATE_NAMES = ['h0', 'c0'];
+
 export function prepareForward(
   s: ForwardShape,
   inputArg: unknown,
-  h0Arg: unknown,
+  statesArg: readonly unknown[] | null,
   lengthsArg: ArrayLike<number> | Tensor | undefined,
 ): Prepared {
   const input = checkTensor(inputArg, 'input');
   const rank = input.ndim;
   if (rank !== 2 && rank !== 3) {
-    throw new RnnError('shape_mismatch', `RNN: Expected input to be 2D or 3D, got ${rank}D tensor instead`, {
-      expected: [2, 3],
-      got: rank,
-    });
+    throw new RnnError(
+      'shape_mismatch',
+      `${s.name}: Expected input to be 2D or 3D, got ${rank}D ${s.name === 'RNN' ? 'tensor ' : ''}instead`,
+      { expected: [2, 3], got: rank },
+    );
   }
   checkSameDtype(input, s.dtype, 'input');
   const batched = rank === 3;
-  const hx = h0Arg === undefined || h0Arg === null ? null : checkTensor(h0Arg, 'h0');
+  const hx = statesArg === null ? null : statesArg.map((h, i) => checkTensor(h, STATE_NAMES[i] as string));
   if (hx) {
-    if (!batched && hx.ndim !== 2) {
-      throw new RnnError(
-        'shape_mismatch',
-        `For unbatched 2-D input, hx should also be 2-D but got ${hx.ndim}-D tensor`,
-        {
-          expected: 2,
-          got: hx.ndim,
-        },
-      );
+    const want = batched ? 3 : 2;
+    if (hx.some((h) => h.ndim !== want)) {
+      const which = batched ? 'batched 3-D' : 'unbatched 2-D';
+      const message =
+        hx.length === 1
+          ? `For ${which} input, hx should also be ${want}-D but got ${hx[0]?.ndim}-D tensor`
+          : `For ${which} input, hx and cx should also be ${want}-D but got (${hx.map((h) => `${h.ndim}-D`).join(', ')}) tensors`;
+      throw new RnnError('shape_mismatch', message, { expected: want, got: hx.map((h) => h.ndim) });
     }
-    if (batched && hx.ndim !== 3) {
-      throw new RnnError('shape_mismatch', `For batched 3-D input, hx should also be 3-D but got ${hx.ndim}-D tensor`, {
-        expected: 3,
-        got: hx.ndim,
-      });
-    }
-    checkSameDtype(hx, s.dtype, 'h0');
+    hx.forEach((h, i) => checkSameDtype(h, s.dtype, STATE_NAMES[i] as string));
   }
   const I = input.size(-1);
   if (I !== s.inputSize) {
@@ -151,36 +155,38 @@ export function prepareForward(
     });
   }
   const KD = s.numLayers * s.directions;
-  const H = s.hiddenSize;
-  if (hx) {
-    const expected = [KD, N, H];
-    const got = batched ? [...hx.shape] : [hx.shape[0] as number, 1, hx.shape[1] as number];
-    if (got.some((v, i) => v !== expected[i])) {
+  hx?.forEach((h, i) => {
+    const expected = [KD, N, s.stateSizes[i] as number];
+    const got = batched ? [...h.shape] : [h.shape[0] as number, 1, h.shape[1] as number];
+    if (got.some((v, j) => v !== expected[j])) {
+      const what = hx.length === 1 ? 'hidden' : `hidden[${i}]`;
       throw new RnnError(
         'shape_mismatch',
-        `Expected hidden size ${formatSizeTuple(expected)}, got ${formatSizeList(got)}`,
-        {
-          expected,
-          got,
-        },
+        `Expected ${what} size ${formatSizeTuple(expected)}, got ${formatSizeList(got)}`,
+        { expected, got },
       );
     }
-  }
+  });
   const lengths = lengthsArg === undefined ? null : checkLengths(lengthsArg, N, L);
   const x = batched && s.batchFirst ? swap01(input.data, N, L, I) : input.data;
-  return { x, h0: hx ? hx.data : null, lengths, L, N, batched };
+  return { x, states: hx ? hx.map((h) => h.data) : null, lengths, L, N, batched };
 }
 
-/** Wraps the time-major results into the caller's layout: `[output, h_n]`. */
+/** Wraps the time-major results into the caller's layout: `[output, [h_n, c_n?]]`. */
 export function finishForward(
   s: ForwardShape,
   p: Prepared,
-  output: FloatArray, // (L, N, D*H)
-  hN: FloatArray, // (K*D, N, H)
-): [Tensor, Tensor] {
-  const F = s.directions * s.hiddenSize;
+  output: FloatArray, // (L, N, D*P)
+  states: readonly FloatArray[], // (K*D, N, width) each
+): [Tensor, Tensor[]] {
+  const F = s.directions * (s.stateSizes[0] as number);
   const KD = s.numLayers * s.directions;
-  if (!p.batched) return [new Tensor(output, [p.L, F]), new Tensor(hN, [KD, s.hiddenSize])];
-  const out = s.batchFirst ? new Tensor(swap01(output, p.L, p.N, F), [p.N, p.L, F]) : new Tensor(output, [p.L, p.N, F]);
-  return [out, new Tensor(hN, [KD, p.N, s.hiddenSize])];
+  const state = (h: FloatArray, i: number) =>
+    new Tensor(h, p.batched ? [KD, p.N, s.stateSizes[i] as number] : [KD, s.stateSizes[i] as number]);
+  const out = !p.batched
+    ? new Tensor(output, [p.L, F])
+    : s.batchFirst
+      ? new Tensor(swap01(output, p.L, p.N, F), [p.N, p.L, F])
+      : new Tensor(output, [p.L, p.N, F]);
+  return [out, states.map(state)];
 }

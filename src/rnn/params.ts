@@ -1,23 +1,30 @@
 /**
- * PyTorch's parameter layout for nn.RNN: names, shapes and registration order.
+ * PyTorch's parameter layout for nn.RNN, nn.LSTM and nn.GRU (RNNBase): names, shapes and registration order.
  *
- * For layer k and direction d (suffix `_reverse` for d = 1), in this order:
- *   weight_ih_l{k}  (H, I) for k = 0, (H, D*H) above: layer k > 0 reads the D*H features of layer k-1's output
- *   weight_hh_l{k}  (H, H)
- *   bias_ih_l{k}    (H)      only with bias
- *   bias_hh_l{k}    (H)      only with bias
+ * For layer k and direction d (suffix `_reverse` for d = 1), in this order, with G the cell's gate count (1, 4, 3)
+ * and P = proj_size when an LSTM has one, else H:
+ *   weight_ih_l{k}  (G*H, I) for k = 0, (G*H, D*P) above: layer k > 0 reads the D*P features of layer k-1's output
+ *   weight_hh_l{k}  (G*H, P)
+ *   bias_ih_l{k}    (G*H)    only with bias
+ *   bias_hh_l{k}    (G*H)    only with bias
+ *   weight_hr_l{k}  (P, H)   only with proj_size (LSTM)
  */
 import { RnnError } from '../errors.js';
+import { type CellKind, gateCount } from './cell.js';
 
 export interface RnnArchitecture {
+  /** Which module: nn.RNN, nn.LSTM or nn.GRU. */
+  cell: CellKind;
   inputSize: number;
   hiddenSize: number;
   numLayers: number;
   bidirectional: boolean;
   bias: boolean;
+  /** P: the LSTM's projection size; 0 for none (and always 0 for RNN and GRU). */
+  projSize: number;
 }
 
-export type ParameterKind = 'weight_ih' | 'weight_hh' | 'bias_ih' | 'bias_hh';
+export type ParameterKind = 'weight_ih' | 'weight_hh' | 'bias_ih' | 'bias_hh' | 'weight_hr';
 
 export interface ParameterSpec {
   name: string;
@@ -31,70 +38,136 @@ export function parameterName(kind: ParameterKind, layer: number, direction: num
   return `${kind}_l${layer}${direction === 1 ? '_reverse' : ''}`;
 }
 
+/** The module's name as PyTorch spells it: `nn.LSTM`. */
+export function moduleName(cell: CellKind): string {
+  return `nn.${cell}`;
+}
+
+/** The parameters one (layer, direction) holds, without the suffix, in registration order. */
+export function directionSpecs(a: RnnArchitecture, layer: number): { kind: ParameterKind; shape: number[] }[] {
+  const D = a.bidirectional ? 2 : 1;
+  const G = gateCount(a.cell);
+  const H = a.hiddenSize;
+  const P = a.projSize > 0 ? a.projSize : H;
+  const inFeatures = layer === 0 ? a.inputSize : D * P;
+  const specs: { kind: ParameterKind; shape: number[] }[] = [
+    { kind: 'weight_ih', shape: [G * H, inFeatures] },
+    { kind: 'weight_hh', shape: [G * H, P] },
+  ];
+  if (a.bias) specs.push({ kind: 'bias_ih', shape: [G * H] }, { kind: 'bias_hh', shape: [G * H] });
+  if (a.projSize > 0) specs.push({ kind: 'weight_hr', shape: [P, H] });
+  return specs;
+}
+
+/** The number of scalar parameters, computed without listing them (a size check before anything is built). */
+export function parameterCount(a: RnnArchitecture): number {
+  const D = a.bidirectional ? 2 : 1;
+  const first = directionSpecs(a, 0).reduce((n, s) => n + s.shape.reduce((x, y) => x * y, 1), 0);
+  const above = a.numLayers > 1 ? directionSpecs(a, 1).reduce((n, s) => n + s.shape.reduce((x, y) => x * y, 1), 0) : 0;
+  return D * (first + (a.numLayers - 1) * above);
+}
+
 /** Every parameter of the architecture, in PyTorch's registration (and state-dict) order. */
 export function parameterSpecs(a: RnnArchitecture): ParameterSpec[] {
   const D = a.bidirectional ? 2 : 1;
-  const H = a.hiddenSize;
   const specs: ParameterSpec[] = [];
   for (let layer = 0; layer < a.numLayers; layer++) {
-    const inFeatures = layer === 0 ? a.inputSize : D * H;
     for (let direction = 0; direction < D; direction++) {
-      const kinds: [ParameterKind, number[]][] = [
-        ['weight_ih', [H, inFeatures]],
-        ['weight_hh', [H, H]],
-      ];
-      if (a.bias) kinds.push(['bias_ih', [H]], ['bias_hh', [H]]);
-      for (const [kind, shape] of kinds) {
-        specs.push({
-          name: parameterName(kind, layer, direction),
-          shape,
-          layer,
-          direction,
-          kind,
-        });
+      for (const { kind, shape } of directionSpecs(a, layer)) {
+        specs.push({ name: parameterName(kind, layer, direction), shape, layer, direction, kind });
       }
     }
   }
   return specs;
 }
 
+function notRecurrent(shapes: ReadonlyMap<string, readonly number[]>, what: string): RnnError {
+  const keys = [...shapes.keys()];
+  const some = keys.length ? ` (${keys.slice(0, 5).join(', ')}${keys.length > 5 ? ', ...' : ''})` : '';
+  return new RnnError(
+    'state_dict',
+    `not an nn.RNN, nn.LSTM or nn.GRU state dict: no ${what} among ${keys.length} keys${some}`,
+    {
+      expected: what,
+      got: keys,
+      hint: 'if the module is a submodule of a bigger model, pass its prefix (e.g. --prefix rnn.)',
+    },
+  );
+}
+
+function matrix(
+  shapes: ReadonlyMap<string, readonly number[]>,
+  name: string,
+  rows: string,
+  cols: string,
+): [number, number] {
+  const s = shapes.get(name);
+  if (!s) throw notRecurrent(shapes, name);
+  if (s.length !== 2 || !s.every((v) => v > 0)) {
+    throw new RnnError('state_dict', `${name} must be 2-D (${rows}, ${cols}), got shape [${s.join(', ')}]`, {
+      got: s,
+    });
+  }
+  return s as [number, number];
+}
+
 /**
- * Reads the architecture off a state dict's names and shapes: layers from the `_l{k}` suffixes, directions from
- * `_reverse`, sizes from weight_ih_l0 (H, I), bias from the presence of bias_* keys. Inconsistent shapes are
- * reported by name.
+ * The cell a state dict's layer 0 describes: with `weight_hr_l0` (P, H), an LSTM with proj_size P; otherwise
+ * weight_hh_l0 (G*H, H) is square per gate, and G = 1, 4, 3 say RNN, LSTM, GRU.
  */
-export function inferArchitecture(shapes: ReadonlyMap<string, readonly number[]>): RnnArchitecture {
-  const first = shapes.get('weight_ih_l0');
-  if (!first) {
-    const keys = [...shapes.keys()];
+function cellOf(shapes: ReadonlyMap<string, readonly number[]>): { cell: CellKind; H: number; P: number } {
+  const [rows] = matrix(shapes, 'weight_hh_l0', 'gates * hidden_size', 'hidden_size');
+  const hh = shapes.get('weight_hh_l0') as readonly number[];
+  if (shapes.has('weight_hr_l0')) {
+    const [P, H] = matrix(shapes, 'weight_hr_l0', 'proj_size', 'hidden_size');
+    if (rows !== 4 * H || hh[1] !== P) {
+      throw new RnnError(
+        'state_dict',
+        `weight_hr_l0 (${P}, ${H}) is an nn.LSTM projection, but weight_hh_l0 is [${hh.join(', ')}], not [${4 * H}, ${P}] (4 * hidden_size, proj_size)`,
+        { expected: [4 * H, P], got: [...hh] },
+      );
+    }
+    return { cell: 'LSTM', H, P };
+  }
+  const H = hh[1] as number;
+  const G = rows / H;
+  const cell = G === 1 ? 'RNN' : G === 4 ? 'LSTM' : G === 3 ? 'GRU' : null;
+  if (cell === null) {
     throw new RnnError(
       'state_dict',
-      `not a torch.nn.RNN state dict: no weight_ih_l0 among ${keys.length} keys${keys.length ? ` (${keys.slice(0, 5).join(', ')}${keys.length > 5 ? ', ...' : ''})` : ''}`,
-      {
-        expected: 'weight_ih_l0',
-        got: keys,
-        hint: 'if the RNN is a submodule of a bigger model, pass its prefix (e.g. --prefix rnn.)',
-      },
+      `weight_hh_l0 is [${hh.join(', ')}]: its rows are not 1, 3 or 4 times its columns (hidden_size), as nn.RNN, nn.GRU and nn.LSTM have`,
+      { expected: [H, 3 * H, 4 * H], got: rows },
     );
   }
-  if (first.length !== 2 || !first.every((s) => s > 0)) {
+  return { cell, H, P: H };
+}
+
+/**
+ * Reads the architecture off a state dict's names and shapes: the cell from weight_hh_l0's rows per column (and
+ * weight_hr_l0), layers from the `_l{k}` suffixes, directions from `_reverse`, sizes from layer 0, bias from the
+ * presence of bias_* keys. With `cell`, the state dict must be that module's. Inconsistent shapes are reported by
+ * name.
+ */
+export function inferArchitecture(shapes: ReadonlyMap<string, readonly number[]>, cell?: CellKind): RnnArchitecture {
+  const [, inputSize] = matrix(shapes, 'weight_ih_l0', 'gates * hidden_size', 'input_size');
+  const found = cellOf(shapes);
+  if (cell !== undefined && cell !== found.cell) {
     throw new RnnError(
       'state_dict',
-      `weight_ih_l0 must be 2-D (hidden_size, input_size), got shape [${first.join(', ')}]`,
-      {
-        got: first,
-      },
+      `this state dict holds an ${moduleName(found.cell)} (weight_hh_l0 is [${(shapes.get('weight_hh_l0') as number[]).join(', ')}]${found.P !== found.H ? ' and weight_hr_l0 projects it' : ''}), not an ${moduleName(cell)}`,
+      { expected: cell, got: found.cell },
     );
   }
-  const [hiddenSize, inputSize] = first as [number, number];
   let numLayers = 0;
   while (shapes.has(`weight_ih_l${numLayers}`)) numLayers++;
   const arch: RnnArchitecture = {
+    cell: found.cell,
     inputSize,
-    hiddenSize,
+    hiddenSize: found.H,
     numLayers,
     bidirectional: shapes.has('weight_ih_l0_reverse'),
     bias: shapes.has('bias_ih_l0'),
+    projSize: found.P === found.H ? 0 : found.P,
   };
   const specs = parameterSpecs(arch);
   const expected = new Set(specs.map((s) => s.name));
@@ -109,17 +182,21 @@ export function inferArchitecture(shapes: ReadonlyMap<string, readonly number[]>
     .map((s) => `${s.name}: expected [${s.shape.join(', ')}], got [${(shapes.get(s.name) as number[]).join(', ')}]`);
   if (missing.length || unexpected.length || mismatched.length) {
     const parts = [
-      missing.length ? `missing ${missing.join(', ')}` : '',
-      unexpected.length ? `unexpected ${unexpected.join(', ')}` : '',
-      mismatched.length ? `shape mismatch for ${mismatched.join('; ')}` : '',
+      missing.length ? `missing ${listed(missing)}` : '',
+      unexpected.length ? `unexpected ${listed(unexpected)}` : '',
+      mismatched.length ? `shape mismatch for ${listed(mismatched, '; ')}` : '',
     ].filter(Boolean);
     throw new RnnError(
       'state_dict',
-      `inconsistent RNN state dict (${numLayers} layer(s), input ${inputSize}, hidden ${hiddenSize}${arch.bidirectional ? ', bidirectional' : ''}): ${parts.join('; ')}`,
-      {
-        data: { missing, unexpected, mismatched },
-      },
+      `inconsistent ${moduleName(arch.cell)} state dict (${numLayers} layer(s), input ${inputSize}, hidden ${arch.hiddenSize}${arch.projSize ? `, proj ${arch.projSize}` : ''}${arch.bidirectional ? ', bidirectional' : ''}): ${parts.join('; ')}`,
+      { data: { missing, unexpected, mismatched } },
     );
   }
   return arch;
+}
+
+/** A list cut to a readable length: the first few, then "... and N more". */
+function listed(items: readonly string[], sep = ', '): string {
+  const shown = items.slice(0, 8).join(sep);
+  return items.length > 8 ? `${shown}${sep}... and ${items.length - 8} more` : shown;
 }

@@ -7,8 +7,8 @@
  * one seed see exactly the same batches in the same order.
  */
 import { checkInteger, RnnError } from '../errors.js';
-import type { Nonlinearity } from '../kernels/index.js';
 import { Generator } from '../random.js';
+import type { Nonlinearity } from '../rnn/cell.js';
 import { allocate, type DType, Tensor } from '../tensor.js';
 import { clipGradNorm } from './clip.js';
 import { type Batch, charBatch, encodeText, sineBatch, sineSeries, TEXT, vocabularyOf } from './data.js';

@@ -3,9 +3,9 @@
  * two-attribute module (`rnn`, `head`) a checkpoint loads into in PyTorch.
  */
 import { RnnError } from '../errors.js';
-import type { Nonlinearity } from '../kernels/index.js';
 import { Linear } from '../nn/linear.js';
 import { Generator } from '../random.js';
+import type { Nonlinearity } from '../rnn/cell.js';
 import { RNN } from '../rnn/rnn.js';
 import type { DType, Tensor } from '../tensor.js';
 import { type Param, parametersOf } from './optim.js';

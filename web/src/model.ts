@@ -96,8 +96,18 @@ function buildNetwork(s: Settings, custom: Custom, g: Generator): RNN {
     }).eval();
   }
   const tensors = custom.weights.tensors;
-  const arch = inferArchitecture(new Map(Object.entries(tensors).map(([k, t]) => [k, t.shape])));
-  const rnn = new RNN({ ...arch, nonlinearity: s.nonlinearity, dtype: DTYPE, seed: 0 }).eval();
+  const shapes = new Map(Object.entries(tensors).map(([k, t]) => [k, t.shape]));
+  const { inputSize, hiddenSize, numLayers, bidirectional, bias } = inferArchitecture(shapes, 'RNN');
+  const rnn = new RNN({
+    inputSize,
+    hiddenSize,
+    numLayers,
+    bidirectional,
+    bias,
+    nonlinearity: s.nonlinearity,
+    dtype: DTYPE,
+    seed: 0,
+  }).eval();
   rnn.loadStateDict(tensors); // converts to float64, exactly: every float32 and float16 is a float64
   return rnn;
 }

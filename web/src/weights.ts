@@ -36,7 +36,15 @@ export function readWeights(name: string, bytes: Uint8Array): LoadedWeights {
     }
   }
   const { prefix, sd } = selectPrefix(all);
-  return { name, prefix, arch: architectureOf(sd), tensors: sd };
+  const arch = architectureOf(sd);
+  if (arch.cell !== 'RNN') {
+    throw new RnnError(
+      'unsupported',
+      `${name} holds an nn.${arch.cell} (${arch.numLayers} layer(s), hidden_size ${arch.hiddenSize}); this page shows nn.RNN for now`,
+      { expected: 'RNN', got: arch.cell, hint: `the library runs it: new ${arch.cell}(...).loadStateDict(...)` },
+    );
+  }
+  return { name, prefix, arch, tensors: sd };
 }
 
 /** Parses a typed-in input: JSON nested arrays of shape (L, I) or (L, N, I), returned as (L, N, I). */

@@ -7,8 +7,9 @@
  * O(rows x features), the work O(rows x features x features). Precision and the hand-off of small problems and
  * float64 to the reference kernel are as for the native kernel (see ../native.ts).
  */
-import type { FloatArray } from '../../tensor.js';
+import type { FloatArray } from '../../dtype.js';
 import { EXACT_BELOW, float32Scratch, readF32, sinkF32 } from '../f32.js';
+import { gatedRecurrence, gatedRecurrenceBackward } from '../gated.js';
 import type { Kernel, RecurrenceArgs, RecurrenceBackwardArgs } from '../kernel.js';
 import { referenceKernel } from '../reference.js';
 import { WASM_KERNEL_BASE64 } from './binary.js';
@@ -88,7 +89,7 @@ export function createWasmKernel(w: WasmExports, options: WasmKernelOptions = {}
   const exactBelow = options.exactBelow ?? EXACT_BELOW;
   const NR = w.panel_width();
   const panels = (O: number) => Math.ceil(O / NR) * NR;
-  return {
+  const kernel: Kernel = {
     ...referenceKernel,
     name: options.name ?? 'wasm',
 
@@ -115,6 +116,11 @@ export function createWasmKernel(w: WasmExports, options: WasmKernelOptions = {}
     },
 
     recurrence(a: RecurrenceArgs) {
+      // LSTM and GRU: the gate math in plain loops around this kernel's products, until fused ones exist here
+      if (a.mode === 'LSTM' || a.mode === 'GRU') {
+        gatedRecurrence(kernel, a);
+        return;
+      }
       const { out, hN, pre, whh, h0, L, N, H, lengths } = a;
       if (![out, hN, pre, whh, h0].every((v) => v instanceof Float32Array)) {
         referenceKernel.recurrence(a);
@@ -138,7 +144,7 @@ export function createWasmKernel(w: WasmExports, options: WasmKernelOptions = {}
       m.f32(pwhh, H * H).set(whh.subarray(0, H * H));
       m.f32(ph0, N * H).set(h0.subarray(0, N * H));
       if (lengths) new Int32Array(w.memory.buffer, plen, N).set(lengths.subarray(0, N));
-      const relu = a.nonlinearity === 'relu' ? 1 : 0;
+      const relu = a.mode === 'RNN_RELU' ? 1 : 0;
       w.recurrence(
         pout,
         phN,
@@ -193,6 +199,10 @@ export function createWasmKernel(w: WasmExports, options: WasmKernelOptions = {}
     },
 
     recurrenceBackward(a: RecurrenceBackwardArgs) {
+      if (a.mode === 'LSTM' || a.mode === 'GRU') {
+        gatedRecurrenceBackward(kernel, a);
+        return;
+      }
       const { dpre, dwhh, dout, out, whh, L, N, H, lengths } = a;
       if (
         !(dpre instanceof Float32Array && dwhh instanceof Float32Array && out instanceof Float32Array) ||
@@ -221,7 +231,7 @@ export function createWasmKernel(w: WasmExports, options: WasmKernelOptions = {}
       m.put(ph0, h0, N * H);
       m.put(pwhh, whh, H * H);
       if (lengths) new Int32Array(w.memory.buffer, plen, N).set(lengths.subarray(0, N));
-      const relu = a.nonlinearity === 'relu' ? 1 : 0;
+      const relu = a.mode === 'RNN_RELU' ? 1 : 0;
       // biome-ignore format: the C argument order
       w.recurrence_backward(pdpre, pdh0, pdwhh, pdout, pdhN, pout, ph0, pwhh, L, N, H, a.outStride, a.outOffset, relu, a.reverse ? 1 : 0, plen, pz, bp, dh, zero, work, acc);
       m.get(pdpre, dpre, L * N * H);
@@ -230,6 +240,7 @@ export function createWasmKernel(w: WasmExports, options: WasmKernelOptions = {}
       flush();
     },
   };
+  return kernel;
 }
 
 /** The module's exports, or null (see `wasmUnavailable`). */

@@ -1,0 +1,451 @@
+/**
+ * RNNBase: what nn.RNN, nn.LSTM and nn.GRU share, as in PyTorch (one base with a mode). Options and their checks,
+ * the parameters in PyTorch's order, forward and backward over the one stack of stack.ts, the tape between them,
+ * and split()/stack. The subclasses are thin: they name the cell and give forward/backward PyTorch's signatures
+ * (the LSTM's state is the pair (h, c)).
+ */
+import { checkInteger, RnnError } from '../errors.js';
+import { getKernel, type Kernel, type Mode } from '../kernels/index.js';
+import { checkDtype, checkGradient, Module, toGenerator } from '../nn/module.js';
+import type { Generator } from '../random.js';
+import { allocate, type DType, type FloatArray, formatBytes, MAX_TENSOR_BYTES, Tensor } from '../tensor.js';
+import { type CellKind, modeOf, type Nonlinearity } from './cell.js';
+import { type ForwardShape, finishForward, prepareForward, swap01 } from './inputs.js';
+import { type ParameterKind, parameterCount, parameterName, parameterSpecs, type RnnArchitecture } from './params.js';
+import { type DirectionWeights, type StackTape, type StackWorkspace, stackForward, WORKSPACE_MAX } from './stack.js';
+import { stackBackward, tapeBytes } from './stack-backward.js';
+
+/** The options every recurrent module takes. */
+export interface RecurrentOptions {
+  /** I: features of each input step. */
+  inputSize: number;
+  /** H: features of the hidden state (of each gate, for the LSTM and GRU). */
+  hiddenSize: number;
+  /** K: stacked layers; layer k > 0 reads the output sequence of layer k-1. Default 1. */
+  numLayers?: number;
+  /** With false, no bias_ih / bias_hh parameters. Default true. */
+  bias?: boolean;
+  /** Input and output as (N, L, features) instead of (L, N, features). States are not affected. Default false. */
+  batchFirst?: boolean;
+  /** Probability of zeroing each output element of every layer but the last, in training mode. Default 0. */
+  dropout?: number;
+  /** D = 2: a reverse-time pass per layer, concatenated after the forward one. Default false. */
+  bidirectional?: boolean;
+  /** Storage and computation precision. Default 'float32'. */
+  dtype?: DType;
+  /** Seeds weight init (the same numbers as torch.manual_seed(seed) then the module) and dropout masks. */
+  seed?: number | Generator;
+  /** Kernel backend name (see `kernelNames()`); default: STACKED_RNN_BACKEND, else the fastest available. */
+  backend?: string;
+}
+
+export interface ForwardOptions {
+  /**
+   * Valid steps of each sequence (N values in 1..L), for variable-length batches: the result equals PyTorch's
+   * pack_padded_sequence(enforce_sorted=False) -> module -> pad_packed_sequence(total_length=L). Padded output
+   * steps are 0, the final states hold each sequence's state after its last valid step, and the reverse
+   * direction starts at the last valid step.
+   */
+  lengths?: ArrayLike<number> | Tensor;
+  /**
+   * Record what `backward()` needs (each layer's output and dropout mask, a gated cell's gates). Default false:
+   * inference records nothing, and drops any earlier unconsumed recording. The recording references `input` and
+   * the initial states rather than copying them, so they (and the parameters) must not be modified before
+   * `backward()`.
+   */
+  requiresGrad?: boolean;
+}
+
+/** `backward(..., { inputGrad: false })`: what a training step needs, one matrix product cheaper. */
+export interface BackwardOptions {
+  /** Default true. With false, the input's gradient is neither computed nor returned (null). */
+  inputGrad?: boolean;
+}
+
+/** One recorded forward: the stack's tape plus the forward's arguments, by reference. */
+interface RecurrentTape {
+  stack: StackTape;
+  input: Tensor; // (L, N, I), (N, L, I) or (L, I): the caller's
+  states: Tensor[] | null; // the caller's h0 (and c0), (K*D, N, width) or (K*D, width)
+  lengths: Int32Array | null; // (N)
+  L: number;
+  N: number;
+  batched: boolean;
+  outputShape: readonly number[];
+  stateShapes: (readonly number[])[];
+}
+
+/** What the base's backward returns: the input's gradient and one per initial state (null where none was given). */
+export interface StateGradients {
+  input: Tensor | null;
+  states: (Tensor | null)[];
+}
+
+function checkDropout(value: unknown): number {
+  if (typeof value !== 'number' || Number.isNaN(value) || value < 0 || value > 1) {
+    throw new RnnError(
+      'invalid_argument',
+      'dropout should be a number in range [0, 1] representing the probability of an element being zeroed',
+      { expected: '[0, 1]', got: value },
+    );
+  }
+  return value;
+}
+
+export function checkBoolean(value: unknown, what: string): boolean {
+  if (typeof value !== 'boolean') {
+    throw new RnnError('invalid_argument', `${what} must be a boolean, got ${typeof value}`, {
+      expected: 'boolean',
+      got: value,
+    });
+  }
+  return value;
+}
+
+/** What a subclass tells the base beyond the common options. */
+export interface CellChoice {
+  cell: CellKind;
+  /** RNN only. */
+  nonlinearity?: Nonlinearity;
+  /** LSTM only: P, 0 for none. */
+  projSize?: number;
+}
+
+/**
+ * The common part of `torch.nn.RNN`, `torch.nn.LSTM` and `torch.nn.GRU`. For each layer l = 0..K-1 and step t,
+ * `h_t^l = cell(x_t^l, h_{t-1}^l)` with `x_t^0 = x_t` and `x_t^l = h_t^{l-1}`: layer l > 0 reads layer l-1's output
+ * sequence (with dropout between layers in training), and each layer carries its own state.
+ */
+export abstract class RNNBase extends Module {
+  readonly cell: CellKind;
+  readonly inputSize: number;
+  readonly hiddenSize: number;
+  readonly numLayers: number;
+  readonly bias: boolean;
+  readonly batchFirst: boolean;
+  readonly dropout: number;
+  readonly bidirectional: boolean;
+  /** P: the LSTM's projection size, 0 for none (and for RNN and GRU). */
+  readonly projSize: number;
+  /** PyTorch's mode: the cell and, for the RNN, its nonlinearity. */
+  readonly mode: Mode;
+  protected readonly kernel: Kernel;
+  /** The last forward recorded with requiresGrad and not yet consumed by a backward. */
+  private tape: RecurrentTape | null = null;
+  /** What every forward checks its arguments against (the fields above never change). */
+  private readonly forwardShape: ForwardShape;
+  /**
+   * `weights[k][d]`, built once: the parameter Tensors never change identity, nor do their data arrays
+   * (loadStateDict and optimizers write into them), so these views stay live.
+   */
+  private readonly weights: DirectionWeights[][];
+  /** Internal buffers a forward leaves for the next one (see StackWorkspace); never a returned array. */
+  private readonly workspace: StackWorkspace = { pre: null, hidden: [] };
+  /** The initial states of forwards given none: zeros, only ever read, kept while small (see WORKSPACE_MAX). */
+  private zeroState: FloatArray | null = null;
+
+  protected constructor(options: RecurrentOptions, choice: CellChoice) {
+    const name = choice.cell;
+    if (typeof options !== 'object' || options === null) {
+      throw new RnnError(
+        'invalid_argument',
+        `${name} options must be an object such as { inputSize: 2, hiddenSize: 3 }`,
+      );
+    }
+    super(checkDtype(options.dtype ?? 'float32'), toGenerator(options.seed));
+    this.cell = choice.cell;
+    this.inputSize = checkInteger(options.inputSize, 'input_size');
+    this.hiddenSize = checkInteger(options.hiddenSize, 'hidden_size');
+    this.numLayers = checkInteger(options.numLayers ?? 1, 'num_layers');
+    this.bias = checkBoolean(options.bias ?? true, 'bias');
+    this.batchFirst = checkBoolean(options.batchFirst ?? false, 'batch_first');
+    this.dropout = checkDropout(options.dropout ?? 0);
+    this.bidirectional = checkBoolean(options.bidirectional ?? false, 'bidirectional');
+    this.projSize = choice.projSize ?? 0;
+    this.mode = modeOf(choice.cell, choice.nonlinearity);
+    this.kernel = getKernel(options.backend);
+    // Checked before any spec is listed or array allocated: a typo (num_layers 1e8) must fail in one line.
+    const count = parameterCount(this.architecture);
+    const bytes = count * (this.dtype === 'float64' ? 8 : 4);
+    if (bytes > MAX_TENSOR_BYTES) {
+      throw new RnnError(
+        'invalid_argument',
+        `${name} would have ${count} parameters (${formatBytes(bytes)}); the limit is 4 GiB`,
+        { expected: `<= ${formatBytes(MAX_TENSOR_BYTES)}`, got: formatBytes(bytes) },
+      );
+    }
+    this.initParameters(parameterSpecs(this.architecture), this.hiddenSize);
+    const P = this.stateSize;
+    this.forwardShape = {
+      name,
+      inputSize: this.inputSize,
+      stateSizes: this.cell === 'LSTM' ? [P, this.hiddenSize] : [P],
+      numLayers: this.numLayers,
+      directions: this.directions,
+      batchFirst: this.batchFirst,
+      dtype: this.dtype,
+    };
+    this.weights = [];
+    for (let k = 0; k < this.numLayers; k++) {
+      const layer: DirectionWeights[] = [];
+      for (let d = 0; d < this.directions; d++) layer.push(this.directionWeights(k, d));
+      this.weights.push(layer);
+    }
+  }
+
+  /** D: 2 when bidirectional, else 1. */
+  get directions(): number {
+    return this.bidirectional ? 2 : 1;
+  }
+
+  /** P: the width of h and of each direction's output features (proj_size, else hidden_size). */
+  get stateSize(): number {
+    return this.projSize > 0 ? this.projSize : this.hiddenSize;
+  }
+
+  get architecture(): RnnArchitecture {
+    const { cell, inputSize, hiddenSize, numLayers, bidirectional, bias, projSize } = this;
+    return { cell, inputSize, hiddenSize, numLayers, bidirectional, bias, projSize };
+  }
+
+  /** Weights of layer k, direction d, as flat arrays (live views of the parameters). */
+  directionWeights(k: number, d: number): DirectionWeights {
+    return this.directionArrays(k, d, (name) => this.params.get(name)?.data ?? null);
+  }
+
+  /** Gradients of layer k, direction d, as flat arrays (live views of `grad(name)`); null where no parameter. */
+  private directionGrads(k: number, d: number): DirectionWeights {
+    return this.directionArrays(k, d, (name) => (this.params.has(name) ? this.grad(name).data : null));
+  }
+
+  private directionArrays(k: number, d: number, get: (name: string) => FloatArray | null): DirectionWeights {
+    const of = (kind: ParameterKind) => get(parameterName(kind, k, d));
+    return {
+      wih: of('weight_ih') as FloatArray,
+      whh: of('weight_hh') as FloatArray,
+      bih: of('bias_ih'),
+      bhh: of('bias_hh'),
+      whr: of('weight_hr'),
+    };
+  }
+
+  /** The module as PyTorch prints it: `LSTM(8, 16, num_layers=2, proj_size=4, batch_first=True)`. */
+  override toString(): string {
+    const args = [`${this.inputSize}`, `${this.hiddenSize}`];
+    if (this.projSize !== 0) args.push(`proj_size=${this.projSize}`);
+    if (this.numLayers !== 1) args.push(`num_layers=${this.numLayers}`);
+    if (this.mode === 'RNN_RELU') args.push(`nonlinearity='relu'`);
+    if (!this.bias) args.push('bias=False');
+    if (this.batchFirst) args.push('batch_first=True');
+    if (this.dropout !== 0) args.push(`dropout=${this.dropout}`);
+    if (this.bidirectional) args.push('bidirectional=True');
+    return `${this.cell}(${args.join(', ')})`;
+  }
+
+  /**
+   * The forward of every cell: `[output, finalStates]` for `states` = [h0] or the LSTM's [h0, c0] (null: zeros).
+   * The subclasses give it PyTorch's signature.
+   */
+  protected runForward(input: Tensor, states: readonly unknown[] | null, options?: ForwardOptions): [Tensor, Tensor[]] {
+    const shape = this.forwardShape;
+    const p = prepareForward(shape, input, states, options?.lengths);
+    const D = this.directions;
+    const H = this.hiddenSize;
+    const P = this.stateSize;
+    const K = this.numLayers;
+    const lstm = this.cell === 'LSTM';
+    const output = allocate(this.dtype, p.L * p.N * D * P); // (L, N, D*P)
+    const hN = allocate(this.dtype, K * D * p.N * P); // (K*D, N, P)
+    const cN = lstm ? allocate(this.dtype, K * D * p.N * H) : null; // (K*D, N, H)
+    const dropout = this.training && this.dropout > 0 && K > 1 ? { p: this.dropout, generator: this.generator } : null;
+    const stack: StackTape | null = options?.requiresGrad === true ? { layerOutputs: [], masks: [], cells: [] } : null;
+    this.tape = null;
+    const zeros = p.states ? null : this.zeros(K * D * p.N * Math.max(P, lstm ? H : 0));
+    stackForward(
+      this.kernel,
+      output,
+      hN,
+      cN,
+      p.x,
+      p.states?.[0] ?? (zeros as FloatArray),
+      lstm ? (p.states?.[1] ?? zeros) : null,
+      this.weights,
+      { L: p.L, N: p.N, I: this.inputSize, H, K, D, P },
+      this.mode,
+      p.lengths,
+      dropout,
+      stack,
+      this.workspace,
+    );
+    const result = finishForward(shape, p, output, cN ? [hN, cN] : [hN]);
+    if (stack) {
+      this.tape = {
+        stack,
+        input,
+        states: p.states ? (states as Tensor[]) : null,
+        lengths: p.lengths,
+        L: p.L,
+        N: p.N,
+        batched: p.batched,
+        outputShape: result[0].shape,
+        stateShapes: result[1].map((t) => t.shape),
+      };
+    }
+    return result;
+  }
+
+  /** A zero state of at least `length` elements; the same array again while it stays small. */
+  private zeros(length: number): FloatArray {
+    if (this.zeroState !== null && this.zeroState.length === length) return this.zeroState;
+    const z = allocate(this.dtype, length);
+    if (length <= WORKSPACE_MAX) this.zeroState = z;
+    return z;
+  }
+
+  /**
+   * The backward of every cell, for the last forward recorded with `{ requiresGrad: true }` (which it consumes):
+   * the gradients of sum(output * gradOutput) + sum over the final states of (state * its gradient), as PyTorch's
+   * autograd computes them. Returns those of the input and initial states, and ADDS those of every parameter into
+   * `grad(name)`. `STATE_NAMES` name the final states in messages.
+   */
+  protected runBackward(
+    gradOutput: Tensor | null,
+    gradStates: readonly (Tensor | null | undefined)[],
+    options: BackwardOptions,
+  ): StateGradients {
+    const tape = this.tape;
+    if (!tape) throw this.noRecordedForward();
+    const gOut =
+      gradOutput === null ? null : checkGradient(gradOutput, 'gradOutput', 'the output', tape.outputShape, this.dtype);
+    const gStates = tape.stateShapes.map((shape, i) => {
+      const g = gradStates[i];
+      const [what, of] = i === 0 ? ['gradHN', 'h_n'] : ['gradCN', 'c_n'];
+      return g === undefined || g === null ? null : checkGradient(g, what, of, shape, this.dtype);
+    });
+    this.tape = null;
+    const { L, N } = tape;
+    const { inputSize: I, hiddenSize: H, numLayers: K } = this;
+    const P = this.stateSize;
+    const D = this.directions;
+    const lstm = this.cell === 'LSTM';
+    const swap = tape.batched && this.batchFirst; // the math runs time-major: (N, L, F) <-> (L, N, F)
+    const x = swap ? swap01(tape.input.data, N, L, I) : tape.input.data; // (L, N, I)
+    const dOutput = gOut && (swap ? swap01(gOut.data, N, L, D * P) : gOut.data); // (L, N, D*P)
+    const dx = options.inputGrad === false ? null : allocate(this.dtype, L * N * I); // (L, N, I)
+    const dh0 = tape.states ? allocate(this.dtype, K * D * N * P) : null; // (K*D, N, P)
+    const dc0 = tape.states && lstm ? allocate(this.dtype, K * D * N * H) : null; // (K*D, N, H)
+    const grads = Array.from({ length: K }, (_, k) => Array.from({ length: D }, (_, d) => this.directionGrads(k, d)));
+    stackBackward(
+      this.kernel,
+      dx,
+      dh0,
+      dc0,
+      grads,
+      dOutput,
+      gStates[0]?.data ?? null,
+      gStates[1]?.data ?? null,
+      tape.stack,
+      x,
+      tape.states?.[0]?.data ?? null,
+      tape.states?.[1]?.data ?? null,
+      this.weights,
+      { L, N, I, H, K, D, P },
+      this.mode,
+      tape.lengths,
+    );
+    const states = (tape.states ?? []).map((h, i) => new Tensor((i === 0 ? dh0 : dc0) as FloatArray, h.shape));
+    const input =
+      dx === null ? null : swap ? new Tensor(swap01(dx, L, N, I), [N, L, I]) : new Tensor(dx, tape.input.shape);
+    return { input, states: tape.states ? states : lstm ? [null, null] : [null] };
+  }
+
+  /**
+   * Bytes held for the next backward: each layer's (L, N, D*P) output, in training with dropout each mask (K-1 of
+   * them), and for the LSTM and GRU each direction's gates. 0 when nothing is recorded.
+   */
+  get tapeBytes(): number {
+    return this.tape ? tapeBytes(this.tape.stack) : 0;
+  }
+
+  /** The options that rebuild this module as a single layer reading `inputSize` features (for `split`). */
+  protected abstract layerOptions(): RecurrentOptions;
+
+  /**
+   * K single-layer modules with this one's weights copied (layer k's `weight_ih_lk` becomes the k-th one's
+   * `weight_ih_l0`), made by `make`. Chained, each reading the previous one's output and its own slice of the
+   * states, they give this module's output.
+   */
+  protected splitLayers<T extends RNNBase>(make: (options: RecurrentOptions) => T): T[] {
+    const D = this.directions;
+    return Array.from({ length: this.numLayers }, (_, k) => {
+      const single = make({
+        ...this.layerOptions(),
+        numLayers: 1,
+        dropout: 0,
+        inputSize: k === 0 ? this.inputSize : D * this.stateSize,
+        seed: 0,
+      });
+      for (const [name, p] of single.params) p.data.set(this.parameter(name.replace('_l0', `_l${k}`)).data);
+      return single;
+    });
+  }
+}
+
+/** The fields of two modules that must agree for one to follow the other in a stack (with the subclass's own). */
+const STACK_KEYS = ['hiddenSize', 'projSize', 'bidirectional', 'bias', 'batchFirst', 'dtype'];
+
+/**
+ * One module from several chained ones (the inverse of `split`): their layers in order, weights copied. All must
+ * share the sizes, direction, bias, batch layout, dtype and the subclass's `keys` (the RNN's nonlinearity), and each
+ * must read what the previous one writes. `make` builds the result from the total layer count. `what` names the
+ * argument in messages: `RNN.stack: rnns[1].inputSize must be 4 ...`.
+ */
+export function stackModules<T extends RNNBase>(
+  what: string,
+  modules: readonly T[],
+  keys: readonly string[],
+  make: (first: T, numLayers: number) => T,
+): T {
+  const first = modules[0];
+  if (!first) throw new RnnError('invalid_argument', `${what} needs at least one module, got 0`);
+  const [call, arg] = what.split(' ') as [string, string];
+  const field = (m: T, key: string) => (m as unknown as Record<string, unknown>)[key];
+  modules.forEach((r, i) => {
+    if (r.cell !== first.cell) {
+      throw new RnnError('invalid_argument', `${call}: ${arg}[${i}] is an ${r.cell}, not an ${first.cell}`, {
+        expected: first.cell,
+        got: r.cell,
+      });
+    }
+    for (const key of [...STACK_KEYS, ...keys]) {
+      if (field(r, key) !== field(first, key)) {
+        throw new RnnError(
+          'invalid_argument',
+          `${call}: ${arg}[${i}].${key} is ${String(field(r, key))}, expected ${String(field(first, key))} like ${arg}[0]`,
+          { expected: field(first, key), got: field(r, key) },
+        );
+      }
+    }
+    const want = first.directions * first.stateSize;
+    if (i > 0 && r.inputSize !== want) {
+      throw new RnnError(
+        'shape_mismatch',
+        `${call}: ${arg}[${i}].inputSize must be ${want} (D*${first.projSize ? 'P' : 'H'} of the module before it), got ${r.inputSize}`,
+        { expected: want, got: r.inputSize },
+      );
+    }
+  });
+  const stacked = make(
+    first,
+    modules.reduce((n, r) => n + r.numLayers, 0),
+  );
+  let base = 0;
+  for (const r of modules) {
+    for (const [name, p] of r.namedParameters()) {
+      const k = Number(/_l(\d+)/.exec(name)?.[1]);
+      stacked.parameter(name.replace(/_l\d+/, `_l${base + k}`)).data.set(p.data);
+    }
+    base += r.numLayers;
+  }
+  return stacked;
+}
