@@ -37,6 +37,7 @@ export type { RecurrenceArgs, RecurrenceBackwardArgs } from './kernels/kernel.js
 // Training: the RNN's backward is `rnn.backward(...)`; these are the pieces around it.
 export { Linear, type LinearOptions } from './nn/linear.js';
 export type { LoadResult, StateDict } from './nn/module.js';
+export { submoduleStateDict } from './nn/submodule.js';
 export { Generator } from './random.js';
 export {
   type FunctionalOptions,
