@@ -34,7 +34,9 @@ export {
   registerKernel,
 } from './kernels/index.js';
 export type { RecurrenceArgs, RecurrenceBackwardArgs } from './kernels/kernel.js';
-// Training: the RNN's backward is `rnn.backward(...)`; these are the pieces around it.
+// The modules around an RNN in a whole model (ids -> Embedding -> RNN -> Linear), each with its backward, and a
+// submodule's part of the model's state dict. Training: the RNN's backward is `rnn.backward(...)`.
+export { Embedding, type EmbeddingIds, type EmbeddingOptions } from './nn/embedding.js';
 export { Linear, type LinearOptions } from './nn/linear.js';
 export type { LoadResult, StateDict } from './nn/module.js';
 export { submoduleStateDict } from './nn/submodule.js';
