@@ -35,9 +35,12 @@ export {
   registerKernel,
 } from './kernels/index.js';
 export type { RecurrenceArgs, RecurrenceBackwardArgs } from './kernels/kernel.js';
-// Training: the RNN's backward is `rnn.backward(...)`; these are the pieces around it.
+// The modules around an RNN in a whole model (ids -> Embedding -> RNN -> Linear), each with its backward, and a
+// submodule's part of the model's state dict. Training: the RNN's backward is `rnn.backward(...)`.
+export { Embedding, type EmbeddingIds, type EmbeddingOptions } from './nn/embedding.js';
 export { Linear, type LinearOptions } from './nn/linear.js';
 export type { LoadResult, StateDict } from './nn/module.js';
+export { submoduleStateDict } from './nn/submodule.js';
 export { Generator } from './random.js';
 export { type BackwardOptions, type ForwardOptions, type RecurrentOptions, RNNBase } from './rnn/base.js';
 export type { CellKind, Nonlinearity } from './rnn/cell.js';
