@@ -46,9 +46,14 @@ export { type BackwardOptions, type ForwardOptions, type RecurrentOptions, RNNBa
 export type { CellKind, Nonlinearity } from './rnn/cell.js';
 export {
   type FunctionalOptions,
+  type FunctionalResult,
+  gruForward,
+  lstmForward,
   mistakenForward,
+  recurrentForward,
   rnnForward,
   type TraceEvent,
+  type TraceGate,
   type TraceStep,
 } from './rnn/functional.js';
 export { GRUCell, LSTMCell, type LSTMCellGradients } from './rnn/gated-cells.js';

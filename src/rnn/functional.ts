@@ -1,8 +1,9 @@
 /**
- * The notebook's "self implementation" of a stacked RNN, done right, in plain loops over rows of numbers.
+ * The notebook's "self implementation" of a stacked RNN, LSTM or GRU, done right, in plain loops over rows of
+ * numbers.
  *
  * It is a second, independent implementation (no kernels, no flat-array tricks) that reads like the formula, so
- * it can be traced step by step and checked against the module. The one line that matters:
+ * it can be traced step by step and checked against the modules. The one line that matters, whatever the cell:
  *
  *     layerInput = h[l]        // layer l+1 reads layer l's new state, not x_t
  *
@@ -15,11 +16,20 @@
  */
 import { RnnError } from '../errors.js';
 import { allocate, type FloatArray, Tensor } from '../tensor.js';
-import type { Nonlinearity } from './cell.js';
+import type { CellKind, Nonlinearity } from './cell.js';
 import { checkLengths, swap01 } from './inputs.js';
-import { inferArchitecture, parameterName, type RnnArchitecture } from './params.js';
+import { inferArchitecture, moduleName, parameterName, type RnnArchitecture } from './params.js';
 
 type Rows = number[][]; // (N, features)
+
+/** One gate of a step: its pre-activation and its value, (N, H) each. */
+export interface TraceGate {
+  /** LSTM: 'i' input, 'f' forget, 'g' cell candidate, 'o' output; GRU: 'r' reset, 'z' update, 'n' new. */
+  name: 'i' | 'f' | 'g' | 'o' | 'r' | 'z' | 'n';
+  /** What the nonlinearity is applied to: x part + h part, and for the GRU's n, x part + r * h part. */
+  pre: Rows; // (N, H)
+  value: Rows; // (N, H)
+}
 
 /** One step of one layer, as the trace reports it (row `n` of the batch). */
 export interface TraceStep {
@@ -27,24 +37,40 @@ export interface TraceStep {
   layer: number;
   direction: number;
   /** The layer's input at step t: x_t for layer 0, h_t^{l-1} above. */
-  input: Rows; // (N, I or D*H)
-  hPrev: Rows; // (N, H)
-  /** x W_ih^T + b_ih */
-  inputPart: Rows; // (N, H)
-  /** h_{t-1} W_hh^T + b_hh */
-  hiddenPart: Rows; // (N, H)
-  h: Rows; // (N, H)
+  input: Rows; // (N, I or D*P)
+  hPrev: Rows; // (N, P)
+  /** x W_ih^T + b_ih: every gate's input part, G*H wide ([i f g o], [r z n]). */
+  inputPart: Rows; // (N, G*H)
+  /** h_{t-1} W_hh^T + b_hh: every gate's hidden part. */
+  hiddenPart: Rows; // (N, G*H)
+  /** LSTM and GRU: each gate's pre-activation and value, in PyTorch's order (empty for the RNN). */
+  gates: TraceGate[];
+  /** LSTM: the cell state before and after the step. */
+  cPrev: Rows | null; // (N, H)
+  c: Rows | null; // (N, H)
+  h: Rows; // (N, P)
 }
 
 export type TraceEvent = { kind: 'step-start'; t: number } | ({ kind: 'layer' } & TraceStep);
 
 export interface FunctionalOptions {
+  /** The RNN's f (a state dict does not store it). */
   nonlinearity?: Nonlinearity;
   batchFirst?: boolean;
   h0?: Tensor;
+  /** The LSTM's c0. */
+  c0?: Tensor;
   lengths?: ArrayLike<number>;
   /** Called for every step and layer, in the order the computation happens. */
   trace?: (event: TraceEvent) => void;
+}
+
+/** What `recurrentForward` returns: the output and final states, whatever the cell. */
+export interface FunctionalResult {
+  cell: CellKind;
+  output: Tensor; // (L, N, D*P), (N, L, D*P) or (L, D*P)
+  hN: Tensor; // (K*D, N, P) or (K*D, P)
+  cN: Tensor | null; // LSTM: (K*D, N, H) or (K*D, H)
 }
 
 /**
@@ -77,6 +103,62 @@ function activate(v: number, f: Nonlinearity): number {
   return f === 'relu' ? Math.max(v, 0) : Math.tanh(v);
 }
 
+const sigmoid = (v: number): number => 1 / (1 + Math.exp(-v));
+
+/** Gate k's H columns of a (N, G*H) block. */
+function gate(rows: Rows, k: number, H: number): Rows {
+  return rows.map((row) => row.slice(k * H, (k + 1) * H));
+}
+
+function elementwise(a: Rows, b: Rows, f: (x: number, y: number) => number): Rows {
+  return a.map((row, n) => row.map((v, j) => f(v, b[n]?.[j] as number)));
+}
+
+/** The new states of one cell step from its two products: `{ h, c, gates }` (see the cells in ../kernels/kernel.ts). */
+function cellStep(
+  cell: CellKind,
+  f: Nonlinearity,
+  xPart: Rows, // (N, G*H)
+  hPart: Rows, // (N, G*H)
+  hPrev: Rows, // (N, P)
+  cPrev: Rows | null, // (N, H)
+  H: number,
+  whr: Tensor | undefined, // (P, H)
+): { h: Rows; c: Rows | null; gates: TraceGate[] } {
+  const sum = elementwise(xPart, hPart, (a, b) => a + b);
+  if (cell === 'RNN') return { h: sum.map((row) => row.map((v) => activate(v, f))), c: null, gates: [] };
+  const named = (name: TraceGate['name'], pre: Rows, fn: (v: number) => number): TraceGate => ({
+    name,
+    pre,
+    value: pre.map((row) => row.map(fn)),
+  });
+  if (cell === 'LSTM') {
+    const [i, fg, g, o] = (['i', 'f', 'g', 'o'] as const).map((name, k) =>
+      named(name, gate(sum, k, H), name === 'g' ? Math.tanh : sigmoid),
+    ) as [TraceGate, TraceGate, TraceGate, TraceGate];
+    // c = f * c_prev + i * g;  h = o * tanh(c)  (then projected by W_hr with proj_size)
+    const c = fg.value.map((row, n) =>
+      row.map((fv, j) => fv * (cPrev?.[n]?.[j] as number) + (i.value[n]?.[j] as number) * (g.value[n]?.[j] as number)),
+    );
+    const hh = elementwise(o.value, c, (ov, cv) => ov * Math.tanh(cv));
+    return { h: whr ? linearRows(hh, whr, undefined) : hh, c, gates: [i, fg, g, o] };
+  }
+  const r = named('r', gate(sum, 0, H), sigmoid);
+  const z = named('z', gate(sum, 1, H), sigmoid);
+  // n = tanh(x W_in^T + b_in + r * (h W_hn^T + b_hn)): the reset gate scales the hidden part, its bias included
+  const nPre = elementwise(
+    gate(xPart, 2, H),
+    elementwise(r.value, gate(hPart, 2, H), (a, b) => a * b),
+    (a, b) => a + b,
+  );
+  const nGate = named('n', nPre, Math.tanh);
+  // h = (1 - z) * n + z * h_prev, in ATen's order: (h_prev - n) * z + n
+  const h = nGate.value.map((row, n) =>
+    row.map((nv, j) => ((hPrev[n]?.[j] as number) - nv) * (z.value[n]?.[j] as number) + nv),
+  );
+  return { h, c: null, gates: [r, z, nGate] };
+}
+
 function rowsOf(data: FloatArray, offset: number, N: number, F: number): Rows {
   return Array.from({ length: N }, (_, n) => Array.from(data.subarray(offset + n * F, offset + (n + 1) * F)));
 }
@@ -94,25 +176,26 @@ function weightsFrom(sd: Record<string, Tensor>): {
 }
 
 /**
- * A stacked RNN forward from a state dict of PyTorch names (`weight_ih_l0`, ...): `[output, hN]` with the same
- * shapes and numbers as `RNN.forward`. Input (L, N, I), (N, L, I) with batchFirst, or (L, I).
+ * A stacked forward from a state dict of PyTorch names (`weight_ih_l0`, ...), whatever its cell: the output and
+ * final states with the same shapes and numbers as the module's forward. Input (L, N, I), (N, L, I) with
+ * batchFirst, or (L, I).
  *
  * @example
- * const [out, hN] = rnnForward(x, rnn.stateDict(), { trace: (e) => console.log(e) });
+ * const { output, hN, cN } = recurrentForward(x, lstm.stateDict(), { trace: (e) => console.log(e) });
  */
-export function rnnForward(
+export function recurrentForward(
   input: Tensor,
   weights: Record<string, Tensor>,
   options: FunctionalOptions = {},
-): [Tensor, Tensor] {
+): FunctionalResult {
   const { arch, get } = weightsFrom(weights);
   const f = options.nonlinearity ?? 'tanh';
-  const H = arch.hiddenSize;
-  const K = arch.numLayers;
+  const { cell, hiddenSize: H, numLayers: K } = arch;
+  const P = arch.projSize > 0 ? arch.projSize : H;
   const D = arch.bidirectional ? 2 : 1;
   const batched = input.ndim === 3;
   if (input.ndim !== 2 && input.ndim !== 3) {
-    throw new RnnError('shape_mismatch', `RNN: Expected input to be 2D or 3D, got ${input.ndim}D tensor instead`);
+    throw new RnnError('shape_mismatch', `${cell}: Expected input to be 2D or 3D, got ${input.ndim}D tensor instead`);
   }
   const I = input.size(-1);
   if (I !== arch.inputSize) {
@@ -127,25 +210,31 @@ export function rnnForward(
   const x = bf ? swap01(input.data, N, L, I) : input.data; // (L, N, I)
   const lengths = options.lengths ? checkLengths(options.lengths, N, L) : null;
   const trace = options.trace ?? (() => {});
+  const zeros = (width: number): Rows => Array.from({ length: N }, () => new Array<number>(width).fill(0));
 
-  // h[l*D + d]: layer l, direction d's own state, (N, H), starting from its slice of h0.
+  // h[l*D + d]: layer l, direction d's own state, (N, P), starting from its slice of h0; c likewise (LSTM, (N, H)).
   const h: Rows[] = Array.from({ length: K * D }, (_, s) =>
-    options.h0
-      ? rowsOf(options.h0.data, s * N * H, N, H)
-      : Array.from({ length: N }, () => new Array<number>(H).fill(0)),
+    options.h0 ? rowsOf(options.h0.data, s * N * P, N, P) : zeros(P),
   );
+  const c: Rows[] | null =
+    cell === 'LSTM'
+      ? Array.from({ length: K * D }, (_, s) => (options.c0 ? rowsOf(options.c0.data, s * N * H, N, H) : zeros(H)))
+      : null;
   const active = (t: number, n: number) => lengths === null || t < (lengths[n] as number);
 
-  /** Layer l, direction d, at step t: updates h and returns the new state rows (0 where padded). */
+  /** Layer l, direction d, at step t: updates the states and returns the new h rows (0 where padded). */
   const step = (l: number, d: number, t: number, layerInput: Rows): Rows => {
     const s = l * D + d;
     const hPrev = h[s] as Rows;
+    const cPrev = c ? (c[s] as Rows) : null;
     const inputPart = linearRows(layerInput, get('weight_ih', l, d) as Tensor, get('bias_ih', l, d));
     const hiddenPart = linearRows(hPrev, get('weight_hh', l, d) as Tensor, get('bias_hh', l, d));
-    const hNew = inputPart.map((row, n) =>
-      row.map((v, j) => (active(t, n) ? activate(v + (hiddenPart[n]?.[j] as number), f) : (hPrev[n]?.[j] as number))),
-    );
+    const next = cellStep(cell, f, inputPart, hiddenPart, hPrev, cPrev, H, get('weight_hr', l, d));
+    // a padded sequence keeps its states
+    const hNew = next.h.map((row, n) => (active(t, n) ? row : (hPrev[n] as number[])));
     h[s] = hNew;
+    const cNew = next.c && cPrev ? next.c.map((row, n) => (active(t, n) ? row : (cPrev[n] as number[]))) : null;
+    if (c && cNew) c[s] = cNew;
     trace({
       kind: 'layer',
       t,
@@ -155,14 +244,17 @@ export function rnnForward(
       hPrev,
       inputPart,
       hiddenPart,
+      gates: next.gates,
+      cPrev,
+      c: cNew,
       h: hNew,
     });
     return hNew.map((row, n) => (active(t, n) ? row : row.map(() => 0)));
   };
 
-  const output = allocate(input.dtype, L * N * D * H); // (L, N, D*H)
+  const output = allocate(input.dtype, L * N * D * P); // (L, N, D*P)
   const write = (t: number, d: number, rows: Rows) =>
-    rows.forEach((row, n) => row.forEach((v, j) => (output[(t * N + n) * D * H + d * H + j] = v)));
+    rows.forEach((row, n) => row.forEach((v, j) => (output[(t * N + n) * D * P + d * P + j] = v)));
 
   if (D === 1) {
     for (let t = 0; t < L; t++) {
@@ -178,69 +270,126 @@ export function rnnForward(
       const rev: Rows[] = [];
       for (let t = 0; t < L; t++) fwd[t] = step(l, 0, t, seq[t] as Rows);
       for (let t = L - 1; t >= 0; t--) rev[t] = step(l, 1, t, seq[t] as Rows);
-      seq = fwd.map((rows, t) => rows.map((row, n) => [...row, ...((rev[t] as Rows)[n] as number[])])); // (N, 2H)
+      seq = fwd.map((rows, t) => rows.map((row, n) => [...row, ...((rev[t] as Rows)[n] as number[])])); // (N, 2P)
     }
     seq.forEach((rows, t) => {
       write(
         t,
         0,
-        rows.map((r) => r.slice(0, H)),
+        rows.map((r) => r.slice(0, P)),
       );
       write(
         t,
         1,
-        rows.map((r) => r.slice(H)),
+        rows.map((r) => r.slice(P)),
       );
     });
   }
-  const hN = allocate(input.dtype, K * D * N * H); // (K*D, N, H)
-  h.forEach((rows, s) => rows.forEach((row, n) => hN.set(row, (s * N + n) * H)));
-  const F = D * H;
+  const states = (rows: Rows[], width: number) => {
+    const flat = allocate(input.dtype, K * D * N * width); // (K*D, N, width)
+    rows.forEach((r, s) => r.forEach((row, n) => flat.set(row, (s * N + n) * width)));
+    return new Tensor(flat, batched ? [K * D, N, width] : [K * D, width]);
+  };
+  const F = D * P;
   const out = !batched
     ? new Tensor(output, [L, F])
     : bf
       ? new Tensor(swap01(output, L, N, F), [N, L, F])
       : new Tensor(output, [L, N, F]);
-  return [out, new Tensor(hN, batched ? [K * D, N, H] : [K * D, H])];
+  return { cell, output: out, hN: states(h, P), cN: c ? states(c, H) : null };
+}
+
+/** `recurrentForward` for a module of the one cell `cell`, refusing another's state dict. */
+function forwardOf(cell: CellKind, input: Tensor, weights: Record<string, Tensor>, options: FunctionalOptions) {
+  const r = recurrentForward(input, weights, options);
+  if (r.cell !== cell) {
+    throw new RnnError('state_dict', `this state dict holds an ${moduleName(r.cell)}, not an ${moduleName(cell)}`, {
+      expected: cell,
+      got: r.cell,
+      hint: `use ${r.cell === 'LSTM' ? 'lstmForward' : r.cell === 'GRU' ? 'gruForward' : 'rnnForward'}, or recurrentForward for any cell`,
+    });
+  }
+  return r;
+}
+
+/**
+ * A stacked nn.RNN forward from its state dict: `[output, hN]` with the same shapes and numbers as
+ * `RNN.forward`. Input (L, N, I), (N, L, I) with batchFirst, or (L, I).
+ *
+ * @example
+ * const [out, hN] = rnnForward(x, rnn.stateDict(), { trace: (e) => console.log(e) });
+ */
+export function rnnForward(
+  input: Tensor,
+  weights: Record<string, Tensor>,
+  options: FunctionalOptions = {},
+): [Tensor, Tensor] {
+  const r = forwardOf('RNN', input, weights, options);
+  return [r.output, r.hN];
+}
+
+/** A stacked nn.GRU forward from its state dict: `[output, hN]`, as `GRU.forward`. */
+export function gruForward(
+  input: Tensor,
+  weights: Record<string, Tensor>,
+  options: FunctionalOptions = {},
+): [Tensor, Tensor] {
+  const r = forwardOf('GRU', input, weights, options);
+  return [r.output, r.hN];
+}
+
+/** A stacked nn.LSTM forward from its state dict: `[output, [hN, cN]]`, as `LSTM.forward`. */
+export function lstmForward(
+  input: Tensor,
+  weights: Record<string, Tensor>,
+  options: FunctionalOptions = {},
+): [Tensor, [Tensor, Tensor]] {
+  const r = forwardOf('LSTM', input, weights, options);
+  return [r.output, [r.hN, r.cN as Tensor]];
 }
 
 /**
  * The classic mistake, kept to be shown: the notebook's (and PyTorch's docstring's) hand-written forward that
- * feeds x_t to every layer. When input and hidden sizes differ, layer 1's weight_ih_l1 (H, H) cannot take x_t
+ * feeds x_t to every layer. When input and hidden sizes differ, layer 1's weight_ih_l1 (G*H, P) cannot take x_t
  * (N, I) and it throws PyTorch's "mat1 and mat2 shapes cannot be multiplied"; when they are equal it runs and
- * returns wrong numbers. Unidirectional, no lengths.
+ * returns wrong numbers. Any cell (the LSTM carries its c as it should: only the layer input is wrong);
+ * unidirectional, no lengths. Returns `[output, hN]`.
  */
 export function mistakenForward(
   input: Tensor,
   weights: Record<string, Tensor>,
-  options: { nonlinearity?: Nonlinearity; h0?: Tensor } = {},
+  options: { nonlinearity?: Nonlinearity; h0?: Tensor; c0?: Tensor } = {},
 ): [Tensor, Tensor] {
   const { arch, get } = weightsFrom(weights);
   const f = options.nonlinearity ?? 'tanh';
-  const { hiddenSize: H, numLayers: K } = arch;
+  const { cell, hiddenSize: H, numLayers: K } = arch;
+  const P = arch.projSize > 0 ? arch.projSize : H;
   const [L, N, I] =
     input.ndim === 3
       ? (input.shape as [number, number, number])
       : [input.shape[0] as number, 1, input.shape[1] as number];
-  const h: Rows[] = Array.from({ length: K }, (_, l) =>
-    options.h0
-      ? rowsOf(options.h0.data, l * N * H, N, H)
-      : Array.from({ length: N }, () => new Array<number>(H).fill(0)),
-  );
-  const output = allocate(input.dtype, L * N * H);
+  const start = (t: Tensor | undefined, width: number): Rows[] =>
+    Array.from({ length: K }, (_, l) =>
+      t ? rowsOf(t.data, l * N * width, N, width) : Array.from({ length: N }, () => new Array<number>(width).fill(0)),
+    );
+  const h = start(options.h0, P);
+  const c = start(options.c0, H);
+  const output = allocate(input.dtype, L * N * P);
   for (let t = 0; t < L; t++) {
     const xt = rowsOf(input.data, t * N * I, N, I);
     for (let l = 0; l < K; l++) {
       const a = linearRows(xt, get('weight_ih', l, 0) as Tensor, get('bias_ih', l, 0)); // the bug: x_t, not h[l-1]
       const b = linearRows(h[l] as Rows, get('weight_hh', l, 0) as Tensor, get('bias_hh', l, 0));
-      h[l] = a.map((row, n) => row.map((v, j) => activate(v + (b[n]?.[j] as number), f)));
+      const next = cellStep(cell, f, a, b, h[l] as Rows, c[l] as Rows, H, get('weight_hr', l, 0));
+      h[l] = next.h;
+      if (next.c) c[l] = next.c;
     }
-    (h[K - 1] as Rows).forEach((row, n) => output.set(row, (t * N + n) * H));
+    (h[K - 1] as Rows).forEach((row, n) => output.set(row, (t * N + n) * P));
   }
-  const hN = allocate(input.dtype, K * N * H);
-  h.forEach((rows, l) => rows.forEach((row, n) => hN.set(row, (l * N + n) * H)));
+  const hN = allocate(input.dtype, K * N * P);
+  h.forEach((rows, l) => rows.forEach((row, n) => hN.set(row, (l * N + n) * P)));
   return [
-    new Tensor(output, input.ndim === 3 ? [L, N, H] : [L, H]),
-    new Tensor(hN, input.ndim === 3 ? [K, N, H] : [K, H]),
+    new Tensor(output, input.ndim === 3 ? [L, N, P] : [L, P]),
+    new Tensor(hN, input.ndim === 3 ? [K, N, P] : [K, P]),
   ];
 }
