@@ -186,12 +186,18 @@ export function gatedRecurrenceBackward(kernel: Kernel, a: RecurrenceBackwardArg
             : (dh[n * P + j] as number) + (dout ? (dout[row + j] as number) : 0);
           const dC = (dc[n * H + j] as number) + dy * o * (1 - tc * tc);
           dc[n * H + j] = dC * f;
-          const gates = [dC * g * i * (1 - i), dC * cPrev * f * (1 - f), dC * i * (1 - g * g), dy * tc * o * (1 - o)];
-          for (let k = 0; k < 4; k++) {
-            const v = gates[k] as number;
-            dg[q + k * H + j] = v;
-            dpre[q + k * H + j] = (dpre[q + k * H + j] as number) + v;
-          }
+          const di = dC * g * i * (1 - i);
+          const df = dC * cPrev * f * (1 - f);
+          const dgg = dC * i * (1 - g * g);
+          const dO = dy * tc * o * (1 - o);
+          dg[q + j] = di;
+          dg[q + H + j] = df;
+          dg[q + 2 * H + j] = dgg;
+          dg[q + 3 * H + j] = dO;
+          dpre[q + j] = (dpre[q + j] as number) + di;
+          dpre[q + H + j] = (dpre[q + H + j] as number) + df;
+          dpre[q + 2 * H + j] = (dpre[q + 2 * H + j] as number) + dgg;
+          dpre[q + 3 * H + j] = (dpre[q + 3 * H + j] as number) + dO;
         } else {
           const r = tape[tp + j] as number;
           const z = tape[tp + H + j] as number;

@@ -243,12 +243,13 @@ export abstract class RNNBase extends Module {
   }
 
   /**
-   * The forward of every cell: `[output, finalStates]` for `states` = [h0] or the LSTM's [h0, c0] (null: zeros).
-   * The subclasses give it PyTorch's signature.
+   * The forward of every cell, with the states as a list: `[output, [hN]]` or the LSTM's `[output, [hN, cN]]`,
+   * from `states` = [h0] or [h0, c0] (null: zeros). What code written for any cell calls; `forward` gives each
+   * module PyTorch's signature.
    */
-  protected runForward(input: Tensor, states: readonly unknown[] | null, options?: ForwardOptions): [Tensor, Tensor[]] {
+  forwardStates(input: Tensor, states?: readonly unknown[] | null, options?: ForwardOptions): [Tensor, Tensor[]] {
     const shape = this.forwardShape;
-    const p = prepareForward(shape, input, states, options?.lengths);
+    const p = prepareForward(shape, input, states ?? null, options?.lengths);
     const D = this.directions;
     const H = this.hiddenSize;
     const P = this.stateSize;
@@ -306,12 +307,13 @@ export abstract class RNNBase extends Module {
    * The backward of every cell, for the last forward recorded with `{ requiresGrad: true }` (which it consumes):
    * the gradients of sum(output * gradOutput) + sum over the final states of (state * its gradient), as PyTorch's
    * autograd computes them. Returns those of the input and initial states, and ADDS those of every parameter into
-   * `grad(name)`. `STATE_NAMES` name the final states in messages.
+   * `grad(name)`. `gradStates` are [gradHN] or [gradHN, gradCN], null or omitted for zeros. What code written
+   * for any cell calls; `backward` gives each module its own signature.
    */
-  protected runBackward(
+  backwardStates(
     gradOutput: Tensor | null,
-    gradStates: readonly (Tensor | null | undefined)[],
-    options: BackwardOptions,
+    gradStates: readonly (Tensor | null | undefined)[] = [],
+    options: BackwardOptions = {},
   ): StateGradients {
     const tape = this.tape;
     if (!tape) throw this.noRecordedForward();

@@ -42,7 +42,7 @@ export class GRU extends RNNBase {
 
   /** Runs the network: `[output, hN]`, h0 defaulting to zeros; as `RNN.forward`. */
   forward(input: Tensor, h0?: Tensor | null, options?: ForwardOptions): [Tensor, Tensor] {
-    const [output, [hN]] = this.runForward(input, h0 === undefined || h0 === null ? null : [h0], options);
+    const [output, [hN]] = this.forwardStates(input, h0 === undefined || h0 === null ? null : [h0], options);
     return [output, hN as Tensor];
   }
 
@@ -58,7 +58,7 @@ export class GRU extends RNNBase {
     gradHN?: Tensor | null,
     options: BackwardOptions = {},
   ): RNNGradients | RNNParameterGradients {
-    const { input, states } = this.runBackward(gradOutput, [gradHN], options);
+    const { input, states } = this.backwardStates(gradOutput, [gradHN], options);
     return { input, h0: states[0] ?? null } as RNNGradients | RNNParameterGradients;
   }
 

@@ -82,7 +82,7 @@ export class LSTM extends RNNBase {
         got: Array.isArray(hx) ? `an array of ${hx.length}` : typeof hx,
       });
     }
-    const [output, [hN, cN]] = this.runForward(input, hx ?? null, options);
+    const [output, [hN, cN]] = this.forwardStates(input, hx ?? null, options);
     return [output, [hN as Tensor, cN as Tensor]];
   }
 
@@ -102,7 +102,7 @@ export class LSTM extends RNNBase {
     gradState?: readonly [Tensor | null, Tensor | null] | null,
     options: BackwardOptions = {},
   ): LSTMGradients {
-    const { input, states } = this.runBackward(gradOutput, gradState ?? [], options);
+    const { input, states } = this.backwardStates(gradOutput, gradState ?? [], options);
     return { input, h0: states[0] ?? null, c0: states[1] ?? null };
   }
 

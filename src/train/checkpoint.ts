@@ -1,13 +1,15 @@
 /**
  * Model checkpoints as safetensors: the RNN's weights under `rnn.`, the head's under `head.`, and in the
- * header's `__metadata__` (string to string) what rebuilds the model: the task, sizes, nonlinearity, dtype and,
- * for the character model, the vocabulary. PyTorch loads the tensors into a module with `rnn` and `head`
+ * header's `__metadata__` (string to string) what rebuilds the model: the task, the cell (RNN, LSTM, GRU; a
+ * checkpoint without it is from before LSTM and GRU existed, an RNN), sizes, nonlinearity, dtype and, for the
+ * character model, the vocabulary. PyTorch loads the tensors into a module with `rnn` and `head`
  * attributes with `load_state_dict(strict=True)` (see docs/training.md).
  *
  * Pure (bytes in, bytes out), so the browser can use it; the CLI does the file access.
  */
 import { RnnError } from '../errors.js';
 import { readSafetensors, toFloat, writeSafetensors } from '../io/safetensors.js';
+import { CELL_KINDS } from '../rnn/cell.js';
 import type { Tensor } from '../tensor.js';
 import { type ModelConfig, SequenceModel, TASKS, type TaskName } from './model.js';
 
@@ -20,6 +22,7 @@ const RESERVED = [
   'format',
   'version',
   'task',
+  'cell',
   'input_size',
   'hidden_size',
   'num_layers',
@@ -49,6 +52,7 @@ export function checkpointBytes(model: SequenceModel, extra: Record<string, stri
     format: CHECKPOINT_FORMAT,
     version: CHECKPOINT_VERSION,
     task: c.task,
+    cell: c.cell,
     input_size: String(c.inputSize),
     hidden_size: String(c.hiddenSize),
     num_layers: String(c.numLayers),
@@ -151,6 +155,7 @@ export function configFromMetadata(meta: Record<string, string>): ModelConfig {
   const task = oneOf<TaskName>(meta, 'task', TASKS);
   return {
     task,
+    cell: meta.cell === undefined ? 'RNN' : oneOf(meta, 'cell', CELL_KINDS),
     inputSize: integerField(meta, 'input_size'),
     hiddenSize: integerField(meta, 'hidden_size'),
     numLayers: integerField(meta, 'num_layers'),

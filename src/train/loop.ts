@@ -8,7 +8,7 @@
  */
 import { checkInteger, RnnError } from '../errors.js';
 import { Generator } from '../random.js';
-import type { Nonlinearity } from '../rnn/cell.js';
+import { CELL_KINDS, type CellKind, type Nonlinearity } from '../rnn/cell.js';
 import { allocate, type DType, Tensor } from '../tensor.js';
 import { clipGradNorm } from './clip.js';
 import { type Batch, charBatch, encodeText, sineBatch, sineSeries, TEXT, vocabularyOf } from './data.js';
@@ -18,7 +18,9 @@ import { Adam, type Optimizer, SGD } from './optim.js';
 
 export interface TrainConfig {
   task: TaskName;
-  /** K: RNN layers. */
+  /** Which recurrent module: nn.RNN (default), nn.LSTM or nn.GRU. */
+  cell: CellKind;
+  /** K: recurrent layers. */
   layers: number;
   /** H: hidden features per layer. */
   hidden: number;
@@ -51,6 +53,7 @@ export interface TrainConfig {
 /** The defaults of each task: small enough to train in well under a minute on the reference kernel. */
 export function defaultConfig(task: TaskName = 'sine'): TrainConfig {
   const common = {
+    cell: 'RNN',
     optimizer: 'adam',
     momentum: 0.9,
     seed: 0,
@@ -75,6 +78,13 @@ export function checkTrainConfig(c: TrainConfig): TrainConfig {
         expected: TASKS,
         got: c.task,
       },
+    );
+  }
+  if (!CELL_KINDS.includes(c.cell)) {
+    throw new RnnError(
+      'invalid_argument',
+      `Unknown cell '${String(c.cell)}'. Select from ${CELL_KINDS.map((k) => `'${k}'`).join(', ')}.`,
+      { expected: CELL_KINDS, got: c.cell },
     );
   }
   if (c.bidirectional) {
@@ -181,6 +191,7 @@ export class Trainer {
     this.model = new SequenceModel(
       {
         task: c.task,
+        cell: c.cell,
         inputSize: this.source.inputSize,
         hiddenSize: c.hidden,
         numLayers: c.layers,

@@ -1,12 +1,12 @@
 /**
- * The model `stacked-rnn train` trains: a stacked RNN and a Linear head on its every output step, the same
- * two-attribute module (`rnn`, `head`) a checkpoint loads into in PyTorch.
+ * The model `stacked-rnn train` trains: a stacked RNN, LSTM or GRU and a Linear head on its every output step,
+ * the same two-attribute module (`rnn`, `head`) a checkpoint loads into in PyTorch.
  */
 import { RnnError } from '../errors.js';
 import { Linear } from '../nn/linear.js';
 import { Generator } from '../random.js';
-import type { Nonlinearity } from '../rnn/cell.js';
-import { RNN } from '../rnn/rnn.js';
+import type { CellKind, Nonlinearity } from '../rnn/cell.js';
+import { moduleFor, type RecurrentModule } from '../rnn/from-architecture.js';
 import type { DType, Tensor } from '../tensor.js';
 import { type Param, parametersOf } from './optim.js';
 
@@ -16,6 +16,8 @@ export const TASKS: readonly TaskName[] = ['sine', 'chars'];
 
 export interface ModelConfig {
   task: TaskName;
+  /** Which recurrent module: nn.RNN, nn.LSTM or nn.GRU. */
+  cell: CellKind;
   /** I: 1 for sine, the vocabulary size (one-hot input) for chars. */
   inputSize: number;
   /** H. */
@@ -24,6 +26,7 @@ export interface ModelConfig {
   numLayers: number;
   /** O: 1 for sine, the vocabulary size (logits) for chars. */
   outputSize: number;
+  /** The RNN's f (ignored by the LSTM and GRU). */
   nonlinearity: Nonlinearity;
   bias: boolean;
   bidirectional: boolean;
@@ -33,12 +36,13 @@ export interface ModelConfig {
 }
 
 /**
- * `rnn` (nn.RNN) then `head` (nn.Linear(D*H, O)) applied to every step: input (L, N, I), output (L, N, O).
- * Parameters are named as in PyTorch's state dict of such a module: `rnn.weight_ih_l0`, ..., `head.weight`.
+ * `rnn` (nn.RNN, nn.LSTM or nn.GRU) then `head` (nn.Linear(D*H, O)) applied to every step: input (L, N, I),
+ * output (L, N, O). Parameters are named as in PyTorch's state dict of such a module: `rnn.weight_ih_l0`, ...,
+ * `head.weight`.
  */
 export class SequenceModel {
   readonly config: ModelConfig;
-  readonly rnn: RNN;
+  readonly rnn: RecurrentModule;
   readonly head: Linear;
 
   /** Initialises the RNN then the head from one Generator, as two modules built in a row after manual_seed. */
@@ -56,17 +60,23 @@ export class SequenceModel {
     this.config = config;
     const g = options.seed instanceof Generator ? options.seed : new Generator(options.seed ?? 0);
     const backend = options.backend === undefined ? {} : { backend: options.backend };
-    this.rnn = new RNN({
-      inputSize: config.inputSize,
-      hiddenSize: config.hiddenSize,
-      numLayers: config.numLayers,
-      nonlinearity: config.nonlinearity,
-      bias: config.bias,
-      bidirectional: config.bidirectional,
-      dtype: config.dtype,
-      seed: g,
-      ...backend,
-    });
+    this.rnn = moduleFor(
+      {
+        cell: config.cell,
+        inputSize: config.inputSize,
+        hiddenSize: config.hiddenSize,
+        numLayers: config.numLayers,
+        bias: config.bias,
+        bidirectional: config.bidirectional,
+        projSize: 0,
+      },
+      {
+        ...(config.cell === 'RNN' ? { nonlinearity: config.nonlinearity } : {}),
+        dtype: config.dtype,
+        seed: g,
+        ...backend,
+      },
+    );
     this.head = new Linear({
       inFeatures: this.rnn.directions * config.hiddenSize,
       outFeatures: config.outputSize,
@@ -77,19 +87,20 @@ export class SequenceModel {
   }
 
   /**
-   * Runs rnn then head: `[output (L, N, O), hN (D*K, N, H)]`. With `requiresGrad`, both record what `backward`
+   * Runs rnn then head: `[output (L, N, O), states]`, the final states [hN (D*K, N, H)] (the LSTM's [hN, cN]),
+   * from `states` (null: zeros), so a caller can carry them on. With `requiresGrad`, both record what `backward`
    * needs.
    */
-  forward(input: Tensor, options: { h0?: Tensor | null; requiresGrad?: boolean } = {}): [Tensor, Tensor] {
+  forward(input: Tensor, options: { states?: Tensor[] | null; requiresGrad?: boolean } = {}): [Tensor, Tensor[]] {
     const requiresGrad = options.requiresGrad === true;
-    const [hidden, hN] = this.rnn.forward(input, options.h0 ?? null, { requiresGrad });
-    return [this.head.forward(hidden, { requiresGrad }), hN];
+    const [hidden, states] = this.rnn.forwardStates(input, options.states ?? null, { requiresGrad });
+    return [this.head.forward(hidden, { requiresGrad }), states];
   }
 
   /** Walks the forward in reverse: head, then rnn. ADDS every parameter's gradient; see `zeroGrad`. */
   backward(gradOutput: Tensor): void {
     const gradHidden = this.head.backward(gradOutput);
-    this.rnn.backward(gradHidden, null, { inputGrad: false }); // the data needs no gradient
+    this.rnn.backwardStates(gradHidden, [], { inputGrad: false }); // the data needs no gradient
   }
 
   zeroGrad(): void {

@@ -80,14 +80,14 @@ export function sampleText(model: SequenceModel, options: SampleOptions = {}): s
   const V = vocab.length;
   const dtype = model.config.dtype;
   const codes = chars.map((c) => vocab.indexOf(c));
-  // The prime as one sequence (L, 1, V); then one step (1, 1, V) at a time, carrying h_n.
-  let [logits, h] = model.forward(new Tensor(oneHot(codes, V, dtype), [codes.length, 1, V]));
+  // The prime as one sequence (L, 1, V); then one step (1, 1, V) at a time, carrying h_n (and the LSTM's c_n).
+  let [logits, states] = model.forward(new Tensor(oneHot(codes, V, dtype), [codes.length, 1, V]));
   const out = [...chars];
   for (let i = 0; i < length; i++) {
     const last = logits.data.subarray(logits.numel - V); // (V) logits of the last step
     const next = drawIndex(last, temperature, g);
     out.push(vocab[next] as string);
-    if (i + 1 < length) [logits, h] = model.forward(new Tensor(oneHot([next], V, dtype), [1, 1, V]), { h0: h });
+    if (i + 1 < length) [logits, states] = model.forward(new Tensor(oneHot([next], V, dtype), [1, 1, V]), { states });
   }
   return out.join('');
 }
