@@ -282,14 +282,27 @@ describe('PyTorch .pt files in the command', () => {
   const fixtures = new URL('./fixtures/pt/', import.meta.url).pathname;
 
   test('run reads a torch.save state dict and gives the library forward of the same weights', () => {
-    const fromPt = tmp.path('pt-out.safetensors');
+    // the weights as torch.load saw them (test/fixtures/pt/expected.json), not as our reader reads them
+    const saw = JSON.parse(readFileSync(`${fixtures}expected.json`, 'utf8')).files['rnn.pt'].tensors as Record<
+      string,
+      { shape: number[]; values: number[] }
+    >;
+    const sd = Object.fromEntries(Object.entries(saw).map(([k, t]) => [k, tensor(t.values, t.shape)]));
+    const [H, I] = (sd.weight_ih_l0 as Tensor).shape as [number, number]; // 2 layers, bidirectional
+    const library = new RNN({ inputSize: I, hiddenSize: H, numLayers: 2, bidirectional: true, seed: 0 }).eval();
+    library.loadStateDict(sd);
+    const x = randn([5, 2, I], { generator: 4 });
+    const [output, hN] = library.forward(x);
+    const input = saveSafetensors(tmp.path('pt-x.safetensors'), { input: x });
     const viaSafetensors = tmp.path('pt-converted.safetensors');
-    const input = saveSafetensors(tmp.path('pt-x.safetensors'), { input: randn([5, 2, 3], { generator: 4 }) });
-    assert.equal(cli('run', '--weights', `${fixtures}rnn.pt`, '--input', input, '--out', fromPt).status, 0);
     assert.equal(cli('convert', `${fixtures}rnn.pt`, viaSafetensors).status, 0);
-    const again = tmp.path('pt-out2.safetensors');
-    assert.equal(cli('run', '--weights', viaSafetensors, '--input', input, '--out', again).status, 0);
-    assert.deepEqual(Array.from(readOut(fromPt).output?.data ?? []), Array.from(readOut(again).output?.data ?? []));
+    for (const weights of [`${fixtures}rnn.pt`, viaSafetensors]) {
+      const out = tmp.path(`pt-out-${weights === viaSafetensors ? 'converted' : 'pt'}.safetensors`);
+      const r = cli('run', '--weights', weights, '--input', input, '--out', out);
+      assert.equal(r.status, 0, r.stderr);
+      assert.deepEqual(Array.from(readOut(out).output?.data ?? []), Array.from(output.data), weights);
+      assert.deepEqual(Array.from(readOut(out).h_n?.data ?? []), Array.from(hN.data), weights);
+    }
   });
 
   test('convert writes .pt that reads back to the same tensors', () => {

@@ -18,6 +18,10 @@ const fromJson = (v: number | string): number =>
 
 const cases = JSON.parse(readFileSync(new URL('./fixtures/format.json', import.meta.url), 'utf8')) as Case[];
 
+test('test/fixtures/format.json has tensors printed by PyTorch', () => {
+  assert.ok(cases.length > 0, 'no cases: run scripts/make_format_fixtures.py');
+});
+
 for (const c of cases) {
   test(`a tensor prints exactly as PyTorch prints it: ${c.name}`, () => {
     assert.equal(String(tensor(c.values.map(fromJson), c.shape, c.dtype)), c.str);

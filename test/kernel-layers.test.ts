@@ -5,9 +5,14 @@
  * for carries over. So each test runs `stackForward` twice with the same kernel, once as is and once with
  * `layers` taken away, and asks for identical bits, on shapes that take the fused single-row path (N = 1, tanh,
  * H = 16..64) and the general one (N > 1, relu, lengths, H not a multiple of 16), with 2 to 4 layers.
+ *
+ * With one thread `layers` declines every stack, and both runs would be layer by layer: so the tests set the addon
+ * to two threads (which it takes wherever there are two cores, whatever STACKED_RNN_THREADS said at load), count
+ * the stacks the one call ran, and skip, saying why, only on a one-core machine.
  */
 import assert from 'node:assert/strict';
-import { describe, test } from 'node:test';
+import { cpus } from 'node:os';
+import { after, before, describe, test } from 'node:test';
 import type { DirectionWeights, Kernel } from '../src/kernels/kernel.js';
 import { createNativeKernel, nativeAddon } from '../src/kernels/native.js';
 import { Generator } from '../src/random.js';
@@ -67,18 +72,29 @@ function assertSameBits(what: string, got: Float32Array, want: Float32Array): vo
 }
 
 const addon = nativeAddon;
+const cores = cpus().length;
+/** The skip option of a test that needs `layers` to run: it declines every stack on one thread. */
+const needsTwoThreads = cores >= 2 ? false : `one core (os.cpus() counts ${cores}): with one thread layers declines`;
 
 describe('the native kernel runs a unidirectional stack in one call', {
   skip: addon ? false : 'no native addon',
 }, () => {
-  const native = createNativeKernel(addon as NonNullable<typeof addon>, { exactBelow: 0 });
+  const api = addon as NonNullable<typeof addon>;
+  const native = createNativeKernel(api, { exactBelow: 0 });
   const { layers: _, ...layerByLayer } = native; // the same kernel without `layers`
-  const threads = addon?.threads() ?? 1;
+  const loaded = api.threads();
 
-  test('it writes the same outputs and final states as linear then recurrence layer by layer, on 60 stacks', () => {
-    const g = new Generator(2024);
+  before(() => {
+    if (cores >= 2) assert.equal(api.threads(2), 2, `the addon did not take 2 threads on ${cores} cores`);
+  });
+  after(() => {
+    api.threads(loaded);
+  });
+
+  /** The native kernel, counting the stacks its `layers` ran rather than declined. */
+  function counting(): { kernel: Kernel; ran: () => number } {
     let ran = 0;
-    const counted: Kernel = {
+    const kernel: Kernel = {
       ...native,
       layers(a) {
         const took = native.layers?.(a) ?? false;
@@ -86,6 +102,14 @@ describe('the native kernel runs a unidirectional stack in one call', {
         return took;
       },
     };
+    return { kernel, ran: () => ran };
+  }
+
+  test('it writes the same outputs and final states as linear then recurrence layer by layer, on 60 stacks', {
+    skip: needsTwoThreads,
+  }, () => {
+    const g = new Generator(2024);
+    const counted = counting();
     for (let c = 0; c < 60; c++) {
       const fused = c % 2 === 0; // N = 1, tanh, H a multiple of 16 up to 64: the single-row path
       const N = fused ? 1 : int(g, 1, 6);
@@ -94,26 +118,30 @@ describe('the native kernel runs a unidirectional stack in one call', {
       const mode = fused || c % 3 !== 1 ? 'RNN_TANH' : 'RNN_RELU';
       const lengths = !fused && c % 5 === 1 ? Int32Array.from({ length: N }, () => int(g, 1, dims.L)) : null;
       const k = makeCase(g, dims, mode, lengths, c % 7 !== 3);
-      const got = forward(counted, k);
+      const got = forward(counted.kernel, k);
       const want = forward(layerByLayer, k);
       assertSameBits(`${describeCase(k)} output`, got.output, want.output);
       assertSameBits(`${describeCase(k)} h_n`, got.hN, want.hN);
     }
-    assert.equal(ran, threads >= 2 ? 60 : 0, 'stacks the one call ran');
+    assert.equal(counted.ran(), 60, 'stacks the one call ran');
   });
 
-  test('it gives the same bits call after call (the two threads hand over chunks without a race)', () => {
+  test('it gives the same bits call after call (the two threads hand over chunks without a race)', {
+    skip: needsTwoThreads,
+  }, () => {
     const g = new Generator(7);
     const k = makeCase(g, { L: 100, N: 1, I: 32, H: 64, K: 3, D: 1 }, 'RNN_TANH', null);
     const want = forward(layerByLayer, k);
+    const counted = counting();
     for (let i = 0; i < 300; i++) {
-      const got = forward(native, k);
+      const got = forward(counted.kernel, k);
       assertSameBits(`call ${i} output`, got.output, want.output);
       assertSameBits(`call ${i} h_n`, got.hN, want.hN);
     }
+    assert.equal(counted.ran(), 300, 'calls the one call ran');
   });
 
-  test('a recorded forward through it gives the same gradients', () => {
+  test('a recorded forward through it gives the same gradients', { skip: needsTwoThreads }, () => {
     const g = new Generator(11);
     const k = makeCase(g, { L: 30, N: 3, I: 10, H: 24, K: 3, D: 1 }, 'RNN_TANH', Int32Array.from([30, 17, 4]));
     const grads = (kernel: Kernel) => {
@@ -151,7 +179,9 @@ describe('the native kernel runs a unidirectional stack in one call', {
       );
       return [dx, dh0, ...dw.flatMap((l) => l.flatMap((w) => [w.wih, w.whh, w.bih, w.bhh]))] as Float32Array[];
     };
-    const [got, want] = [grads(native), grads(layerByLayer)];
+    const counted = counting();
+    const [got, want] = [grads(counted.kernel), grads(layerByLayer)];
+    assert.equal(counted.ran(), 1, 'the recorded forward ran as one call');
     got.forEach((a, i) => assertSameBits(`gradient ${i}`, a, want[i] as Float32Array));
   });
 
@@ -168,39 +198,59 @@ describe('the native kernel runs a unidirectional stack in one call', {
     return { ran, asked };
   }
 
-  test('it declines a step big enough to be shared between the cores, before asking for any buffer', () => {
+  /** Zeroed output buffers for each of a case's layers, and its final states. */
+  function buffers(k: Case, Out: Float32ArrayConstructor | Float64ArrayConstructor = Float32Array) {
+    const { L, N, H, K } = k.dims;
+    return { outs: Array.from({ length: K }, () => new Out(L * N * H)), hN: new Float32Array(K * N * H) };
+  }
+
+  test('it declines a step big enough to be shared between the cores, before asking for any buffer', {
+    skip: needsTwoThreads,
+  }, () => {
     const g = new Generator(3);
     const k = makeCase(g, { L: 2, N: 32, I: 8, H: 128, K: 2, D: 1 }, 'RNN_TANH', null); // N H^2 = 2^19
-    const outs = [new Float32Array(2 * 32 * 128), new Float32Array(2 * 32 * 128)];
-    const hN = new Float32Array(2 * 32 * 128);
+    const { outs, hN } = buffers(k);
     assert.deepEqual(callLayers(native, k, outs, hN), { ran: false, asked: 0 });
     assert.ok(outs.every((o) => o.every((v) => v === 0)) && hN.every((v) => v === 0));
+    const below = makeCase(g, { L: 2, N: 31, I: 8, H: 128, K: 2, D: 1 }, 'RNN_TANH', null); // one row fewer
+    const b = buffers(below);
+    assert.deepEqual(callLayers(native, below, b.outs, b.hN), { ran: true, asked: 2 }, 'a step one row smaller');
   });
 
   test('with one thread it declines, and the layers run one by one', () => {
-    const api = addon as NonNullable<typeof addon>;
     const k = makeCase(new Generator(4), { L: 20, N: 1, I: 8, H: 32, K: 2, D: 1 }, 'RNN_TANH', null);
-    const outs = () => [new Float32Array(20 * 32), new Float32Array(20 * 32)];
+    const before = api.threads();
     try {
-      api.threads(1);
-      assert.deepEqual(callLayers(native, k, outs(), new Float32Array(2 * 32)), { ran: false, asked: 0 });
+      assert.equal(api.threads(1), 1);
+      const { outs, hN } = buffers(k);
+      assert.deepEqual(callLayers(native, k, outs, hN), { ran: false, asked: 0 });
       assertSameBits('output', forward(native, k).output, forward(layerByLayer, k).output);
     } finally {
-      api.threads(threads);
+      api.threads(before);
     }
-    assert.equal(callLayers(native, k, outs(), new Float32Array(2 * 32)).ran, threads >= 2);
+    const { outs, hN } = buffers(k);
+    assert.equal(callLayers(native, k, outs, hN).ran, cores >= 2, 'with two threads it takes the same stack');
   });
 
-  test('it declines small problems (the reference kernel rounds those once) without asking for buffers', () => {
+  test('it declines small problems (the reference kernel rounds those once) without asking for buffers', {
+    skip: needsTwoThreads,
+  }, () => {
     const k = makeCase(new Generator(6), { L: 3, N: 3, I: 2, H: 3, K: 2, D: 1 }, 'RNN_TANH', null);
-    const defaults = createNativeKernel(addon as NonNullable<typeof addon>);
-    const outs = [new Float32Array(27), new Float32Array(27)];
-    assert.deepEqual(callLayers(defaults, k, outs, new Float32Array(18)), { ran: false, asked: 0 });
+    const defaults = createNativeKernel(api);
+    const small = buffers(k);
+    assert.deepEqual(callLayers(defaults, k, small.outs, small.hN), { ran: false, asked: 0 });
+    const { outs, hN } = buffers(k);
+    assert.deepEqual(callLayers(native, k, outs, hN), { ran: true, asked: 2 }, 'with exactBelow 0 it takes it');
   });
 
-  test('it takes only float32 buffers, and leaves the rest to the layer-by-layer path', () => {
+  test('it takes only float32 buffers, and leaves the rest to the layer-by-layer path', {
+    skip: needsTwoThreads,
+  }, () => {
     const k = makeCase(new Generator(5), { L: 3, N: 1, I: 2, H: 16, K: 2, D: 1 }, 'RNN_TANH', null);
-    const outs = [new Float64Array(3 * 16), new Float32Array(3 * 16)];
-    assert.equal(callLayers(native, k, outs, new Float32Array(32)).ran, false);
+    const mixed = buffers(k);
+    mixed.outs[0] = new Float64Array(3 * 16);
+    assert.equal(callLayers(native, k, mixed.outs, mixed.hN).ran, false);
+    const { outs, hN } = buffers(k);
+    assert.equal(callLayers(native, k, outs, hN).ran, true, 'the same stack in float32 buffers');
   });
 });

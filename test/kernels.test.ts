@@ -9,25 +9,43 @@
  *   dot product (any summation order) plus two bias roundings;
  *   recurrence: max |h - reference| <= 2^-24 * 16 * sqrt(H) * sqrt(L), a loose envelope of the per-step rounding
  *   (about 10x what the runs below see; each run prints its worst error in units of 2^-24).
- * The native and WebAssembly kernels are also run with `exactBelow: 0`, so their float32 paths are exercised on
- * the small shapes here instead of being handed to the reference.
+ * Every float32 call must be the kernel's own (none may reach the reference kernel) and every float64 call the
+ * reference's: test/helpers/kernels.ts counts the calls that reach it. The registered kernels hand a float32 layer
+ * of fewer than `exactBelow` elements to the reference through `scratch` (a float64 buffer), which is tested on its
+ * own; the native and WebAssembly kernels are also run with `exactBelow: 0`, as a stack of any size would run them.
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { getKernel, type Kernel, kernelNames, type Mode, referenceKernel } from '../src/kernels/index.js';
-import { createNativeKernel, nativeAddon, nativeUnavailable } from '../src/kernels/native.js';
+import { createNativeKernel, EXACT_BELOW, nativeAddon, nativeUnavailable } from '../src/kernels/native.js';
 import { createWasmKernel, wasmExports } from '../src/kernels/wasm/wasm.js';
 import { Generator } from '../src/random.js';
 import type { FloatArray } from '../src/tensor.js';
+import { referenceCalls } from './helpers/kernels.js';
 import { int } from './helpers/random.js';
 
 const ULP = 2 ** -24;
 
-const kernels: Kernel[] = kernelNames()
+/** Each fast kernel, and the fewest elements of a float32 layer buffer it computes itself. */
+const kernels: { kernel: Kernel; exactBelow: number }[] = kernelNames()
   .filter((n) => n !== 'reference')
-  .map((n) => getKernel(n));
-if (nativeAddon) kernels.push(createNativeKernel(nativeAddon, { name: 'native (every call)', exactBelow: 0 }));
-if (wasmExports) kernels.push(createWasmKernel(wasmExports, { name: 'wasm (every call)', exactBelow: 0 }));
+  .map((n) => ({ kernel: getKernel(n), exactBelow: EXACT_BELOW }));
+if (nativeAddon) {
+  kernels.push({
+    kernel: createNativeKernel(nativeAddon, { name: 'native (every call)', exactBelow: 0 }),
+    exactBelow: 0,
+  });
+}
+if (wasmExports) {
+  kernels.push({ kernel: createWasmKernel(wasmExports, { name: 'wasm (every call)', exactBelow: 0 }), exactBelow: 0 });
+}
+
+/** Runs a kernel call and asserts who did it: the kernel itself for float32, the reference kernel for float64. */
+function runs(dtype: 'float32' | 'float64', what: string, call: () => void): void {
+  const handed = referenceCalls(call);
+  if (dtype === 'float32') assert.equal(handed, 0, `${what}: a float32 call was handed to the reference kernel`);
+  else assert.ok(handed > 0, `${what}: a float64 call did not go to the reference kernel`);
+}
 
 function array(dtype: 'float32' | 'float64', n: number): FloatArray {
   return dtype === 'float32' ? new Float32Array(n) : new Float64Array(n);
@@ -54,8 +72,30 @@ test('the WebAssembly kernel is registered in Node.js, which has WebAssembly SIM
   assert.ok(kernelNames().includes('wasm'));
 });
 
-for (const kernel of kernels) {
+for (const { kernel, exactBelow } of kernels) {
   describe(`kernel '${kernel.name}' against the reference`, () => {
+    const rule =
+      exactBelow > 0
+        ? `hands a float32 layer of fewer than ${exactBelow} elements to the reference, and runs one of ${exactBelow} itself`
+        : 'runs a float32 layer of any size itself, an empty one included';
+    test(rule, () => {
+      const [M, C] = [exactBelow, 3];
+      const x = new Float32Array(M * C);
+      const w = new Float32Array(C);
+      for (const [length, own] of [
+        [exactBelow - 1, false],
+        [exactBelow, true],
+      ] as const) {
+        if (length < 0) continue;
+        const y = kernel.scratch(x, length);
+        assert.equal(y.length, length);
+        assert.equal(y instanceof Float32Array, own, `a buffer of ${length} elements is float${own ? 32 : 64}`);
+        const handed = referenceCalls(() => kernel.linear(y, x, w, null, null, length, C, 1));
+        assert.equal(handed, own ? 0 : 1, `linear into the buffer of ${length} elements`);
+      }
+      assert.ok(kernel.scratch(new Float64Array(1), 2 * exactBelow + 1) instanceof Float64Array, 'float64 stays');
+    });
+
     for (const dtype of ['float32', 'float64'] as const) {
       test(`linear gives the reference's ${dtype} results on 30 random shapes`, (t) => {
         const g = new Generator(1234);
@@ -70,12 +110,12 @@ for (const kernel of kernels) {
           const b2 = c % 3 === 0 ? null : random(g, dtype, O);
           const want = new Float64Array(M * O);
           referenceKernel.linear(want, x, w, b1, b2, M, C, O);
-          const got = kernel.scratch(x, M * O).length === M * O ? kernel.scratch(x, M * O) : array(dtype, M * O);
-          kernel.linear(got, x, w, b1, b2, M, C, O);
+          const got = array(dtype, M * O);
+          runs(dtype, `(M ${M}, C ${C}, O ${O})`, () => kernel.linear(got, x, w, b1, b2, M, C, O));
           for (let m = 0; m < M; m++) {
             for (let o = 0; o < O; o++) {
               const i = m * O + o;
-              if (dtype === 'float64' && !(got instanceof Float32Array)) {
+              if (dtype === 'float64') {
                 assert.equal(got[i], want[i], `(M ${M}, C ${C}, O ${O}) y[${m}, ${o}]`);
                 continue;
               }
@@ -109,8 +149,8 @@ for (const kernel of kernels) {
           const want = { out: array(dtype, L * N * D * H), hN: array(dtype, N * H) };
           const got = { out: array(dtype, L * N * D * H), hN: array(dtype, N * H) };
           referenceKernel.recurrence({ ...args, ...want } as const);
-          kernel.recurrence({ ...args, ...got } as const);
           const what = `(L ${L}, N ${N}, H ${H}, ${mode}, ${reverse ? 'reverse, ' : ''}lengths ${lengths ? `[${[...lengths]}]` : 'none'})`;
+          runs(dtype, what, () => kernel.recurrence({ ...args, ...got } as const));
           for (const [name, a, b] of [
             ['out', got.out, want.out],
             ['hN', got.hN, want.hN],
@@ -169,7 +209,7 @@ function close(what: string, got: FloatArray, want: FloatArray, bound: (i: numbe
  *   the forward's: 16 * sqrt(H * L) * 2^-24 * max(1, max |reference|) for dpre and dh0, and for dwhh, a sum over up
  *   to L*N steps and rows, 16 * sqrt(H * L * N) * 2^-24 * max(1, max |reference|).
  */
-for (const kernel of kernels) {
+for (const { kernel } of kernels) {
   describe(`kernel '${kernel.name}' backward against the reference`, () => {
     for (const dtype of ['float32', 'float64'] as const) {
       test(`linearBackward accumulates the reference's ${dtype} gradients on 30 random shapes`, (t) => {
@@ -190,8 +230,8 @@ for (const kernel of kernels) {
           const want = { dx: copy(dx), dw: copy(dw), db1: copy(db1), db2: copy(db2) };
           const got = { dx: copy(dx), dw: copy(dw), db1: copy(db1), db2: copy(db2) };
           referenceKernel.linearBackward(want.dx, want.dw, want.db1, want.db2, dy, x, w, M, C, O);
-          kernel.linearBackward(got.dx, got.dw, got.db1, got.db2, dy, x, w, M, C, O);
           const what = `(M ${M}, C ${C}, O ${O})`;
+          runs(dtype, what, () => kernel.linearBackward(got.dx, got.dw, got.db1, got.db2, dy, x, w, M, C, O));
           if (dx && got.dx && want.dx) {
             worst = Math.max(
               worst,
@@ -271,8 +311,8 @@ for (const kernel of kernels) {
           const want = { dpre: copy(dpre), dh0: copy(dh0), dwhh: copy(dwhh) };
           const got = { dpre: copy(dpre), dh0: copy(dh0), dwhh: copy(dwhh) };
           referenceKernel.recurrenceBackward({ ...args, ...want });
-          kernel.recurrenceBackward({ ...args, ...got });
           const what = `(L ${L}, N ${N}, H ${H}, ${mode}, ${reverse ? 'reverse, ' : ''}lengths ${lengths ? `[${[...lengths]}]` : 'none'}${dout ? '' : ', no dout'}${dhN ? '' : ', no dhN'})`;
+          runs(dtype, what, () => kernel.recurrenceBackward({ ...args, ...got }));
           const scale = (a: FloatArray) => {
             let s = 1;
             for (const v of a) s = Math.max(s, Math.abs(v));
@@ -333,7 +373,13 @@ for (const kernel of kernels) {
         k.recurrenceBackward({ ...args, ...r, mode: 'RNN_TANH', reverse: false, lengths: null });
         return r;
       };
-      const [got, want] = [run(kernel), run(referenceKernel)];
+      const ran: ReturnType<typeof run>[] = [];
+      assert.equal(
+        referenceCalls(() => ran.push(run(kernel))),
+        0,
+        'the float64 buffers sent it to the reference',
+      );
+      const [got, want] = [ran[0] as ReturnType<typeof run>, run(referenceKernel)];
       for (const [name, a, b] of [
         ['dpre', got.dpre, want.dpre],
         ['dh0', got.dh0, want.dh0],

@@ -43,6 +43,10 @@ function load(c: Case): Linear {
 }
 
 describe('Linear', () => {
+  test('has nn.Linear cases to compare against in test/fixtures/train/linear.json', () => {
+    assert.ok(cases.length > 0, 'no cases: run scripts/make_train_fixtures.py');
+  });
+
   for (const c of cases) {
     const what = `Linear(${c.inFeatures}, ${c.outFeatures}${c.bias ? '' : ', bias=False'}) on input [${c.input.shape.join(', ')}]`;
     test(`${what} matches nn.Linear forward and backward`, () => {

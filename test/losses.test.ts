@@ -31,6 +31,10 @@ const fixture = JSON.parse(readFileSync(new URL('./fixtures/train/losses.json', 
 const t64 = (f: Flat) => tensor(Float64Array.from(f.data), f.shape, 'float64');
 const lossError = (got: number, want: number) => Math.abs(got - want) / Math.max(1, Math.abs(want));
 
+test('test/fixtures/train/losses.json has cases for both losses', () => {
+  assert.ok(fixture.mse.length > 0 && fixture.crossEntropy.length > 0, 'run scripts/make_train_fixtures.py');
+});
+
 describe('mseLoss', () => {
   for (const c of fixture.mse) {
     const what = `${c.reduction} over shape [${c.input.shape.join(', ')}]`;

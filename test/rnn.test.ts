@@ -61,10 +61,11 @@ describe('constructing an RNN', () => {
     }
   });
 
-  test('is reproducible for a seed', () => {
-    const a = new RNN({ inputSize: 2, hiddenSize: 3, seed: 42 });
-    const b = new RNN({ inputSize: 2, hiddenSize: 3, seed: 42 });
-    assert.deepEqual(a.stateDict(), b.stateDict());
+  test('is reproducible for a seed, and another seed gives other weights', () => {
+    const weights = (seed: number) =>
+      new RNN({ inputSize: 2, hiddenSize: 3, seed }).namedParameters().map(([n, p]) => [n, Array.from(p.data)]);
+    assert.deepEqual(weights(42), weights(42));
+    assert.notDeepEqual(weights(43), weights(42));
   });
 
   test("rejects bad options in PyTorch's words", () => {

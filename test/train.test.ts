@@ -9,8 +9,9 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { after, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { writeSafetensors } from '../src/io/safetensors.js';
-import { randn } from '../src/tensor.js';
+import { randn, Tensor } from '../src/tensor.js';
 import { checkpointBytes, loadCheckpoint } from '../src/train/checkpoint.js';
+import { oneHot } from '../src/train/data.js';
 import { defaultConfig, type TrainConfig, Trainer, train } from '../src/train/loop.js';
 import { lossPlotSvg } from '../src/train/plot.js';
 import { sampleText } from '../src/train/sample.js';
@@ -61,12 +62,14 @@ describe('the training loop', () => {
     assert.notDeepEqual(train(small({ steps: 5, seed: 1 })).losses, a);
   });
 
-  test('feeds models of every depth the same first batch', () => {
-    // Same data stream: with 0 learning rate nothing changes, so each depth's loss is its own model's on that batch,
-    // and models differ; but the 1-layer model built twice sees the same numbers whatever depth ran before.
-    const one = train(small({ steps: 2, layers: 1 })).losses;
-    train(small({ steps: 2, layers: 3 }));
-    assert.deepEqual(train(small({ steps: 2, layers: 1 })).losses, one);
+  test('feeds models of every depth the same batches, step by step', () => {
+    for (const config of [small({ steps: 3 }), { ...defaultConfig('chars'), hidden: 8, batch: 4, seqLen: 16 }]) {
+      const [one, ...deeper] = [1, 2, 3].map((layers) => inputsFed({ ...config, layers }, 3));
+      assert.notDeepEqual(one?.[1], one?.[0], `${config.task}: each step draws a new batch`);
+      deeper.forEach((fed, i) => assert.deepEqual(fed, one, `${config.task}: ${i + 2} layers against 1`));
+      const other = inputsFed({ ...config, layers: 1, seed: 1 }, 1);
+      assert.notDeepEqual(other[0], one?.[0], `${config.task}: another seed draws other batches`);
+    }
   });
 
   test('refuses --bidirectional for next-step prediction, saying why', () => {
@@ -251,11 +254,40 @@ describe('stacked-rnn train and sample', () => {
   });
 
   test('sample with temperature 0 always takes the likeliest character', () => {
-    const trainer = new Trainer({ ...defaultConfig('chars'), hidden: 8, steps: 1 });
-    const model = trainer.model.eval();
-    assert.equal(
-      sampleText(model, { prime: 'a', length: 20, temperature: 0, seed: 1 }),
-      sampleText(model, { prime: 'a', length: 20, temperature: 0, seed: 2 }),
-    );
+    const model = train({ ...defaultConfig('chars'), hidden: 16, batch: 4, seqLen: 16, steps: 40 }).model.eval();
+    const vocab = model.config.vocab as string[];
+    const V = vocab.length;
+    const prime = 'The';
+    for (const seed of [1, 2]) {
+      const text = sampleText(model, { prime, length: 40, temperature: 0, seed });
+      const chars = [...text];
+      const codes = chars.map((c) => vocab.indexOf(c));
+      // the model's logits after the prime, then after each character fed back with the state carried
+      let [logits, h] = model.forward(
+        new Tensor(oneHot(codes.slice(0, prime.length), V, 'float32'), [prime.length, 1, V]),
+      );
+      for (let i = prime.length; i < codes.length; i++) {
+        const last = Array.from(logits.data.subarray(logits.numel - V));
+        const likeliest = last.indexOf(Math.max(...last));
+        assert.equal(chars[i], vocab[likeliest], `seed ${seed}: character ${i} of ${JSON.stringify(text)}`);
+        [logits, h] = model.forward(new Tensor(oneHot([codes[i] as number], V, 'float32'), [1, 1, V]), { h0: h });
+      }
+    }
   });
 });
+
+/**
+ * The inputs a Trainer for `config` feeds its model in its first `steps` steps (each batch's targets are the next
+ * samples of the same windows, so equal inputs mean equal batches).
+ */
+function inputsFed(config: TrainConfig, steps: number): number[][] {
+  const trainer = new Trainer(config);
+  const fed: number[][] = [];
+  const forward = trainer.model.forward.bind(trainer.model);
+  trainer.model.forward = (input, options) => {
+    fed.push(Array.from(input.data));
+    return forward(input, options);
+  };
+  for (let s = 0; s < steps; s++) trainer.step();
+  return fed;
+}

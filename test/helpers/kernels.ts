@@ -1,0 +1,30 @@
+/** Watching which kernel does the work: a fast kernel hands what it does not take to the reference kernel. */
+import { referenceKernel } from '../../src/kernels/reference.js';
+
+const CALLS = ['linear', 'recurrence', 'linearBackward', 'recurrenceBackward'] as const;
+
+/**
+ * Runs `fn` and returns how many calls reached the reference kernel's linear, recurrence, linearBackward and
+ * recurrenceBackward meanwhile. The fast kernels hand work over by calling `referenceKernel.<name>`, so its
+ * methods are wrapped for the duration (and restored even when `fn` throws).
+ */
+export function referenceCalls(fn: () => void): number {
+  const target = referenceKernel as unknown as Record<string, (...args: unknown[]) => unknown>;
+  const saved = CALLS.map((name) => referenceKernel[name]);
+  let calls = 0;
+  CALLS.forEach((name, i) => {
+    const original = saved[i] as unknown as (...args: unknown[]) => unknown;
+    target[name] = (...args) => {
+      calls++;
+      return original(...args);
+    };
+  });
+  try {
+    fn();
+  } finally {
+    CALLS.forEach((name, i) => {
+      (referenceKernel as unknown as Record<string, unknown>)[name] = saved[i];
+    });
+  }
+  return calls;
+}
