@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { RNN } from '../src/rnn/rnn.js';
 import { Tensor } from '../src/tensor.js';
 
-/** The part of onnxruntime-node used here (it is an optional peer: not a dependency of this package). */
+/** The part of onnxruntime-node used here (a bench/package.json peer, which run.ts uses only when it resolves). */
 interface Ort {
   Tensor: new (type: 'float32', data: Float32Array, dims: number[]) => unknown;
   InferenceSession: {
@@ -110,9 +110,7 @@ if (who === 'stacked-rnn') {
     );
   }
 } else if (who === 'onnxruntime') {
-  // from the project's node_modules, else from STACKED_RNN_PEERS (a directory where it was installed)
-  const from = process.env.STACKED_RNN_PEERS ? join(process.env.STACKED_RNN_PEERS, 'package.json') : import.meta.url;
-  const ort = createRequire(from)('onnxruntime-node') as Ort;
+  const ort = createRequire(import.meta.url)('onnxruntime-node') as Ort; // from bench/node_modules
   let best: [number, number] = [Number.POSITIVE_INFINITY, 0];
   for (const threads of [1, 2]) {
     const session = await ort.InferenceSession.create(join(dir, 'model.onnx'), { intraOpNumThreads: threads });

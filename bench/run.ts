@@ -1,21 +1,24 @@
 /**
- * The benchmark: stacked-rnn against PyTorch, onnxruntime-node and tfjs-wasm (each when installed) on the issue's configurations,
- * in one run, on the same weights and input, each contender in its own process.
+ * The benchmark: stacked-rnn against PyTorch, onnxruntime-node and tfjs-wasm (each when installed) on the issue's
+ * configurations, in one run, on the same weights and input, each contender in its own process.
  *
- *   node --import tsx bench/run.ts [--configs ABCDE] [--train CD] [--sweep] [--kernels native,wasm]
+ *   npm run bench [-- --configs ABCDE] [--train CD] [--sweep] [--kernels native,wasm]
+ *   node --import tsx bench/run.ts ...    the same without installing the peers first
  *
  * --train names the configurations whose training step is timed too (default C and D; X for none).
  *
  * PyTorch (/usr/bin/python3, bench/torch_peer.py) makes the weights and input and times itself in its best
- * setting; onnxruntime-node is looked up in node_modules, then in STACKED_RNN_PEERS (a directory where it was
- * installed: `ONNXRUNTIME_NODE_INSTALL=skip npm install --prefix DIR onnxruntime-node`); tfjs (@tensorflow/tfjs with
- * @tensorflow/tfjs-backend-wasm, bench/tfjs-peer.ts) from node_modules. Prints one table of
+ * setting. The JavaScript peers are bench/package.json's dependencies, kept out of the root install:
+ * `npm run bench` installs them into bench/node_modules on first use (bench/install.mjs), and each runs when it
+ * resolves from there: onnxruntime-node, and tfjs (@tensorflow/tfjs with @tensorflow/tfjs-backend-wasm,
+ * bench/tfjs-peer.ts). `npm run lint --prefix bench` type-checks this directory against them. Prints one table of
  * median times, ratios (PyTorch time / ours: above 1 means we are faster), output error against PyTorch float64
  * and peak memory, and writes it with the raw numbers to bench/results/. With --sweep, also times a one-layer
  * network around configuration C while L, N or H doubles, and draws docs/performance-scaling.svg.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -33,6 +36,20 @@ const CONFIGS: Record<string, { L: number; N: number; I: number; H: number; K: n
   D: { L: 128, N: 128, I: 512, H: 512, K: 4, title: 'large' },
   E: { L: 2048, N: 8, I: 64, H: 128, K: 2, title: 'long' },
 };
+
+if (process.argv.includes('--help') || process.argv.includes('-h')) {
+  // the usage is this file's opening comment
+  const source = readFileSync(fileURLToPath(import.meta.url), 'utf8');
+  const comment = source.slice(source.indexOf('/**') + 3, source.indexOf('*/'));
+  console.log(
+    comment
+      .split('\n')
+      .map((line) => line.replace(/^ \* ?/, ''))
+      .join('\n')
+      .trim(),
+  );
+  process.exit(0);
+}
 
 function flag(name: string, fallback: string): string {
   const i = process.argv.indexOf(name);
@@ -53,16 +70,14 @@ function json(cmd: string, args: string[]): Record<string, unknown> {
   return JSON.parse(line) as Record<string, unknown>;
 }
 
-function ortAvailable(): boolean {
-  const r = spawnSync(process.execPath, ['-e', "require.resolve('onnxruntime-node')"], { cwd: ROOT });
-  if (r.status === 0) return true;
-  const dir = process.env.STACKED_RNN_PEERS;
-  return dir !== undefined && existsSync(join(dir, 'node_modules', 'onnxruntime-node'));
-}
-
-function tfjsAvailable(): boolean {
-  const r = spawnSync(process.execPath, ['-e', "require.resolve('@tensorflow/tfjs-backend-wasm')"], { cwd: ROOT });
-  return r.status === 0;
+/** Whether a peer resolves from bench/node_modules (bench/package.json), where the contenders load it from. */
+function resolves(name: string): boolean {
+  try {
+    createRequire(import.meta.url).resolve(name);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** The JavaScript peers run in their own processes by bench/contender.ts (PyTorch always runs: it makes the data). */
@@ -165,7 +180,10 @@ function table(rows: Row[], peers: readonly PeerName[]): string {
   return lines.join('\n');
 }
 
-const peers: PeerName[] = [...(ortAvailable() ? ['ort' as const] : []), ...(tfjsAvailable() ? ['tfjs' as const] : [])];
+const peers: PeerName[] = [
+  ...(resolves('onnxruntime-node') ? ['ort' as const] : []),
+  ...(resolves('@tensorflow/tfjs-backend-wasm') ? ['tfjs' as const] : []),
+];
 const rows: Row[] = [];
 for (const name of configs) {
   const c = CONFIGS[name];
