@@ -263,14 +263,14 @@ describe('stacked-rnn train and sample', () => {
       const chars = [...text];
       const codes = chars.map((c) => vocab.indexOf(c));
       // the model's logits after the prime, then after each character fed back with the state carried
-      let [logits, h] = model.forward(
+      let [logits, states] = model.forward(
         new Tensor(oneHot(codes.slice(0, prime.length), V, 'float32'), [prime.length, 1, V]),
       );
       for (let i = prime.length; i < codes.length; i++) {
         const last = Array.from(logits.data.subarray(logits.numel - V));
         const likeliest = last.indexOf(Math.max(...last));
         assert.equal(chars[i], vocab[likeliest], `seed ${seed}: character ${i} of ${JSON.stringify(text)}`);
-        [logits, h] = model.forward(new Tensor(oneHot([codes[i] as number], V, 'float32'), [1, 1, V]), { h0: h });
+        [logits, states] = model.forward(new Tensor(oneHot([codes[i] as number], V, 'float32'), [1, 1, V]), { states });
       }
     }
   });
