@@ -229,12 +229,14 @@ export abstract class RNNBase extends Module {
     };
   }
 
-  /** The module as PyTorch prints it: `LSTM(8, 16, num_layers=2, proj_size=4, batch_first=True)`. */
+  /**
+   * The module as PyTorch prints it: `LSTM(8, 16, proj_size=4, num_layers=2, batch_first=True)`. (PyTorch's
+   * `extra_repr` leaves an RNN's nonlinearity out; so does this.)
+   */
   override toString(): string {
     const args = [`${this.inputSize}`, `${this.hiddenSize}`];
     if (this.projSize !== 0) args.push(`proj_size=${this.projSize}`);
     if (this.numLayers !== 1) args.push(`num_layers=${this.numLayers}`);
-    if (this.mode === 'RNN_RELU') args.push(`nonlinearity='relu'`);
     if (!this.bias) args.push('bias=False');
     if (this.batchFirst) args.push('batch_first=True');
     if (this.dropout !== 0) args.push(`dropout=${this.dropout}`);
