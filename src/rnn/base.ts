@@ -92,6 +92,13 @@ function checkDropout(value: unknown): number {
   return value;
 }
 
+/** A float as Python's repr writes it: 1 as 1.0, and below 1e-4 in exponent form with two digits (1e-05). */
+function pythonFloat(v: number): string {
+  if (Number.isInteger(v) && Math.abs(v) < 1e16) return v.toFixed(1);
+  if (v !== 0 && Math.abs(v) < 1e-4) return v.toExponential().replace(/e([+-])(\d)$/, (_, sign, d) => `e${sign}0${d}`);
+  return String(v);
+}
+
 export function checkBoolean(value: unknown, what: string): boolean {
   if (typeof value !== 'boolean') {
     throw new RnnError('invalid_argument', `${what} must be a boolean, got ${typeof value}`, {
@@ -229,7 +236,10 @@ export abstract class RNNBase extends Module {
     };
   }
 
-  /** The module as PyTorch prints it: `LSTM(8, 16, num_layers=2, proj_size=4, batch_first=True)`. */
+  /**
+   * The module as PyTorch prints it: `LSTM(8, 16, proj_size=4, num_layers=2, batch_first=True)`, dropout as the
+   * Python float it is (`dropout=1.0`).
+   */
   override toString(): string {
     const args = [`${this.inputSize}`, `${this.hiddenSize}`];
     if (this.projSize !== 0) args.push(`proj_size=${this.projSize}`);
@@ -237,7 +247,7 @@ export abstract class RNNBase extends Module {
     if (this.mode === 'RNN_RELU') args.push(`nonlinearity='relu'`);
     if (!this.bias) args.push('bias=False');
     if (this.batchFirst) args.push('batch_first=True');
-    if (this.dropout !== 0) args.push(`dropout=${this.dropout}`);
+    if (this.dropout !== 0) args.push(`dropout=${pythonFloat(this.dropout)}`);
     if (this.bidirectional) args.push('bidirectional=True');
     return `${this.cell}(${args.join(', ')})`;
   }
