@@ -237,14 +237,13 @@ export abstract class RNNBase extends Module {
   }
 
   /**
-   * The module as PyTorch prints it: `LSTM(8, 16, proj_size=4, num_layers=2, batch_first=True)`, dropout as the
-   * Python float it is (`dropout=1.0`).
+   * The module as PyTorch prints it: `LSTM(8, 16, proj_size=4, num_layers=2, batch_first=True)`. Like
+   * RNNBase.extra_repr, it leaves out the RNN's nonlinearity, and prints dropout as the Python float it is.
    */
   override toString(): string {
     const args = [`${this.inputSize}`, `${this.hiddenSize}`];
     if (this.projSize !== 0) args.push(`proj_size=${this.projSize}`);
     if (this.numLayers !== 1) args.push(`num_layers=${this.numLayers}`);
-    if (this.mode === 'RNN_RELU') args.push(`nonlinearity='relu'`);
     if (!this.bias) args.push('bias=False');
     if (this.batchFirst) args.push('batch_first=True');
     if (this.dropout !== 0) args.push(`dropout=${pythonFloat(this.dropout)}`);
