@@ -400,6 +400,11 @@ export abstract class RNNBase extends Module {
   }
 }
 
+/** "an RNN", "an LSTM", "a GRU". */
+function article(cell: CellKind): string {
+  return `${cell === 'GRU' ? 'a' : 'an'} ${cell}`;
+}
+
 /** The fields of two modules that must agree for one to follow the other in a stack (with the subclass's own). */
 const STACK_KEYS = ['hiddenSize', 'projSize', 'bidirectional', 'bias', 'batchFirst', 'dtype'];
 
@@ -421,10 +426,14 @@ export function stackModules<T extends RNNBase>(
   const field = (m: T, key: string) => (m as unknown as Record<string, unknown>)[key];
   modules.forEach((r, i) => {
     if (r.cell !== first.cell) {
-      throw new RnnError('invalid_argument', `${call}: ${arg}[${i}] is an ${r.cell}, not an ${first.cell}`, {
-        expected: first.cell,
-        got: r.cell,
-      });
+      throw new RnnError(
+        'invalid_argument',
+        `${call}: ${arg}[${i}] is ${article(r.cell)}, not ${article(first.cell)}`,
+        {
+          expected: first.cell,
+          got: r.cell,
+        },
+      );
     }
     for (const key of [...STACK_KEYS, ...keys]) {
       if (field(r, key) !== field(first, key)) {
