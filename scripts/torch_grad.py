@@ -20,9 +20,17 @@ layer k's output times masks[k], since torch's own dropout draws from its own ge
 A cell case: {"kind": "cell", "config": {inputSize, hiddenSize, bias, nonlinearity, dtype}, "stateDict", "input",
 "hx" (or null), "gradH"}; the loss is sum(h' * gradH).
 
+LSTM and GRU: config["cell"] is "LSTM" or "GRU" (absent: "RNN"), in both kinds of case. An LSTM case's config has
+"projSize" (0: none), and the case adds "c0" (given with h0, or null) and "gradCN" (or null), the masks being
+(L, N, D*P); the loss adds sum(c_n * gradCN). An LSTMCell case adds "cx" (given with hx, or null) and "gradC", and
+its "gradH" may be null; the loss is sum(h' * gradH) + sum(c' * gradC). A GRU or GRUCell case has no nonlinearity.
+
 A result: {"output", "h_n"} (or {"h"} for a cell), "grads": {"input", "h0" (or "hx"), parameter names...} with
 null for an input that was not given; for float32 cases also "grads64": the same computation on the same values
-cast to float64, the reference both float32 results are measured against.
+cast to float64, the reference both float32 results are measured against. LSTM and GRU results (of either kind)
+add: an LSTM's "c_n" (an LSTMCell's "c") and grads "c0" ("cx"), and for float32 "forward64", the forward's outputs of
+that float64 computation. A case with a "seed" also gets "init": the state dict of torch.manual_seed(seed) then the
+module (in the case's dtype), to compare a seeded initialisation with.
 """
 
 import json
@@ -47,7 +55,7 @@ def as_json(t):
 
 
 def run_rnn(rnn, x, h0, lengths, batch_first):
-    """torch.nn.RNN with autograd on; with lengths, packed and padded back to L steps."""
+    """torch.nn.RNN (LSTM, GRU) with autograd on; with lengths, packed and padded back to L steps."""
     if lengths is None:
         return rnn(x, h0)
     L = x.shape[1] if batch_first else x.shape[0]
@@ -66,28 +74,38 @@ def layer_slice(name, k):
 
 
 def rnn_grads(case, dtype):
-    """Forward and autograd in `dtype`: {"output", "h_n", "grads"}."""
+    """Forward and autograd in `dtype`: {"output", "h_n", "grads"} (and an LSTM's "c_n")."""
     cfg = case["config"]
+    lstm = cfg.get("cell", "RNN") == "LSTM"
     sd = {k: to_tensor(v, dtype) for k, v in case["stateDict"].items()}
     x = to_tensor(case["input"], dtype).requires_grad_()
     h0 = None if case["h0"] is None else to_tensor(case["h0"], dtype).requires_grad_()
+    c0 = None if not lstm or case["c0"] is None else to_tensor(case["c0"], dtype).requires_grad_()
     lengths = case["lengths"]
     bf = cfg["batchFirst"]
     unbatched = x.dim() == 2
     K, D = cfg["numLayers"], 2 if cfg["bidirectional"] else 1
+    P = torch_rnn.state_size(cfg)
     masks = case.get("masks")
+
+    def state(k0, k1):
+        """The initial state of layers k0..k1-1: h0's slice, or (h0, c0)'s for the LSTM; None when not given."""
+        if h0 is None:
+            return None
+        return (h0[k0 * D:k1 * D], c0[k0 * D:k1 * D]) if lstm else h0[k0 * D:k1 * D]
+
     if not masks:
         rnn = torch_rnn.make_rnn(cfg, dtype)
         rnn.load_state_dict(sd)
         rnn.eval()
-        out, h_n = run_rnn(rnn, x, h0, lengths, bf)
+        out, h_n = run_rnn(rnn, x, state(0, K), lengths, bf)
         params = dict(rnn.named_parameters())
     else:
         params = {}
         layers = []
         for k in range(K):
             single = torch_rnn.make_rnn(
-                dict(cfg, numLayers=1, dropout=0.0, inputSize=cfg["inputSize"] if k == 0 else D * cfg["hiddenSize"]),
+                dict(cfg, numLayers=1, dropout=0.0, inputSize=cfg["inputSize"] if k == 0 else D * P),
                 dtype,
             )
             single.load_state_dict({layer_slice(n, k)[1]: v for n, v in sd.items() if layer_slice(n, k)[0] == k})
@@ -96,41 +114,84 @@ def rnn_grads(case, dtype):
             layers.append(single)
         inp, hs = x, []
         for k, single in enumerate(layers):
-            out, hn = run_rnn(single, inp, None if h0 is None else h0[k * D:(k + 1) * D], lengths, bf)
+            out, hn = run_rnn(single, inp, state(k, k + 1), lengths, bf)
             hs.append(hn)
             if k < K - 1:
-                m = to_tensor(masks[k], dtype)  # (L, N, D*H)
+                m = to_tensor(masks[k], dtype)  # (L, N, D*P)
                 if unbatched:
                     m = m[:, 0]
                 elif bf:
                     m = m.transpose(0, 1)
                 inp = out * m
-        h_n = torch.cat(hs, 0)
+        h_n = (torch.cat([h for h, _ in hs], 0), torch.cat([c for _, c in hs], 0)) if lstm else torch.cat(hs, 0)
+    h_n, c_n = h_n if lstm else (h_n, None)
     tensors, grads = [out], [to_tensor(case["gradOutput"], dtype)]
     if case["gradHN"] is not None:
         tensors.append(h_n)
         grads.append(to_tensor(case["gradHN"], dtype))
+    if lstm and case["gradCN"] is not None:
+        tensors.append(c_n)
+        grads.append(to_tensor(case["gradCN"], dtype))
     torch.autograd.backward(tensors, grads)
     result = {"input": as_json(x.grad), "h0": None if h0 is None else as_json(h0.grad)}
+    if lstm:
+        result["c0"] = None if c0 is None else as_json(c0.grad)
     for n in case["stateDict"]:
         g = params[n].grad
         result[n] = as_json(torch.zeros_like(params[n]) if g is None else g)
-    return {"output": as_json(out), "h_n": as_json(h_n), "grads": result}
+    outputs = {"output": as_json(out), "h_n": as_json(h_n)}
+    if lstm:
+        outputs["c_n"] = as_json(c_n)
+    return dict(outputs, grads=result)
+
+
+def make_cell(cfg, dtype):
+    """torch.nn.RNNCell, or nn.LSTMCell / nn.GRUCell when cfg["cell"] says so (absent: "RNN")."""
+    cell = cfg.get("cell", "RNN")
+    if cell == "LSTM":
+        return torch.nn.LSTMCell(cfg["inputSize"], cfg["hiddenSize"], bias=cfg["bias"], dtype=dtype)
+    if cell == "GRU":
+        return torch.nn.GRUCell(cfg["inputSize"], cfg["hiddenSize"], bias=cfg["bias"], dtype=dtype)
+    return torch.nn.RNNCell(cfg["inputSize"], cfg["hiddenSize"], bias=cfg["bias"],
+                            nonlinearity=cfg["nonlinearity"], dtype=dtype)
 
 
 def cell_grads(case, dtype):
     cfg = case["config"]
-    cell = torch.nn.RNNCell(cfg["inputSize"], cfg["hiddenSize"], bias=cfg["bias"],
-                            nonlinearity=cfg["nonlinearity"], dtype=dtype)
+    lstm = cfg.get("cell", "RNN") == "LSTM"
+    cell = make_cell(cfg, dtype)
     cell.load_state_dict({k: to_tensor(v, dtype) for k, v in case["stateDict"].items()})
     x = to_tensor(case["input"], dtype).requires_grad_()
     hx = None if case["hx"] is None else to_tensor(case["hx"], dtype).requires_grad_()
-    h = cell(x, hx)
-    h.backward(to_tensor(case["gradH"], dtype))
-    result = {"input": as_json(x.grad), "hx": None if hx is None else as_json(hx.grad)}
+    if not lstm:
+        h = cell(x, hx)
+        h.backward(to_tensor(case["gradH"], dtype))
+        result = {"input": as_json(x.grad), "hx": None if hx is None else as_json(hx.grad)}
+        for n, p in cell.named_parameters():
+            result[n] = as_json(p.grad)
+        return {"h": as_json(h), "grads": result}
+    cx = None if case["cx"] is None else to_tensor(case["cx"], dtype).requires_grad_()
+    h, c = cell(x, None if hx is None else (hx, cx))
+    tensors, grads = [], []
+    for t, g in ((h, case["gradH"]), (c, case["gradC"])):
+        if g is not None:
+            tensors.append(t)
+            grads.append(to_tensor(g, dtype))
+    torch.autograd.backward(tensors, grads)
+    result = {"input": as_json(x.grad), "hx": None if hx is None else as_json(hx.grad),
+              "cx": None if cx is None else as_json(cx.grad)}
     for n, p in cell.named_parameters():
-        result[n] = as_json(p.grad)
-    return {"h": as_json(h), "grads": result}
+        result[n] = as_json(torch.zeros_like(p) if p.grad is None else p.grad)
+    return {"h": as_json(h), "c": as_json(c), "grads": result}
+
+
+def seeded_init(case):
+    """The state dict of torch.manual_seed(case["seed"]) then the case's module, in its dtype."""
+    cfg = case["config"]
+    dtype = TORCH_DTYPE[cfg["dtype"]]
+    torch.manual_seed(case["seed"])
+    module = make_cell(cfg, dtype) if case.get("kind") == "cell" else torch_rnn.make_rnn(cfg, dtype)
+    return {k: as_json(v) for k, v in module.state_dict().items()}
 
 
 def grads(case):
@@ -139,7 +200,12 @@ def grads(case):
     dtype = TORCH_DTYPE[case["config"]["dtype"]]
     result = run(case, dtype)
     if dtype == torch.float32:
-        result["grads64"] = run(case, torch.float64)["grads"]
+        result64 = run(case, torch.float64)
+        result["grads64"] = result64.pop("grads")
+        if case["config"].get("cell", "RNN") != "RNN":
+            result["forward64"] = result64
+    if "seed" in case:
+        result["init"] = seeded_init(case)
     return result
 
 

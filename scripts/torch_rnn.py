@@ -1,7 +1,7 @@
 """Reference outputs from real PyTorch for stacked-rnn's parity tests.
 
 This is the ground truth side of test/parity-live.test.ts (and the forward pass that scripts/make_fixtures.py
-records). It is plain torch.nn.RNN plus a hand-written safetensors reader and writer (there is no safetensors
+records). It is plain torch.nn.RNN (or torch.nn.LSTM / torch.nn.GRU, see make_rnn) plus a hand-written safetensors reader and writer (there is no safetensors
 package here; the format is a u64 little-endian header length, a JSON header of
 {name: {dtype, shape, data_offsets}}, then the raw little-endian bytes).
 
@@ -13,12 +13,14 @@ Usage (run with /usr/bin/python3, which has torch):
     torch_rnn.py make DIR...       init, then reference (one interpreter start for many cases)
 
 config.json holds the module options in the TypeScript spelling (inputSize, hiddenSize, numLayers, nonlinearity,
-bias, batchFirst, dropout, bidirectional, dtype) and the case: seed, L (sequence), N (batch), unbatched, h0
+bias, batchFirst, dropout, bidirectional, dtype; cell "RNN" (default), "LSTM" or "GRU", and the LSTM's projSize) and
+the case: seed, L (sequence), N (batch), unbatched, h0
 (whether to give one), lengths (list or null), lengthsDtype ("int64" | "int32"), inputFormat ("safetensors" |
 "json") and prefix ("" or e.g. "rnn.": the RNN is then saved as that submodule of a bigger model).
 
-expected.safetensors holds `output` and `h_n` in the case's dtype; for float32 also `output64` and `h_n64`, the
-same weights and inputs cast to float64 and run in float64, so a test can measure float32 error against them.
+expected.safetensors holds `output` and `h_n` (and an LSTM's `c_n`; its input file holds `c0` beside `h0`) in the
+case's dtype; for float32 also `output64` and `h_n64` (`c_n64`), the same weights and inputs cast to float64 and run
+in float64, so a test can measure float32 error against them.
 """
 
 import copy
@@ -98,17 +100,25 @@ def read_json_tensors(path, dtype):
 
 
 def make_rnn(cfg, dtype=None):
-    return torch.nn.RNN(
+    """torch.nn.RNN, or torch.nn.LSTM / torch.nn.GRU when cfg["cell"] says so (absent: "RNN"); the LSTM takes
+    cfg["projSize"] (absent: 0) and only the RNN reads cfg["nonlinearity"]."""
+    options = dict(
         input_size=cfg["inputSize"],
         hidden_size=cfg["hiddenSize"],
         num_layers=cfg["numLayers"],
-        nonlinearity=cfg["nonlinearity"],
         bias=cfg["bias"],
         batch_first=cfg["batchFirst"],
         dropout=cfg.get("dropout", 0.0),
         bidirectional=cfg["bidirectional"],
         dtype=dtype or TORCH_DTYPE[cfg["dtype"]],
     )
+    cell = cfg.get("cell", "RNN")
+    if cell == "LSTM":
+        return torch.nn.LSTM(proj_size=cfg.get("projSize", 0), **options)
+    if cell == "GRU":
+        return torch.nn.GRU(**options)
+    assert cell == "RNN", f"unknown cell {cell!r}"
+    return torch.nn.RNN(nonlinearity=cfg["nonlinearity"], **options)
 
 
 class Model(torch.nn.Module):
@@ -120,7 +130,7 @@ class Model(torch.nn.Module):
         dtype = TORCH_DTYPE[cfg["dtype"]]
         self.embed = torch.nn.Linear(cfg["inputSize"], cfg["inputSize"], dtype=dtype)
         self.rnn = rnn
-        self.head = torch.nn.Linear(D * cfg["hiddenSize"], 3, dtype=dtype)
+        self.head = torch.nn.Linear(D * state_size(cfg), 3, dtype=dtype)
 
 
 def nested_model(rnn, cfg, prefix):
@@ -136,7 +146,8 @@ def nested_model(rnn, cfg, prefix):
 
 
 def forward(rnn, x, h0, lengths, batch_first):
-    """torch.nn.RNN in eval mode; with lengths, through pack_padded_sequence / pad_packed_sequence back to L steps."""
+    """torch.nn.RNN (or LSTM, GRU) in eval mode; with lengths, through pack_padded_sequence / pad_packed_sequence
+    back to L steps. An LSTM's h0 and final state are the pair (h, c)."""
     rnn.eval()
     with torch.no_grad():
         if lengths is None:
@@ -148,15 +159,22 @@ def forward(rnn, x, h0, lengths, batch_first):
         return out, h_n
 
 
+def named_outputs(out, state):
+    """{output, h_n} and, for an LSTM's (h_n, c_n), c_n."""
+    if isinstance(state, tuple):
+        return {"output": out, "h_n": state[0], "c_n": state[1]}
+    return {"output": out, "h_n": state}
+
+
 def reference(rnn, x, h0, lengths, batch_first):
-    """{output, h_n} in the weights' dtype and, for float32, {output64, h_n64} from the same numbers in float64."""
-    out, h_n = forward(rnn, x, h0, lengths, batch_first)
-    result = {"output": out, "h_n": h_n}
+    """{output, h_n} (and an LSTM's c_n) in the weights' dtype and, for float32, {output64, h_n64 (, c_n64)} from
+    the same numbers in float64. An LSTM's h0 is the pair (h0, c0)."""
+    result = named_outputs(*forward(rnn, x, h0, lengths, batch_first))
     if x.dtype == torch.float32:
         rnn64 = copy.deepcopy(rnn).double()
-        h064 = None if h0 is None else h0.double()
-        out64, h_n64 = forward(rnn64, x.double(), h064, lengths, batch_first)
-        result.update(output64=out64, h_n64=h_n64)
+        h064 = None if h0 is None else tuple(h.double() for h in h0) if isinstance(h0, tuple) else h0.double()
+        result64 = named_outputs(*forward(rnn64, x.double(), h064, lengths, batch_first))
+        result.update({f"{k}64": v for k, v in result64.items()})
     return result
 
 
@@ -167,7 +185,19 @@ def input_shape(cfg):
     return (N, L, I) if cfg["batchFirst"] else (L, N, I)
 
 
+def state_size(cfg):
+    """P: the width of h, an LSTM's projSize when it has one, else hiddenSize."""
+    return cfg.get("projSize", 0) or cfg["hiddenSize"]
+
+
 def h0_shape(cfg):
+    DK = (2 if cfg["bidirectional"] else 1) * cfg["numLayers"]
+    P = state_size(cfg)
+    return (DK, P) if cfg["unbatched"] else (DK, cfg["N"], P)
+
+
+def c0_shape(cfg):
+    """The LSTM's c0 (and c_n): hiddenSize wide whatever the projection."""
     DK = (2 if cfg["bidirectional"] else 1) * cfg["numLayers"]
     return (DK, cfg["hiddenSize"]) if cfg["unbatched"] else (DK, cfg["N"], cfg["hiddenSize"])
 
@@ -195,6 +225,8 @@ def init(d):
     tensors = {"input": torch.randn(input_shape(cfg), dtype=dtype)}
     if cfg.get("h0"):
         tensors["h0"] = torch.randn(h0_shape(cfg), dtype=dtype)
+        if cfg.get("cell") == "LSTM":
+            tensors["c0"] = torch.randn(c0_shape(cfg), dtype=dtype)
     if cfg.get("lengths") is not None:
         ldtype = torch.int32 if cfg.get("lengthsDtype") == "int32" else torch.int64
         tensors["lengths"] = torch.tensor(cfg["lengths"], dtype=ldtype)
@@ -221,7 +253,10 @@ def run_reference(d):
         tensors = read_safetensors(Path(d) / "input.safetensors")
     x = tensors["input"]
     assert x.dtype == dtype, f"input is {x.dtype}, config says {dtype}"
-    result = reference(rnn, x, tensors.get("h0"), tensors.get("lengths"), cfg["batchFirst"])
+    h0 = tensors.get("h0")
+    if h0 is not None and "c0" in tensors:
+        h0 = (h0, tensors["c0"])
+    result = reference(rnn, x, h0, tensors.get("lengths"), cfg["batchFirst"])
     write_safetensors(Path(d) / "expected.safetensors", result)
 
 

@@ -92,6 +92,13 @@ function checkDropout(value: unknown): number {
   return value;
 }
 
+/** A float as Python's repr writes it: 1 as 1.0, and below 1e-4 in exponent form with two digits (1e-05). */
+function pythonFloat(v: number): string {
+  if (Number.isInteger(v) && Math.abs(v) < 1e16) return v.toFixed(1);
+  if (v !== 0 && Math.abs(v) < 1e-4) return v.toExponential().replace(/e([+-])(\d)$/, (_, sign, d) => `e${sign}0${d}`);
+  return String(v);
+}
+
 export function checkBoolean(value: unknown, what: string): boolean {
   if (typeof value !== 'boolean') {
     throw new RnnError('invalid_argument', `${what} must be a boolean, got ${typeof value}`, {
@@ -230,8 +237,8 @@ export abstract class RNNBase extends Module {
   }
 
   /**
-   * The module as PyTorch prints it: `LSTM(8, 16, proj_size=4, num_layers=2, batch_first=True)`. (PyTorch's
-   * `extra_repr` leaves an RNN's nonlinearity out; so does this.)
+   * The module as PyTorch prints it: `LSTM(8, 16, proj_size=4, num_layers=2, batch_first=True)`. Like
+   * RNNBase.extra_repr, it leaves out the RNN's nonlinearity, and prints dropout as the Python float it is.
    */
   override toString(): string {
     const args = [`${this.inputSize}`, `${this.hiddenSize}`];
@@ -239,7 +246,7 @@ export abstract class RNNBase extends Module {
     if (this.numLayers !== 1) args.push(`num_layers=${this.numLayers}`);
     if (!this.bias) args.push('bias=False');
     if (this.batchFirst) args.push('batch_first=True');
-    if (this.dropout !== 0) args.push(`dropout=${this.dropout}`);
+    if (this.dropout !== 0) args.push(`dropout=${pythonFloat(this.dropout)}`);
     if (this.bidirectional) args.push('bidirectional=True');
     return `${this.cell}(${args.join(', ')})`;
   }
@@ -395,6 +402,11 @@ export abstract class RNNBase extends Module {
   }
 }
 
+/** "an RNN", "an LSTM", "a GRU". */
+function article(cell: CellKind): string {
+  return `${cell === 'GRU' ? 'a' : 'an'} ${cell}`;
+}
+
 /** The fields of two modules that must agree for one to follow the other in a stack (with the subclass's own). */
 const STACK_KEYS = ['hiddenSize', 'projSize', 'bidirectional', 'bias', 'batchFirst', 'dtype'];
 
@@ -416,10 +428,14 @@ export function stackModules<T extends RNNBase>(
   const field = (m: T, key: string) => (m as unknown as Record<string, unknown>)[key];
   modules.forEach((r, i) => {
     if (r.cell !== first.cell) {
-      throw new RnnError('invalid_argument', `${call}: ${arg}[${i}] is an ${r.cell}, not an ${first.cell}`, {
-        expected: first.cell,
-        got: r.cell,
-      });
+      throw new RnnError(
+        'invalid_argument',
+        `${call}: ${arg}[${i}] is ${article(r.cell)}, not ${article(first.cell)}`,
+        {
+          expected: first.cell,
+          got: r.cell,
+        },
+      );
     }
     for (const key of [...STACK_KEYS, ...keys]) {
       if (field(r, key) !== field(first, key)) {

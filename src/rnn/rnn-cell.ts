@@ -101,6 +101,14 @@ export abstract class RNNCellBase extends Module {
     return `${this.cell}Cell`;
   }
 
+  /** The cell as PyTorch prints it: `LSTMCell(3, 6)`, `RNNCell(3, 6, bias=False, nonlinearity=relu)`. */
+  override toString(): string {
+    const args = [`${this.inputSize}`, `${this.hiddenSize}`];
+    if (!this.bias) args.push('bias=False');
+    if (this.mode === 'RNN_RELU') args.push('nonlinearity=relu');
+    return `${this.name}(${args.join(', ')})`;
+  }
+
   /** Checks a step's arguments in PyTorch's order and words; returns N and whether the input is batched. */
   private check(input: unknown, states: readonly unknown[] | null): { N: number; batched: boolean } {
     if (!(input instanceof Tensor)) throw new RnnError('invalid_argument', 'input must be a Tensor');

@@ -22,8 +22,11 @@ import { PYTHON } from './torch.js';
 
 export const TORCH_GRAD_SCRIPT = fileURLToPath(new URL('../../scripts/torch_grad.py', import.meta.url));
 
-/** PyTorch's results for `cases`, from one run of scripts/torch_grad.py; throws with its stderr if it fails. */
-export function torchGrads(cases: readonly GradCase[]): TorchResult[] {
+/**
+ * PyTorch's results for `cases`, from one run of scripts/torch_grad.py; throws with its stderr if it fails. (The
+ * LSTM and GRU tests send their own cases, see cells.ts, and read their own results.)
+ */
+export function torchGrads<C extends object = GradCase, R = TorchResult>(cases: readonly C[]): R[] {
   const r = spawnSync(PYTHON, [TORCH_GRAD_SCRIPT], {
     input: JSON.stringify({ cases }),
     encoding: 'utf8',
@@ -32,7 +35,7 @@ export function torchGrads(cases: readonly GradCase[]): TorchResult[] {
   });
   if (r.error) throw new Error(`${PYTHON} ${TORCH_GRAD_SCRIPT}: ${r.error.message}`);
   if (r.status !== 0) throw new Error(`${PYTHON} ${TORCH_GRAD_SCRIPT} failed (status ${r.status}):\n${r.stderr}`);
-  return (JSON.parse(r.stdout) as { results: TorchResult[] }).results;
+  return (JSON.parse(r.stdout) as { results: R[] }).results;
 }
 
 export const GRAD_FLOAT64_TOLERANCE = 1e-10;
