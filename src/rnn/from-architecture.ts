@@ -2,6 +2,7 @@
  * The module an architecture describes: nn.RNN, nn.LSTM or nn.GRU with the sizes a state dict's names and shapes
  * gave, and what the names cannot tell (the RNN's nonlinearity, the batch layout, dtype, backend) from options.
  */
+import type { Generator } from '../random.js';
 import type { DType } from '../tensor.js';
 import type { Nonlinearity } from './cell.js';
 import { GRU } from './gru.js';
@@ -15,7 +16,8 @@ export interface ModuleOptions {
   batchFirst?: boolean;
   dropout?: number;
   dtype?: DType;
-  seed?: number;
+  /** A seed, or a generator to draw from (then what is drawn next continues its stream, as after torch.manual_seed). */
+  seed?: number | Generator;
   backend?: string;
 }
 
