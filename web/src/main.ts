@@ -12,10 +12,11 @@ import { type HeatmapView, heatmapView } from './heatmap.js';
 import { followPointer, refreshHighlight } from './highlight.js';
 import { mistakePanel } from './mistake.js';
 import { compute, type Run } from './model.js';
+import { productsPanel } from './products.js';
 import { followReadout } from './readout.js';
 import { clampSetting, fromHash, normalize, type Settings, toHash } from './settings.js';
 import { splitPanel } from './split.js';
-import { productsPanel, stepPanel, stepSummary } from './step.js';
+import { stepPanel, stepSummary } from './step.js';
 import { inputToJson, type LoadedWeights, parseInput, readWeights, weightsView } from './weights.js';
 
 /** What the page draws in full; bigger networks belong to `stacked-rnn run`. */

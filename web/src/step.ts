@@ -2,107 +2,17 @@
  * The computation of the active cell with its actual numbers, straight from `recurrentForward`'s trace event:
  * where the layer's inputs come from (the layer below, its own previous state), then what the cell makes of
  * them. The RNN adds its two affine parts and applies f; the LSTM and GRU show every gate's pre-activation and
- * value, then the new states. The two matrix products themselves are written out under the grid.
+ * value, then the new states. The two matrix products themselves are written out under the grid (products.ts).
  */
 import type { TraceStep } from '../../src/index.js';
 import { el } from './dom.js';
-import { fTex, GATES, gateActivation, gatePre, gateSym, type Sym, sym, tex } from './formula.js';
+import { fTex, GATES, gateActivation, gatePre, gateSym, sym, tex } from './formula.js';
 import type { Run } from './model.js';
 import { fmt, scaleOf, vector } from './vector.js';
 
 /** `h_{t}^{(l)}` for a concrete t and l, with the reverse arrow for direction 1. */
 function stateTex(v: 'h' | 'c', t: number | string, l: number | string, d: number): string {
   return d === 1 ? `\\overleftarrow{${v}}_{${t}}^{(${l})}` : `${v}_{${t}}^{(${l})}`;
-}
-
-function matrix(rows: number[][], groups = 0): string {
-  const body = rows.map((r) => r.map((v) => fmt(v, 3).replace('\u2212', '-')).join(' & ')).join(' \\\\ ');
-  const width = rows[0]?.length ?? 0;
-  if (groups <= 1 || width % groups !== 0) return `\\begin{bmatrix} ${body} \\end{bmatrix}`;
-  // One block of columns per gate, ruled apart, in PyTorch's order.
-  const spec = Array.from({ length: groups }, () => 'r'.repeat(width / groups)).join('|');
-  return `\\left[\\begin{array}{${spec}} ${body} \\end{array}\\right]`;
-}
-
-/** Rows of `w` (O, C) transposed: (C, O), as the formula writes W^T. */
-function transposed(w: ArrayLike<number>, O: number, C: number): number[][] {
-  return Array.from({ length: C }, (_, c) => Array.from({ length: O }, (_, o) => w[o * C + c] as number));
-}
-
-/** One affine part written out: `[v] [W^T] + [b] = [out]`, with the actual numbers, gates ruled apart. */
-function product(
-  label: HTMLElement,
-  v: number[],
-  w: ArrayLike<number>,
-  b: ArrayLike<number> | undefined,
-  out: number[],
-  G: number,
-  syms: [Sym, Sym, Sym],
-): HTMLElement {
-  const O = out.length;
-  const bias = b ? ` + ${sym(syms[1], matrix([Array.from(b)], G))}` : '';
-  return el(
-    'div',
-    { class: 'product' },
-    el('div', { class: 'product-label' }, label),
-    el(
-      'div',
-      { class: 'product-tex' },
-      tex(
-        `${matrix([v])}\\; ${sym(syms[0], matrix(transposed(w, O, v.length), G))}${bias} = ${sym(syms[2], matrix([out], G))}`,
-        true,
-      ),
-    ),
-  );
-}
-
-/** Matrices up to this many rows, and this many columns, are printed in full. */
-const MAX_ROWS = 12;
-const MAX_COLUMNS = 16;
-
-/** The active step's two matrix products with every number, for the space under the grid. */
-export function productsPanel(run: Run, i: number): HTMLDetailsElement {
-  const s = run.steps[i] as TraceStep;
-  const { layer: l, direction: d } = s;
-  const n = run.settings.element;
-  const { G, H } = run;
-  const suffix = `l${l}${d === 1 ? '_reverse' : ''}`;
-  const input = s.input[n] as number[];
-  const w = run.weights;
-  const gates = run.cell === 'RNN' ? '' : ` (columns ${GATES[run.cell].map((g) => g.name).join(' | ')}, ${H} each)`;
-  const named = (part: string, body: string) => el('span', {}, tex(part), ' = ', tex(body));
-  const body =
-    G * H > MAX_COLUMNS || input.length > MAX_ROWS || run.P > MAX_ROWS
-      ? [el('p', { class: 'muted' }, `The matrices are ${G * H} \u00d7 ${input.length}: too big to print here.`)]
-      : [
-          product(
-            named(run.cell === 'RNN' ? '\\phantom{u}' : 'u', `x_t^{(${l})}\\,W_{ih}^{(${l})\\top} + b_{ih}^{(${l})}`),
-            input,
-            w[`weight_ih_${suffix}`]?.data ?? [],
-            w[`bias_ih_${suffix}`]?.data,
-            s.inputPart[n] as number[],
-            G,
-            ['wih', 'bih', 'u'],
-          ),
-          product(
-            named(
-              run.cell === 'RNN' ? '\\phantom{v}' : 'v',
-              `h_{${d === 0 ? 't-1' : 't+1'}}^{(${l})}\\,W_{hh}^{(${l})\\top} + b_{hh}^{(${l})}`,
-            ),
-            s.hPrev[n] as number[],
-            w[`weight_hh_${suffix}`]?.data ?? [],
-            w[`bias_hh_${suffix}`]?.data,
-            s.hiddenPart[n] as number[],
-            G,
-            ['whh', 'bhh', 'v'],
-          ),
-        ];
-  return el(
-    'details',
-    { class: 'products', open: true, 'data-testid': 'products' },
-    el('summary', {}, `The two matrix products of this step, with weight_ih_${suffix} and weight_hh_${suffix}${gates}`),
-    ...body,
-  );
 }
 
 /** What a screen reader announces when the step changes. */
