@@ -508,6 +508,13 @@ describe('the explainer for nn.RNN, nn.LSTM and nn.GRU, in Chromium', { skip: BR
     assert.ok(await readout.isHidden());
     await page.focus('[data-testid="cell-1-0"] .vec.compact');
     assert.ok(await readout.isVisible(), 'the keyboard reaches the numbers too');
+    // Back to random weights, the file's H = 16 is more than the controls take: brought to 8, and said.
+    await page.click('[data-testid="weights-reset"]');
+    assert.equal(await page.inputValue('[data-testid="ctl-hiddenSize"]'), '8');
+    assert.match(
+      (await page.textContent('[data-testid="settings-note"]')) ?? '',
+      /H \(hidden_size\) = 16 is out of range .*using 8/,
+    );
     assert.deepEqual(problems, []);
     await page.close();
   });

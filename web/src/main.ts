@@ -14,7 +14,7 @@ import { mistakePanel } from './mistake.js';
 import { compute, type Run } from './model.js';
 import { productsPanel } from './products.js';
 import { followReadout } from './readout.js';
-import { clampSetting, fromHash, normalize, type Settings, toHash } from './settings.js';
+import { clampSetting, fromHash, normalize, rangeNote, type Settings, toHash } from './settings.js';
 import { splitPanel } from './split.js';
 import { stepPanel, stepSummary } from './step.js';
 import { inputToJson, type LoadedWeights, parseInput, readWeights, weightsView } from './weights.js';
@@ -48,7 +48,7 @@ const weights = weightsView({
   resetWeights: () => {
     state.weights = null;
     state.weightsMessage = null;
-    state.settings = withinLimits(state.settings);
+    backWithinLimits();
     recompute();
   },
   useInput: (text) => {
@@ -72,7 +72,7 @@ const weights = weightsView({
   randomInput: () => {
     state.x = null;
     state.inputMessage = null;
-    state.settings = withinLimits(state.settings);
+    backWithinLimits();
     recompute();
   },
   currentInput: () => (state.run ? inputToJson(state.run.x) : ''),
@@ -84,13 +84,27 @@ function messageOf(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
 
-/** Settings clamped back into the controls' bounds (after loaded weights or input set them). */
-function withinLimits(s: Settings): Settings {
-  const out = { ...s };
-  for (const key of ['seqLen', 'batch', 'inputSize', 'hiddenSize', 'projSize', 'numLayers'] as const) {
-    out[key] = clampSetting(key, s[key]) ?? s[key];
+/**
+ * Back to what the controls allow, after loaded weights or a typed-in input set sizes beyond them (a file may hold
+ * H = 64; the controls go to 8): clamps, and notes each change. Sizes still fixed by loaded weights are left to
+ * them, so nothing is noted about a value that stays in effect.
+ */
+function backWithinLimits(): void {
+  const s = { ...state.settings };
+  const notes: string[] = [];
+  const keys = [
+    'seqLen',
+    'batch',
+    ...(state.weights ? [] : (['inputSize', 'hiddenSize', 'projSize', 'numLayers'] as const)),
+  ] as const;
+  for (const key of keys) {
+    const v = clampSetting(key, s[key]) ?? s[key];
+    if (v !== s[key]) notes.push(rangeNote(key, String(s[key]), v));
+    s[key] = v;
   }
-  return normalize(out).settings;
+  const normal = normalize(s);
+  state.settings = normal.settings;
+  state.notes = [...notes, ...normal.notes];
 }
 
 function change(patch: Partial<Settings>, note?: string): void {
