@@ -1,100 +1,23 @@
 /**
- * The explainer page end to end: `stacked-rnn explain --port P --no-open` as a child process, driven in real
- * Chromium. The numbers on the page are checked against the library itself (RNN.forward, mistakenForward) for
- * the same seed; the page computes in float64, so they must agree to the last few bits.
+ * The explainer page end to end, for nn.RNN (the default): the server, the page's behaviour (KaTeX, stepping,
+ * symbols, live controls, loading files), and its numbers against the library itself (RNN.forward,
+ * mistakenForward) for the same seed; the page computes in float64, so they must agree to the last few bits.
+ * The LSTM and GRU, the PyTorch snippet and the screenshots are in explain-cells-e2e.test.ts.
  *
- * Needs /usr/bin/chromium (Debian's `chromium`). Without it the suite is skipped, unless
- * STACKED_RNN_REQUIRE_BROWSER=1, which makes a missing browser a failure. STACKED_RNN_SCREENSHOT=1 also saves
- * docs/explainer.png.
+ * Needs /usr/bin/chromium (Debian's `chromium`); see helpers/explain-page.ts.
  */
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
-import { type Browser, chromium, type Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { explainCommand, parsePort } from '../src/cli/explain.js';
 import { Generator, mistakenForward, RNN, RnnError, randn, type Tensor, tensor } from '../src/index.js';
 import { writePtStateDict } from '../src/io/pt/index.js';
 import { writeSafetensors } from '../src/io/safetensors.js';
-
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const CHROMIUM = '/usr/bin/chromium';
-const REQUIRED = process.env.STACKED_RNN_REQUIRE_BROWSER === '1';
-const HAVE_BROWSER = existsSync(CHROMIUM);
-const SKIP =
-  !HAVE_BROWSER && !REQUIRED ? `no browser at ${CHROMIUM} (STACKED_RNN_REQUIRE_BROWSER=1 fails instead)` : false;
-
-/** The newest modification time under `dir`, in ms. */
-function newest(dir: string): number {
-  let t = 0;
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    const path = join(dir, entry.name);
-    t = Math.max(t, entry.isDirectory() ? newest(path) : statSync(path).mtimeMs);
-  }
-  return t;
-}
-
-/** Builds dist/web/ when it is missing or older than its sources, so the test never checks a stale page. */
-function ensurePageBuilt(): void {
-  const index = join(ROOT, 'dist/web/index.html');
-  const stale =
-    !existsSync(index) || statSync(index).mtimeMs < Math.max(newest(join(ROOT, 'web')), newest(join(ROOT, 'src')));
-  if (!stale) return;
-  const vite = join(ROOT, 'node_modules/vite/bin/vite.js');
-  const r = spawnSync(process.execPath, [vite, 'build', '--config', 'web/vite.config.ts', '--logLevel', 'warn'], {
-    cwd: ROOT,
-    encoding: 'utf8',
-  });
-  assert.equal(r.status, 0, `vite build failed:\n${r.stdout}\n${r.stderr}`);
-}
-
-function freePort(): Promise<number> {
-  return new Promise((done, fail) => {
-    const s = createServer();
-    s.once('error', fail);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => done(port));
-    });
-  });
-}
-
-/** Starts `stacked-rnn explain` (from source, through tsx) and resolves with its printed address. */
-function startCli(port: number): Promise<{ child: ChildProcess; url: string; stdout: string }> {
-  const child = spawn(
-    process.execPath,
-    ['--import', 'tsx', 'src/cli/main.ts', 'explain', '--port', String(port), '--no-open'],
-    {
-      cwd: ROOT,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  );
-  return new Promise((done, fail) => {
-    let out = '';
-    let err = '';
-    const timer = setTimeout(() => fail(new Error(`no address printed within 60 s:\n${out}\n${err}`)), 60_000);
-    child.stdout?.on('data', (chunk: Buffer) => {
-      out += chunk.toString();
-      const m = /http:\/\/127\.0\.0\.1:(\d+)\//.exec(out);
-      if (m) {
-        clearTimeout(timer);
-        done({ child, url: m[0], stdout: out });
-      }
-    });
-    child.stderr?.on('data', (chunk: Buffer) => {
-      err += chunk.toString();
-    });
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      fail(new Error(`stacked-rnn explain exited with ${code} before printing an address:\n${out}\n${err}`));
-    });
-  });
-}
+import { BROWSER_SKIP, type ExplainSession, maxDiff, shown, startSession } from './helpers/explain-page.js';
 
 function get(
   url: string,
@@ -139,17 +62,6 @@ function seeded(o: { seed: number; L: number; N: number; I: number; H: number; K
 function rowOf(t: Tensor, step: number, n: number): number[] {
   const [, N, F] = t.shape as [number, number, number];
   return Array.from(t.data.subarray((step * N + n) * F, (step * N + n + 1) * F));
-}
-
-function maxDiff(a: readonly number[], b: readonly number[]): number {
-  assert.equal(a.length, b.length, `lengths differ: ${a.length} vs ${b.length}`);
-  return Math.max(0, ...a.map((v, i) => Math.abs(v - (b[i] as number))));
-}
-
-/** What the page prints for a value: 3 decimals, a typographic minus, no sign on zero. */
-function shown(v: number): string {
-  const s = v.toFixed(3);
-  return Number(s) === 0 ? s.replace('-', '') : s.replace('-', '\u2212');
 }
 
 interface Cell {
@@ -216,55 +128,25 @@ describe('explainCommand, without a browser', () => {
   });
 });
 
-describe('stacked-rnn explain, in Chromium', { skip: SKIP }, () => {
-  let child: ChildProcess | undefined;
+describe('stacked-rnn explain, in Chromium', { skip: BROWSER_SKIP }, () => {
+  let session: ExplainSession;
   let url = '';
-  let stdout = '';
-  let browser: Browser | undefined;
   const tmp = mkdtempSync(join(tmpdir(), 'stacked-rnn-explain-'));
 
   before(async () => {
-    assert.ok(HAVE_BROWSER, `STACKED_RNN_REQUIRE_BROWSER=1 but there is no browser at ${CHROMIUM}`);
-    ensurePageBuilt();
-    ({ child, url, stdout } = await startCli(await freePort()));
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
-    });
+    session = await startSession();
+    url = session.url;
   });
 
   after(async () => {
-    await browser?.close();
-    if (child && child.exitCode === null) {
-      const exited = new Promise((done) => child?.once('exit', done));
-      child.kill('SIGTERM');
-      await exited;
-    }
+    await session?.close();
     rmSync(tmp, { recursive: true, force: true });
   });
 
-  /** A fresh page at `hash`; `problems` collects console errors and warnings, page errors and foreign requests. */
-  async function open(hash = ''): Promise<{ page: Page; problems: string[] }> {
-    const page = await (browser as Browser).newPage({
-      viewport: { width: 1440, height: 900 },
-      reducedMotion: 'reduce',
-    });
-    const problems: string[] = [];
-    page.on('console', (m) => {
-      if (m.type() === 'error' || m.type() === 'warning') problems.push(`console ${m.type()}: ${m.text()}`);
-    });
-    page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
-    page.on('request', (r) => {
-      if (!r.url().startsWith(url) && !r.url().startsWith('data:'))
-        problems.push(`request outside the server: ${r.url()}`);
-    });
-    await page.goto(`${url}${hash}`);
-    await page.waitForSelector('html[data-ready="true"]', { state: 'attached' });
-    return { page, problems };
-  }
+  const open = (hash = '') => session.open(hash);
 
   test('prints its address on 127.0.0.1 and serves only the page, only to local hosts', async () => {
-    assert.match(stdout, /serving the explainer at http:\/\/127\.0\.0\.1:\d+\//);
+    assert.match(session.stdout, /serving the explainer at http:\/\/127\.0\.0\.1:\d+\//);
     const index = await get(url);
     assert.equal(index.status, 200);
     assert.match(String(index.headers['content-security-policy']), /default-src 'self'/);
@@ -363,7 +245,11 @@ describe('stacked-rnn explain, in Chromium', { skip: SKIP }, () => {
         const cell = grid.get(`cell-${t}-${l}`) as Cell;
         const want = rowOf(outs[l] as Tensor, t, 2);
         assert.ok(maxDiff(cell.values, want) < 1e-12, `cell-${t}-${l}: ${cell.values} vs ${want}`);
-        assert.deepEqual(cell.chips, want.map(shown), `cell-${t}-${l} as printed`);
+        assert.deepEqual(
+          cell.chips,
+          want.map((v) => shown(v)),
+          `cell-${t}-${l} as printed`,
+        );
       }
     }
     // The computation panel shows the active cell's result with the same numbers.
@@ -506,14 +392,6 @@ describe('stacked-rnn explain, in Chromium', { skip: SKIP }, () => {
     assert.match((await page.textContent('[data-testid="weights-status"]')) ?? '', /not a torch\.nn\.RNN state dict/);
     assert.equal((await cells(page)).size, 12, 'the random network is still shown');
     assert.deepEqual(problems, []);
-    await page.close();
-  });
-
-  test('saves a screenshot for the docs', { skip: process.env.STACKED_RNN_SCREENSHOT !== '1' }, async () => {
-    const { page } = await open();
-    for (let i = 0; i < 4; i++) await page.keyboard.press('n');
-    await page.evaluate(() => document.fonts.ready);
-    await page.screenshot({ path: join(ROOT, 'docs/explainer.png') });
     await page.close();
   });
 });

@@ -16,6 +16,7 @@ export interface ModuleOptions {
   batchFirst?: boolean;
   dropout?: number;
   dtype?: DType;
+  /** A seed, or a generator to draw from (then what is drawn next continues its stream, as after torch.manual_seed). */
   seed?: number | Generator;
   backend?: string;
 }

@@ -1,7 +1,7 @@
 /**
- * The grid: one cell per (time step t, layer l) holding h_t^l for the shown batch row, layer 0 at the bottom
- * reading x_t, the output on top, each layer's initial state on the left (and on the right for the reverse
- * direction). Arrows run from below (h_t^{l-1}) and from the left (h_{t-1}^l).
+ * The grid: one cell per (time step t, layer l) holding h_t^l for the shown batch row (and below it the LSTM's
+ * c_t^l), layer 0 at the bottom reading x_t, the output on top, each layer's initial state on the left (and on the
+ * right for the reverse direction). Arrows run from below (h_t^{l-1}) and from the left (h_{t-1}^l).
  *
  * Stepping only toggles classes: cells already computed are solid, the active one is outlined, its two inputs
  * light up, and cells still to come are faded (their numbers stay visible, so the layout never jumps).
@@ -9,6 +9,9 @@
 import { el } from './dom.js';
 import { type Run, stepKey } from './model.js';
 import { scaleOf, vector } from './vector.js';
+
+/** Above this many numbers a vector is drawn as colour squares (readout.ts shows the numbers). */
+const COMPACT_ABOVE = 8;
 
 export interface GridView {
   root: HTMLElement;
@@ -44,12 +47,31 @@ function revealHorizontally(node: HTMLElement): void {
 }
 
 export function gridView(run: Run, onPick: (i: number) => void): GridView {
-  const { L, N, H, K, D, x, output, steps, states } = run;
+  const { L, N, H, P, K, D, x, output, steps, states, cells: cStates } = run;
   const n = run.settings.element;
-  const F = D * H;
-  const scale = run.settings.nonlinearity === 'tanh' ? 1 : scaleOf(states);
+  const F = D * P;
+  const scale = run.hScale;
   const xScale = scaleOf([x.data]);
   const index = new Map(steps.map((s, i) => [stepKey(s.t, s.layer, s.direction), i]));
+  const cScale = run.cScale;
+  /**
+   * One direction's h, and under it the LSTM's c (on its own colour scale, edged in c's colour). The rows are
+   * named once per layer, by the h0 and c0 lines of the initial-state box level with them.
+   */
+  const stateVectors = (h: number[], c: number[] | null, where: string): HTMLElement => {
+    const hv = vector(h, { scale, compactAbove: COMPACT_ABOVE, label: `h, ${where}` });
+    if (!c) return hv;
+    return el(
+      'span',
+      { class: 'states' },
+      el('span', { class: 'state-row' }, hv),
+      el(
+        'span',
+        { class: 'state-row c-row' },
+        vector(c, { scale: cScale, compactAbove: COMPACT_ABOVE, label: `c, ${where}` }),
+      ),
+    );
+  };
 
   const cellRow = (l: number) => 4 + 2 * (K - 1 - l);
   const cellCol = (t: number) => 4 + 2 * t;
@@ -71,11 +93,7 @@ export function gridView(run: Run, onPick: (i: number) => void): GridView {
   };
 
   // Column headers and row labels.
-  place(
-    el('div', { class: 'col-head' }, D === 2 ? 'initial \u2192' : el('span', {}, 'initial h', el('sub', {}, '0'))),
-    1,
-    2,
-  );
+  place(el('div', { class: 'col-head' }, `initial${D === 2 ? ' \u2192' : ''}`), 1, 2);
   for (let t = 0; t < L; t++) place(el('div', { class: 'col-head' }, `t = ${t}`), 1, cellCol(t));
   if (D === 2) place(el('div', { class: 'col-head' }, 'initial \u2190'), 1, rightCol);
   place(
@@ -83,7 +101,7 @@ export function gridView(run: Run, onPick: (i: number) => void): GridView {
       'div',
       { class: 'row-head' },
       'output',
-      el('small', { class: 'row-sub' }, `(L, N, ${D === 2 ? 'D\u00b7H' : 'H'})`),
+      el('small', { class: 'row-sub' }, `(L, N, ${D === 2 ? 'D\u00b7' : ''}${P < H ? 'P' : 'H'})`),
     ),
     2,
     1,
@@ -114,7 +132,7 @@ export function gridView(run: Run, onPick: (i: number) => void): GridView {
     const out = Array.from(output.data.subarray((t * N + n) * F, (t * N + n + 1) * F));
     // output[t] = h_t of the top layer: [forward | reverse] with two directions, one row each as in the cells.
     const halvesOut = Array.from({ length: D }, (_, d) =>
-      vector(out.slice(d * H, (d + 1) * H), {
+      vector(out.slice(d * P, (d + 1) * P), {
         scale,
         label: `output[${t}]${D === 2 ? (d === 0 ? ' forward' : ' reverse') : ''}`,
       }),
@@ -146,12 +164,14 @@ export function gridView(run: Run, onPick: (i: number) => void): GridView {
     const row: HTMLElement[] = [];
     for (let t = 0; t < L; t++) {
       const values = Array.from(states[l]?.subarray((t * N + n) * F, (t * N + n + 1) * F) ?? []);
+      const cs = cStates ? Array.from(cStates[l]?.subarray((t * N + n) * D * H, (t * N + n + 1) * D * H) ?? []) : null;
       const cell = el('div', {
-        class: 'cell',
+        class: cs ? 'cell two-states' : 'cell',
         'data-testid': `cell-${t}-${l}`,
         'data-t': t,
         'data-l': l,
         'data-values': JSON.stringify(values),
+        'data-c': cs ? JSON.stringify(cs) : undefined,
       });
       cell.append(el('span', { class: 'cell-label' }, hLabel(t, l)));
       for (let d = 0; d < D; d++) {
@@ -167,7 +187,7 @@ export function gridView(run: Run, onPick: (i: number) => void): GridView {
             onclick: () => onPick(i),
           },
           D === 2 ? el('span', { class: 'dir' }, d === 0 ? '\u2192' : '\u2190') : null,
-          vector(values.slice(d * H, (d + 1) * H), { scale }),
+          stateVectors(values.slice(d * P, (d + 1) * P), cs?.slice(d * H, (d + 1) * H) ?? null, `layer ${l}, t = ${t}`),
         );
         halves.set(stepKey(t, l, d), half);
         cell.append(half);
@@ -194,17 +214,21 @@ export function gridView(run: Run, onPick: (i: number) => void): GridView {
         {
           class: 'init',
           'data-testid': `h0-${l}${d === 1 ? '-reverse' : ''}`,
-          'data-values': JSON.stringify(new Array<number>(H).fill(0)),
-          title: `layer ${l}'s initial state${d === 1 ? ' for the reverse direction' : ''}: h0 = 0 (${H} zeros)`,
+          'data-values': JSON.stringify(new Array<number>(P).fill(0)),
+          title: `layer ${l}'s initial state${d === 1 ? ' for the reverse direction' : ''}: h0 = 0 (${P} zeros)${cStates ? `, c0 = 0 (${H} zeros)` : ''}`,
         },
-        el('span', { class: 'math' }, 'h', el('sub', {}, '0')),
-        ' = 0',
+        el('span', { class: 'init-row' }, el('span', { class: 'math' }, 'h', el('sub', {}, '0')), ' = 0'),
+        // The LSTM's c0 on its own line, level with the c rows of the cells.
+        cStates
+          ? el('span', { class: 'init-row' }, el('span', { class: 'math' }, 'c', el('sub', {}, '0')), ' = 0')
+          : null,
       );
       col.push(place(node, cellRow(l), d === 0 ? 2 : rightCol));
     }
     initial.push(col);
   }
 
+  const initLink = cStates ? 'hprev cprev' : 'hprev';
   let lit: HTMLElement[] = [];
   const light = (node: HTMLElement | undefined, cls: string, link: string) => {
     if (!node) return;
@@ -215,7 +239,7 @@ export function gridView(run: Run, onPick: (i: number) => void): GridView {
 
   function setStep(i: number): void {
     for (const node of lit) {
-      node.classList.remove('active', 'from-below', 'from-side');
+      node.classList.remove('active', 'from-below', 'from-side', 'c-active', 'c-prev');
       delete node.dataset.link;
       node.removeAttribute('aria-current');
     }
@@ -238,11 +262,20 @@ export function gridView(run: Run, onPick: (i: number) => void): GridView {
     light(halves.get(stepKey(t, l, d)), 'active', 'h');
     light(l === 0 ? xCells[t] : cells[l - 1]?.[t], 'from-below', l === 0 ? 'xin x0' : 'xin hbelow');
     light(vArrows.get(`${t},${l}`), 'from-below', 'xin');
+    // The LSTM's c rows: the new one, and the one it was made from (the initial c0 is in the h0 box).
+    const cRow = (half: HTMLElement | undefined) => half?.querySelector<HTMLElement>('.c-row') ?? undefined;
+    const before = d === 0 ? stepKey(t - 1, l, 0) : stepKey(t + 1, l, 1);
+    light(cRow(halves.get(stepKey(t, l, d))), 'c-active', 'c');
+    light(cRow(halves.get(before)), 'c-prev', 'cprev');
     if (d === 0) {
-      light(t === 0 ? initial[0]?.[l] : halves.get(stepKey(t - 1, l, 0)), 'from-side', 'hprev');
+      light(t === 0 ? initial[0]?.[l] : halves.get(stepKey(t - 1, l, 0)), 'from-side', t === 0 ? initLink : 'hprev');
       light(hArrows.get(`${t},${l}`)?.querySelector<HTMLElement>('.dir-0') ?? undefined, 'from-side', 'hprev');
     } else {
-      light(t === L - 1 ? initial[1]?.[l] : halves.get(stepKey(t + 1, l, 1)), 'from-side', 'hprev');
+      light(
+        t === L - 1 ? initial[1]?.[l] : halves.get(stepKey(t + 1, l, 1)),
+        'from-side',
+        t === L - 1 ? initLink : 'hprev',
+      );
       light(hArrows.get(`${t + 1},${l}`)?.querySelector<HTMLElement>('.dir-1') ?? undefined, 'from-side', 'hprev');
     }
     if (cell) revealHorizontally(cell);

@@ -1,7 +1,8 @@
 /**
- * Heatmaps of the hidden states over time: a row per layer (last layer on top, the input x at the bottom, as in
- * the grid) and a column per batch row, each map a column per step t and a row per feature j. The active step
- * is outlined in the batch row the grid shows; clicking a map's column steps there (and shows that batch row).
+ * Heatmaps of the states over time: a row per layer (last layer on top, the input x at the bottom, as in the
+ * grid; for the LSTM a row for h and one for c per layer) and a column per batch row, each map a column per step
+ * t and a row per feature j. The active step is outlined in the batch row the grid shows; clicking a map's
+ * column steps there (and shows that batch row).
  */
 import { el } from './dom.js';
 import { type Run, stepKey } from './model.js';
@@ -25,24 +26,43 @@ function legend(lo: number, hi: number, scale: number): HTMLElement {
   );
 }
 
+/** What the h colours span, in words. */
+function hLegend(run: Run): string {
+  if (run.cell === 'LSTM') {
+    return run.P < run.H
+      ? 'h, projected by W_hr: \u00b1 the largest on the page'
+      : 'h = o \u2299 tanh(c), \u22121 to 1';
+  }
+  if (run.cell === 'GRU') return 'h, a mix of tanh values: \u22121 to 1';
+  return run.settings.nonlinearity === 'relu'
+    ? 'ReLU states, 0 to the largest on the page'
+    : 'tanh states, \u22121 to 1';
+}
+
 /** `onPick(i, n)`: go to step i showing batch row n. */
 export function heatmapView(run: Run, onPick: (i: number, n: number) => void): HeatmapView {
-  const { L, N, H, K, D, I, x, states, steps } = run;
+  const { L, N, H, P, K, D, I, x, states, cells, steps } = run;
   const shown = run.settings.element;
-  const F = D * H;
-  const relu = run.settings.nonlinearity === 'relu';
-  const scale = relu ? scaleOf(states) : 1;
   const xScale = scaleOf([x.data]);
   const index = new Map(steps.map((s, i) => [stepKey(s.t, s.layer, s.direction), i]));
-  const columns: HTMLElement[][] = []; // [l][t] of the shown batch row; l = K for the input
+  const columns = new Map<string, HTMLElement[]>(); // map key (h0, c0, ..., x) -> its columns in the shown batch row
 
-  const map = (l: number, n: number, rows: number, value: (t: number, j: number) => number, s: number) => {
-    const title = l < K ? `layer ${l}` : 'input x';
+  /** One map: `key` is h{l}, c{l} or x; `width` features per direction. */
+  const map = (
+    key: string,
+    l: number,
+    n: number,
+    rows: number,
+    width: number,
+    value: (t: number, j: number) => number,
+    s: number,
+  ) => {
+    const title = key === 'x' ? 'input x' : `layer ${l}, ${key[0]}`;
     const grid = el('div', {
       class: n === shown ? 'heat shown' : 'heat',
       role: 'group',
       'aria-label': `${title}, batch row ${n}: ${rows} features over ${L} steps`,
-      'data-testid': `heat-${l < K ? l : 'x'}-${n}`,
+      'data-testid': `heat-${key === 'x' ? 'x' : key[0] === 'h' ? l : key}-${n}`,
     });
     grid.style.gridTemplateColumns = `auto repeat(${L}, var(--sq))`;
     const at = (node: HTMLElement, row: number, col: number) => {
@@ -51,7 +71,7 @@ export function heatmapView(run: Run, onPick: (i: number, n: number) => void): H
       grid.append(node);
     };
     for (let j = 0; j < rows; j++) {
-      const label = D === 2 && l < K ? `${j < H ? '\u2192' : '\u2190'}${j % H}` : String(j);
+      const label = D === 2 && key !== 'x' ? `${j < width ? '\u2192' : '\u2190'}${j % width}` : String(j);
       at(el('span', { class: 'heat-row' }, label), j + 1, 1);
       for (let t = 0; t < L; t++) {
         const v = value(t, j);
@@ -63,7 +83,7 @@ export function heatmapView(run: Run, onPick: (i: number, n: number) => void): H
     const cols: HTMLElement[] = [];
     for (let t = 0; t < L; t++) {
       at(el('span', { class: 'heat-t' }, String(t)), rows + 1, t + 2);
-      const target = l < K ? index.get(stepKey(t, l, 0)) : undefined;
+      const target = key !== 'x' ? index.get(stepKey(t, l, 0)) : undefined;
       const col = el('button', {
         type: 'button',
         class: 'heat-col',
@@ -77,7 +97,7 @@ export function heatmapView(run: Run, onPick: (i: number, n: number) => void): H
       grid.append(col);
       cols.push(col);
     }
-    if (n === shown) columns[l] = cols;
+    if (n === shown) columns.set(key, cols);
     return grid;
   };
 
@@ -93,18 +113,21 @@ export function heatmapView(run: Run, onPick: (i: number, n: number) => void): H
       ),
     );
   }
-  for (let l = K - 1; l >= -1; l--) {
-    const layer = l >= 0;
-    table.append(el('span', { class: layer ? 'heat-label' : 'heat-label input' }, layer ? `layer ${l}` : 'input x'));
-    for (let n = 0; n < N; n++) {
-      const data = layer ? (states[l] as Float64Array) : null;
-      table.append(
-        layer
-          ? map(l, n, F, (t, j) => data?.[(t * N + n) * F + j] as number, scale)
-          : map(K, n, I, (t, j) => x.data[(t * N + n) * I + j] as number, xScale),
-      );
-    }
+  const row = (key: string, l: number, label: HTMLElement, data: ArrayLike<number>, width: number, s: number) => {
+    table.append(label);
+    const F = D * width;
+    for (let n = 0; n < N; n++)
+      table.append(map(key, l, n, F, width, (t, j) => data[(t * N + n) * F + j] as number, s));
+  };
+  for (let l = K - 1; l >= 0; l--) {
+    const label = (v: string) =>
+      el('span', { class: 'heat-label' }, `layer ${l}`, cells ? el('span', { class: 'math' }, ` ${v}`) : null);
+    row(`h${l}`, l, label('h'), states[l] as Float64Array, P, run.hScale);
+    if (cells) row(`c${l}`, l, label('c'), cells[l] as Float64Array, H, run.cScale);
   }
+  const xs = x.data;
+  table.append(el('span', { class: 'heat-label input' }, 'input x'));
+  for (let n = 0; n < N; n++) table.append(map('x', K, n, I, I, (t, j) => xs[(t * N + n) * I + j] as number, xScale));
 
   const sq = Math.max(14, Math.min(30, Math.floor(820 / (N * L + 2 * N))));
   const root = el(
@@ -114,8 +137,10 @@ export function heatmapView(run: Run, onPick: (i: number, n: number) => void): H
     el(
       'div',
       { class: 'heat-legends' },
-      el('p', {}, relu ? 'ReLU states, 0 to the largest on the page' : 'tanh states, \u22121 to 1'),
-      legend(relu ? 0 : -1, relu ? scale : 1, scale),
+      el('p', {}, hLegend(run)),
+      legend(run.cell === 'RNN' && run.settings.nonlinearity === 'relu' ? 0 : -run.hScale, run.hScale, run.hScale),
+      cells ? el('p', {}, 'c, the LSTM\u2019s cell state: not squashed, \u00b1 the largest on the page') : null,
+      cells ? legend(-run.cScale, run.cScale, run.cScale) : null,
       el('p', {}, 'input x'),
       legend(-xScale, xScale, xScale),
       el(
@@ -137,8 +162,9 @@ export function heatmapView(run: Run, onPick: (i: number, n: number) => void): H
       node.classList.add(cls);
       lit.push(node);
     };
-    mark(columns[s.layer]?.[s.t], 'active');
-    mark(columns[s.layer === 0 ? K : s.layer - 1]?.[s.t], 'from-below');
+    mark(columns.get(`h${s.layer}`)?.[s.t], 'active');
+    mark(columns.get(`c${s.layer}`)?.[s.t], 'active');
+    mark(columns.get(s.layer === 0 ? 'x' : `h${s.layer - 1}`)?.[s.t], 'from-below');
   }
   return { root, setStep };
 }

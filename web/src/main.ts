@@ -9,11 +9,14 @@ import { byId, replace } from './dom.js';
 import { formulaPanel } from './formula.js';
 import { type GridView, gridView } from './grid.js';
 import { type HeatmapView, heatmapView } from './heatmap.js';
+import { followPointer, refreshHighlight } from './highlight.js';
 import { mistakePanel } from './mistake.js';
 import { compute, type Run } from './model.js';
-import { clampSetting, fromHash, normalize, type Settings, toHash } from './settings.js';
+import { productsPanel } from './products.js';
+import { followReadout } from './readout.js';
+import { clampSetting, fromHash, normalize, rangeNote, type Settings, toHash } from './settings.js';
 import { splitPanel } from './split.js';
-import { productsPanel, stepPanel, stepSummary } from './step.js';
+import { stepPanel, stepSummary } from './step.js';
 import { inputToJson, type LoadedWeights, parseInput, readWeights, weightsView } from './weights.js';
 
 /** What the page draws in full; bigger networks belong to `stacked-rnn run`. */
@@ -21,8 +24,11 @@ const PAGE_LIMITS = { hiddenSize: 64, numLayers: 8, inputSize: 64, fileBytes: 64
 
 type Message = { kind: 'info' | 'error'; text: string } | null;
 
+const initial = fromHash(location.hash);
 const state = {
-  settings: fromHash(location.hash),
+  settings: initial.settings,
+  /** What the page changed in what was asked for, said under the settings until the next change. */
+  notes: initial.notes,
   weights: null as LoadedWeights | null,
   x: null as Tensor | null,
   step: 0,
@@ -34,7 +40,7 @@ const state = {
 let grid: GridView | null = null;
 let heat: HeatmapView | null = null;
 
-const controls = controlsView((patch) => change(patch));
+const controls = controlsView((patch, note) => change(patch, note));
 replace(byId('controls'), controls.root);
 
 const weights = weightsView({
@@ -42,7 +48,7 @@ const weights = weightsView({
   resetWeights: () => {
     state.weights = null;
     state.weightsMessage = null;
-    state.settings = withinLimits(state.settings);
+    backWithinLimits();
     recompute();
   },
   useInput: (text) => {
@@ -66,7 +72,7 @@ const weights = weightsView({
   randomInput: () => {
     state.x = null;
     state.inputMessage = null;
-    state.settings = withinLimits(state.settings);
+    backWithinLimits();
     recompute();
   },
   currentInput: () => (state.run ? inputToJson(state.run.x) : ''),
@@ -78,17 +84,33 @@ function messageOf(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
 
-/** Settings clamped back into the controls' bounds (after loaded weights or input set them). */
-function withinLimits(s: Settings): Settings {
-  const out = { ...s };
-  for (const key of ['seqLen', 'batch', 'inputSize', 'hiddenSize', 'numLayers'] as const) {
-    out[key] = clampSetting(key, s[key]) ?? s[key];
+/**
+ * Back to what the controls allow, after loaded weights or a typed-in input set sizes beyond them (a file may hold
+ * H = 64; the controls go to 8): clamps, and notes each change. Sizes still fixed by loaded weights are left to
+ * them, so nothing is noted about a value that stays in effect.
+ */
+function backWithinLimits(): void {
+  const s = { ...state.settings };
+  const notes: string[] = [];
+  const keys = [
+    'seqLen',
+    'batch',
+    ...(state.weights ? [] : (['inputSize', 'hiddenSize', 'projSize', 'numLayers'] as const)),
+  ] as const;
+  for (const key of keys) {
+    const v = clampSetting(key, s[key]) ?? s[key];
+    if (v !== s[key]) notes.push(rangeNote(key, String(s[key]), v));
+    s[key] = v;
   }
-  return normalize(out);
+  const normal = normalize(s);
+  state.settings = normal.settings;
+  state.notes = [...notes, ...normal.notes];
 }
 
-function change(patch: Partial<Settings>): void {
-  state.settings = normalize({ ...state.settings, ...patch });
+function change(patch: Partial<Settings>, note?: string): void {
+  const { settings, notes } = normalize({ ...state.settings, ...patch });
+  state.settings = settings;
+  state.notes = note ? [note, ...notes] : notes;
   recompute();
 }
 
@@ -117,6 +139,7 @@ async function loadFile(file: File): Promise<void> {
     }
     state.weights = loaded;
     state.weightsMessage = null;
+    state.notes = [];
     if (state.x && state.x.size(-1) !== inputSize) {
       state.inputMessage = {
         kind: 'info',
@@ -148,6 +171,7 @@ function setStep(i: number): void {
   byId<HTMLButtonElement>('step-next').disabled = state.step === run.steps.length - 1;
   byId<HTMLButtonElement>('step-last').disabled = state.step === run.steps.length - 1;
   if (state.step === run.steps.length - 1) stopPlaying();
+  refreshHighlight(); // the step panels are new: mark the symbol being pointed at in them again
 }
 
 function showError(text: string | null): void {
@@ -171,7 +195,8 @@ function recompute(): void {
   state.run = run;
   state.settings = run.settings;
   const locked = state.weights !== null || state.x !== null;
-  controls.update(run.settings, { architecture: state.weights !== null, input: state.x !== null });
+  controls.update(run.settings, { architecture: state.weights !== null, input: state.x !== null }, state.notes);
+  byId('split-cell').textContent = `${run.cell}s`;
   const formula = formulaPanel(run);
   replace(byId('formula'), formula.formulas);
   replace(byId('glossary'), ...formula.glossary);
@@ -242,15 +267,10 @@ document.addEventListener('keydown', (e) => {
   setStep(move());
 });
 
-// Formula symbols: pointing at one (hover or focus) highlights what it is on screen; see formula.ts.
-const pointAt = (e: Event) => {
-  const sym = (e.target as Element | null)?.closest?.<HTMLElement>('[data-sym]')?.dataset.sym;
-  if (sym) document.documentElement.dataset.hl = sym;
-  else delete document.documentElement.dataset.hl;
-};
-document.addEventListener('mouseover', pointAt);
-document.addEventListener('focusin', pointAt);
-document.addEventListener('focusout', () => delete document.documentElement.dataset.hl);
+// Formula symbols: pointing at one (hover or focus) highlights what it is on screen (highlight.ts); a vector
+// drawn as colours shows its numbers when pointed at (readout.ts).
+followPointer();
+followReadout();
 
 // A file dropped anywhere loads as weights (and never navigates away from the page).
 document.addEventListener('dragover', (e) => e.preventDefault());
@@ -262,7 +282,7 @@ document.addEventListener('drop', (e) => {
 
 window.addEventListener('hashchange', () => {
   if (state.weights || state.x) return;
-  state.settings = fromHash(location.hash);
+  ({ settings: state.settings, notes: state.notes } = fromHash(location.hash));
   recompute();
 });
 

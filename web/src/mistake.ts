@@ -1,25 +1,55 @@
 /**
  * The classic mistake, run for real: `mistakenForward`, the notebook's hand-written loop (and PyTorch's docstring
- * pseudo-code) that feeds x_t to every layer. With input_size != hidden_size it throws the shape error PyTorch
- * would; with them equal it runs and gives wrong numbers, shown beside the right ones.
+ * pseudo-code) that feeds x_t to every layer, for whichever cell is shown. When layer 1's weight_ih cannot take
+ * x_t (input_size differs from the width of h) it throws the shape error PyTorch would; when it can, it runs and
+ * gives wrong numbers, shown beside the right ones.
  */
+import type { CellKind } from '../../src/index.js';
 import { append, el } from './dom.js';
 import type { Run } from './model.js';
 import type { Settings } from './settings.js';
 import { fmtDiff, scaleOf, vector } from './vector.js';
 
-const loop = (f: string) => [
-  ['for t in range(seq_len):', ''],
-  ['    for layer in range(num_layers):', ''],
-  [`        h[layer] = torch.${f}(`, ''],
-  ['            x[t] @ weight_ih[layer].T + bias_ih[layer]', 'bug'],
-  ['            + h[layer] @ weight_hh[layer].T + bias_hh[layer])', ''],
-  ['    output.append(h[-1])', ''],
-];
+/** The hand-written loop of each cell, as a notebook would write it; the flagged line is the bug. */
+function loop(cell: CellKind, f: string, projected: boolean): [string, string][] {
+  const head: [string, string][] = [
+    ['for t in range(seq_len):', ''],
+    ['    for layer in range(num_layers):', ''],
+  ];
+  const tail: [string, string][] = [['    output.append(h[-1])', '']];
+  if (cell === 'RNN') {
+    return [
+      ...head,
+      [`        h[layer] = torch.${f}(`, ''],
+      ['            x[t] @ weight_ih[layer].T + bias_ih[layer]', 'bug'],
+      ['            + h[layer] @ weight_hh[layer].T + bias_hh[layer])', ''],
+      ...tail,
+    ];
+  }
+  if (cell === 'LSTM') {
+    return [
+      ...head,
+      ['        i, f, g, o = (x[t] @ weight_ih[layer].T + bias_ih[layer]', 'bug'],
+      ['            + h[layer] @ weight_hh[layer].T + bias_hh[layer]).chunk(4, 1)', ''],
+      ['        c[layer] = f.sigmoid() * c[layer] + i.sigmoid() * g.tanh()', ''],
+      [`        h[layer] = o.sigmoid() * c[layer].tanh()${projected ? ' @ weight_hr[layer].T' : ''}`, ''],
+      ...tail,
+    ];
+  }
+  return [
+    ...head,
+    ['        ur, uz, un = (x[t] @ weight_ih[layer].T + bias_ih[layer]).chunk(3, 1)', 'bug'],
+    ['        vr, vz, vn = (h[layer] @ weight_hh[layer].T + bias_hh[layer]).chunk(3, 1)', ''],
+    ['        r, z = (ur + vr).sigmoid(), (uz + vz).sigmoid()', ''],
+    ['        n = (un + r * vn).tanh()', ''],
+    ['        h[layer] = (1 - z) * n + z * h[layer]', ''],
+    ...tail,
+  ];
+}
 
-function loopCode(f: string): HTMLElement {
+function loopCode(run: Run): HTMLElement {
   const code = el('code', {});
-  for (const [line, kind] of loop(f)) {
+  for (const [line, kind] of loop(run.cell, run.settings.nonlinearity, run.P < run.H)) {
     code.append(el('span', { class: kind ? 'line bug' : 'line' }, line), '\n');
   }
   return el(
@@ -27,11 +57,19 @@ function loopCode(f: string): HTMLElement {
     { class: 'mistake-code' },
     el('p', { class: 'muted' }, "The notebook's hand-written forward (PyTorch's docstring has the same loop):"),
     el('pre', { class: 'code' }, code),
-    el('p', { class: 'muted' }, 'The fix: layer l > 0 reads the layer below at the same step.'),
+    el(
+      'p',
+      { class: 'muted' },
+      `The fix: layer l > 0 reads the layer below at the same step${run.cell === 'LSTM' ? ' (its h; c never leaves its layer)' : ''}.`,
+    ),
     el(
       'pre',
       { class: 'code fix' },
-      el('code', {}, '            (x[t] if layer == 0 else h[layer - 1]) @ weight_ih[layer].T ...'),
+      el(
+        'code',
+        {},
+        `${run.cell === 'RNN' ? '            ' : '        ... = ('}(x[t] if layer == 0 else h[layer - 1]) @ weight_ih[layer].T ...`,
+      ),
     ),
   );
 }
@@ -41,7 +79,8 @@ function action(label: string, testid: string, onClick: () => void): HTMLElement
 }
 
 export function mistakePanel(run: Run, locked: boolean, change: (patch: Partial<Settings>) => void): HTMLElement {
-  const { L, N, I, H, K, output, mistake } = run;
+  const { cell, L, N, I, P, G, H, K, output, mistake } = run;
+  const call = `nn.${cell}`;
   const n = run.settings.element;
   const result = el('div', { class: 'mistake-result', 'data-testid': 'mistake-result' });
 
@@ -65,16 +104,18 @@ export function mistakePanel(run: Run, locked: boolean, change: (patch: Partial<
       el(
         'p',
         { class: 'result-text' },
-        `At t = 0, layer 1 multiplies x_0, (N, I) = (${N}, ${I}), by weight_ih_l1\u1d40, which is (${H}, ${H}): `,
-        `layer 1 is built to read layer 0's H = ${H} features, not the ${I} features of x.`,
+        `At t = 0, layer 1 multiplies x_0, (N, I) = (${N}, ${I}), by weight_ih_l1\u1d40, which is (${P}, ${G * H}): `,
+        `layer 1 is built to read layer 0's ${P < H ? 'P' : 'H'} = ${P} features, not the ${I} features of x.`,
       ),
       locked
         ? null
-        : action(`Set input_size = hidden_size = ${H} to see it run`, 'mistake-equal', () => change({ inputSize: H })),
+        : action(`Set input_size = ${P < H ? 'proj_size' : 'hidden_size'} = ${P} to see it run`, 'mistake-equal', () =>
+            change({ inputSize: P }),
+          ),
     );
   } else {
-    const F = H;
-    const scale = run.settings.nonlinearity === 'tanh' ? 1 : scaleOf([output.data, mistake.wrong.data]);
+    const F = P;
+    const scale = run.hScale === 1 ? 1 : scaleOf([output.data, mistake.wrong.data]);
     const table = el(
       'table',
       { class: 'mistake-table' },
@@ -86,7 +127,7 @@ export function mistakePanel(run: Run, locked: boolean, change: (patch: Partial<
           {},
           el('th', { class: 'mt-cell mt-head' }, 't'),
           el('th', { class: 'mt-cell mt-head' }, 'hand-written (wrong)'),
-          el('th', { class: 'mt-cell mt-head' }, 'nn.RNN (right)'),
+          el('th', { class: 'mt-cell mt-head' }, `${call} (right)`),
           el('th', { class: 'mt-cell mt-head' }, 'wrong \u2212 right'),
         ),
       ),
@@ -132,7 +173,7 @@ export function mistakePanel(run: Run, locked: boolean, change: (patch: Partial<
         : el(
             'p',
             { class: 'result-text' },
-            `input_size = hidden_size = ${H}, so the shapes fit and the loop runs, but ${K === 2 ? 'layer 1 computes' : `layers 1 to ${K - 1} compute`} from x_t instead of from the layer below:`,
+            `input_size = ${P < H ? 'proj_size' : 'hidden_size'} = ${P}, so the shapes fit and the loop runs, but ${K === 2 ? 'layer 1 computes' : `layers 1 to ${K - 1} compute`} from x_t instead of from the layer below:`,
           ),
       table,
       el(
@@ -145,10 +186,10 @@ export function mistakePanel(run: Run, locked: boolean, change: (patch: Partial<
         ? null
         : K === 1
           ? action('Add a layer', 'mistake-add-layer', () => change({ numLayers: 2 }))
-          : action(`Make input_size differ (I = ${H === 1 ? 2 : H - 1})`, 'mistake-differ', () =>
-              change({ inputSize: H === 1 ? 2 : H - 1 }),
+          : action(`Make input_size differ (I = ${P === 1 ? 2 : P - 1})`, 'mistake-differ', () =>
+              change({ inputSize: P === 1 ? 2 : P - 1 }),
             ),
     );
   }
-  return el('div', { class: 'mistake' }, loopCode(run.settings.nonlinearity), result);
+  return el('div', { class: 'mistake' }, loopCode(run), result);
 }

@@ -1,9 +1,11 @@
 /**
- * The proof, run: the K-layer network as K single-layer RNNs (`rnn.split()`, weights copied) chained, each
- * reading the previous one's output sequence, and the difference to the K-layer output, which is 0.
+ * The proof, run: the K-layer network as K single-layer modules (`rnn.split()`, weights copied) chained, each
+ * reading the previous one's output sequence, and the difference to the K-layer output (and final states),
+ * which is 0. The same for nn.RNN, nn.LSTM and nn.GRU: only the cell inside each part differs.
  */
 import { el } from './dom.js';
 import type { Run } from './model.js';
+import { moduleCall } from './python.js';
 import { color, fmtDiff, scaleOf } from './vector.js';
 
 /** A small (features x time) picture of one output sequence for batch row n. */
@@ -21,12 +23,13 @@ function thumb(data: ArrayLike<number>, L: number, N: number, F: number, n: numb
 }
 
 export function splitPanel(run: Run): HTMLElement {
-  const { L, N, I, H, K, D, x, split } = run;
+  const { cell, L, N, I, K, D, P, x, split } = run;
   const n = run.settings.element;
-  const F = D * H;
-  const scale = run.settings.nonlinearity === 'tanh' ? 1 : scaleOf(split.outputs.map((o) => o.data));
-  const bi = D === 2 ? ', bidirectional=True' : '';
-  const chain = el('ol', { class: 'chain', 'aria-label': 'The single-layer RNNs, chained' });
+  const F = D * P;
+  const scale = run.hScale;
+  const name = `nn.${cell}`;
+  const plural = `${cell}${K > 1 ? 's' : ''}`;
+  const chain = el('ol', { class: 'chain', 'aria-label': `The single-layer ${cell}s, chained` });
   chain.append(
     el(
       'li',
@@ -37,14 +40,23 @@ export function splitPanel(run: Run): HTMLElement {
     ),
   );
   split.parts.forEach((part, k) => {
-    const names = ['weight_ih', 'weight_hh', ...(run.rnn.bias ? ['bias_ih', 'bias_hh'] : [])];
+    const names = [
+      'weight_ih',
+      'weight_hh',
+      ...(run.module.bias ? ['bias_ih', 'bias_hh'] : []),
+      ...(P < run.H ? ['weight_hr'] : []),
+    ];
     chain.append(
       el('li', { class: 'chain-arrow', 'aria-hidden': 'true' }, '\u2192'),
       el(
         'li',
         { class: 'chain-box', 'data-testid': `split-part-${k}` },
         el('div', { class: 'chain-title' }, `part ${k}`),
-        el('code', { class: 'chain-code' }, `nn.RNN(${part.inputSize}, ${H}${bi})`),
+        el(
+          'code',
+          { class: 'chain-code' },
+          moduleCall({ ...run.settings, inputSize: part.inputSize, numLayers: 1, bias: part.bias }),
+        ),
         el(
           'div',
           { class: 'chain-weights', title: names.map((w) => `${w}_l0 \u2190 ${w}_l${k}`).join('\n') },
@@ -55,7 +67,7 @@ export function splitPanel(run: Run): HTMLElement {
       ),
     );
   });
-  const ok = split.outputDiff === 0 && split.hNDiff === 0;
+  const ok = split.outputDiff === 0 && split.hNDiff === 0 && (split.cNDiff ?? 0) === 0;
   return el(
     'div',
     { class: 'split' },
@@ -63,11 +75,13 @@ export function splitPanel(run: Run): HTMLElement {
       'p',
       {},
       el('code', {}, 'rnn.split()'),
-      ` returns ${K} single-layer RNN${K > 1 ? 's' : ''} with the weights copied: the stack's `,
+      ` returns ${K} single-layer ${plural} with the weights copied: the stack's `,
       el('code', {}, 'weight_ih_l1'),
       ' becomes the second one\u2019s ',
       el('code', {}, 'weight_ih_l0'),
-      ', and so on. Chained, each reading the whole output sequence of the one before, they are the same network.',
+      cell === 'LSTM'
+        ? ', and so on. Chained, each reading the whole output sequence (its h) of the one before and keeping its own c, they are the same network.'
+        : ', and so on. Chained, each reading the whole output sequence of the one before, they are the same network.',
     ),
     el('div', { class: 'chain-scroll' }, chain),
     el(
@@ -76,7 +90,12 @@ export function splitPanel(run: Run): HTMLElement {
       el(
         'div',
         {},
-        el('span', { class: 'verdict-label' }, 'max |output of the chain \u2212 output of the ', `${K}-layer RNN| = `),
+        el(
+          'span',
+          { class: 'verdict-label' },
+          'max |output of the chain \u2212 output of the ',
+          `${K}-layer ${cell}| = `,
+        ),
         el('b', { 'data-testid': 'split-diff' }, fmtDiff(split.outputDiff)),
       ),
       el(
@@ -85,6 +104,14 @@ export function splitPanel(run: Run): HTMLElement {
         el('span', { class: 'verdict-label' }, 'max |h_n of the parts, concatenated \u2212 h_n| = '),
         el('b', { 'data-testid': 'split-hn-diff' }, fmtDiff(split.hNDiff)),
       ),
+      split.cNDiff === null
+        ? null
+        : el(
+            'div',
+            {},
+            el('span', { class: 'verdict-label' }, 'max |c_n of the parts, concatenated \u2212 c_n| = '),
+            el('b', { 'data-testid': 'split-cn-diff' }, fmtDiff(split.cNDiff)),
+          ),
     ),
     el(
       'pre',
@@ -93,7 +120,7 @@ export function splitPanel(run: Run): HTMLElement {
         'code',
         {},
         [
-          `const parts = rnn.split();  // ${K} x nn.RNN(..., num_layers=1), weights copied`,
+          `const parts = rnn.split();  // ${K} x ${name}(..., num_layers=1), weights copied`,
           'let y = x;                  // (L, N, I)',
           'for (const part of parts) [y] = part.forward(y);',
           '// y equals rnn.forward(x)[0] bit for bit (in float64, as on this page)',

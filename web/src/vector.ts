@@ -40,7 +40,7 @@ export interface VectorOptions {
   /** Formula symbols this vector stands for (see formula.ts). */
   link?: string;
   label?: string;
-  /** Longer vectors are drawn as plain colour squares (exact values on hover). Default 8. */
+  /** Longer vectors are drawn as plain colour squares, read in the readout on hover or focus. Default 8. */
   compactAbove?: number;
 }
 
@@ -50,13 +50,19 @@ export function vector(values: ArrayLike<number>, options: VectorOptions = {}): 
   const scale = options.scale ?? 1;
   const list = Array.from(values);
   const compact = list.length > (options.compactAbove ?? 8);
+  // A compact vector is a keyboard stop, so its numbers can be read without a mouse (readout.ts shows them).
   const node = el('span', {
     class: compact ? 'vec compact' : 'vec',
     'data-values': JSON.stringify(list),
     'data-testid': options.testid,
     'data-link': options.link,
+    'data-label': compact ? (options.label ?? 'values') : undefined,
+    tabindex: compact ? 0 : undefined,
     role: 'group',
-    'aria-label': options.label ? `${options.label}: ${list.map((v) => fmt(v, digits)).join(', ')}` : undefined,
+    'aria-label':
+      options.label || compact
+        ? `${options.label ?? 'values'}: ${list.map((v) => fmt(v, digits)).join(', ')}`
+        : undefined,
   });
   for (const v of list) {
     node.append(

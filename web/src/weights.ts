@@ -1,7 +1,8 @@
 /**
- * Your own weights and input: a torch.nn.RNN state dict dropped on the page (safetensors, or a torch.save'd .pt),
- * read by the library's readers, and an input typed as JSON. A state dict fixes the sizes (read off the shapes
- * by `inferArchitecture`); the nonlinearity is not stored in one, so it stays a control.
+ * Your own weights and input: an nn.RNN, nn.LSTM or nn.GRU state dict dropped on the page (safetensors, or a
+ * torch.save'd .pt), read by the library's readers, and an input typed as JSON. A state dict fixes the cell and
+ * the sizes (read off the shapes by `inferArchitecture`: the cell from weight_hh_l0's rows per column, proj_size
+ * from weight_hr_l0); the RNN's nonlinearity is not stored in one, so it stays a control.
  */
 
 import { type RnnArchitecture, RnnError, type Tensor, tensor } from '../../src/index.js';
@@ -25,7 +26,7 @@ function isPt(bytes: Uint8Array): boolean {
   return (bytes[0] === 0x50 && bytes[1] === 0x4b && bytes[2] === 0x03 && bytes[3] === 0x04) || bytes[0] === 0x80;
 }
 
-/** Reads a state dict file's bytes into float tensors, finds the RNN in it (bare or under a prefix), and sizes it. */
+/** Reads a state dict file's bytes into float tensors, finds the module in it (bare or under a prefix), and sizes it. */
 export function readWeights(name: string, bytes: Uint8Array): LoadedWeights {
   const all: Record<string, Tensor> = {};
   if (isPt(bytes)) {
@@ -36,15 +37,7 @@ export function readWeights(name: string, bytes: Uint8Array): LoadedWeights {
     }
   }
   const { prefix, sd } = selectPrefix(all);
-  const arch = architectureOf(sd);
-  if (arch.cell !== 'RNN') {
-    throw new RnnError(
-      'unsupported',
-      `${name} holds an nn.${arch.cell} (${arch.numLayers} layer(s), hidden_size ${arch.hiddenSize}); this page shows nn.RNN for now`,
-      { expected: 'RNN', got: arch.cell, hint: `the library runs it: new ${arch.cell}(...).loadStateDict(...)` },
-    );
-  }
-  return { name, prefix, arch, tensors: sd };
+  return { name, prefix, arch: architectureOf(sd), tensors: sd };
 }
 
 /** Parses a typed-in input: JSON nested arrays of shape (L, I) or (L, N, I), returned as (L, N, I). */
@@ -131,7 +124,7 @@ export function weightsView(h: WeightsHandlers): WeightsView {
   const drop = el(
     'label',
     { class: 'dropzone', for: 'weights-file', 'data-testid': 'weights-drop' },
-    el('span', { class: 'drop-big' }, 'Drop a torch.nn.RNN state dict here'),
+    el('span', { class: 'drop-big' }, 'Drop an nn.RNN, nn.LSTM or nn.GRU state dict here'),
     el('span', { class: 'drop-small' }, '.safetensors or .pt \u00b7 or click to choose a file'),
   );
   drop.addEventListener('dragover', (e) => {
@@ -200,7 +193,7 @@ export function weightsView(h: WeightsHandlers): WeightsView {
         el(
           'code',
           {},
-          'rnn = torch.nn.RNN(4, 8, num_layers=2)\nfrom safetensors.torch import save_file\nsave_file(rnn.state_dict(), "rnn.safetensors")\n# or: torch.save(rnn.state_dict(), "rnn.pt")',
+          'rnn = torch.nn.LSTM(4, 8, num_layers=2)  # or nn.RNN, nn.GRU\nfrom safetensors.torch import save_file\nsave_file(rnn.state_dict(), "rnn.safetensors")\n# or: torch.save(rnn.state_dict(), "rnn.pt")',
         ),
       ),
     ),
@@ -222,7 +215,7 @@ export function weightsView(h: WeightsHandlers): WeightsView {
       (w
         ? {
             kind: 'info' as const,
-            text: `Using ${w.name}${w.prefix ? ` (under '${w.prefix}')` : ''}: ${w.arch.numLayers} layer(s), input_size ${w.arch.inputSize}, hidden_size ${w.arch.hiddenSize}${w.arch.bidirectional ? ', bidirectional' : ''}${w.arch.bias ? '' : ', no bias'}. Sizes follow the file; the nonlinearity is not stored in a state dict, so set it above.`,
+            text: `Using ${w.name}${w.prefix ? ` (under '${w.prefix}')` : ''}: an nn.${w.arch.cell}, ${w.arch.numLayers} layer(s), input_size ${w.arch.inputSize}, hidden_size ${w.arch.hiddenSize}${w.arch.projSize ? `, proj_size ${w.arch.projSize}` : ''}${w.arch.bidirectional ? ', bidirectional' : ''}${w.arch.bias ? '' : ', no bias'}. The cell and sizes follow the file${w.arch.cell === 'RNN' ? '; the nonlinearity is not stored in a state dict, so set it above' : ''}.`,
           }
         : { kind: 'info' as const, text: 'Using random weights from the seed.' });
     weightsStatus.textContent = message.text;
