@@ -8,7 +8,9 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { after, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { writeSafetensors } from '../src/io/safetensors.js';
+import { RnnError } from '../src/errors.js';
+import { setEntry } from '../src/io/record.js';
+import { type RawTensor, readSafetensors, writeSafetensors } from '../src/io/safetensors.js';
 import { randn } from '../src/tensor.js';
 import { checkpointBytes, loadCheckpoint } from '../src/train/checkpoint.js';
 import { defaultConfig, type TrainConfig, Trainer, train } from '../src/train/loop.js';
@@ -102,6 +104,41 @@ describe('checkpoints', () => {
       (e: Error & { hint?: string }) =>
         /not a stacked-rnn checkpoint: metadata 'format' is missing/.test(e.message) &&
         /stacked-rnn run/.test(e.hint ?? ''),
+    );
+  });
+
+  /** The checkpoint with some metadata values replaced. */
+  const withMetadata = (changes: Record<string, string>): Uint8Array => {
+    const { tensors, metadata } = readSafetensors(bytes);
+    return writeSafetensors(Object.fromEntries(tensors), { ...metadata, ...changes });
+  };
+
+  test('refuse metadata claiming 100000000 layers against the tensors, before building the model', () => {
+    assert.throws(
+      () => loadCheckpoint(withMetadata({ num_layers: '100000000' })),
+      (e: unknown) =>
+        e instanceof RnnError &&
+        e.code === 'corrupt_file' &&
+        e.message ===
+          "checkpoint metadata disagrees with its tensors: 'num_layers' is 100000000 but the tensors hold 2",
+    );
+  });
+
+  test('refuse metadata whose sizes differ from the tensors, naming each', () => {
+    assert.throws(
+      () => loadCheckpoint(withMetadata({ hidden_size: '5', output_size: '3', bidirectional: 'true' })),
+      /'hidden_size' is 5 but the tensors hold 16, 'bidirectional' is true but the tensors hold false, 'output_size' is 3 but the tensors hold 1$/,
+    );
+  });
+
+  test("refuse an 'rnn.__proto__' tensor in load_state_dict's words", () => {
+    const { tensors, metadata } = readSafetensors(bytes);
+    const record: Record<string, RawTensor> = {};
+    for (const [k, t] of tensors) setEntry(record, k, t);
+    setEntry(record, 'rnn.__proto__', tensors.get('head.bias') as RawTensor);
+    assert.throws(
+      () => loadCheckpoint(writeSafetensors(record, metadata)),
+      /Unexpected key\(s\) in state_dict: "__proto__"\./,
     );
   });
 
