@@ -231,9 +231,53 @@ describe('stacked-rnn train and sample', () => {
       firstLoss(after) < firstLoss(before) / 5,
       `resumed at ${firstLoss(after)}, fresh at ${firstLoss(before)}`,
     );
-    const bad = cli('train', ...args, '--layers', '3', '--init', pt, '--out', tmp.path('init-bad'));
-    assert.notEqual(bad.status, 0);
-    assert.match(bad.stderr, /Missing key\(s\) in state_dict: "weight_ih_l2"/);
+  });
+
+  test('train --init with sizes other than the flags names the flags that match the file, before writing anything', () => {
+    const first = tmp.path('init-sizes');
+    assert.equal(
+      cli('train', '--steps', '2', '--hidden', '6', '--layers', '2', '--seq-len', '8', '--out', first).status,
+      0,
+    );
+    const bad = cli(
+      'train',
+      '--steps',
+      '2',
+      '--layers',
+      '3',
+      '--init',
+      `${first}/model.safetensors`,
+      '--out',
+      tmp.path('init-bad'),
+    );
+    assert.equal(bad.status, 1);
+    assert.match(
+      bad.stderr,
+      /holds an RNN of 2 layer\(s\), hidden_size 6, input_size 1; the model to train has 3 layer\(s\), hidden_size 32, input_size 1\n/,
+    );
+    assert.match(bad.stderr, /\nhint: pass --layers 2 --hidden 6 to train a model of the file's sizes\n$/);
+    assert.equal(existsSync(tmp.path('init-bad')), false, 'nothing is created');
+  });
+
+  test('train --init with a model of another task says what that task feeds the RNN', () => {
+    const chars = tmp.path('init-chars');
+    assert.equal(
+      cli('train', '--task', 'chars', '--steps', '2', '--hidden', '6', '--seq-len', '8', '--out', chars).status,
+      0,
+    );
+    const bad = cli(
+      'train',
+      '--steps',
+      '2',
+      '--hidden',
+      '6',
+      '--init',
+      `${chars}/model.safetensors`,
+      '--out',
+      tmp.path('init-task'),
+    );
+    assert.equal(bad.status, 1);
+    assert.match(bad.stderr, /hint: --task sine feeds 1 input feature\(s\), the file's RNN takes \d+\n$/);
   });
 
   test('train --compare-layers writes one checkpoint per depth and a layers column', () => {
