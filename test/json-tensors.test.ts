@@ -156,7 +156,7 @@ test('JSON text over the 16 MiB limit is refused before parsing, pointing to saf
     (e: unknown) =>
       e instanceof RnnError &&
       e.code === 'unsupported' &&
-      /JSON tensors are limited to 16 MiB, since parsing JSON takes about 25 times the file size in memory/.test(
+      /JSON tensors are limited to 16 MiB, since parsing JSON takes some 30 times the file size in memory/.test(
         e.message,
       ) &&
       /safetensors/.test(e.hint ?? ''),

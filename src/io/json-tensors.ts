@@ -15,7 +15,7 @@ const MAX_DIMS = 64;
 
 /**
  * Largest JSON tensor file read, in bytes. Parsing JSON builds a JavaScript value per number: a file of zeros
- * takes about 25 times its size in memory, and a second per 13 MiB. Big tensors belong in safetensors or .pt.
+ * takes some 30 times its size in memory (600 MiB at the limit, in 2 s). Big tensors belong in safetensors or .pt.
  */
 export const MAX_JSON_BYTES = 16 * 2 ** 20;
 
@@ -24,7 +24,7 @@ export function jsonTooLarge(size: number): RnnError {
   return new RnnError(
     'unsupported',
     `JSON tensor file of ${size} bytes: JSON tensors are limited to ${MAX_JSON_BYTES / 2 ** 20} MiB, since parsing ` +
-      'JSON takes about 25 times the file size in memory',
+      'JSON takes some 30 times the file size in memory',
     {
       expected: `<= ${MAX_JSON_BYTES} bytes`,
       got: size,

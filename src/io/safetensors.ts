@@ -282,13 +282,6 @@ function readEntry(name: string, info: unknown, dataLength: number): Entry {
   if (!Array.isArray(shape)) {
     throw corrupt(`${where}: shape must be an array of sizes, got ${describe(shape)}`, 'array', describe(shape));
   }
-  if (shape.length > MAX_DIMS) {
-    throw corrupt(
-      `${where}: shape has ${shape.length} dimensions, more than ${MAX_DIMS}`,
-      `<= ${MAX_DIMS}`,
-      shape.length,
-    );
-  }
   shape.forEach((s, i) => {
     if (typeof s !== 'number' || !Number.isSafeInteger(s) || s < 0) {
       throw corrupt(
