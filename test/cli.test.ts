@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { after, describe, test } from 'node:test';
-import { RNN, randn, type Tensor, tensor } from '../src/index.js';
+import { IntTensor, RNN, randn, type Tensor, tensor, writePtStateDict } from '../src/index.js';
 import { readSafetensors, toFloat } from '../src/io/safetensors.js';
 import { cli, saveSafetensors, scratchDir } from './helpers/cli.js';
 
@@ -362,6 +362,32 @@ describe('PyTorch .pt files in the command', () => {
       /\nhint: choose one with --prefix, e.g. --prefix encoder\.\n$/,
     );
     assert.equal(cli('inspect', `${fixtures}two-rnns.pt`, '--prefix', 'decoder').status, 0);
+  });
+
+  test("a model's integer buffers (num_batches_tracked) do not stop its RNN from loading", () => {
+    const sd: Record<string, Tensor | IntTensor> = {};
+    for (const [k, t] of Object.entries(rnn.stateDict())) sd[`rnn.${k}`] = t;
+    sd['bn.num_batches_tracked'] = new IntTensor(BigInt64Array.of(7n), []);
+    const path = tmp.path('with-buffers.pt');
+    writeFileSync(path, writePtStateDict(sd));
+    const r = cli('inspect', path);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /1 other tensor\(s\) in the state dict belong to other modules: 'bn\.num_batches_tracked'/);
+  });
+
+  test('an RNN parameter stored as integers is refused, named', () => {
+    const sd: Record<string, Tensor | IntTensor> = { ...rnn.stateDict() };
+    sd.bias_hh_l1 = new IntTensor(new BigInt64Array(5), [5]);
+    const path = tmp.path('int-param.pt');
+    writeFileSync(path, writePtStateDict(sd));
+    assertCleanFailure(['inspect', path], /int-param\.pt: 'bias_hh_l1' hold\(s\) integers, not weights\n/);
+  });
+
+  test('--key with a safetensors file says keys are for .pt checkpoints', () => {
+    assertCleanFailure(
+      ['inspect', weights, '--key', 'model'],
+      /a key selects a nested state dict in a \.pt checkpoint; this is a safetensors file\n/,
+    );
   });
 
   test('a pickle that would run code is refused, and nothing is written', () => {

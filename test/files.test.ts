@@ -109,14 +109,22 @@ test('writeFileAtomic refuses a FIFO, which stays a FIFO, and writes nothing bes
   assert.deepEqual(await readdir(sub), ['out.json']);
 });
 
-test('writeFileAtomic refuses a device such as /dev/null, reached through a link too', {
-  skip: !existsSync('/dev/null'),
+// A private device node in the scratch folder, never a system one: were the check broken, the rename would
+// replace the node it names.
+test('writeFileAtomic refuses a character device, reached through a link too', {
+  skip: !isRoot && 'mknod needs root',
 }, async () => {
-  await rejectsIo(writeFileAtomic('/dev/null', 'x'), /it is a character device, not a regular file/);
-  const link = join(dir, 'null-link.json');
-  await symlink('/dev/null', link);
+  const sub = join(dir, 'device');
+  await mkdir(sub);
+  const device = join(sub, 'null');
+  execFileSync('mknod', ['-m', '666', device, 'c', '1', '3']);
+  await rejectsIo(writeFileAtomic(device, 'x'), /it is a character device, not a regular file/);
+  const link = join(sub, 'null-link.json');
+  await symlink(device, link);
   await rejectsIo(writeFileAtomic(link, 'x'), /character device/);
   assert.ok((await lstat(link)).isSymbolicLink(), 'the link is kept');
+  assert.ok((await lstat(device)).isCharacterDevice(), 'the device is kept');
+  assert.deepEqual((await readdir(sub)).sort(), ['null', 'null-link.json']);
 });
 
 test('writeFileAtomic through a symbolic link replaces the file it points to and keeps the link', async () => {

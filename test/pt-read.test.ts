@@ -186,6 +186,13 @@ test('a file holding one tensor (torch.save(tensor)) is refused in plain words, 
   );
 });
 
+test('a key naming a tensor says it holds a tensor, in plain words', () => {
+  assert.throws(
+    () => readPt(load('rnn.pt'), { key: 'weight_ih_l0' }),
+    (e: unknown) => e instanceof RnnError && e.message.startsWith("'weight_ih_l0' holds a tensor, not a state dict"),
+  );
+});
+
 test("a key named '__proto__' stays an entry of the state dict", () => {
   const sd = readPtStateDict(load('proto.pt'));
   assert.ok(Object.hasOwn(sd, '__proto__'));

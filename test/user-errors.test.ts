@@ -129,3 +129,10 @@ describe('lengths with an empty batch', () => {
     );
   });
 });
+
+test('train --key without --init says what --key is for', () => {
+  fails(
+    ['train', '--key', 'model', '--steps', '1', '--out', tmp.path('never')],
+    /--key chooses the state dict of the --init file: give --init too$/,
+  );
+});
