@@ -260,6 +260,13 @@ describe('toFloat and toIntegers', () => {
   });
 });
 
+test('a Node Buffer, as readFileSync gives it, reads to tensors holding just their own elements', () => {
+  const bytes = Buffer.from(writeSafetensors({ a: tensor([1, 2]), b: tensor([3, 4, 5], undefined, 'float64') }));
+  const { tensors } = readSafetensors(bytes);
+  assert.deepEqual(Array.from(tensors.get('a')?.data ?? []), [1, 2]);
+  assert.deepEqual(Array.from(tensors.get('b')?.data ?? []), [3, 4, 5]);
+});
+
 describe('corrupt files', () => {
   const valid = (): Uint8Array => writeSafetensors({ a: tensor([1, 2]), b: tensor([3, 4, 5]) });
   const f32 = (shape: number[], offsets: [number, number]) => ({ dtype: 'F32', shape, data_offsets: offsets });

@@ -259,6 +259,32 @@ describe('stacked-rnn train and sample', () => {
     assert.equal(existsSync(tmp.path('init-bad')), false, 'nothing is created');
   });
 
+  test("train --init finds the head beside the RNN, 'model.head.' next to a Lightning model's 'model.rnn.'", () => {
+    const first = tmp.path('init-lightning');
+    assert.equal(cli('train', '--steps', '2', '--hidden', '6', '--seq-len', '8', '--out', first).status, 0);
+    const { tensors } = readSafetensors(readFileSync(`${first}/model.safetensors`));
+    const lightning = tmp.path('lightning.safetensors');
+    writeFileSync(lightning, writeSafetensors(Object.fromEntries([...tensors].map(([k, t]) => [`model.${k}`, t]))));
+    const r = cli(
+      'train',
+      '--steps',
+      '2',
+      '--hidden',
+      '6',
+      '--seq-len',
+      '8',
+      '--init',
+      lightning,
+      '--out',
+      tmp.path('init-l2'),
+    );
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(
+      r.stdout,
+      /\n {2}started from .*lightning\.safetensors \(prefix 'model\.rnn\.'; head from 'model\.head\.'\)\n/,
+    );
+  });
+
   test('train --init with a model of another task says what that task feeds the RNN', () => {
     const chars = tmp.path('init-chars');
     assert.equal(

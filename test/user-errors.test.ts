@@ -136,3 +136,14 @@ test('train --key without --init says what --key is for', () => {
     /--key chooses the state dict of the --init file: give --init too$/,
   );
 });
+
+test('an input file with several state dicts says how to save an input, not to use --key', () => {
+  const stderr = fails(
+    ['run', '--weights', weights, '--input', `${fixtures}two-models.pt`, '--out', tmp.path('y.safetensors')],
+    /two-models\.pt: the file holds 2 state dicts, under the keys 'generator', 'discriminator'; choose one by its key$/,
+  );
+  assert.match(
+    stderr,
+    /\nhint: save the input's tensors at the top level of the file: torch\.save\(\{'input': x, 'lengths': l\}, path\)\n$/,
+  );
+});

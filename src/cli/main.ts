@@ -63,8 +63,8 @@ function cliHint(err: RnnError): string | undefined {
   if ((option === 'key' || option === 'prefix') && Array.isArray(candidates)) {
     const names = candidates.map(String);
     const example = option === 'prefix' ? (names.find((c) => c !== '') ?? names[0]) : names[0];
-    if (example === undefined) return undefined;
-    return `choose one with --${option}, e.g. --${option} ${example === '' ? "''" : example}`;
+    if (example !== undefined)
+      return `choose one with --${option}, e.g. --${option} ${example === '' ? "''" : example}`;
   }
   // A hint about the library's options (e.g. options.limits) has no flag to match.
   if (err.hint && /options\.|\{ \w+:/.test(err.hint)) return undefined;

@@ -55,7 +55,15 @@ function integerList(name: string, t: FileTensor | undefined): number[] | undefi
 export async function runCommand(o: RunOptions): Promise<string> {
   await checkOutputFile(o.out); // before any work: a format the extension names, and no FIFO or device there
   const weights = await readRnnWeights(o.weights, o);
-  const { tensors } = await readTensorFile(o.input);
+  const { tensors } = await readTensorFile(o.input).catch((err: unknown) => {
+    // --key and --prefix choose among the weights' state dicts, not the input's: say how to save an input.
+    if (!(err instanceof RnnError) || err.data?.option === undefined) throw err;
+    throw new RnnError(err.code, err.message, {
+      expected: err.expected,
+      got: err.got,
+      hint: "save the input's tensors at the top level of the file: torch.save({'input': x, 'lengths': l}, path)",
+    });
+  });
   const unexpected = [...tensors.keys()].filter((k) => !INPUT_NAMES.includes(k));
   if (unexpected.length > 0) {
     throw new RnnError('invalid_argument', `unexpected tensor(s) in ${o.input}: ${formatNames(unexpected)}`, {

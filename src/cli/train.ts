@@ -9,9 +9,10 @@ import { SingleBar } from 'cli-progress';
 import { type Command, InvalidArgumentError } from 'commander';
 import { RnnError } from '../errors.js';
 import { writeFileAtomic } from '../io/files.js';
+import { setEntry } from '../io/record.js';
 import { architectureOf } from '../io/state-dict.js';
 import type { Nonlinearity } from '../kernels/kernel.js';
-import type { DType } from '../tensor.js';
+import type { DType, Tensor } from '../tensor.js';
 import { checkpointBytes } from '../train/checkpoint.js';
 import { checkTrainConfig, defaultConfig, type TrainConfig, Trainer } from '../train/loop.js';
 import { TASKS, type TaskName } from '../train/model.js';
@@ -150,10 +151,11 @@ class Progress {
 
 /**
  * Loads starting weights into a fresh model: the RNN found in the file (by its key and prefix, as `run` finds
- * it), and the head too when the file has `head.*` (a stacked-rnn or PyTorch checkpoint of the same model).
- * Sizes must match the model the options describe; when they do not, the error names the flags that would.
+ * it), and the head too when the file has one beside the RNN (`head.*` next to `rnn.*`, as a stacked-rnn or
+ * PyTorch checkpoint of the same model has it). Sizes must match the model the options describe; when they do
+ * not, the error names the flags that would. Returns the head's prefix, or '' when the file has no head.
  */
-function loadInit(trainer: Trainer, init: RnnWeights, path: string): void {
+function loadInit(trainer: Trainer, init: RnnWeights, path: string): string {
   const a = architectureOf(init.sd);
   const c = trainer.model.config;
   const flags: string[] = [];
@@ -179,12 +181,21 @@ function loadInit(trainer: Trainer, init: RnnWeights, path: string): void {
     });
   }
   trainer.model.rnn.loadStateDict(init.sd);
-  const head = Object.fromEntries(
-    Object.entries(init.all)
-      .filter(([k]) => k.startsWith('head.'))
-      .map(([k, t]) => [k.slice('head.'.length), t]),
-  );
-  if (Object.keys(head).length > 0) trainer.model.head.loadStateDict(head);
+  // The head sits beside the RNN: 'head.' for 'rnn.', 'model.head.' for a Lightning model's 'model.rnn.'.
+  const at = headPrefix(init.prefix);
+  const head: Record<string, Tensor> = {};
+  for (const [k, t] of Object.entries(init.all)) {
+    const rest = k.slice(at.length);
+    if (k.startsWith(at) && !rest.includes('.')) setEntry(head, rest, t);
+  }
+  if (Object.keys(head).length === 0) return '';
+  trainer.model.head.loadStateDict(head);
+  return at;
+}
+
+/** Where a model's head is, next to its RNN at `prefix`. */
+function headPrefix(prefix: string): string {
+  return prefix.endsWith('rnn.') ? `${prefix.slice(0, -'rnn.'.length)}head.` : 'head.';
 }
 
 /** Trains one model, yielding to the event loop now and then so the bar redraws and Ctrl-C can stop it early. */
@@ -249,7 +260,7 @@ export async function trainCommand(o: TrainCommandOptions, out: Output): Promise
   const configs = depths.map((k) => configFor(o, k)); // validate every depth before training any
   // With --init (one depth), the model is built and the weights loaded before anything is written.
   const initTrainer = init === undefined ? undefined : new Trainer(configs[0] as TrainConfig);
-  if (initTrainer !== undefined && init !== undefined) loadInit(initTrainer, init, o.init as string);
+  const headAt = initTrainer !== undefined && init !== undefined ? loadInit(initTrainer, init, o.init as string) : '';
   const dir = o.out ?? defaultOutDir(o.task);
   try {
     await mkdir(dir, { recursive: true });
@@ -299,7 +310,10 @@ export async function trainCommand(o: TrainCommandOptions, out: Output): Promise
   await writeFileAtomic(join(dir, 'loss.svg'), svg);
 
   const lines = [`${stop.requested ? 'stopped early; ' : ''}wrote ${dir}/`];
-  if (init !== undefined) lines.push(`  started from ${o.init}${init.where ? ` (${init.where})` : ''}`);
+  if (init !== undefined) {
+    const from = [init.where, headAt ? `head from '${headAt}'` : 'a new head'].filter(Boolean).join('; ');
+    lines.push(`  started from ${o.init} (${from})`);
+  }
   for (const r of runs) {
     const c = r.trainer.config;
     lines.push(

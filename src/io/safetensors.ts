@@ -360,7 +360,8 @@ function checkTiling(entries: Entry[], dataLength: number): void {
 
 /** Copies little-endian element bytes into a fresh (so aligned) typed array of the dtype. */
 function copyElements(dtype: SafetensorsDType, src: Uint8Array): RawTensor['data'] {
-  const copy = src.slice();
+  // Uint8Array's slice copies even when `src` is a Node Buffer (readFileSync's), whose own slice is a view.
+  const copy = Uint8Array.prototype.slice.call(src);
   if (!LITTLE_ENDIAN) swapBytes(copy, ITEM_SIZE[dtype]);
   const buffer = copy.buffer;
   switch (dtype) {
