@@ -71,3 +71,15 @@ test('prefixes are listed a few at a time', () => {
       /\.\.\. and 992 more; choose one by its prefix$/.test(e.message),
   );
 });
+
+test('loadStateDict names twenty unexpected keys of a hundred thousand, then how many more', () => {
+  const extra: [string, Tensor][] = Array.from({ length: 100_000 }, (_, i) => [`x${i}`, zeros([1])]);
+  assert.throws(
+    () => rnn.loadStateDict(withEntries('', extra)),
+    (e: unknown) =>
+      e instanceof RnnError &&
+      e.message.length < 400 &&
+      e.message.endsWith('"x18", "x19", ... and 99980 more. ') &&
+      (e.data?.unexpectedKeys as string[]).length === 100_000,
+  );
+});
