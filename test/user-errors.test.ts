@@ -3,7 +3,7 @@
  * status 1, and nothing written. The command runs as built (dist/, from `npm test`'s pretest).
  */
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, truncateSync, writeFileSync } from 'node:fs';
 import { after, describe, test } from 'node:test';
 import { RnnError } from '../src/errors.js';
 import { RNN } from '../src/rnn/rnn.js';
@@ -146,4 +146,11 @@ test('an input file with several state dicts says how to save an input, not to u
     stderr,
     /\nhint: save the input's tensors at the top level of the file: torch\.save\(\{'input': x, 'lengths': l\}, path\)\n$/,
   );
+});
+
+test('a weights file over the 1 GiB file limit is refused as too large, before it is read', () => {
+  const path = tmp.path('huge.safetensors');
+  writeFileSync(path, '');
+  truncateSync(path, 2 ** 30 + 1); // sparse: no disk used
+  fails(['inspect', path], /File too large: .*huge\.safetensors is 1073741825 bytes, the limit is 1073741824$/);
 });

@@ -50,12 +50,11 @@ export async function readTensorFile(path: string, options: { key?: string } = {
 async function readAndParse(path: string, options: { key?: string }): Promise<TensorFile> {
   // A regular file is judged by its first bytes before it is read, so an oversized JSON file costs nothing.
   const { head, size, regular } = await readHead(path, DETECT_BYTES);
-  if (regular && detectFormat(head, path) === 'json' && size > MAX_JSON_BYTES) throw jsonTooLarge(size);
-  const bytes = await readBytes(path, {
-    maxBytes: regular && detectFormat(head, path) === 'json' ? MAX_JSON_BYTES : DEFAULT_MAX_BYTES,
-  }).catch((err: unknown) => {
+  const json = regular && detectFormat(head, path) === 'json';
+  if (json && size > MAX_JSON_BYTES) throw jsonTooLarge(size);
+  const bytes = await readBytes(path, { maxBytes: json ? MAX_JSON_BYTES : DEFAULT_MAX_BYTES }).catch((err: unknown) => {
     // A JSON file that grew past the limit while being read.
-    if (err instanceof RnnError && err.code === 'io' && /File too large/.test(err.message) && regular) {
+    if (json && err instanceof RnnError && err.code === 'io' && /File too large/.test(err.message)) {
       throw jsonTooLarge(MAX_JSON_BYTES + 1);
     }
     throw err;
