@@ -316,6 +316,8 @@ def main():
     proto = OrderedDict(rnn.state_dict())
     proto["__proto__"] = torch.zeros(2)  # torch's load_state_dict: Unexpected key(s) in state_dict: "__proto__"
     readable("proto.pt", proto)
+    readable("linear-checkpoint.pt", {"model": OrderedDict([("fc.weight", torch.zeros(2, 2))]), "epoch": 1}, key="model",
+             auto="only")  # a checkpoint whose one state dict holds no RNN
     torch.save(torch.randn(3, 2), OUT / "tensor.pt")
     expected["files"]["tensor.pt"] = {"kind": "tensor"}
 

@@ -104,6 +104,7 @@ const readable: Record<string, string> = {
   'ema.pt': "a checkpoint with two state dicts, 'model' and 'ema'",
   'two-rnns.pt': "a model's state dict with two RNNs, 'encoder.' and 'decoder.'",
   'two-models.pt': "a checkpoint with two state dicts at keys no checkpoint convention names, with key 'generator'",
+  'linear-checkpoint.pt': "a checkpoint whose one state dict, at 'model', holds no RNN",
 };
 for (const [name, what] of Object.entries(readable)) {
   test(`reads ${name}, ${what}, to the values torch.load saw`, () => assertFile(name));

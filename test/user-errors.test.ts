@@ -154,3 +154,10 @@ test('a weights file over the 1 GiB file limit is refused as too large, before i
   truncateSync(path, 2 ** 30 + 1); // sparse: no disk used
   fails(['inspect', path], /File too large: .*huge\.safetensors is 1073741825 bytes, the limit is 1073741824$/);
 });
+
+test('a checkpoint whose one state dict holds no RNN says which state dict it looked in', () => {
+  fails(
+    ['inspect', `${fixtures}linear-checkpoint.pt`],
+    /no key ends in 'weight_ih_l0' among 1 keys \('fc\.weight'\) \(in the checkpoint's state dict at key 'model'\)$/,
+  );
+});

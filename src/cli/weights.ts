@@ -2,7 +2,7 @@
  * The weights a command reads: the RNN in a weights file, found as the library finds it (the state dict of a
  * checkpoint by its key, the RNN in a model by its prefix), and the words that say what was taken.
  */
-import { formatNames, RnnError } from '../errors.js';
+import { formatNames, quoteName, RnnError } from '../errors.js';
 import { readStateDictFile } from '../io/load.js';
 import type { PtStateDictSource } from '../io/pt/index.js';
 import { selectPrefix } from '../io/state-dict.js';
@@ -29,18 +29,19 @@ export interface RnnWeights {
 /** Where the state dict was found in a checkpoint, in words: "key 'model' (the only state dict in the file)". */
 export function describeSource(source: PtStateDictSource | undefined): string {
   if (source?.key === undefined) return '';
-  if (source.chosen === 'only') return `key '${source.key}' (the only state dict in the file)`;
+  const key = `key ${quoteName(source.key)}`;
+  if (source.chosen === 'only') return `${key} (the only state dict in the file)`;
   if (source.chosen === 'common') {
     const rest = source.candidates.filter((c) => c !== source.key);
-    return `key '${source.key}' (also in the file: ${formatNames(rest, { max: 4 })}; --key chooses)`;
+    return `${key} (also in the file: ${formatNames(rest, { max: 4 })}; --key chooses)`;
   }
-  return `key '${source.key}'`;
+  return key;
 }
 
 /** A state-dict error, saying which state dict of a checkpoint it was about when the command chose it. */
 function inSource(err: unknown, source: PtStateDictSource | undefined): unknown {
   if (!(err instanceof RnnError) || source?.key === undefined || source.chosen === 'given') return err;
-  return new RnnError(err.code, `${err.message} (in the checkpoint's state dict at key '${source.key}')`, {
+  return new RnnError(err.code, `${err.message} (in the checkpoint's state dict at key ${quoteName(source.key)})`, {
     expected: err.expected,
     got: err.got,
     ...(err.hint ? { hint: err.hint } : {}),
