@@ -1,22 +1,33 @@
 /**
- * Fuzzing the file readers: mutated .pt files (and safetensors files, when src/io/safetensors.ts exists) must
- * each either load or throw RnnError; never another exception, never a hang, never unbounded memory.
+ * Fuzzing the file readers: mutated .pt files, safetensors files (bytes, and headers built to be expensive:
+ * long shapes, many entries, deep nesting, names like '__proto__'), JSON tensor files, weights files taken all
+ * the way to an RNN as `stacked-rnn run` takes them, and training checkpoints with lying metadata must each
+ * either load or throw RnnError with a message of readable length; never another exception, never a hang,
+ * never unbounded memory.
  *
  *   node --import tsx scripts/fuzz-long.ts [iterations per target] [seed]
  *
  * test/pt-fuzz.test.ts runs the same properties (imported from here) for a few hundred inputs; this script
  * runs many more and reports what happened: how many inputs loaded, how many were refused with which error
- * code, and the slowest single read.
+ * code, and the slowest single read. The time and memory of single large hostile inputs are measured by
+ * scripts/hostile-bounds.ts.
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { pathToFileURL } from 'node:url';
 import fc from 'fast-check';
 import { RnnError } from '../src/errors.js';
+import { readJsonTensors } from '../src/io/json-tensors.js';
+import { parseTensorFile } from '../src/io/load.js';
 import { readPt, readPtObject, writePtStateDict } from '../src/io/pt/index.js';
 import { Budget } from '../src/io/pt/limits.js';
 import { listEntries, readEntry } from '../src/io/pt/zip.js';
 import { writeStoredZip } from '../src/io/pt/zip-write.js';
-import { tensor } from '../src/tensor.js';
+import { setEntry } from '../src/io/record.js';
+import { readSafetensors, writeSafetensors } from '../src/io/safetensors.js';
+import { rnnFromStateDict } from '../src/io/state-dict.js';
+import { type Tensor, tensor } from '../src/tensor.js';
+import { checkpointBytes, loadCheckpoint } from '../src/train/checkpoint.js';
+import { defaultConfig, Trainer } from '../src/train/loop.js';
 
 const ROOT = new URL('../', import.meta.url);
 /** Small limits, so that whatever a mutation claims, one read stays within a few tens of MiB. */
@@ -33,14 +44,23 @@ export interface FuzzTarget {
 
 export type Outcome = 'loaded' | `refused:${string}`;
 
-/** Runs `target.read`; an RnnError is an acceptable refusal, anything else is rethrown as a finding. */
+/** The longest error message accepted: a message must stay readable whatever the file names. */
+export const MAX_MESSAGE_CHARS = 2000;
+
+/**
+ * Runs `target.read`; an RnnError with a message of readable length is an acceptable refusal, anything else is
+ * rethrown as a finding.
+ */
 export function attempt(target: FuzzTarget, bytes: Uint8Array): Outcome {
   try {
     target.read(bytes);
     return 'loaded';
   } catch (err) {
-    if (err instanceof RnnError) return `refused:${err.code}`;
-    throw err;
+    if (!(err instanceof RnnError)) throw err;
+    if (err.message.length > MAX_MESSAGE_CHARS) {
+      throw new Error(`a ${err.message.length}-character message: ${err.message.slice(0, 200)}...`);
+    }
+    return `refused:${err.code}`;
   }
 }
 
@@ -171,34 +191,156 @@ export function ptTarget(): FuzzTarget {
   };
 }
 
-/** The safetensors reader, if another part of the project has written it (its API: readSafetensors(bytes)). */
-export async function safetensorsTarget(): Promise<FuzzTarget | undefined> {
-  const file = new URL('src/io/safetensors.ts', ROOT);
-  if (!existsSync(file)) return undefined;
-  const module = (await import(pathToFileURL(fileURLToPath(file)).href)) as {
-    readSafetensors?: (bytes: Uint8Array) => unknown;
-  };
-  const read = module.readSafetensors;
-  if (typeof read !== 'function') return undefined;
+/** A safetensors file from header text and `data` bytes. */
+function safetensorsBytes(header: string, data = 0): Uint8Array {
+  const json = new TextEncoder().encode(header);
+  const out = new Uint8Array(8 + json.length + data);
+  new DataView(out.buffer).setBigUint64(0, BigInt(json.length), true);
+  out.set(json, 8);
+  return out;
+}
+
+/** Names a hostile file might use: object internals, the reserved metadata key, long and odd strings. */
+const name = fc.oneof(
+  fc.constantFrom('__proto__', 'constructor', 'toString', '__metadata__', 'weight_ih_l0', 'rnn.weight_ih_l0', ''),
+  fc.string({ maxLength: 12 }),
+  fc.nat(5000).map((n) => 'x'.repeat(n)),
+);
+
+/**
+ * Headers built to be expensive or confusing: long shapes, deep nesting, odd names, and with `full`, headers of
+ * about MAX_TENSORS entries (a second each, so only in the long run).
+ */
+function hostileHeaders(full: boolean): fc.Arbitrary<Uint8Array> {
+  const entry = fc.record({
+    dtype: fc.constantFrom('F32', 'F64', 'I64', 'F16', 'Q4'),
+    shape: fc.oneof(
+      fc.array(fc.nat(4), { maxLength: 4 }),
+      fc.nat(200).map((n) => new Array(n).fill(1)),
+    ),
+    data_offsets: fc.constantFrom([0, 0], [0, 4], [0, 8]),
+  });
+  const many = fc.tuple(fc.integer({ min: 99_990, max: 100_010 }), fc.boolean()).map(([n, meta]) => {
+    const parts = Array.from({ length: n }, (_, i) => `"t${i}":{"dtype":"F32","shape":[0],"data_offsets":[0,0]}`);
+    if (meta) parts.push('"__metadata__":{"a":"b"}');
+    return safetensorsBytes(`{${parts.join(',')}}`);
+  });
+  const deep = fc.nat(100_000).map((n) => safetensorsBytes(`{"w":${'['.repeat(n)}${']'.repeat(n)}}`));
+  const named = fc
+    .array(fc.tuple(name, entry), { maxLength: 6 })
+    .map((entries) =>
+      safetensorsBytes(`{${entries.map(([k, e]) => `${JSON.stringify(k)}:${JSON.stringify(e)}`).join(',')}}`, 8),
+    );
+  return full
+    ? fc.oneof({ arbitrary: named, weight: 16 }, { arbitrary: deep, weight: 2 }, { arbitrary: many, weight: 1 })
+    : fc.oneof({ arbitrary: named, weight: 8 }, { arbitrary: deep, weight: 1 });
+}
+
+export function safetensorsTarget(full = false): FuzzTarget {
   const header = JSON.stringify({
     __metadata__: { format: 'pt' },
     w: { dtype: 'F32', shape: [2, 2], data_offsets: [0, 16] },
     h: { dtype: 'F16', shape: [2], data_offsets: [16, 20] },
     n: { dtype: 'I64', shape: [1], data_offsets: [20, 28] },
   });
-  const made = new Uint8Array(8 + header.length + 28);
-  new DataView(made.buffer).setBigUint64(0, BigInt(header.length), true);
-  made.set(new TextEncoder().encode(header), 8);
+  const made = safetensorsBytes(header, 28);
   return {
     name: 'safetensors',
     seeds: [...fixtures('test/fixtures/safetensors/', '.safetensors'), made],
-    read: (b) => read(b),
+    read: (b) => readSafetensors(b),
+    structured: hostileHeaders(full),
   };
 }
 
-export async function targets(): Promise<FuzzTarget[]> {
-  const st = await safetensorsTarget();
-  return st === undefined ? [ptTarget()] : [ptTarget(), st];
+/** JSON tensor files: byte mutations of small valid ones, and documents with odd names and nesting. */
+export function jsonTarget(): FuzzTarget {
+  const text = (o: unknown) => new TextEncoder().encode(JSON.stringify(o));
+  const seeds = [
+    text({ input: [[[0.5, -1]], [[2, 3]]], h0: [[[0, 0, 0]]], lengths: [2] }),
+    text({ weight_ih_l0: [[1, 2]], bias: [0.5], scalar: 3 }),
+    new TextEncoder().encode('{"__proto__": [1, 2], "w": [[1e308, -0]]}'),
+  ];
+  const value: fc.Arbitrary<unknown> = fc.letrec((tie) => ({
+    v: fc.oneof(
+      { depthSize: 'small' },
+      fc.double(),
+      fc.constant(null),
+      fc.string(),
+      fc.array(tie('v'), { maxLength: 4 }),
+    ),
+  })).v;
+  const structured = fc
+    .array(fc.tuple(name, value), { maxLength: 4 })
+    .map((entries) =>
+      new TextEncoder().encode(
+        `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${JSON.stringify(v) ?? 'null'}`).join(',')}}`,
+      ),
+    );
+  return { name: 'JSON tensors', seeds, read: (b) => readJsonTensors(new TextDecoder().decode(b)), structured };
+}
+
+/**
+ * A weights file taken all the way to an RNN, as `stacked-rnn run` takes it: the file's state dict (a .pt
+ * checkpoint's found by its key), the RNN's prefix, its architecture, the module.
+ */
+export function weightsTarget(): FuzzTarget {
+  const seeds = [
+    ...['rnn.pt', 'prefixed.pt', 'lightning.pt', 'proto.pt', 'two-rnns.pt', 'checkpoint.pt'].map(
+      (f) => new Uint8Array(readFileSync(new URL(`test/fixtures/pt/${f}`, ROOT))),
+    ),
+    writeSafetensors({ 'rnn.weight_ih_l0': tensor([[1, 2]]), 'rnn.weight_hh_l0': tensor([[0.5]]) }),
+    new TextEncoder().encode('{"weight_ih_l0": [[1, 2]], "weight_hh_l0": [[0.5]], "__proto__": [1]}'),
+  ];
+  return {
+    name: 'weights to an RNN',
+    seeds,
+    read(bytes) {
+      const sd: Record<string, Tensor> = {};
+      for (const [k, t] of parseTensorFile(bytes, 'weights').tensors) if (t.kind === 'float') setEntry(sd, k, t.tensor);
+      rnnFromStateDict(sd, { backend: 'reference' });
+    },
+  };
+}
+
+/** Training checkpoints whose metadata lies (num_layers 100000000, sizes, booleans, vocabularies). */
+export function checkpointTarget(): FuzzTarget {
+  const sine = checkpointBytes(new Trainer({ ...defaultConfig('sine'), hidden: 3, layers: 2, steps: 1 }).model);
+  const chars = checkpointBytes(new Trainer({ ...defaultConfig('chars'), hidden: 3, layers: 1, steps: 1 }).model);
+  const keys = [
+    'num_layers',
+    'hidden_size',
+    'input_size',
+    'output_size',
+    'bidirectional',
+    'bias',
+    'vocab',
+    'task',
+    'dtype',
+  ];
+  const lie = fc.oneof(
+    fc.constantFrom('100000000', '0', '2', '3', '1e9', '99999999999999999999', 'true', 'false', '[]', '["a"]', ''),
+    fc.string({ maxLength: 8 }),
+  );
+  const structured = fc
+    .tuple(
+      fc.constantFrom(sine, chars),
+      fc.array(fc.tuple(fc.constantFrom(...keys), lie), { minLength: 1, maxLength: 3 }),
+    )
+    .map(([bytes, changes]) => {
+      const { tensors, metadata } = readSafetensors(bytes);
+      return writeSafetensors(Object.fromEntries(tensors), { ...metadata, ...Object.fromEntries(changes) });
+    });
+  return {
+    name: 'checkpoints',
+    seeds: [sine, chars],
+    read: (b) => loadCheckpoint(b, { backend: 'reference' }),
+    structured,
+  };
+}
+
+/** Every target; `full` adds the inputs too slow for the unit test's few hundred runs. */
+export async function targets(full = false): Promise<FuzzTarget[]> {
+  return [ptTarget(), safetensorsTarget(full), jsonTarget(), weightsTarget(), checkpointTarget()];
 }
 
 /** The arbitrary of inputs for a target: byte mutations, plus its structured ones. */
@@ -210,7 +352,7 @@ export function inputs(target: FuzzTarget): fc.Arbitrary<Uint8Array> {
 async function main(): Promise<void> {
   const iterations = Number(process.argv[2] ?? 20_000);
   const seed = process.argv[3] === undefined ? Date.now() % 2 ** 31 : Number(process.argv[3]);
-  for (const target of await targets()) {
+  for (const target of await targets(true)) {
     const counts = new Map<Outcome, number>();
     let slowest = 0;
     const started = performance.now();

@@ -61,11 +61,13 @@ def load(path, weights_only=True):
 expected = {"torch_version": torch.__version__, "marker": MARKER, "files": {}}
 
 
-def readable(name, obj, key=None, weights_only=True, **extra):
-    """Saves obj with torch.save, loads it back with torch.load and records what torch saw."""
+def readable(name, obj, key=None, weights_only=True, save_args=None, **fields):
+    """Saves obj with torch.save, loads it back with torch.load and records what torch saw (plus `fields`:
+    auto, how a reader finds the state dict without a key; prefix, where the RNN is; prefixes or keys, the
+    choices a reader must ask for)."""
     path = OUT / name
-    torch.save(obj, path, **extra)
-    record(name, key, weights_only)
+    torch.save(obj, path, **(save_args or {}))
+    record(name, key, weights_only, **fields)
 
 
 def record(name, key=None, weights_only=True, **fields):
@@ -142,6 +144,40 @@ class Holder(torch.nn.Module):
         self.head = torch.nn.Linear(4, 2)
 
 
+class Pair(torch.nn.Module):
+    """A model with two RNNs: which one to run is the user's choice."""
+
+    def __init__(self):
+        super().__init__()
+        self.encoder = torch.nn.RNN(3, 4)
+        self.decoder = torch.nn.RNN(4, 4)
+
+
+def prefixed(prefix, sd):
+    """A state dict with every key under `prefix`, as DistributedDataParallel ('module.'), torch.compile
+    ('_orig_mod.') or a LightningModule holding the model ('model.') save it; torch 1.13 has no torch.compile,
+    and DDP needs a process group, so the keys are written as those wrappers write them."""
+    out = OrderedDict((prefix + k, v) for k, v in sd.items())
+    out._metadata = OrderedDict((prefix + k if k else prefix.rstrip("."), v) for k, v in sd._metadata.items())
+    return out
+
+
+def write_torch2_layout(path, members):
+    """Repacks a torch.save archive with the records PyTorch 2.x adds (.format_version, .storage_alignment,
+    byteorder, .data/serialization_id), in the order PyTorch 2.4 writes them."""
+    folder = members[0][0].split("/")[0]
+    by_name = dict(members)
+    data = [(n, d) for n, d in members if n.startswith(f"{folder}/data/")]
+    layout = [(f"{folder}/data.pkl", by_name[f"{folder}/data.pkl"]),
+              (f"{folder}/.format_version", b"1"),
+              (f"{folder}/.storage_alignment", b"64"),
+              (f"{folder}/byteorder", b"little"),
+              *data,
+              (f"{folder}/version", b"3\n"),
+              (f"{folder}/.data/serialization_id", b"1234567890123456789012345678901234567890")]
+    write_zip(path, layout)
+
+
 def main():
     OUT.mkdir(parents=True, exist_ok=True)
     for old in OUT.glob("*.pt"):
@@ -167,7 +203,7 @@ def main():
     nested = {"run": {"ema": model.state_dict(), "step": 10}, "note": "nested"}
     readable("nested.pt", nested, key="run.ema")
 
-    readable("prefixed.pt", Holder().state_dict())
+    readable("prefixed.pt", Holder().state_dict(), prefix="rnn.")
 
     readable("half.pt", {
         "h": torch.randn(3, 4).half(),
@@ -206,11 +242,14 @@ def main():
         "big": torch.randn(40, 50),
     })
 
-    readable("protocol4.pt", rnn.state_dict(), weights_only=False, pickle_protocol=4)
+    readable("protocol4.pt", rnn.state_dict(), weights_only=False, save_args={"pickle_protocol": 4})
+
 
     members = archive_members(OUT / "rnn.pt")
     write_zip64(OUT / "zip64.pt", members)
     record("zip64.pt", zip64=True)
+    write_torch2_layout(OUT / "torch2.pt", members)
+    record("torch2.pt")
     renamed = [("my model v2" + n[len("rnn"):], d) for n, d in members]
     write_zip(OUT / "deflated.pt", renamed, zipfile.ZIP_DEFLATED)
     record("deflated.pt")
@@ -236,6 +275,51 @@ def main():
     hostile("evil-inst.pt", b"(S'touch " + MARKER.encode() + b"'\nios\nsystem\n.", "os.system")
     torch.save(torch.nn.RNN(2, 2), OUT / "module.pt")
     expected["files"]["module.pt"] = {"kind": "hostile", "global": "torch.nn.modules.rnn.RNN"}
+
+    # Checkpoints as other tools write them: each loads without --key or --prefix.
+    holder = Holder()
+    opt = torch.optim.Adam(holder.parameters(), lr=0.01)
+    holder.rnn(torch.randn(5, 1, 3))[0].sum().backward()
+    opt.step()
+    lightning = {
+        "epoch": 2,
+        "global_step": 30,
+        "pytorch-lightning_version": "2.1.3",
+        "state_dict": prefixed("model.", holder.state_dict()),
+        "loops": {"fit_loop": {"state_dict": {}, "epoch_progress": {"total": {"ready": 3, "completed": 2}}}},
+        "callbacks": {
+            "ModelCheckpoint{'monitor': 'val_loss', 'mode': 'min', 'every_n_train_steps': 0}": {
+                "monitor": "val_loss",
+                "best_model_score": torch.tensor(0.5),
+                "best_model_path": "/runs/epoch=1.ckpt",
+                # A dict of tensors too: the common key 'state_dict' is what makes the choice.
+                "best_k_models": {"/runs/epoch=1.ckpt": torch.tensor(0.5), "/runs/epoch=0.ckpt": torch.tensor(0.7)},
+                "kth_value": torch.tensor(0.7),
+            },
+        },
+        "optimizer_states": [opt.state_dict()],
+        "lr_schedulers": [],
+        "hparams_name": "kwargs",
+        "hyper_parameters": {"hidden": 4, "lr": 0.01},
+    }
+    readable("lightning.pt", lightning, key="state_dict", weights_only=False, auto="common", prefix="model.rnn.")
+    ddp = {"model_state_dict": prefixed("module.", holder.state_dict()), "optimizer_state_dict": opt.state_dict(),
+           "epoch": 5}
+    readable("ddp.pt", ddp, key="model_state_dict", weights_only=False, auto="only", prefix="module.rnn.")
+    readable("compiled.pt", prefixed("_orig_mod.", rnn.state_dict()), prefix="_orig_mod.")
+    ema = {"model": holder.state_dict(), "ema": Holder().state_dict(), "step": 10}
+    readable("ema.pt", ema, key="model", auto="common", prefix="rnn.")
+    pair = Pair()
+    readable("two-rnns.pt", pair.state_dict(), prefixes=["encoder.", "decoder."])
+    readable("two-models.pt", {"generator": pair.state_dict(), "discriminator": holder.state_dict()},
+             key="generator", keys=["generator", "discriminator"])
+    proto = OrderedDict(rnn.state_dict())
+    proto["__proto__"] = torch.zeros(2)  # torch's load_state_dict: Unexpected key(s) in state_dict: "__proto__"
+    readable("proto.pt", proto)
+    readable("linear-checkpoint.pt", {"model": OrderedDict([("fc.weight", torch.zeros(2, 2))]), "epoch": 1}, key="model",
+             auto="only")  # a checkpoint whose one state dict holds no RNN
+    torch.save(torch.randn(3, 2), OUT / "tensor.pt")
+    expected["files"]["tensor.pt"] = {"kind": "tensor"}
 
     for name, entry in expected["files"].items():
         if entry["kind"] == "hostile":

@@ -73,3 +73,23 @@ function describe(value: unknown): string {
   if (typeof value === 'string') return `'${value}'`;
   return value === null ? 'null' : typeof value;
 }
+
+/** The longest name a message shows whole; a hostile file's names can be megabytes long. */
+const MAX_NAME_CHARS = 60;
+
+/** A name as a message shows it: quoted, and cut to 60 characters (`'aaaa...' (300000 characters)`). */
+export function quoteName(name: string, quote = "'"): string {
+  if (name.length <= MAX_NAME_CHARS) return `${quote}${name}${quote}`;
+  return `${quote}${name.slice(0, MAX_NAME_CHARS)}...${quote} (${name.length} characters)`;
+}
+
+/**
+ * Names as a message lists them: the first `max` quoted and comma-separated, then "... and N more", so that a
+ * message stays one readable line however many names a file holds.
+ */
+export function formatNames(names: readonly string[], options: { max?: number; quote?: string } = {}): string {
+  const max = options.max ?? 8;
+  const shown = names.slice(0, max).map((n) => quoteName(n, options.quote));
+  if (names.length > max) shown.push(`... and ${names.length - max} more`);
+  return shown.join(', ');
+}

@@ -7,10 +7,14 @@
 export { RnnError, type RnnErrorCode, type RnnErrorDetails } from './errors.js';
 export { readJsonTensors, writeJsonTensors } from './io/json-tensors.js';
 export {
+  COMMON_STATE_DICT_KEYS,
   IntTensor,
   type PtReadOptions,
+  type PtSelection,
+  type PtStateDictSource,
   readPt,
   readPtObject,
+  readPtSelection,
   readPtStateDict,
   writePtStateDict,
 } from './io/pt/index.js';

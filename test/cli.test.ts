@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { after, describe, test } from 'node:test';
-import { RNN, randn, type Tensor, tensor } from '../src/index.js';
+import { IntTensor, RNN, randn, type Tensor, tensor, writePtStateDict } from '../src/index.js';
 import { readSafetensors, toFloat } from '../src/io/safetensors.js';
 import { cli, saveSafetensors, scratchDir } from './helpers/cli.js';
 
@@ -316,11 +316,91 @@ describe('PyTorch .pt files in the command', () => {
     }
   });
 
-  test('a checkpoint needs --key, and the error says which keys hold state dicts', () => {
-    assertCleanFailure(['inspect', `${fixtures}checkpoint.pt`], /Keys holding state dicts: 'model'/);
+  test('a checkpoint with one state dict needs no --key, and the command says which key it took', () => {
     const r = cli('inspect', `${fixtures}checkpoint.pt`);
-    assert.match(r.stderr, /hint: choose one with --key, e.g. --key model/);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(
+      r.stdout,
+      /checkpoint\.pt: torch\.nn\.RNN state dict at key 'model' \(the only state dict in the file\)\n/,
+    );
     assert.equal(cli('inspect', `${fixtures}checkpoint.pt`, '--key', 'model').status, 0);
+  });
+
+  test('a Lightning checkpoint runs with no flags: the state dict at state_dict, the RNN at model.rnn.', () => {
+    const out = tmp.path('lightning-out.safetensors');
+    const input = saveSafetensors(tmp.path('lightning-x.safetensors'), { input: randn([5, 2, 3], { generator: 5 }) });
+    const r = cli('run', '--weights', `${fixtures}lightning.pt`, '--input', input, '--out', out);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(
+      r.stdout,
+      /from key 'state_dict' \(also in the file: 'callbacks\.ModelCheckpoint.*; --key chooses\), prefix 'model\.rnn\.':/,
+    );
+  });
+
+  test('DistributedDataParallel and torch.compile state dicts run with no flags, their prefixes found', () => {
+    const input = saveSafetensors(tmp.path('wrapped-x.safetensors'), { input: randn([5, 2, 3], { generator: 6 }) });
+    for (const [file, where] of [
+      ['ddp.pt', "key 'model_state_dict' (the only state dict in the file), prefix 'module.rnn.'"],
+      ['compiled.pt', "prefix '_orig_mod.'"],
+    ]) {
+      const r = cli(
+        'run',
+        '--weights',
+        `${fixtures}${file}`,
+        '--input',
+        input,
+        '--out',
+        tmp.path(`${file}.safetensors`),
+      );
+      assert.equal(r.status, 0, r.stderr);
+      assert.ok(r.stdout.includes(`from ${where}:`), r.stdout);
+    }
+  });
+
+  test('a checkpoint with several state dicts lists their keys and hints at --key, never at options.key', () => {
+    assertCleanFailure(
+      ['inspect', `${fixtures}two-models.pt`],
+      /the file holds 2 state dicts, under the keys 'generator', 'discriminator'; choose one by its key\n/,
+    );
+    const r = cli('inspect', `${fixtures}two-models.pt`);
+    assert.match(r.stderr, /\nhint: choose one with --key, e.g. --key generator\n$/);
+    assert.doesNotMatch(r.stderr, /options\.key|\{ key/);
+    assert.equal(cli('inspect', `${fixtures}two-models.pt`, '--key', 'discriminator').status, 0);
+  });
+
+  test('a model with several RNNs lists their prefixes and hints at --prefix', () => {
+    assertCleanFailure(['inspect', `${fixtures}two-rnns.pt`], /under the prefixes 'encoder\.', 'decoder\.'/);
+    assert.match(
+      cli('inspect', `${fixtures}two-rnns.pt`).stderr,
+      /\nhint: choose one with --prefix, e.g. --prefix encoder\.\n$/,
+    );
+    assert.equal(cli('inspect', `${fixtures}two-rnns.pt`, '--prefix', 'decoder').status, 0);
+  });
+
+  test("a model's integer buffers (num_batches_tracked) do not stop its RNN from loading", () => {
+    const sd: Record<string, Tensor | IntTensor> = {};
+    for (const [k, t] of Object.entries(rnn.stateDict())) sd[`rnn.${k}`] = t;
+    sd['bn.num_batches_tracked'] = new IntTensor(BigInt64Array.of(7n), []);
+    const path = tmp.path('with-buffers.pt');
+    writeFileSync(path, writePtStateDict(sd));
+    const r = cli('inspect', path);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /1 other tensor\(s\) in the state dict belong to other modules: 'bn\.num_batches_tracked'/);
+  });
+
+  test('an RNN parameter stored as integers is refused, named', () => {
+    const sd: Record<string, Tensor | IntTensor> = { ...rnn.stateDict() };
+    sd.bias_hh_l1 = new IntTensor(new BigInt64Array(5), [5]);
+    const path = tmp.path('int-param.pt');
+    writeFileSync(path, writePtStateDict(sd));
+    assertCleanFailure(['inspect', path], /int-param\.pt: 'bias_hh_l1' hold\(s\) integers, not weights\n/);
+  });
+
+  test('--key with a safetensors file says keys are for .pt checkpoints', () => {
+    assertCleanFailure(
+      ['inspect', weights, '--key', 'model'],
+      /a key selects a nested state dict in a \.pt checkpoint; this is a safetensors file\n/,
+    );
   });
 
   test('a pickle that would run code is refused, and nothing is written', () => {

@@ -12,12 +12,15 @@ import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import type { Page } from 'playwright-core';
 import { explainCommand, parsePort } from '../src/cli/explain.js';
 import { Generator, mistakenForward, RNN, RnnError, randn, type Tensor, tensor } from '../src/index.js';
 import { writePtStateDict } from '../src/io/pt/index.js';
 import { writeSafetensors } from '../src/io/safetensors.js';
 import { BROWSER_SKIP, type ExplainSession, maxDiff, shown, startSession } from './helpers/explain-page.js';
+
+const FIXTURES_PT = fileURLToPath(new URL('./fixtures/pt/', import.meta.url));
 
 function get(
   url: string,
@@ -379,6 +382,49 @@ describe('stacked-rnn explain, in Chromium', { skip: BROWSER_SKIP }, () => {
       assert.ok(maxDiff(cell.values, rowOf(outs[l] as Tensor, t, 0)) < 1e-12, id);
     }
     assert.ok(await page.isChecked('[data-testid="ctl-bidirectional"]'));
+    assert.deepEqual(problems, []);
+    await page.close();
+  });
+
+  test('loads a checkpoint dict (.pt) with no key to type, and says which state dict and prefix it took', async () => {
+    const { page, problems } = await open();
+    await page.setInputFiles('[data-testid="weights-file"]', join(FIXTURES_PT, 'ddp.pt'));
+    await page.waitForFunction(() =>
+      document.querySelector('[data-testid="weights-status"]')?.textContent?.includes('ddp.pt'),
+    );
+    const status = (await page.textContent('[data-testid="weights-status"]')) ?? '';
+    assert.match(
+      status,
+      /^Using ddp\.pt \(state dict 'model_state_dict', under 'module\.rnn\.'\): an nn\.RNN, 2 layer\(s\), input_size 3, hidden_size 4/,
+    );
+    assert.doesNotMatch(status, /options\.key/);
+    assert.deepEqual(problems, []);
+    await page.close();
+  });
+
+  test('a file with several state dicts, then several RNNs, asks with a button for each, and loads the choice', async () => {
+    const { page, problems } = await open();
+    await page.setInputFiles('[data-testid="weights-file"]', join(FIXTURES_PT, 'two-models.pt'));
+    await page.waitForSelector('[data-testid="weights-choice-1"]');
+    assert.equal(
+      await page.textContent('[data-testid="weights-status"]'),
+      'two-models.pt holds 2 state dicts: which one?',
+    );
+    assert.equal(await page.textContent('[data-testid="weights-choice-0"]'), "the state dict 'generator'");
+    await page.click('[data-testid="weights-choice-0"]');
+    await page.waitForFunction(() =>
+      document.querySelector('[data-testid="weights-status"]')?.textContent?.includes('2 RNNs'),
+    );
+    assert.equal(await page.textContent('[data-testid="weights-choice-1"]'), "the RNN at 'decoder.'");
+    await page.click('[data-testid="weights-choice-1"]');
+    await page.waitForFunction(() =>
+      document.querySelector('[data-testid="weights-status"]')?.textContent?.startsWith('Using two-models.pt'),
+    );
+    assert.match(
+      (await page.textContent('[data-testid="weights-status"]')) ?? '',
+      /\(state dict 'generator', under 'decoder\.'\): an nn\.RNN, 1 layer\(s\), input_size 4, hidden_size 4/,
+    );
+    assert.ok(await page.isHidden('[data-testid="weights-choices"]'), 'the buttons go once the choice is made');
     assert.deepEqual(problems, []);
     await page.close();
   });

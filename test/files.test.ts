@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { chmod, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, lstat, mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { RnnError } from '../src/errors.js';
-import { readBytes, writeFileAtomic } from '../src/io/files.js';
+import { checkOutputPath, readBytes, writeFileAtomic } from '../src/io/files.js';
 
 let dir = '';
 before(async () => {
@@ -91,4 +92,52 @@ test('writeFileAtomic over a directory fails and removes its temporary file', as
   await rejectsIo(writeFileAtomic(join(sub, 'taken'), 'x'), /taken/);
   assert.deepEqual(await readdir(sub), ['taken']);
   assert.deepEqual(await readdir(join(sub, 'taken')), []);
+});
+
+test('writeFileAtomic refuses a FIFO, which stays a FIFO, and writes nothing beside it', {
+  skip: process.platform === 'win32',
+}, async () => {
+  const sub = join(dir, 'fifo');
+  await mkdir(sub);
+  const fifo = join(sub, 'out.json');
+  execFileSync('mkfifo', [fifo]);
+  await rejectsIo(
+    writeFileAtomic(fifo, '{}'),
+    /cannot write .*out\.json: it is a named pipe \(FIFO\), not a regular file/,
+  );
+  assert.ok((await lstat(fifo)).isFIFO(), 'the FIFO is not replaced');
+  assert.deepEqual(await readdir(sub), ['out.json']);
+});
+
+// A private device node in the scratch folder, never a system one: were the check broken, the rename would
+// replace the node it names.
+test('writeFileAtomic refuses a character device, reached through a link too', {
+  skip: !isRoot && 'mknod needs root',
+}, async () => {
+  const sub = join(dir, 'device');
+  await mkdir(sub);
+  const device = join(sub, 'null');
+  execFileSync('mknod', ['-m', '666', device, 'c', '1', '3']);
+  await rejectsIo(writeFileAtomic(device, 'x'), /it is a character device, not a regular file/);
+  const link = join(sub, 'null-link.json');
+  await symlink(device, link);
+  await rejectsIo(writeFileAtomic(link, 'x'), /character device/);
+  assert.ok((await lstat(link)).isSymbolicLink(), 'the link is kept');
+  assert.ok((await lstat(device)).isCharacterDevice(), 'the device is kept');
+  assert.deepEqual((await readdir(sub)).sort(), ['null', 'null-link.json']);
+});
+
+test('writeFileAtomic through a symbolic link replaces the file it points to and keeps the link', async () => {
+  const target = join(dir, 'linked-target.json');
+  const link = join(dir, 'linked.json');
+  await writeFile(target, 'old');
+  await symlink(target, link);
+  await writeFileAtomic(link, 'new');
+  assert.ok((await lstat(link)).isSymbolicLink());
+  assert.equal(await readFile(target, 'utf8'), 'new');
+});
+
+test('checkOutputPath refuses a missing directory before anything is computed', async () => {
+  await rejectsIo(checkOutputPath(join(dir, 'nowhere', 'out.json')), /No such directory for .*out\.json/);
+  assert.equal(await checkOutputPath(join(dir, 'fresh.json')), join(dir, 'fresh.json'));
 });

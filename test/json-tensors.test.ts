@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { RnnError } from '../src/errors.js';
-import { readJsonTensors, writeJsonTensors } from '../src/io/json-tensors.js';
+import { MAX_JSON_BYTES, readJsonTensors, writeJsonTensors } from '../src/io/json-tensors.js';
 import { randn, tensor } from '../src/tensor.js';
 
 function throwsRnn(fn: () => unknown, code: string, message: RegExp): void {
@@ -147,4 +147,32 @@ test('written JSON has one row of the last dimension per line and reads back wit
 test('an empty record writes an empty object', () => {
   assert.equal(writeJsonTensors({}), '{}\n');
   assert.equal(readJsonTensors(writeJsonTensors({})).size, 0);
+});
+
+test('JSON text over the 16 MiB limit is refused before parsing, pointing to safetensors', () => {
+  const text = `{"input": [${' '.repeat(MAX_JSON_BYTES)}0]}`;
+  assert.throws(
+    () => readJsonTensors(text),
+    (e: unknown) =>
+      e instanceof RnnError &&
+      e.code === 'unsupported' &&
+      /JSON tensors are limited to 16 MiB, since parsing JSON takes some 30 times the file size in memory/.test(
+        e.message,
+      ) &&
+      /safetensors/.test(e.hint ?? ''),
+  );
+});
+
+test("a tensor named '__proto__' is read as data, like any other name", () => {
+  const got = readJsonTensors('{"__proto__": [1, 2], "w": 3}');
+  assert.deepEqual([...got.keys()], ['__proto__', 'w']);
+  assert.deepEqual(got.get('__proto__'), { shape: [2], values: [1, 2] });
+});
+
+test('a name megabytes long is cut short in messages', () => {
+  const name = 'n'.repeat(1_000_000);
+  assert.throws(
+    () => readJsonTensors(JSON.stringify({ [name]: ['x'] })),
+    (e: unknown) => e instanceof RnnError && e.message.length < 200 && e.message.startsWith(`${'n'.repeat(60)}...[0]`),
+  );
 });

@@ -11,12 +11,14 @@ import {
   type PtTensor,
   readPt,
   readPtObject,
+  readPtSelection,
   readPtStateDict,
   writePtStateDict,
 } from '../src/io/pt/index.js';
 import { Budget } from '../src/io/pt/limits.js';
 import { listEntries, readEntry } from '../src/io/pt/zip.js';
 import { writeStoredZip } from '../src/io/pt/zip-write.js';
+import { rnnFromStateDict, selectPrefix } from '../src/io/state-dict.js';
 import { Tensor, tensor } from '../src/tensor.js';
 
 interface Expected {
@@ -25,10 +27,18 @@ interface Expected {
   values: (number | string)[];
 }
 interface FileEntry {
-  kind: 'state_dict' | 'checkpoint' | 'legacy' | 'hostile';
+  kind: 'state_dict' | 'checkpoint' | 'legacy' | 'hostile' | 'tensor';
   key?: string;
   tensors?: Record<string, Expected>;
   global?: string;
+  /** How a reader finds the state dict without a key: the only one, or the one at a common key. */
+  auto?: 'only' | 'common';
+  /** Where the RNN is in the state dict. */
+  prefix?: string;
+  /** The RNNs a reader must choose between. */
+  prefixes?: string[];
+  /** The state dicts a reader must choose between. */
+  keys?: string[];
 }
 const dir = new URL('./fixtures/pt/', import.meta.url);
 const expected = JSON.parse(readFileSync(new URL('expected.json', dir), 'utf8')) as {
@@ -86,6 +96,15 @@ const readable: Record<string, string> = {
   'protocol4.pt': 'a state dict pickled with protocol 4 (FRAME, MEMOIZE, STACK_GLOBAL)',
   'zip64.pt': 'a state dict repacked with zip64 headers and end records',
   'deflated.pt': "a state dict repacked with deflated entries under the folder 'my model v2'",
+  'torch2.pt': 'a state dict repacked with the records PyTorch 2.x adds (byteorder, .format_version, ...)',
+  'compiled.pt': "a torch.compile'd RNN's state dict, every key under '_orig_mod.'",
+  'proto.pt': "a state dict with a key named '__proto__'",
+  'lightning.pt': "a Lightning checkpoint: 'state_dict' with 'model.rnn.' keys, callbacks, loops, optimizer states",
+  'ddp.pt': "a checkpoint of a DistributedDataParallel model: 'model_state_dict' with 'module.' keys",
+  'ema.pt': "a checkpoint with two state dicts, 'model' and 'ema'",
+  'two-rnns.pt': "a model's state dict with two RNNs, 'encoder.' and 'decoder.'",
+  'two-models.pt': "a checkpoint with two state dicts at keys no checkpoint convention names, with key 'generator'",
+  'linear-checkpoint.pt': "a checkpoint whose one state dict, at 'model', holds no RNN",
 };
 for (const [name, what] of Object.entries(readable)) {
   test(`reads ${name}, ${what}, to the values torch.load saw`, () => assertFile(name));
@@ -102,15 +121,110 @@ test('readPtStateDict returns the float tensors and leaves out integer buffers',
   assert.ok(sd.w instanceof Tensor);
 });
 
-test('readPtStateDict of a checkpoint without a key names the keys holding state dicts', () => {
+for (const [name, entry] of Object.entries(expected.files).filter(([, e]) => e.auto !== undefined)) {
+  test(`${name} needs no key: its state dict is at '${entry.key}', ${entry.auto === 'only' ? 'the only one in the file' : 'a common key among several'}`, () => {
+    const got = readPtSelection(load(name));
+    assert.equal(got.key, entry.key);
+    assert.equal(got.chosen, entry.auto);
+    assert.deepEqual([...got.tensors.keys()], Object.keys(entry.tensors!));
+  });
+}
+
+test('a checkpoint with one state dict and optimizer state loads without a key, and says which key it took', () => {
+  const got = readPtSelection(load('checkpoint.pt'));
+  assert.equal(got.key, 'model');
+  assert.equal(got.chosen, 'only');
+  assert.deepEqual(got.candidates, ['model']);
+  assert.deepEqual(Object.keys(readPtStateDict(load('checkpoint.pt'))), [
+    'weight_ih_l0',
+    'weight_hh_l0',
+    'bias_ih_l0',
+    'bias_hh_l0',
+  ]);
+});
+
+test('a file that is the state dict itself reports no key', () => {
+  const got = readPtSelection(load('rnn.pt'));
+  assert.equal(got.key, undefined);
+  assert.equal(got.chosen, 'file');
+});
+
+test('several state dicts at no common key are an error that lists them and asks for a key', () => {
   assert.throws(
-    () => readPtStateDict(load('checkpoint.pt')),
+    () => readPtStateDict(load('two-models.pt')),
     (e: unknown) =>
       e instanceof RnnError &&
       e.code === 'state_dict' &&
-      /Keys holding state dicts: 'model'$/.test(e.message) &&
-      JSON.stringify(e.data?.candidates) === '["model"]',
+      e.message ===
+        "the file holds 2 state dicts, under the keys 'generator', 'discriminator'; choose one by its key" &&
+      e.data?.option === 'key' &&
+      JSON.stringify(e.data?.candidates) === '["generator","discriminator"]',
   );
+});
+
+test('library messages about the key speak of no command-line flag', () => {
+  for (const [name, key] of [
+    ['two-models.pt', undefined],
+    ['checkpoint.pt', 'modle'],
+  ] as const) {
+    try {
+      readPtStateDict(load(name), key === undefined ? {} : { key });
+      assert.fail('expected an error');
+    } catch (e) {
+      assert.ok(e instanceof RnnError);
+      assert.doesNotMatch(`${e.message} ${e.hint ?? ''}`, /--key|options\.key/);
+    }
+  }
+});
+
+test('a file holding one tensor (torch.save(tensor)) is refused in plain words, without internal names', () => {
+  assert.throws(
+    () => readPt(load('tensor.pt')),
+    (e: unknown) =>
+      e instanceof RnnError &&
+      e.message === 'the file holds a single tensor (torch.save(tensor)), not named tensors' &&
+      !/TensorRef/.test(`${e.message} ${e.hint}`),
+  );
+});
+
+test('a key naming a tensor says it holds a tensor, in plain words', () => {
+  assert.throws(
+    () => readPt(load('rnn.pt'), { key: 'weight_ih_l0' }),
+    (e: unknown) => e instanceof RnnError && e.message.startsWith("'weight_ih_l0' holds a tensor, not a state dict"),
+  );
+});
+
+test("a key named '__proto__' stays an entry of the state dict", () => {
+  const sd = readPtStateDict(load('proto.pt'));
+  assert.ok(Object.hasOwn(sd, '__proto__'));
+  assert.equal(Object.getPrototypeOf(sd), Object.prototype);
+  assert.ok(Object.keys(sd).includes('__proto__'));
+});
+
+test("rnnFromStateDict finds the RNN in a whole model's state dict, as the command does", () => {
+  for (const name of ['prefixed.pt', 'lightning.pt', 'ddp.pt', 'compiled.pt', 'ema.pt']) {
+    const entry = expected.files[name]!;
+    const sd = readPtStateDict(load(name));
+    assert.equal(selectPrefix(sd).prefix, entry.prefix ?? '', name);
+    const rnn = rnnFromStateDict(sd);
+    const weight = entry.tensors![`${entry.prefix ?? ''}weight_ih_l0`]!;
+    assert.deepEqual([rnn.hiddenSize, rnn.inputSize], weight.shape, name);
+  }
+});
+
+test('rnnFromStateDict lists the RNNs of a model with several, names the prefix option, and takes { prefix }', () => {
+  const sd = readPtStateDict(load('two-rnns.pt'));
+  assert.throws(
+    () => rnnFromStateDict(sd),
+    (e: unknown) =>
+      e instanceof RnnError &&
+      e.message ===
+        "several RNNs in this state dict, under the prefixes 'encoder.', 'decoder.'; choose one by its prefix" &&
+      e.hint === "e.g. { prefix: 'encoder.' }" &&
+      e.data?.option === 'prefix',
+  );
+  assert.equal(rnnFromStateDict(sd, { prefix: 'decoder.' }).inputSize, 4);
+  assert.equal(rnnFromStateDict(sd, { prefix: 'encoder' }).inputSize, 3);
 });
 
 test('readPtStateDict with key selects the nested state dict, dotted paths included', () => {

@@ -3,7 +3,14 @@ import { readFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
 import { RnnError } from '../src/errors.js';
-import { type RawTensor, readSafetensors, toFloat, toIntegers, writeSafetensors } from '../src/io/safetensors.js';
+import {
+  MAX_TENSORS,
+  type RawTensor,
+  readSafetensors,
+  toFloat,
+  toIntegers,
+  writeSafetensors,
+} from '../src/io/safetensors.js';
 import { numelOf, tensor } from '../src/tensor.js';
 
 const FIXTURES = new URL('./fixtures/safetensors/', import.meta.url);
@@ -253,6 +260,13 @@ describe('toFloat and toIntegers', () => {
   });
 });
 
+test('a Node Buffer, as readFileSync gives it, reads to tensors holding just their own elements', () => {
+  const bytes = Buffer.from(writeSafetensors({ a: tensor([1, 2]), b: tensor([3, 4, 5], undefined, 'float64') }));
+  const { tensors } = readSafetensors(bytes);
+  assert.deepEqual(Array.from(tensors.get('a')?.data as Float32Array), [1, 2]);
+  assert.deepEqual(Array.from(tensors.get('b')?.data as Float64Array), [3, 4, 5]);
+});
+
 describe('corrupt files', () => {
   const valid = (): Uint8Array => writeSafetensors({ a: tensor([1, 2]), b: tensor([3, 4, 5]) });
   const f32 = (shape: number[], offsets: [number, number]) => ({ dtype: 'F32', shape, data_offsets: offsets });
@@ -404,5 +418,78 @@ describe('corrupt files', () => {
       ),
       { numRuns: 200, seed: 20240601 },
     );
+  });
+});
+
+describe('hostile headers: bounded before JSON.parse builds them, and short messages', () => {
+  const empty = { dtype: 'F32', shape: [0], data_offsets: [0, 0] };
+
+  test('a shape of more than 64 dimensions is refused, and the message stays short', () => {
+    const header = { w: { dtype: 'F32', shape: new Array(300_000).fill(1), data_offsets: [0, 4] } };
+    throwsRnn(
+      () => readSafetensors(file(header, 4)),
+      'corrupt_file',
+      /^tensor 'w': shape has more than 64 dimensions$/,
+    );
+    const just = { w: { dtype: 'F32', shape: new Array(65).fill(1), data_offsets: [0, 4] } };
+    throwsRnn(() => readSafetensors(file(just, 4)), 'corrupt_file', /^tensor 'w': shape has more than 64 dimensions$/);
+  });
+
+  test('a shape of exactly 64 dimensions loads', () => {
+    const header = { w: { dtype: 'F32', shape: new Array(64).fill(1), data_offsets: [0, 4] } };
+    assert.equal(readSafetensors(file(header, 4)).tensors.get('w')?.shape.length, 64);
+  });
+
+  test('more than 100,000 tensors are refused before the header is parsed', () => {
+    const header: Record<string, unknown> = {};
+    for (let i = 0; i <= MAX_TENSORS; i++) header[`t${i}`] = empty;
+    throwsRnn(
+      () => readSafetensors(file(header)),
+      'corrupt_file',
+      /^safetensors header names more than 100000 tensors, the most this reader takes$/,
+    );
+  });
+
+  test('100,000 tensors, the limit, load', () => {
+    const header: Record<string, unknown> = { __metadata__: { a: 'b' } };
+    for (let i = 0; i < MAX_TENSORS; i++) header[`t${i}`] = empty;
+    assert.equal(readSafetensors(file(header)).tensors.size, MAX_TENSORS);
+  });
+
+  test('arrays nested a million deep are refused before they are parsed', () => {
+    const deep = `{"w": ${'['.repeat(1_000_000)}${']'.repeat(1_000_000)}}`;
+    throwsRnn(() => readSafetensors(file(deep)), 'corrupt_file', /nested more than 8 levels deep; a header needs 3/);
+  });
+
+  test('a brace or a comma inside a name does not count', () => {
+    const name = `{[,,,]}${','.repeat(100)}"\\`;
+    const header = { [name]: { dtype: 'F32', shape: [1], data_offsets: [0, 4] } };
+    assert.deepEqual([...readSafetensors(file(header, 4)).tensors.keys()], [name]);
+  });
+
+  test('a name megabytes long is cut short in messages', () => {
+    const name = 'x'.repeat(2_000_000);
+    const header = { [name]: { dtype: 'Q8', shape: [1], data_offsets: [0, 1] } };
+    throwsRnn(
+      () => readSafetensors(file(header, 1)),
+      'unsupported',
+      /^tensor 'x{60}\.\.\.' \(2000000 characters\) has dtype Q8/,
+    );
+  });
+
+  test("a metadata key '__proto__' is kept as data", () => {
+    const header =
+      '{"__metadata__": {"__proto__": "x", "b": "y"}, "a": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]}}';
+    const { metadata } = readSafetensors(file(header, 4));
+    assert.equal(Object.getPrototypeOf(metadata), Object.prototype);
+    assert.deepEqual(Object.entries(metadata), [
+      ['__proto__', 'x'],
+      ['b', 'y'],
+    ]);
+  });
+
+  test("a tensor named '__proto__' is read as data", () => {
+    const header = '{"__proto__": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]}}';
+    assert.deepEqual([...readSafetensors(file(header, 4)).tensors.keys()], ['__proto__']);
   });
 });

@@ -8,7 +8,9 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { after, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { writeSafetensors } from '../src/io/safetensors.js';
+import { RnnError } from '../src/errors.js';
+import { setEntry } from '../src/io/record.js';
+import { type RawTensor, readSafetensors, writeSafetensors } from '../src/io/safetensors.js';
 import { randn, Tensor } from '../src/tensor.js';
 import { checkpointBytes, loadCheckpoint } from '../src/train/checkpoint.js';
 import { oneHot } from '../src/train/data.js';
@@ -108,6 +110,41 @@ describe('checkpoints', () => {
     );
   });
 
+  /** The checkpoint with some metadata values replaced. */
+  const withMetadata = (changes: Record<string, string>): Uint8Array => {
+    const { tensors, metadata } = readSafetensors(bytes);
+    return writeSafetensors(Object.fromEntries(tensors), { ...metadata, ...changes });
+  };
+
+  test('refuse metadata claiming 100000000 layers against the tensors, before building the model', () => {
+    assert.throws(
+      () => loadCheckpoint(withMetadata({ num_layers: '100000000' })),
+      (e: unknown) =>
+        e instanceof RnnError &&
+        e.code === 'corrupt_file' &&
+        e.message ===
+          "checkpoint metadata disagrees with its tensors: 'num_layers' is 100000000 but the tensors hold 2",
+    );
+  });
+
+  test('refuse metadata whose sizes differ from the tensors, naming each', () => {
+    assert.throws(
+      () => loadCheckpoint(withMetadata({ hidden_size: '5', output_size: '3', bidirectional: 'true' })),
+      /'hidden_size' is 5 but the tensors hold 16, 'bidirectional' is true but the tensors hold false, 'output_size' is 3 but the tensors hold 1$/,
+    );
+  });
+
+  test("refuse an 'rnn.__proto__' tensor in load_state_dict's words", () => {
+    const { tensors, metadata } = readSafetensors(bytes);
+    const record: Record<string, RawTensor> = {};
+    for (const [k, t] of tensors) setEntry(record, k, t);
+    setEntry(record, 'rnn.__proto__', tensors.get('head.bias') as RawTensor);
+    assert.throws(
+      () => loadCheckpoint(writeSafetensors(record, metadata)),
+      /Unexpected key\(s\) in state_dict: "__proto__"\./,
+    );
+  });
+
   test('load in PyTorch into a module with rnn and head attributes, with the same forward', {
     skip: torchSkip(),
   }, () => {
@@ -197,9 +234,79 @@ describe('stacked-rnn train and sample', () => {
       firstLoss(after) < firstLoss(before) / 5,
       `resumed at ${firstLoss(after)}, fresh at ${firstLoss(before)}`,
     );
-    const bad = cli('train', ...args, '--layers', '3', '--init', pt, '--out', tmp.path('init-bad'));
-    assert.notEqual(bad.status, 0);
-    assert.match(bad.stderr, /Missing key\(s\) in state_dict: "weight_ih_l2"/);
+  });
+
+  test('train --init with sizes other than the flags names the flags that match the file, before writing anything', () => {
+    const first = tmp.path('init-sizes');
+    assert.equal(
+      cli('train', '--steps', '2', '--hidden', '6', '--layers', '2', '--seq-len', '8', '--out', first).status,
+      0,
+    );
+    const bad = cli(
+      'train',
+      '--steps',
+      '2',
+      '--layers',
+      '3',
+      '--init',
+      `${first}/model.safetensors`,
+      '--out',
+      tmp.path('init-bad'),
+    );
+    assert.equal(bad.status, 1);
+    assert.match(
+      bad.stderr,
+      /holds an RNN of 2 layer\(s\), hidden_size 6, input_size 1; the model to train has 3 layer\(s\), hidden_size 32, input_size 1\n/,
+    );
+    assert.match(bad.stderr, /\nhint: pass --layers 2 --hidden 6 to train a model of the file's sizes\n$/);
+    assert.equal(existsSync(tmp.path('init-bad')), false, 'nothing is created');
+  });
+
+  test("train --init finds the head beside the RNN, 'model.head.' next to a Lightning model's 'model.rnn.'", () => {
+    const first = tmp.path('init-lightning');
+    assert.equal(cli('train', '--steps', '2', '--hidden', '6', '--seq-len', '8', '--out', first).status, 0);
+    const { tensors } = readSafetensors(readFileSync(`${first}/model.safetensors`));
+    const lightning = tmp.path('lightning.safetensors');
+    writeFileSync(lightning, writeSafetensors(Object.fromEntries([...tensors].map(([k, t]) => [`model.${k}`, t]))));
+    const r = cli(
+      'train',
+      '--steps',
+      '2',
+      '--hidden',
+      '6',
+      '--seq-len',
+      '8',
+      '--init',
+      lightning,
+      '--out',
+      tmp.path('init-l2'),
+    );
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(
+      r.stdout,
+      /\n {2}started from .*lightning\.safetensors \(prefix 'model\.rnn\.'; head from 'model\.head\.'\)\n/,
+    );
+  });
+
+  test('train --init with a model of another task says what that task feeds the RNN', () => {
+    const chars = tmp.path('init-chars');
+    assert.equal(
+      cli('train', '--task', 'chars', '--steps', '2', '--hidden', '6', '--seq-len', '8', '--out', chars).status,
+      0,
+    );
+    const bad = cli(
+      'train',
+      '--steps',
+      '2',
+      '--hidden',
+      '6',
+      '--init',
+      `${chars}/model.safetensors`,
+      '--out',
+      tmp.path('init-task'),
+    );
+    assert.equal(bad.status, 1);
+    assert.match(bad.stderr, /hint: --task sine feeds 1 input feature\(s\), the file's RNN takes \d+\n$/);
   });
 
   test('train --compare-layers writes one checkpoint per depth and a layers column', () => {

@@ -18,7 +18,13 @@ export function buildProgram(): Command {
     .description("PyTorch's multi-layer torch.nn.RNN in TypeScript, exact to PyTorch's numbers")
     .version('0.1.0')
     .exitOverride()
-    .configureOutput({ outputError: (text, write) => write(text.replace(/^error: /, 'stacked-rnn: error: ')) });
+    .configureOutput({
+      // One line: commander puts its "(Did you mean --weights?)" on a line of its own.
+      outputError: (text, write) =>
+        write(
+          text.replace(/^error: /, 'stacked-rnn: error: ').replace(/\n\(Did you mean (.*)\?\)/, '; did you mean $1?'),
+        ),
+    });
   registerDemo(program);
   registerRun(program);
   registerInspect(program);
@@ -26,15 +32,51 @@ export function buildProgram(): Command {
   registerTrain(program);
   registerSample(program);
   registerExplain(program);
+  for (const command of program.commands) unknownOptionsFirst(command);
   return program;
 }
 
-/** The library's hint, in the command line's words where the library speaks of options objects. */
+/**
+ * Makes an unknown option (`--weigths`) an error with commander's "did you mean --weights?" before the
+ * required options are checked: commander checks required options first, so a misspelt required option was
+ * reported as missing. The required options are checked after, in commander's words.
+ */
+function unknownOptionsFirst(command: Command): void {
+  const required = command.options.filter((o) => o.mandatory);
+  if (required.length === 0) return;
+  for (const o of required) o.makeOptionMandatory(false);
+  command.hook('preAction', (c) => {
+    for (const o of required) {
+      if (c.getOptionValue(o.attributeName()) === undefined) {
+        c.error(`error: required option '${o.flags}' not specified`, {
+          code: 'commander.missingMandatoryOptionValue',
+        });
+      }
+    }
+  });
+}
+
+/** The library's hint, in the command line's words: its options objects are the command's flags. */
 function cliHint(err: RnnError): string | undefined {
+  const option = err.data?.option;
   const candidates = err.data?.candidates;
-  if (Array.isArray(candidates) && candidates.length > 0)
-    return `choose one with --key, e.g. --key ${String(candidates[0])}`;
+  if ((option === 'key' || option === 'prefix') && Array.isArray(candidates)) {
+    const names = candidates.map(String);
+    const example = option === 'prefix' ? (names.find((c) => c !== '') ?? names[0]) : names[0];
+    if (example !== undefined)
+      return `choose one with --${option}, e.g. --${option} ${example === '' ? "''" : example}`;
+  }
+  // A hint about the library's options (e.g. options.limits) has no flag to match.
+  if (err.hint && /options\.|\{ \w+:/.test(err.hint)) return undefined;
   return err.hint;
+}
+
+/** The most characters of a message printed: a hostile file's names could make one megabytes long. */
+const MAX_MESSAGE_CHARS = 2000;
+
+function cut(text: string): string {
+  if (text.length <= MAX_MESSAGE_CHARS) return text;
+  return `${text.slice(0, MAX_MESSAGE_CHARS)}... (${text.length} characters in all)`;
 }
 
 export function reportError(err: unknown): number {
@@ -43,12 +85,12 @@ export function reportError(err: unknown): number {
     return err.exitCode;
   }
   if (err instanceof RnnError) {
-    process.stderr.write(`stacked-rnn: error: ${err.message.split('\n').join('\n  ')}\n`);
+    process.stderr.write(`stacked-rnn: error: ${cut(err.message).split('\n').join('\n  ')}\n`);
     const hint = cliHint(err);
-    if (hint) process.stderr.write(`hint: ${hint}\n`);
+    if (hint) process.stderr.write(`hint: ${cut(hint)}\n`);
     return 1;
   }
-  const message = err instanceof Error ? err.message : String(err);
+  const message = cut(err instanceof Error ? err.message : String(err));
   process.stderr.write(
     `stacked-rnn: internal error: ${message}\nhint: this is a bug; please report it with the command you ran\n`,
   );

@@ -9,8 +9,8 @@ import { SingleBar } from 'cli-progress';
 import { type Command, InvalidArgumentError } from 'commander';
 import { RnnError } from '../errors.js';
 import { writeFileAtomic } from '../io/files.js';
-import { readStateDictFile } from '../io/load.js';
-import { selectPrefix } from '../io/state-dict.js';
+import { setEntry } from '../io/record.js';
+import { architectureOf } from '../io/state-dict.js';
 import type { Nonlinearity } from '../rnn/cell.js';
 import type { DType, Tensor } from '../tensor.js';
 import { checkpointBytes } from '../train/checkpoint.js';
@@ -18,6 +18,7 @@ import { checkTrainConfig, defaultConfig, type TrainConfig, Trainer } from '../t
 import { TASKS, type TaskName } from '../train/model.js';
 import { lossPlotSvg } from '../train/plot.js';
 import { parseDtype, parseInteger, parseNonlinearity } from './options.js';
+import { KEY_HELP, type RnnWeights, readRnnWeights } from './weights.js';
 
 export interface TrainCommandOptions {
   task: TaskName;
@@ -149,30 +150,57 @@ class Progress {
 }
 
 /**
- * Loads starting weights into a fresh model: the RNN found in the file (by its prefix, as `run` finds it), and the
- * head too when the file has `head.*` (a stacked-rnn or PyTorch checkpoint of the same model). Shapes must match
- * the model the options describe; a mismatch is reported by parameter name.
+ * Loads starting weights into a fresh model: the RNN found in the file (by its key and prefix, as `run` finds
+ * it), and the head too when the file has one beside the RNN (`head.*` next to `rnn.*`, as a stacked-rnn or
+ * PyTorch checkpoint of the same model has it). Sizes must match the model the options describe; when they do
+ * not, the error names the flags that would. Returns the head's prefix, or '' when the file has no head.
  */
-function loadInit(trainer: Trainer, file: Record<string, Tensor>): void {
-  trainer.model.rnn.loadStateDict(selectPrefix(file).sd);
-  const head = Object.fromEntries(
-    Object.entries(file)
-      .filter(([k]) => k.startsWith('head.'))
-      .map(([k, t]) => [k.slice('head.'.length), t]),
-  );
-  if (Object.keys(head).length > 0) trainer.model.head.loadStateDict(head);
+function loadInit(trainer: Trainer, init: RnnWeights, path: string): string {
+  const a = architectureOf(init.sd);
+  const c = trainer.model.config;
+  const flags: string[] = [];
+  if (a.numLayers !== c.numLayers) flags.push(`--layers ${a.numLayers}`);
+  if (a.hiddenSize !== c.hiddenSize) flags.push(`--hidden ${a.hiddenSize}`);
+  const other: string[] = [];
+  if (a.inputSize !== c.inputSize) {
+    other.push(
+      `--task ${c.task} feeds ${c.inputSize} input feature(s)${c.task === 'chars' ? ' (one per character of its vocabulary)' : ''}, the file's RNN takes ${a.inputSize}`,
+    );
+  }
+  if (a.bidirectional) other.push('the file holds a bidirectional RNN, which train refuses');
+  if (!a.bias) other.push("the file's RNN has no biases, and train's have them");
+  if (flags.length > 0 || other.length > 0) {
+    const file = `${a.numLayers} layer(s), hidden_size ${a.hiddenSize}, input_size ${a.inputSize}`;
+    const model = `${c.numLayers} layer(s), hidden_size ${c.hiddenSize}, input_size ${c.inputSize}`;
+    throw new RnnError('state_dict', `--init ${path} holds an RNN of ${file}; the model to train has ${model}`, {
+      expected: model,
+      got: file,
+      hint: [flags.length > 0 ? `pass ${flags.join(' ')} to train a model of the file's sizes` : '', ...other]
+        .filter(Boolean)
+        .join('; '),
+    });
+  }
+  trainer.model.rnn.loadStateDict(init.sd);
+  // The head sits beside the RNN: 'head.' for 'rnn.', 'model.head.' for a Lightning model's 'model.rnn.'.
+  const at = headPrefix(init.prefix);
+  const head: Record<string, Tensor> = {};
+  for (const [k, t] of Object.entries(init.all)) {
+    const rest = k.slice(at.length);
+    if (k.startsWith(at) && !rest.includes('.')) setEntry(head, rest, t);
+  }
+  if (Object.keys(head).length === 0) return '';
+  trainer.model.head.loadStateDict(head);
+  return at;
+}
+
+/** Where a model's head is, next to its RNN at `prefix`. */
+function headPrefix(prefix: string): string {
+  return prefix.endsWith('rnn.') ? `${prefix.slice(0, -'rnn.'.length)}head.` : 'head.';
 }
 
 /** Trains one model, yielding to the event loop now and then so the bar redraws and Ctrl-C can stop it early. */
-async function runOne(
-  config: TrainConfig,
-  label: string,
-  out: Output,
-  stop: { requested: boolean },
-  init?: Record<string, Tensor>,
-): Promise<Trainer> {
-  const trainer = new Trainer(config);
-  if (init) loadInit(trainer, init);
+async function runOne(trainer: Trainer, label: string, out: Output, stop: { requested: boolean }): Promise<Trainer> {
+  const config = trainer.config;
   const progress = new Progress(out, label, config.steps);
   progress.begin();
   let lastYield = performance.now();
@@ -223,10 +251,16 @@ export async function trainCommand(o: TrainCommandOptions, out: Output): Promise
   if (o.init !== undefined && o.compareLayers !== undefined) {
     throw new RnnError('invalid_argument', '--init and --compare-layers exclude each other: one file holds one depth');
   }
+  if (o.key !== undefined && o.init === undefined) {
+    throw new RnnError('invalid_argument', '--key chooses the state dict of the --init file: give --init too');
+  }
   const init =
-    o.init === undefined ? undefined : await readStateDictFile(o.init, o.key === undefined ? {} : { key: o.key });
+    o.init === undefined ? undefined : await readRnnWeights(o.init, o.key === undefined ? {} : { key: o.key });
   const depths = o.compareLayers ?? [o.layers ?? defaultConfig(o.task).layers];
   const configs = depths.map((k) => configFor(o, k)); // validate every depth before training any
+  // With --init (one depth), the model is built and the weights loaded before anything is written.
+  const initTrainer = init === undefined ? undefined : new Trainer(configs[0] as TrainConfig);
+  const headAt = initTrainer !== undefined && init !== undefined ? loadInit(initTrainer, init, o.init as string) : '';
   const dir = o.out ?? defaultOutDir(o.task);
   try {
     await mkdir(dir, { recursive: true });
@@ -246,7 +280,7 @@ export async function trainCommand(o: TrainCommandOptions, out: Output): Promise
   try {
     for (const c of configs) {
       const label = `${o.task} ${c.layers} layer${c.layers === 1 ? '' : 's'}`;
-      const trainer = await runOne(c, label, out, stop, init);
+      const trainer = await runOne(initTrainer ?? new Trainer(c), label, out, stop);
       if (trainer.losses.length === 0) break;
       const file = compare ? `model-layers-${c.layers}.safetensors` : 'model.safetensors';
       await writeFileAtomic(join(dir, file), checkpointBytes(trainer.model, metadataOf(c, trainer.losses.length)));
@@ -276,6 +310,10 @@ export async function trainCommand(o: TrainCommandOptions, out: Output): Promise
   await writeFileAtomic(join(dir, 'loss.svg'), svg);
 
   const lines = [`${stop.requested ? 'stopped early; ' : ''}wrote ${dir}/`];
+  if (init !== undefined) {
+    const from = [init.where, headAt ? `head from '${headAt}'` : 'a new head'].filter(Boolean).join('; ');
+    lines.push(`  started from ${o.init} (${from})`);
+  }
   for (const r of runs) {
     const c = r.trainer.config;
     lines.push(
@@ -317,8 +355,11 @@ export function registerTrain(program: Command): void {
     .option('--nonlinearity <f>', 'tanh (default) or relu', parseNonlinearity)
     .option('--dtype <dtype>', 'float32 (default) or float64', parseDtype)
     .option('--out <dir>', 'output directory (default: runs/<task>-<timestamp>)')
-    .option('--init <file>', 'start from these weights (.pt or .safetensors): an RNN state dict, or rnn.* and head.*')
-    .option('--key <k>', "with --init: the nested state dict of a .pt checkpoint, e.g. 'model'")
+    .option(
+      '--init <file>',
+      'start from these weights (.pt, .safetensors or .json): an RNN state dict, a model holding one, or rnn.* and head.*',
+    )
+    .option('--key <k>', `with --init: ${KEY_HELP}`)
     .action(async (opts: TrainCommandOptions) => {
       const summary = await trainCommand(opts, {
         write: (t) => process.stdout.write(t),

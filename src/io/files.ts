@@ -5,7 +5,8 @@
  * The parsers (safetensors.ts, json-tensors.ts) stay pure and take bytes or text, so the browser can use them.
  */
 import { randomBytes } from 'node:crypto';
-import { type FileHandle, open, rename, rm, stat } from 'node:fs/promises';
+import type { Stats } from 'node:fs';
+import { type FileHandle, open, realpath, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { RnnError } from '../errors.js';
 
@@ -92,16 +93,87 @@ export async function readBytes(path: string, options: { maxBytes?: number } = {
 }
 
 /**
+ * The first `n` bytes of a regular file, and its size; `regular` is false (and `head` empty) for a pipe, a
+ * device or anything else that cannot be read twice.
+ */
+export async function readHead(path: string, n: number): Promise<{ head: Uint8Array; size: number; regular: boolean }> {
+  let handle: FileHandle | undefined;
+  try {
+    handle = await open(path, 'r');
+    const info = await handle.stat();
+    if (info.isDirectory()) throw ioError({ code: 'EISDIR' }, path, 'read');
+    if (!info.isFile()) return { head: new Uint8Array(0), size: 0, regular: false };
+    const head = new Uint8Array(Math.min(n, info.size));
+    let filled = 0;
+    while (filled < head.length) {
+      const { bytesRead } = await handle.read(head, filled, head.length - filled, null);
+      if (bytesRead === 0) break;
+      filled += bytesRead;
+    }
+    return { head: head.subarray(0, filled), size: info.size, regular: true };
+  } catch (err) {
+    throw ioError(err, path, 'read');
+  } finally {
+    await handle?.close();
+  }
+}
+
+/** What a file system entry is, for messages: 'a named pipe (FIFO)', 'a directory', ... */
+function kindOfEntry(s: Stats): string {
+  if (s.isDirectory()) return 'a directory';
+  if (s.isFIFO()) return 'a named pipe (FIFO)';
+  if (s.isCharacterDevice()) return 'a character device';
+  if (s.isBlockDevice()) return 'a block device';
+  if (s.isSocket()) return 'a socket';
+  return 'not a regular file';
+}
+
+/**
+ * Where writeFileAtomic will write `path`: the path itself when nothing is there, the file a symbolic link
+ * points to when it is one, and a refusal when the path is a FIFO, a device, a socket or a directory. Such an
+ * output is never written: the rename would replace it with a regular file (a FIFO's reader would get nothing;
+ * `/dev/stdout`, run as root, would be replaced). Also checks that the directory exists.
+ */
+export async function checkOutputPath(path: string): Promise<string> {
+  let info: Stats | undefined;
+  try {
+    info = await stat(path); // follows links: a link to a FIFO is a FIFO
+  } catch (err) {
+    if (errnoCode(err) !== 'ENOENT') throw ioError(err, path, 'write');
+  }
+  if (info === undefined) {
+    const dir = dirname(path);
+    const parent = await stat(dir).catch((err: unknown) => {
+      throw ioError(err, path, 'write');
+    });
+    if (!parent.isDirectory()) throw ioError({ code: 'ENOTDIR' }, path, 'write');
+    return path;
+  }
+  if (!info.isFile()) {
+    throw new RnnError('io', `cannot write ${path}: it is ${kindOfEntry(info)}, not a regular file`, {
+      expected: 'a regular file, or a path where none exists yet',
+      got: kindOfEntry(info),
+      data: { path },
+      hint: 'outputs are written to a temporary file that is then renamed over the target, which would replace it: name a regular file',
+    });
+  }
+  // A link to a regular file: write the file it points to, as a shell redirection would.
+  return realpath(path).catch(() => path);
+}
+
+/**
  * Writes a file so that readers see either the old content or the new, never a partial file: the bytes go
  * to a temporary file in the same directory (same file system, so rename is atomic), are flushed to disk,
  * and the temporary file is renamed over `path`. On any failure the temporary file is removed.
- * An existing file's permission bits are kept.
+ * An existing file's permission bits are kept; a symbolic link to a file gets the file replaced (the link
+ * stays); a FIFO, device, socket or directory at `path` is refused (see checkOutputPath).
  */
 export async function writeFileAtomic(path: string, contents: Uint8Array | string): Promise<void> {
-  const temp = join(dirname(path), `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`);
+  const target = await checkOutputPath(path);
+  const temp = join(dirname(target), `.${basename(target)}.${randomBytes(6).toString('hex')}.tmp`);
   let created = false;
   try {
-    const mode = await stat(path).then(
+    const mode = await stat(target).then(
       (s) => (s.isFile() ? s.mode & 0o7777 : undefined),
       () => undefined,
     );
@@ -115,7 +187,7 @@ export async function writeFileAtomic(path: string, contents: Uint8Array | strin
     } finally {
       await handle.close();
     }
-    await rename(temp, path);
+    await rename(temp, target);
     created = false;
   } catch (err) {
     if (created) await rm(temp, { force: true }).catch(() => undefined);

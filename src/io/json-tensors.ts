@@ -13,6 +13,26 @@ import type { Tensor } from '../tensor.js';
 /** Deeper nesting than this is not a tensor anyone means, and would otherwise recurse without bound. */
 const MAX_DIMS = 64;
 
+/**
+ * Largest JSON tensor file read, in bytes. Parsing JSON builds a JavaScript value per number: a file of zeros
+ * takes some 30 times its size in memory (600 MiB at the limit, in 2 s). Big tensors belong in safetensors or .pt.
+ */
+export const MAX_JSON_BYTES = 16 * 2 ** 20;
+
+/** The refusal of a JSON tensor file of `size` bytes (or characters), over MAX_JSON_BYTES. */
+export function jsonTooLarge(size: number): RnnError {
+  return new RnnError(
+    'unsupported',
+    `JSON tensor file of ${size} bytes: JSON tensors are limited to ${MAX_JSON_BYTES / 2 ** 20} MiB, since parsing ` +
+      'JSON takes some 30 times the file size in memory',
+    {
+      expected: `<= ${MAX_JSON_BYTES} bytes`,
+      got: size,
+      hint: 'save big tensors as safetensors or .pt (in Python: safetensors.torch.save_file or torch.save)',
+    },
+  );
+}
+
 function corrupt(message: string, expected?: unknown, got?: unknown): RnnError {
   return new RnnError('corrupt_file', message, { expected, got });
 }
@@ -23,8 +43,13 @@ function kind(v: unknown): string {
   return typeof v;
 }
 
-/** Parses a JSON tensor file into flat values and shapes, in the file's key order. */
+/**
+ * Parses a JSON tensor file into flat values and shapes, in the file's key order. Text longer than
+ * MAX_JSON_BYTES characters is refused before parsing.
+ */
 export function readJsonTensors(text: string): Map<string, { shape: number[]; values: number[] }> {
+  // Each character is at least one byte of the file it came from.
+  if (text.length > MAX_JSON_BYTES) throw jsonTooLarge(text.length);
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
@@ -45,7 +70,9 @@ export function readJsonTensors(text: string): Map<string, { shape: number[]; va
   return out;
 }
 
-function readOne(name: string, value: unknown): { shape: number[]; values: number[] } {
+function readOne(key: string, value: unknown): { shape: number[]; values: number[] } {
+  // The name as messages show it: a key can be megabytes long.
+  const name = key.length > 60 ? `${key.slice(0, 60)}...` : key;
   // The shape is read off the first element at each depth; every other element must then agree with it.
   const shape: number[] = [];
   let probe = value;

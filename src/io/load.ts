@@ -1,44 +1,37 @@
 /**
  * Reading and writing named tensors from files (Node only): safetensors, PyTorch .pt, and JSON. Reading goes by
- * the file's first bytes, so a misnamed file still loads; writing goes by the extension.
+ * the file's first bytes, so a misnamed file still loads; writing goes by the extension, and an extension that
+ * names no format is refused before anything is computed.
  */
 import { RnnError } from '../errors.js';
 import { Tensor, tensor } from '../tensor.js';
-import { readBytes, writeFileAtomic } from './files.js';
-import { readJsonTensors, writeJsonTensors } from './json-tensors.js';
-import { IntTensor, readPt, writePtStateDict } from './pt/index.js';
+import { DETECT_BYTES, detectFormat, notATensorFile, type TensorFormat } from './detect.js';
+import { checkOutputPath, DEFAULT_MAX_BYTES, readBytes, readHead, writeFileAtomic } from './files.js';
+import { jsonTooLarge, MAX_JSON_BYTES, readJsonTensors, writeJsonTensors } from './json-tensors.js';
+import { IntTensor, type PtStateDictSource, readPtSelection, writePtStateDict } from './pt/index.js';
+import { recordOf, setEntry } from './record.js';
 import { readSafetensors, toFloat, toIntegers, writeSafetensors } from './safetensors.js';
+
+export { detectFormat, type TensorFormat } from './detect.js';
 
 /** A named tensor from a file: floating point as a Tensor, integers (e.g. `lengths`) as plain numbers. */
 export type FileTensor = { kind: 'float'; tensor: Tensor } | { kind: 'int'; shape: number[]; values: number[] };
 
-export type TensorFormat = 'safetensors' | 'pt' | 'json';
-
-/**
- * The file's format, from its bytes: safetensors when its first 8 bytes are a header length that fits the file
- * and the header opens with `{`; a zip (`PK\x03\x04`) or a bare pickle (`\x80`, PROTO) is a PyTorch .pt;
- * text opening with `{` or `[`, or any other file named `.json`, is JSON. Anything else is left to the
- * safetensors reader to explain.
- */
-export function detectFormat(bytes: Uint8Array, path = ''): TensorFormat {
-  if (bytes.length >= 9) {
-    const n = new DataView(bytes.buffer, bytes.byteOffset, 8).getBigUint64(0, true);
-    if (n >= 2n && n <= BigInt(bytes.length - 8) && bytes[8] === 0x7b) return 'safetensors';
-  }
-  if (bytes[0] === 0x50 && bytes[1] === 0x4b && bytes[2] === 0x03 && bytes[3] === 0x04) return 'pt';
-  if (bytes[0] === 0x80) return 'pt';
-  let i = 0;
-  while (i < bytes.length && (bytes[i] === 0x20 || bytes[i] === 0x0a || bytes[i] === 0x0d || bytes[i] === 0x09)) i++;
-  // Text that opens like JSON, or a .json name, goes to the JSON reader, which explains what is wrong with it.
-  if (bytes[i] === 0x7b || bytes[i] === 0x5b || /\.json$/i.test(path)) return 'json';
-  return 'safetensors';
+/** The tensors of a file, and for a .pt checkpoint where in it the state dict was found. */
+export interface TensorFile {
+  format: TensorFormat;
+  tensors: Map<string, FileTensor>;
+  /** For .pt files: the key of the state dict inside a checkpoint (see readPtSelection); absent otherwise. */
+  source?: PtStateDictSource;
 }
 
-/** Every tensor in a file, by name. `key` selects a nested state dict in a .pt checkpoint. */
-export async function readTensorFile(path: string, options: { key?: string } = {}): Promise<Map<string, FileTensor>> {
-  const bytes = await readBytes(path);
+/**
+ * Every tensor in a file, by name. `key` selects a nested state dict in a .pt checkpoint (found on its own when
+ * there is one, or one at a common key). JSON files over MAX_JSON_BYTES are refused before they are read.
+ */
+export async function readTensorFile(path: string, options: { key?: string } = {}): Promise<TensorFile> {
   try {
-    return parseTensorFile(bytes, path, options);
+    return await readAndParse(path, options);
   } catch (err) {
     // Name the file: a run reads two of them.
     if (err instanceof RnnError && !err.message.includes(path)) {
@@ -54,41 +47,64 @@ export async function readTensorFile(path: string, options: { key?: string } = {
   }
 }
 
-function parseTensorFile(bytes: Uint8Array, path: string, options: { key?: string }): Map<string, FileTensor> {
-  const format = detectFormat(bytes, path);
-  const out = new Map<string, FileTensor>();
-  if (format === 'json') {
-    for (const [name, { shape, values }] of readJsonTensors(new TextDecoder().decode(bytes))) {
-      out.set(name, { kind: 'float', tensor: tensor(values, shape, 'float64') });
+async function readAndParse(path: string, options: { key?: string }): Promise<TensorFile> {
+  // A regular file is judged by its first bytes before it is read, so an oversized JSON file costs nothing.
+  const { head, size, regular } = await readHead(path, DETECT_BYTES);
+  const json = regular && detectFormat(head, path) === 'json';
+  if (json && size > MAX_JSON_BYTES) throw jsonTooLarge(size);
+  const bytes = await readBytes(path, { maxBytes: json ? MAX_JSON_BYTES : DEFAULT_MAX_BYTES }).catch((err: unknown) => {
+    // A JSON file that grew past the limit while being read.
+    if (json && err instanceof RnnError && err.code === 'io' && /File too large/.test(err.message)) {
+      throw jsonTooLarge(MAX_JSON_BYTES + 1);
     }
-    return out;
+    throw err;
+  });
+  return parseTensorFile(bytes, path, options);
+}
+
+/** The tensors in a file's bytes; `path` only helps tell JSON (and is not read). Throws RnnError. */
+export function parseTensorFile(bytes: Uint8Array, path: string, options: { key?: string } = {}): TensorFile {
+  const format = detectFormat(bytes, path);
+  const tensors = new Map<string, FileTensor>();
+  if (format === 'unknown') throw notATensorFile(bytes, bytes.length);
+  if (options.key !== undefined && format !== 'pt') {
+    throw new RnnError(
+      'invalid_argument',
+      `a key selects a nested state dict in a .pt checkpoint; this is a ${format} file`,
+      {
+        data: { option: 'key', candidates: [] },
+      },
+    );
+  }
+  if (format === 'json') {
+    if (bytes.length > MAX_JSON_BYTES) throw jsonTooLarge(bytes.length);
+    const text = new TextDecoder().decode(bytes);
+    for (const [name, { shape, values }] of readJsonTensors(text)) {
+      tensors.set(name, { kind: 'float', tensor: tensor(values, shape, 'float64') });
+    }
+    return { format, tensors };
   }
   if (format === 'pt') {
-    for (const [name, t] of readPt(bytes, options.key === undefined ? {} : { key: options.key })) {
-      out.set(
+    const { tensors: found, ...source } = readPtSelection(bytes, options.key === undefined ? {} : { key: options.key });
+    for (const [name, t] of found) {
+      tensors.set(
         name,
         t instanceof IntTensor
           ? { kind: 'int', shape: [...t.shape], values: integersOf(name, t) }
           : { kind: 'float', tensor: t },
       );
     }
-    return out;
-  }
-  if (options.key !== undefined) {
-    throw new RnnError(
-      'invalid_argument',
-      `--key selects a nested state dict in a .pt checkpoint; ${path} is a safetensors file`,
-    );
+    return { format, tensors, source };
   }
   for (const [name, raw] of readSafetensors(bytes).tensors) {
-    out.set(
+    tensors.set(
       name,
       raw.dtype === 'I64' || raw.dtype === 'I32'
         ? { kind: 'int', shape: raw.shape, values: toIntegers(raw) }
         : { kind: 'float', tensor: toFloat(raw) },
     );
   }
-  return out;
+  return { format, tensors };
 }
 
 function integersOf(name: string, t: IntTensor): number[] {
@@ -101,44 +117,85 @@ function integersOf(name: string, t: IntTensor): number[] {
   });
 }
 
-/** The floating-point tensors of a weights file (a state dict), by name. */
-export async function readStateDictFile(path: string, options: { key?: string } = {}): Promise<Record<string, Tensor>> {
-  const sd: Record<string, Tensor> = {};
-  for (const [name, t] of await readTensorFile(path, options)) {
-    if (t.kind !== 'float') {
-      throw new RnnError('state_dict', `${name} holds integers, not weights (shape [${t.shape.join(', ')}])`);
-    }
-    sd[name] = t.tensor;
+/** A weights file: its float tensors as a state dict, and what else it held. */
+export interface StateDictFile {
+  /** The floating-point tensors, by name; every name is an entry (`__proto__` included). */
+  stateDict: Record<string, Tensor>;
+  /** Integer tensors (buffers such as BatchNorm's num_batches_tracked): not weights, left out of `stateDict`. */
+  integers: string[];
+  /** For .pt files: where the state dict was found in a checkpoint. */
+  source?: PtStateDictSource;
+}
+
+/** The floating-point tensors of a weights file (a state dict), by name, and the names of its integer ones. */
+export async function readStateDictFile(path: string, options: { key?: string } = {}): Promise<StateDictFile> {
+  const file = await readTensorFile(path, options);
+  const stateDict: Record<string, Tensor> = {};
+  const integers: string[] = [];
+  for (const [name, t] of file.tensors) {
+    if (t.kind === 'float') setEntry(stateDict, name, t.tensor);
+    else integers.push(name);
   }
-  return sd;
+  return { stateDict, integers, ...(file.source ? { source: file.source } : {}) };
 }
 
 /** What a tensor file can hold: float tensors, and integer tensors as plain values (e.g. `lengths`). */
 export type WritableFileTensor = Tensor | { kind: 'int'; shape: number[]; values: number[] };
 
-/** The bytes of a tensor file in the format `path`'s extension names: `.json`, `.pt`/`.pth`, else safetensors. */
+export type OutputFormat = 'safetensors' | 'pt' | 'json';
+
+/** The format an output path's extension names: `.safetensors`, `.pt`/`.pth` or `.json`; anything else is refused. */
+export function outputFormat(path: string): OutputFormat {
+  if (/\.json$/i.test(path)) return 'json';
+  if (/\.(pt|pth)$/i.test(path)) return 'pt';
+  if (/\.safetensors$/i.test(path)) return 'safetensors';
+  throw new RnnError(
+    'invalid_argument',
+    `cannot tell the output format from '${path}': name it .safetensors, .pt or .json`,
+    {
+      expected: '.safetensors, .pt, .pth or .json',
+      got: path,
+    },
+  );
+}
+
+/**
+ * Checks an output path before any work: its extension names a format and nothing but a regular file is
+ * there (see checkOutputPath). Throws RnnError.
+ */
+export async function checkOutputFile(path: string): Promise<OutputFormat> {
+  const format = outputFormat(path);
+  await checkOutputPath(path);
+  return format;
+}
+
+/** The bytes of a tensor file in the format `path`'s extension names (see outputFormat). */
 export function encodeTensorFile(path: string, tensors: Record<string, WritableFileTensor>): Uint8Array | string {
   const entries = Object.entries(tensors);
-  if (/\.json$/i.test(path)) {
-    return writeJsonTensors(
-      Object.fromEntries(entries.map(([k, t]) => [k, t instanceof Tensor ? t : tensor(t.values, t.shape, 'float64')])),
-    );
+  switch (outputFormat(path)) {
+    case 'json':
+      return writeJsonTensors(
+        recordOf(entries.map(([k, t]) => [k, t instanceof Tensor ? t : tensor(t.values, t.shape, 'float64')])),
+      );
+    case 'pt':
+      return writePtStateDict(
+        recordOf(
+          entries.map(([k, t]) => [
+            k,
+            t instanceof Tensor ? t : new IntTensor(BigInt64Array.from(t.values, BigInt), t.shape),
+          ]),
+        ),
+      );
+    case 'safetensors':
+      return writeSafetensors(
+        recordOf(
+          entries.map(([k, t]) => [
+            k,
+            t instanceof Tensor ? t : { dtype: 'I64' as const, shape: t.shape, data: t.values },
+          ]),
+        ),
+      );
   }
-  if (/\.(pt|pth)$/i.test(path)) {
-    return writePtStateDict(
-      Object.fromEntries(
-        entries.map(([k, t]) => [
-          k,
-          t instanceof Tensor ? t : new IntTensor(BigInt64Array.from(t.values, BigInt), t.shape),
-        ]),
-      ),
-    );
-  }
-  return writeSafetensors(
-    Object.fromEntries(
-      entries.map(([k, t]) => [k, t instanceof Tensor ? t : { dtype: 'I64' as const, shape: t.shape, data: t.values }]),
-    ),
-  );
 }
 
 /** Writes named tensors atomically (temp file, then rename), in the format the extension names. */

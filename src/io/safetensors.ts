@@ -11,7 +11,7 @@
  *
  * Pure module (no node: imports): it runs in the browser bundle too. Reading files is in ./files.ts.
  */
-import { formatSizeList, RnnError } from '../errors.js';
+import { formatSizeList, quoteName, RnnError } from '../errors.js';
 import { type DType, numelOf, Tensor } from '../tensor.js';
 import { bfloat16ToFloat32, halfToFloat32 } from './half.js';
 import {
@@ -26,6 +26,18 @@ import {
 
 /** The largest header accepted, as in the reference reader: anything bigger is a corrupt length field. */
 export const MAX_HEADER_BYTES = 100_000_000;
+
+/** Most tensors one file may hold: a state dict of a very large model has a few thousand. */
+export const MAX_TENSORS = 100_000;
+
+/** Most dimensions of a shape, as the .pt and JSON readers allow. */
+export const MAX_DIMS = 64;
+
+/**
+ * Deepest nesting let through to JSON.parse. A header is 3 deep (header, entry, shape); a little more gets the
+ * field checks' precise message, and a header nested millions deep is refused before it is parsed.
+ */
+const MAX_HEADER_DEPTH = 8;
 
 function corrupt(message: string, expected?: unknown, got?: unknown): RnnError {
   return new RnnError('corrupt_file', message, { expected, got });
@@ -80,10 +92,13 @@ export function readSafetensors(bytes: Uint8Array): {
       n,
     );
   }
+  scanHeader(bytes.subarray(8, 8 + n));
   const header = parseHeader(bytes.subarray(8, 8 + n));
   const dataStart = 8 + n;
   const dataLength = bytes.length - dataStart;
 
+  const count = Object.keys(header).length - (Object.hasOwn(header, '__metadata__') ? 1 : 0);
+  if (count > MAX_TENSORS) throw tooManyTensors(); // the scan let one more through, for __metadata__
   const metadata = readMetadata(header.__metadata__);
   const entries: Entry[] = [];
   for (const [name, info] of Object.entries(header)) {
@@ -96,7 +111,7 @@ export function readSafetensors(bytes: Uint8Array): {
     if (!isSupported(e.dtype)) {
       throw new RnnError(
         'unsupported',
-        `tensor '${e.name}' has dtype ${e.dtype}, which stacked-rnn does not read (supported: ${Object.keys(ITEM_SIZE).join(', ')})`,
+        `tensor ${quoteName(e.name)} has dtype ${e.dtype}, which stacked-rnn does not read (supported: ${Object.keys(ITEM_SIZE).join(', ')})`,
         { expected: Object.keys(ITEM_SIZE), got: e.dtype },
       );
     }
@@ -106,7 +121,7 @@ export function readSafetensors(bytes: Uint8Array): {
     const have = e.end - e.begin;
     if (need !== BigInt(have)) {
       throw corrupt(
-        `tensor '${e.name}': shape ${formatSizeList(e.shape)} of ${e.dtype} needs ${need} bytes but data_offsets [${e.begin}, ${e.end}] hold ${have}`,
+        `tensor ${quoteName(e.name)}: shape ${formatSizeList(e.shape)} of ${e.dtype} needs ${need} bytes but data_offsets [${e.begin}, ${e.end}] hold ${have}`,
         plain(need),
         have,
       );
@@ -115,6 +130,94 @@ export function readSafetensors(bytes: Uint8Array): {
     tensors.set(e.name, { dtype: e.dtype, shape: e.shape, data });
   }
   return { tensors, metadata };
+}
+
+function tooManyTensors(): RnnError {
+  return corrupt(
+    `safetensors header names more than ${MAX_TENSORS} tensors, the most this reader takes`,
+    `<= ${MAX_TENSORS} tensors`,
+    `> ${MAX_TENSORS}`,
+  );
+}
+
+/**
+ * One pass over the header's bytes before JSON.parse, which would otherwise build whatever the header holds
+ * (a million entries, a shape of a million sizes, arrays nested a million deep) before any check could look at
+ * it. Counts the members of every object and array, outside strings, and refuses more tensors than MAX_TENSORS,
+ * an array longer than MAX_DIMS (no field of a header needs more) and nesting deeper than MAX_HEADER_DEPTH. It
+ * judges nothing else: malformed JSON is left to JSON.parse to describe.
+ */
+function scanHeader(raw: Uint8Array): void {
+  const open: number[] = []; // the bracket of each open container, outermost first
+  const members: number[] = []; // members seen so far in each open container
+  const keys: [number, number][] = []; // the key just read at each depth (byte range, quotes excluded)
+  let lastString: [number, number] = [0, 0];
+  const nameAt = (depth: number): string => {
+    const [start, end] = keys[depth] ?? [0, 0];
+    const text = new TextDecoder().decode(raw.subarray(start, Math.min(end, start + 200)));
+    try {
+      return JSON.parse(`"${text}"`) as string;
+    } catch {
+      return text;
+    }
+  };
+  const full = (depth: number, bracket: number): RnnError => {
+    if (depth === 0 && bracket === 0x7b) return tooManyTensors();
+    const entry = nameAt(0);
+    const tensor = depth === 0 ? '' : entry === '__metadata__' ? '__metadata__: ' : `tensor ${quoteName(entry)}: `;
+    if (depth === 1 && bracket === 0x7b) {
+      return corrupt(`${tensor}header entry has more than ${MAX_TENSORS} fields`, 'dtype, shape, data_offsets');
+    }
+    if (bracket === 0x5b && depth === 2 && nameAt(1) === 'shape') {
+      return corrupt(`${tensor}shape has more than ${MAX_DIMS} dimensions`, `<= ${MAX_DIMS}`, `> ${MAX_DIMS}`);
+    }
+    const what =
+      bracket === 0x5b ? `an array of more than ${MAX_DIMS} elements` : `an object of more than ${MAX_TENSORS} members`;
+    return corrupt(`${tensor}safetensors header holds ${what}, more than any field of a header needs`);
+  };
+  const markMember = () => {
+    const top = members.length - 1;
+    if (top >= 0 && members[top] === 0) members[top] = 1;
+  };
+  for (let i = 0; i < raw.length; i++) {
+    const c = raw[i] as number;
+    if (c === 0x22) {
+      // A string: skip to its closing quote, stepping over escapes. UTF-8 never puts a quote or a backslash
+      // inside a multi-byte character, so bytes are enough.
+      const start = i + 1;
+      for (i++; i < raw.length && raw[i] !== 0x22; i++) if (raw[i] === 0x5c) i++;
+      lastString = [start, i];
+      markMember();
+      continue;
+    }
+    if (c === 0x7b || c === 0x5b) {
+      markMember();
+      open.push(c);
+      members.push(0);
+      if (open.length > MAX_HEADER_DEPTH) {
+        throw corrupt(
+          `safetensors header is nested more than ${MAX_HEADER_DEPTH} levels deep; a header needs 3`,
+          `<= ${MAX_HEADER_DEPTH} levels`,
+          `> ${MAX_HEADER_DEPTH}`,
+        );
+      }
+    } else if (c === 0x7d || c === 0x5d) {
+      open.pop();
+      members.pop();
+      keys.length = Math.min(keys.length, open.length);
+    } else if (c === 0x2c) {
+      const top = members.length - 1;
+      if (top < 0) continue;
+      const bracket = open[top] as number;
+      const limit = bracket === 0x5b ? MAX_DIMS : top === 0 ? MAX_TENSORS + 1 : MAX_TENSORS;
+      members[top] = (members[top] as number) + 1;
+      if ((members[top] as number) > limit) throw full(top, bracket);
+    } else if (c === 0x3a) {
+      if (open.length > 0) keys[open.length - 1] = lastString;
+    } else if (c !== 0x20 && c !== 0x0a && c !== 0x0d && c !== 0x09) {
+      markMember();
+    }
+  }
 }
 
 function parseHeader(raw: Uint8Array): Record<string, unknown> {
@@ -151,15 +254,20 @@ function readMetadata(value: unknown): Record<string, string> {
   }
   for (const [k, v] of Object.entries(value)) {
     if (typeof v !== 'string') {
-      throw corrupt(`safetensors __metadata__['${k}'] must be a string, got ${describe(v)}`, 'string', describe(v));
+      throw corrupt(
+        `safetensors __metadata__[${quoteName(k)}] must be a string, got ${describe(v)}`,
+        'string',
+        describe(v),
+      );
     }
-    out[k] = v;
+    // defineProperty: a key such as '__proto__' is data, not the object's prototype.
+    Object.defineProperty(out, k, { value: v, enumerable: true, writable: true, configurable: true });
   }
   return out;
 }
 
 function readEntry(name: string, info: unknown, dataLength: number): Entry {
-  const where = `tensor '${name}'`;
+  const where = `tensor ${quoteName(name)}`;
   if (typeof info !== 'object' || info === null || Array.isArray(info)) {
     throw corrupt(
       `${where}: header entry must be an object with dtype, shape, data_offsets, got ${describe(info)}`,
@@ -222,16 +330,18 @@ function checkTiling(entries: Entry[], dataLength: number): void {
     if (e.begin < cursor) {
       const p = previous as Entry;
       throw corrupt(
-        `tensor '${e.name}' data_offsets [${e.begin}, ${e.end}] overlap tensor '${p.name}' [${p.begin}, ${p.end}]`,
+        `tensor ${quoteName(e.name)} data_offsets [${e.begin}, ${e.end}] overlap tensor ${quoteName(p.name)} [${p.begin}, ${p.end}]`,
         `begin >= ${cursor}`,
         e.begin,
       );
     }
     if (e.begin > cursor) {
       const after =
-        previous === undefined ? 'the start of the data section' : `tensor '${previous.name}' (ends at ${cursor})`;
+        previous === undefined
+          ? 'the start of the data section'
+          : `tensor ${quoteName(previous.name)} (ends at ${cursor})`;
       throw corrupt(
-        `gap of ${e.begin - cursor} bytes in the data section: tensor '${e.name}' begins at ${e.begin}, right after ${after}`,
+        `gap of ${e.begin - cursor} bytes in the data section: tensor ${quoteName(e.name)} begins at ${e.begin}, right after ${after}`,
         cursor,
         e.begin,
       );
@@ -250,7 +360,8 @@ function checkTiling(entries: Entry[], dataLength: number): void {
 
 /** Copies little-endian element bytes into a fresh (so aligned) typed array of the dtype. */
 function copyElements(dtype: SafetensorsDType, src: Uint8Array): RawTensor['data'] {
-  const copy = src.slice();
+  // Uint8Array's slice copies even when `src` is a Node Buffer (readFileSync's), whose own slice is a view.
+  const copy = Uint8Array.prototype.slice.call(src);
   if (!LITTLE_ENDIAN) swapBytes(copy, ITEM_SIZE[dtype]);
   const buffer = copy.buffer;
   switch (dtype) {

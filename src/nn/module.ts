@@ -3,7 +3,7 @@
  * train/eval mode, state dicts with PyTorch's load_state_dict semantics and messages, and the parameters'
  * gradients (`grad`, `zeroGrad`, `namedGrads`) that backward passes accumulate into.
  */
-import { checkInteger, formatSizeList, RnnError } from '../errors.js';
+import { checkInteger, formatNames, formatSizeList, RnnError } from '../errors.js';
 import { Generator } from '../random.js';
 import { allocate, type DType, formatBytes, MAX_TENSOR_BYTES, Tensor } from '../tensor.js';
 
@@ -201,10 +201,10 @@ export abstract class Module {
     const unexpectedKeys = entries.map(([k]) => k).filter((k) => !this.params.has(k));
     const errors: string[] = [];
     if (strict && missingKeys.length > 0) {
-      errors.push(`Missing key(s) in state_dict: ${missingKeys.map((k) => `"${k}"`).join(', ')}. `);
+      errors.push(`Missing key(s) in state_dict: ${formatNames(missingKeys, { max: 20, quote: '"' })}. `);
     }
     if (strict && unexpectedKeys.length > 0) {
-      errors.push(`Unexpected key(s) in state_dict: ${unexpectedKeys.map((k) => `"${k}"`).join(', ')}. `);
+      errors.push(`Unexpected key(s) in state_dict: ${formatNames(unexpectedKeys, { max: 20, quote: '"' })}. `);
     }
     const mismatched: {
       name: string;

@@ -73,6 +73,8 @@ function checkSameDtype(t: Tensor, dtype: DType, what: string): void {
 /** Lengths as PyTorch's pack_padded_sequence checks them, plus the bound it leaves unchecked (<= L). */
 export function checkLengths(lengths: ArrayLike<number> | Tensor, N: number, L: number): Int32Array {
   const values = lengths instanceof Tensor ? lengths.data : lengths;
+  // pack_padded_sequence's first check, before it looks at the lengths.
+  if (N === 0) throw new RnnError('invalid_argument', 'Cannot pack empty tensors.', { expected: 'N > 0', got: 0 });
   if (values.length !== N) {
     throw new RnnError(
       'shape_mismatch',

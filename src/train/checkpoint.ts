@@ -7,8 +7,10 @@
  *
  * Pure (bytes in, bytes out), so the browser can use it; the CLI does the file access.
  */
-import { RnnError } from '../errors.js';
-import { readSafetensors, toFloat, writeSafetensors } from '../io/safetensors.js';
+import { formatNames, formatSizeList, RnnError } from '../errors.js';
+import { setEntry } from '../io/record.js';
+import { type RawTensor, readSafetensors, toFloat, writeSafetensors } from '../io/safetensors.js';
+import { architectureFromShapes } from '../io/state-dict.js';
 import { CELL_KINDS } from '../rnn/cell.js';
 import type { Tensor } from '../tensor.js';
 import { type ModelConfig, SequenceModel, TASKS, type TaskName } from './model.js';
@@ -169,8 +171,47 @@ export function configFromMetadata(meta: Record<string, string>): ModelConfig {
 }
 
 /**
+ * The metadata's sizes checked against the tensors the file holds, before anything is built from them: a
+ * metadata `num_layers` of 100000000 must not make the model allocate 100000000 layers' worth of anything.
+ * The file's `rnn.*` tensors give the RNN's architecture (as `stacked-rnn inspect` reads it) and `head.weight`
+ * the output size; each must be the metadata's.
+ */
+function checkAgainstTensors(config: ModelConfig, parts: Record<'rnn' | 'head', Record<string, RawTensor>>): void {
+  const a = architectureFromShapes(new Map(Object.entries(parts.rnn).map(([k, t]) => [k, t.shape])));
+  const D = a.bidirectional ? 2 : 1;
+  const claims: [string, unknown, unknown][] = [
+    ['num_layers', config.numLayers, a.numLayers],
+    ['hidden_size', config.hiddenSize, a.hiddenSize],
+    ['input_size', config.inputSize, a.inputSize],
+    ['bidirectional', config.bidirectional, a.bidirectional],
+    ['bias', config.bias, a.bias],
+  ];
+  const head = parts.head.weight?.shape;
+  if (head !== undefined && head.length === 2) claims.push(['output_size', config.outputSize, head[0]]);
+  const wrong = claims.filter(([, said, held]) => said !== held);
+  if (wrong.length > 0) {
+    throw new RnnError(
+      'corrupt_file',
+      `checkpoint metadata disagrees with its tensors: ${wrong.map(([k, said, held]) => `'${k}' is ${String(said)} but the tensors hold ${String(held)}`).join(', ')}`,
+      {
+        expected: Object.fromEntries(wrong.map(([k, , held]) => [k, held])),
+        got: Object.fromEntries(wrong.map(([k, said]) => [k, said])),
+      },
+    );
+  }
+  if (head !== undefined && (head.length !== 2 || head[1] !== D * a.hiddenSize)) {
+    throw new RnnError(
+      'corrupt_file',
+      `checkpoint head.weight has shape ${formatSizeList(head)}, expected [${config.outputSize}, ${D * a.hiddenSize}]`,
+      { expected: [config.outputSize, D * a.hiddenSize], got: head },
+    );
+  }
+}
+
+/**
  * A model from checkpoint bytes, in eval mode, and the file's whole metadata. The weights must be exactly the
- * model's (every `rnn.*` and `head.*` key, each of its shape), as `load_state_dict(strict=True)` requires.
+ * model's (every `rnn.*` and `head.*` key, each of its shape), as `load_state_dict(strict=True)` requires, and
+ * the metadata's sizes must be those of the weights (checked before the model is built).
  */
 export function loadCheckpoint(
   bytes: Uint8Array,
@@ -178,27 +219,30 @@ export function loadCheckpoint(
 ): { model: SequenceModel; metadata: Record<string, string> } {
   const { tensors, metadata } = readSafetensors(bytes);
   const config = configFromMetadata(metadata);
+  const parts: Record<'rnn' | 'head', Record<string, RawTensor>> = { rnn: {}, head: {} };
+  const stray: string[] = [];
+  for (const [name, raw] of tensors) {
+    const m = /^(rnn|head)\.([^.]+)$/.exec(name);
+    if (m) setEntry(parts[m[1] as 'rnn' | 'head'], m[2] as string, raw);
+    else stray.push(name);
+  }
+  if (stray.length > 0) {
+    throw new RnnError('state_dict', `Unexpected key(s) in checkpoint: ${formatNames(stray, { quote: '"' })}`, {
+      expected: 'rnn.* and head.*',
+      got: stray.slice(0, 8),
+    });
+  }
+  checkAgainstTensors(config, parts);
   const model = new SequenceModel(config, {
     seed: 0,
     ...(options.backend === undefined ? {} : { backend: options.backend }),
   });
-  const parts: Record<'rnn' | 'head', Record<string, Tensor>> = { rnn: {}, head: {} };
-  const stray: string[] = [];
-  for (const [name, raw] of tensors) {
-    const m = /^(rnn|head)\.([^.]+)$/.exec(name);
-    if (!m) {
-      stray.push(name);
-      continue;
-    }
-    parts[m[1] as 'rnn' | 'head'][m[2] as string] = toFloat(raw, config.dtype);
-  }
-  if (stray.length > 0) {
-    throw new RnnError('state_dict', `Unexpected key(s) in checkpoint: ${stray.map((k) => `"${k}"`).join(', ')}`, {
-      expected: 'rnn.* and head.*',
-      got: stray,
-    });
-  }
-  model.rnn.loadStateDict(parts.rnn);
-  model.head.loadStateDict(parts.head);
+  const floats = (r: Record<string, RawTensor>) => {
+    const out: Record<string, Tensor> = {};
+    for (const [k, raw] of Object.entries(r)) setEntry(out, k, toFloat(raw, config.dtype));
+    return out;
+  };
+  model.rnn.loadStateDict(floats(parts.rnn));
+  model.head.loadStateDict(floats(parts.head));
   return { model: model.eval(), metadata };
 }

@@ -17,7 +17,15 @@ import { followReadout } from './readout.js';
 import { clampSetting, fromHash, normalize, rangeNote, type Settings, toHash } from './settings.js';
 import { splitPanel } from './split.js';
 import { stepPanel, stepSummary } from './step.js';
-import { inputToJson, type LoadedWeights, parseInput, readWeights, weightsView } from './weights.js';
+import {
+  choiceOf,
+  inputToJson,
+  type LoadedWeights,
+  parseInput,
+  readWeights,
+  type WeightsChoice,
+  weightsView,
+} from './weights.js';
 
 /** What the page draws in full; bigger networks belong to `stacked-rnn run`. */
 const PAGE_LIMITS = { hiddenSize: 64, numLayers: 8, inputSize: 64, fileBytes: 64 * 1024 * 1024 };
@@ -35,6 +43,9 @@ const state = {
   run: null as Run | null,
   weightsMessage: null as Message,
   inputMessage: null as Message,
+  /** The last file read, kept while the page asks which of its state dicts or RNNs to use. */
+  pending: null as { name: string; bytes: Uint8Array; choice: { key?: string; prefix?: string } } | null,
+  choice: null as WeightsChoice | null,
 };
 
 let grid: GridView | null = null;
@@ -45,9 +56,15 @@ replace(byId('controls'), controls.root);
 
 const weights = weightsView({
   loadFile: (file) => void loadFile(file),
+  choose: (option, value) => {
+    const p = state.pending;
+    if (p) useBytes(p.name, p.bytes, { ...p.choice, [option]: value });
+  },
   resetWeights: () => {
     state.weights = null;
     state.weightsMessage = null;
+    state.choice = null;
+    state.pending = null;
     backWithinLimits();
     recompute();
   },
@@ -80,7 +97,9 @@ const weights = weightsView({
 replace(byId('weights'), weights.root);
 
 function messageOf(e: unknown): string {
-  if (e instanceof RnnError) return e.hint ? `${e.message} (${e.hint})` : e.message;
+  // A hint written for the library's callers (`{ key: ... }`, `options.`) means nothing on the page.
+  if (e instanceof RnnError)
+    return e.hint && !/options\.|\{ \w+:/.test(e.hint) ? `${e.message} (${e.hint})` : e.message;
   return e instanceof Error ? e.message : String(e);
 }
 
@@ -119,16 +138,30 @@ function updateWeightsPanel(): void {
     weights: state.weights,
     customInput: state.x !== null,
     weightsMessage: state.weightsMessage,
+    choice: state.choice,
     inputMessage: state.inputMessage,
   });
 }
 
 async function loadFile(file: File): Promise<void> {
+  if (file.size > PAGE_LIMITS.fileBytes) {
+    state.weightsMessage = {
+      kind: 'error',
+      text: `${file.name} is ${file.size} bytes; the page takes files up to 64 MB`,
+    };
+    state.choice = null;
+    updateWeightsPanel();
+    return;
+  }
+  useBytes(file.name, new Uint8Array(await file.arrayBuffer()), {});
+}
+
+/** Reads weights from a file's bytes; `choice` picks a state dict or an RNN when the file holds several. */
+function useBytes(name: string, bytes: Uint8Array, choice: { key?: string; prefix?: string }): void {
+  state.pending = null;
+  state.choice = null;
   try {
-    if (file.size > PAGE_LIMITS.fileBytes) {
-      throw new RnnError('invalid_argument', `${file.name} is ${file.size} bytes; the page takes files up to 64 MB`);
-    }
-    const loaded = readWeights(file.name, new Uint8Array(await file.arrayBuffer()));
+    const loaded = readWeights(name, bytes, choice);
     const { hiddenSize, numLayers, inputSize } = loaded.arch;
     if (hiddenSize > PAGE_LIMITS.hiddenSize || numLayers > PAGE_LIMITS.numLayers || inputSize > PAGE_LIMITS.inputSize) {
       throw new RnnError(
@@ -143,13 +176,22 @@ async function loadFile(file: File): Promise<void> {
     if (state.x && state.x.size(-1) !== inputSize) {
       state.inputMessage = {
         kind: 'info',
-        text: `Your input has ${state.x.size(-1)} features but ${file.name} takes input_size ${inputSize}: using a random input.`,
+        text: `Your input has ${state.x.size(-1)} features but ${name} takes input_size ${inputSize}: using a random input.`,
       };
       state.x = null;
     }
     recompute();
   } catch (e) {
-    state.weightsMessage = { kind: 'error', text: `${file.name}: ${messageOf(e)}` };
+    const asked = choiceOf(e);
+    if (asked) {
+      // The file holds several state dicts (or RNNs): ask, with a button for each, instead of failing.
+      state.pending = { name, bytes, choice };
+      state.choice = asked;
+      const what = asked.option === 'key' ? 'state dicts' : 'RNNs';
+      state.weightsMessage = { kind: 'info', text: `${name} holds ${asked.candidates.length} ${what}: which one?` };
+    } else {
+      state.weightsMessage = { kind: 'error', text: `${name}: ${messageOf(e)}` };
+    }
     updateWeightsPanel();
   }
 }

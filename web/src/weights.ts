@@ -6,38 +6,68 @@
  */
 
 import { type RnnArchitecture, RnnError, type Tensor, tensor } from '../../src/index.js';
-import { readPtStateDict } from '../../src/io/pt/index.js';
+import { detectFormat, notATensorFile } from '../../src/io/detect.js';
+import { readJsonTensors } from '../../src/io/json-tensors.js';
+import { IntTensor, readPtSelection } from '../../src/io/pt/index.js';
+import { setEntry } from '../../src/io/record.js';
 import { readSafetensors, toFloat } from '../../src/io/safetensors.js';
 import { architectureOf, selectPrefix } from '../../src/io/state-dict.js';
 import { el } from './dom.js';
 
 export interface LoadedWeights {
   name: string;
+  /** The key of the state dict in a .pt checkpoint, when the file is one. */
+  key: string | undefined;
   prefix: string;
   arch: RnnArchitecture;
   tensors: Record<string, Tensor>;
 }
 
+/** A choice the reader could not make alone: several state dicts in a checkpoint, or several RNNs in a model. */
+export interface WeightsChoice {
+  option: 'key' | 'prefix';
+  candidates: string[];
+}
+
+/** The choice an error asks for (from its `data`), if any. */
+export function choiceOf(e: unknown): WeightsChoice | null {
+  if (!(e instanceof RnnError)) return null;
+  const { option, candidates } = e.data ?? {};
+  if ((option !== 'key' && option !== 'prefix') || !Array.isArray(candidates) || candidates.length < 2) return null;
+  return { option, candidates: candidates.map(String) };
+}
+
 /** Largest typed-in input: the grid has a column per step and shows one batch row at a time. */
 export const MAX_INPUT = { L: 24, N: 8 } as const;
 
-/** A zip archive (torch.save since 1.6) or a bare pickle (older torch.save) is a .pt file. */
-function isPt(bytes: Uint8Array): boolean {
-  return (bytes[0] === 0x50 && bytes[1] === 0x4b && bytes[2] === 0x03 && bytes[3] === 0x04) || bytes[0] === 0x80;
-}
-
-/** Reads a state dict file's bytes into float tensors, finds the module in it (bare or under a prefix), and sizes it. */
-export function readWeights(name: string, bytes: Uint8Array): LoadedWeights {
+/**
+ * Reads a state dict file's bytes (.pt, safetensors or JSON, told by its first bytes) into float tensors, finds
+ * the RNN in it as the command does (the state dict of a checkpoint by its key, the RNN of a model by its
+ * prefix), and sizes it. `choice` answers a question an earlier read raised (see choiceOf).
+ */
+export function readWeights(
+  name: string,
+  bytes: Uint8Array,
+  choice: { key?: string; prefix?: string } = {},
+): LoadedWeights {
   const all: Record<string, Tensor> = {};
-  if (isPt(bytes)) {
-    Object.assign(all, readPtStateDict(bytes));
+  let key: string | undefined;
+  const format = detectFormat(bytes, name);
+  if (format === 'unknown') throw notATensorFile(bytes, bytes.length);
+  if (format === 'pt') {
+    const selection = readPtSelection(bytes, choice.key === undefined ? {} : { key: choice.key });
+    key = selection.key;
+    for (const [k, t] of selection.tensors) if (!(t instanceof IntTensor)) setEntry(all, k, t);
+  } else if (format === 'json') {
+    for (const [k, t] of readJsonTensors(new TextDecoder().decode(bytes)))
+      setEntry(all, k, tensor(t.values, t.shape, 'float64'));
   } else {
-    for (const [key, raw] of readSafetensors(bytes).tensors) {
-      if (raw.dtype !== 'I64' && raw.dtype !== 'I32') all[key] = toFloat(raw);
+    for (const [k, raw] of readSafetensors(bytes).tensors) {
+      if (raw.dtype !== 'I64' && raw.dtype !== 'I32') setEntry(all, k, toFloat(raw));
     }
   }
-  const { prefix, sd } = selectPrefix(all);
-  return { name, prefix, arch: architectureOf(sd), tensors: sd };
+  const { prefix, sd } = selectPrefix(all, choice.prefix);
+  return { name, key, prefix, arch: architectureOf(sd), tensors: sd };
 }
 
 /** Parses a typed-in input: JSON nested arrays of shape (L, I) or (L, N, I), returned as (L, N, I). */
@@ -90,6 +120,8 @@ export function inputToJson(x: Tensor): string {
 
 export interface WeightsHandlers {
   loadFile(file: File): void;
+  /** Answers the question of `WeightsStatus.choice`: the state dict or the RNN to use. */
+  choose(option: 'key' | 'prefix', value: string): void;
   resetWeights(): void;
   useInput(text: string): void;
   randomInput(): void;
@@ -100,7 +132,16 @@ export interface WeightsStatus {
   weights: LoadedWeights | null;
   customInput: boolean;
   weightsMessage: { kind: 'info' | 'error'; text: string } | null;
+  /** Several state dicts or RNNs in the last file: one button for each. */
+  choice: WeightsChoice | null;
   inputMessage: { kind: 'info' | 'error'; text: string } | null;
+}
+
+/** Where in the file the RNN was: " (state dict 'model', under 'rnn.')". */
+function where(w: LoadedWeights): string {
+  const parts = [w.key === undefined ? '' : `state dict '${w.key}'`, w.prefix ? `under '${w.prefix}'` : ''];
+  const text = parts.filter(Boolean).join(', ');
+  return text ? ` (${text})` : '';
 }
 
 export interface WeightsView {
@@ -135,6 +176,7 @@ export function weightsView(h: WeightsHandlers): WeightsView {
   // The drop itself is handled by the page (a file dropped anywhere loads); here it only ends the highlight.
   drop.addEventListener('drop', () => drop.classList.remove('over'));
   const weightsStatus = el('p', { class: 'status', 'data-testid': 'weights-status', 'aria-live': 'polite' });
+  const choices = el('div', { class: 'button-row', 'data-testid': 'weights-choices', hidden: true });
   const reset = el(
     'button',
     { type: 'button', class: 'secondary', 'data-testid': 'weights-reset', onclick: () => h.resetWeights() },
@@ -185,6 +227,7 @@ export function weightsView(h: WeightsHandlers): WeightsView {
       file,
       drop,
       weightsStatus,
+      choices,
       reset,
       el('p', { class: 'muted' }, 'Save one from PyTorch:'),
       el(
@@ -215,11 +258,27 @@ export function weightsView(h: WeightsHandlers): WeightsView {
       (w
         ? {
             kind: 'info' as const,
-            text: `Using ${w.name}${w.prefix ? ` (under '${w.prefix}')` : ''}: an nn.${w.arch.cell}, ${w.arch.numLayers} layer(s), input_size ${w.arch.inputSize}, hidden_size ${w.arch.hiddenSize}${w.arch.projSize ? `, proj_size ${w.arch.projSize}` : ''}${w.arch.bidirectional ? ', bidirectional' : ''}${w.arch.bias ? '' : ', no bias'}. The cell and sizes follow the file${w.arch.cell === 'RNN' ? '; the nonlinearity is not stored in a state dict, so set it above' : ''}.`,
+            text: `Using ${w.name}${where(w)}: an nn.${w.arch.cell}, ${w.arch.numLayers} layer(s), input_size ${w.arch.inputSize}, hidden_size ${w.arch.hiddenSize}${w.arch.projSize ? `, proj_size ${w.arch.projSize}` : ''}${w.arch.bidirectional ? ', bidirectional' : ''}${w.arch.bias ? '' : ', no bias'}. The cell and sizes follow the file${w.arch.cell === 'RNN' ? '; the nonlinearity is not stored in a state dict, so set it above' : ''}.`,
           }
         : { kind: 'info' as const, text: 'Using random weights from the seed.' });
     weightsStatus.textContent = message.text;
     weightsStatus.className = `status ${message.kind}`;
+    const c = s.choice;
+    choices.replaceChildren(
+      ...(c?.candidates ?? []).map((value, i) =>
+        el(
+          'button',
+          {
+            type: 'button',
+            class: 'secondary',
+            'data-testid': `weights-choice-${i}`,
+            onclick: () => h.choose(c?.option ?? 'key', value),
+          },
+          c?.option === 'prefix' ? `the RNN at '${value}'` : `the state dict '${value}'`,
+        ),
+      ),
+    );
+    choices.hidden = c === null;
     reset.hidden = !w;
     const im = s.inputMessage ?? {
       kind: 'info' as const,

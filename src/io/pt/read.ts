@@ -5,7 +5,7 @@
  * state dict itself or a checkpoint dict holding it under `key`. `readPt` also keeps integer tensors, and
  * `readPtObject` returns the whole pickled object (dicts, lists, numbers, strings and tensors).
  */
-import { RnnError } from '../../errors.js';
+import { formatNames, quoteName, RnnError } from '../../errors.js';
 import { Tensor } from '../../tensor.js';
 import { openPtArchive, type PtArchive } from './archive.js';
 import type { IntTensor } from './int-tensor.js';
@@ -81,11 +81,11 @@ function isStateDict(v: PyValue): v is PyDict {
 }
 
 /**
- * Dotted paths to the non-empty state dicts nested in dicts under `root`. An optimizer's state dict (keys
+ * The non-empty state dicts nested in dicts under `root`, by dotted path. An optimizer's state dict (keys
  * 'state' and 'param_groups') is skipped: its per-parameter entries are dicts of tensors but not model weights.
  */
-function findStateDicts(root: PyDict, maxDepth: number): string[] {
-  const found: string[] = [];
+function findStateDicts(root: PyDict, maxDepth: number): Map<string, PyDict> {
+  const found = new Map<string, PyDict>();
   const seen = new Set<PyDict>();
   const walk = (d: PyDict, path: string, depth: number): void => {
     if (depth > maxDepth || (d.map.has('state') && d.map.has('param_groups'))) return;
@@ -94,8 +94,9 @@ function findStateDicts(root: PyDict, maxDepth: number): string[] {
       if (!(x instanceof PyDict) || seen.has(x) || (typeof k !== 'string' && typeof k !== 'number')) continue;
       seen.add(x);
       const p = path === '' ? String(k) : `${path}.${k}`;
-      if (x.map.size > 0 && isStateDict(x)) found.push(p);
-      else walk(x, p, depth + 1);
+      if (x.map.size > 0 && isStateDict(x)) {
+        if (!found.has(p)) found.set(p, x);
+      } else walk(x, p, depth + 1);
     }
   };
   seen.add(root);
@@ -134,36 +135,91 @@ function resolve(root: PyDict, path: string, maxDepth: number): PyValue | undefi
   return walk(root, path, 0);
 }
 
-function selectStateDict(root: PyValue, key: string | undefined, maxDepth: number): PyDict {
-  const candidates = root instanceof PyDict ? findStateDicts(root, maxDepth) : [];
-  const shown = candidates.slice(0, 20).map((c) => `'${c}'`);
-  if (candidates.length > 20) shown.push(`... (${candidates.length - 20} more)`);
-  const listed = shown.length > 0 ? shown.join(', ') : 'none';
+/**
+ * Keys under which checkpoints commonly keep the model's weights: when a file holds several state dicts and
+ * exactly one is at one of these keys, that one is taken without asking.
+ */
+export const COMMON_STATE_DICT_KEYS: readonly string[] = ['model', 'state_dict', 'model_state_dict', 'net'];
+
+/** Where a file's state dict was found. */
+export interface PtStateDictSource {
+  /** The dotted key of the state dict inside a checkpoint dict; undefined when the file is the state dict. */
+  key: string | undefined;
+  /**
+   * How it was chosen: 'file' (the file is a state dict), 'given' (`options.key`), 'only' (the one state dict
+   * in the checkpoint), 'common' (the one at a common key such as 'model', among several).
+   */
+  chosen: 'file' | 'given' | 'only' | 'common';
+  /** Every key of the checkpoint that holds a state dict (empty when the file is a state dict). */
+  candidates: string[];
+}
+
+/** The tensors of the state dict in a .pt file, and where in the file they were. */
+export interface PtSelection extends PtStateDictSource {
+  tensors: Map<string, PtTensor>;
+}
+
+function severalStateDicts(candidates: string[]): RnnError {
+  return new RnnError(
+    'state_dict',
+    `the file holds ${candidates.length} state dicts, under the keys ${formatNames(candidates)}; choose one by its key`,
+    {
+      expected: 'one key',
+      got: candidates,
+      data: { option: 'key', candidates },
+      hint: `e.g. { key: '${candidates[0]}' }`,
+    },
+  );
+}
+
+function selectStateDict(
+  root: PyValue,
+  key: string | undefined,
+  maxDepth: number,
+): PtStateDictSource & { dict: PyDict } {
+  if (key === undefined && isStateDict(root)) return { dict: root, key: undefined, chosen: 'file', candidates: [] };
+  const dicts = root instanceof PyDict ? findStateDicts(root, maxDepth) : new Map<string, PyDict>();
+  const candidates = [...dicts.keys()];
+  const listed = candidates.length > 0 ? formatNames(candidates) : 'none';
   if (key === undefined) {
-    if (isStateDict(root)) return root;
-    if (root instanceof PyDict) {
-      throw new RnnError(
-        'state_dict',
-        `the file holds a dict that is not a state dict (not every value is a tensor); pass options.key to ` +
-          `choose the state dict inside it. Keys holding state dicts: ${listed}`,
-        {
-          expected: 'a dict of name -> tensor',
-          data: { candidates },
-          hint: `e.g. { key: '${candidates[0] ?? 'model'}' }`,
-        },
-      );
+    if (root instanceof TensorRef) {
+      throw new RnnError('state_dict', 'the file holds a single tensor (torch.save(tensor)), not named tensors', {
+        expected: 'a dict of name -> tensor',
+        got: 'tensor',
+        hint: "save a dict of named tensors, e.g. torch.save({'input': x}, path)",
+      });
     }
-    throw new RnnError('state_dict', `expected a state dict (a dict of name -> tensor), got a ${kindOf(root)}`, {
-      expected: 'dict',
-      got: kindOf(root),
-    });
+    if (!(root instanceof PyDict)) {
+      throw new RnnError('state_dict', `expected a state dict (a dict of name -> tensor), got a ${kindOf(root)}`, {
+        expected: 'dict',
+        got: kindOf(root),
+      });
+    }
+    const common = candidates.filter((c) => COMMON_STATE_DICT_KEYS.includes(c));
+    const pick = candidates.length === 1 ? candidates[0] : common.length === 1 ? common[0] : undefined;
+    if (pick !== undefined) {
+      return {
+        dict: dicts.get(pick) as PyDict,
+        key: pick,
+        chosen: candidates.length === 1 ? 'only' : 'common',
+        candidates,
+      };
+    }
+    if (candidates.length > 1) throw severalStateDicts(candidates);
+    const keys = [...root.map.keys()].filter((k) => typeof k === 'string' || typeof k === 'number').map(String);
+    throw new RnnError(
+      'state_dict',
+      `the file holds a dict that is not a state dict (not every value is a tensor), and no state dict inside it; ` +
+        `its keys: ${keys.length > 0 ? formatNames(keys) : 'none'}`,
+      { expected: 'a dict of name -> tensor', got: keys.slice(0, 8), data: { option: 'key', candidates } },
+    );
   }
   const found = root instanceof PyDict ? resolve(root, key, maxDepth) : undefined;
   if (found === undefined) {
     throw new RnnError('state_dict', `no key '${key}' in the file; keys holding state dicts: ${listed}`, {
       expected: candidates,
       got: key,
-      data: { candidates },
+      data: { option: 'key', candidates },
     });
   }
   if (!(found instanceof PyDict)) {
@@ -172,7 +228,7 @@ function selectStateDict(root: PyValue, key: string | undefined, maxDepth: numbe
       `'${key}' holds a ${kindOf(found)}, not a state dict; keys holding state dicts: ${listed}`,
       {
         got: kindOf(found),
-        data: { candidates },
+        data: { option: 'key', candidates },
       },
     );
   }
@@ -180,12 +236,12 @@ function selectStateDict(root: PyValue, key: string | undefined, maxDepth: numbe
     if (typeof k !== 'string' || !(x instanceof TensorRef)) {
       throw new RnnError(
         'state_dict',
-        `'${key}' is not a state dict: its entry ${String(k)} holds a ${kindOf(x)}, not a tensor. Keys holding state dicts: ${listed}`,
-        { data: { candidates } },
+        `'${key}' is not a state dict: its entry ${quoteName(String(k))} holds a ${kindOf(x)}, not a tensor; keys holding state dicts: ${listed}`,
+        { data: { option: 'key', candidates } },
       );
     }
   }
-  return found;
+  return { dict: found, key, chosen: 'given', candidates };
 }
 
 /**
@@ -199,26 +255,38 @@ export function readPtObject(bytes: Uint8Array, options?: Omit<PtReadOptions, 'k
 }
 
 /**
- * Reads the state dict in a `.pt` file: every tensor by name, float ones as `Tensor` (float16 and bfloat16
- * converted exactly to float32; float64 kept), int64/int32 ones as `IntTensor`. Only the tensors of the
- * chosen state dict are read from the archive.
+ * Reads the state dict in a `.pt` file and says where it was: every tensor by name, float ones as `Tensor`
+ * (float16 and bfloat16 converted exactly to float32; float64 kept), int64/int32 ones as `IntTensor`. A
+ * checkpoint dict such as `{'model': sd, 'optimizer': ..., 'epoch': 3}` needs no key when it holds one state dict,
+ * or several of which exactly one is at a common key (`model`, `state_dict`, `model_state_dict`, `net`);
+ * otherwise `options.key` chooses, and the error lists the keys holding one. Only the tensors of the chosen
+ * state dict are read from the archive.
+ *
+ * @example
+ * const { tensors, key } = readPtSelection(bytes); // key: 'model' for torch.save({'model': sd, 'epoch': 3}, ...)
  */
-export function readPt(bytes: Uint8Array, options?: PtReadOptions): Map<string, PtTensor> {
+export function readPtSelection(bytes: Uint8Array, options?: PtReadOptions): PtSelection {
   const a = open(bytes, options);
-  const sd = selectStateDict(a.root, options?.key, a.limits.maxDepth);
-  const out = new Map<string, PtTensor>();
-  for (const [name, ref] of sd.map) out.set(name as string, tensorOf(a, ref as TensorRef));
-  return out;
+  const { dict, ...source } = selectStateDict(a.root, options?.key, a.limits.maxDepth);
+  const tensors = new Map<string, PtTensor>();
+  for (const [name, ref] of dict.map) tensors.set(name as string, tensorOf(a, ref as TensorRef));
+  return { tensors, ...source };
+}
+
+/** The tensors of the state dict in a `.pt` file, by name: `readPtSelection(bytes, options).tensors`. */
+export function readPt(bytes: Uint8Array, options?: PtReadOptions): Map<string, PtTensor> {
+  return readPtSelection(bytes, options).tensors;
 }
 
 /**
  * Reads the float tensors of the state dict in a `.pt` file, by name (integer buffers such as
- * `num_batches_tracked` are left out). For a checkpoint dict, `options.key` names the state dict inside it;
- * without it, the error lists the keys that hold one.
+ * `num_batches_tracked` are left out). A checkpoint dict's state dict is found as `readPtSelection` finds it;
+ * `options.key` chooses among several.
  *
  * @example
  * const sd = readPtStateDict(readFileSync('rnn.pt'));            // torch.save(rnn.state_dict(), 'rnn.pt')
- * const sd2 = readPtStateDict(bytes, { key: 'model' });           // torch.save({'model': sd, 'epoch': 3}, ...)
+ * const sd2 = readPtStateDict(bytes);                             // torch.save({'model': sd, 'epoch': 3}, ...)
+ * const sd3 = readPtStateDict(bytes, { key: 'ema' });             // torch.save({'model': sd, 'ema': sd2}, ...)
  */
 export function readPtStateDict(bytes: Uint8Array, options?: PtReadOptions): Record<string, Tensor> {
   const out: Record<string, Tensor> = {};

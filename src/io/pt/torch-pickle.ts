@@ -45,6 +45,10 @@ export class TorchGlobal extends PyObject {
   constructor(readonly path: FunctionPath | keyof typeof STORAGE_CLASSES) {
     super();
   }
+
+  get kind(): string {
+    return `reference to ${this.path}`;
+  }
 }
 
 /** A storage named by a persistent id: its bytes are the archive entry `data/<key>`. */
@@ -57,6 +61,10 @@ export class StorageRef extends PyObject {
   ) {
     super();
   }
+
+  get kind(): string {
+    return 'storage';
+  }
 }
 
 /** A tensor as a strided view of a storage, checked to lie inside it. */
@@ -68,6 +76,10 @@ export class TensorRef extends PyObject {
     readonly stride: readonly number[],
   ) {
     super();
+  }
+
+  get kind(): string {
+    return 'tensor';
   }
 }
 

@@ -29,6 +29,9 @@ export class PySet {
 export abstract class PyObject {
   /** Makes the class nominal: a plain object literal is not a PyObject. */
   protected readonly pyObject = true;
+
+  /** What the object is, in a user's words, for messages (e.g. 'tensor'). */
+  abstract get kind(): string;
 }
 
 export type PyKey = null | boolean | number | bigint | string | PyTuple;
@@ -529,7 +532,7 @@ export function kindOf(v: PyValue): string {
   if (v instanceof PyDict) return 'dict';
   if (v instanceof PySet) return 'set';
   if (v instanceof Uint8Array) return 'bytes';
-  if (typeof v === 'object') return v.constructor.name;
+  if (typeof v === 'object') return v.kind;
   if (typeof v === 'number') return Number.isInteger(v) ? 'int' : 'float';
   if (typeof v === 'bigint') return 'int';
   if (typeof v === 'boolean') return 'bool';
