@@ -16,7 +16,8 @@ config.json holds the module options in the TypeScript spelling (inputSize, hidd
 bias, batchFirst, dropout, bidirectional, dtype; cell "RNN" (default), "LSTM" or "GRU", and the LSTM's projSize) and
 the case: seed, L (sequence), N (batch), unbatched, h0
 (whether to give one), lengths (list or null), lengthsDtype ("int64" | "int32"), inputFormat ("safetensors" |
-"json") and prefix ("" or e.g. "rnn.": the RNN is then saved as that submodule of a bigger model).
+"json"), prefix ("" or e.g. "rnn.": the RNN is then saved as that submodule of a bigger model) and checkpoint (with
+weightsFormat "pt": the state dict saved at key 'model' of a training checkpoint dict).
 
 expected.safetensors holds `output` and `h_n` (and an LSTM's `c_n`; its input file holds `c0` beside `h0`) in the
 case's dtype; for float32 also `output64` and `h_n64` (`c_n64`), the same weights and inputs cast to float64 and run
@@ -219,8 +220,11 @@ def init(d):
     module = nested_model(rnn, cfg, prefix) if prefix else rnn
     write_safetensors(Path(d) / "weights.safetensors", module.state_dict(), {"format": "pt"})
     if cfg.get("weightsFormat") == "pt":
-        # the same weights as torch.save writes them, for `run --weights weights.pt`
-        torch.save(module.state_dict(), Path(d) / "weights.pt")
+        # the same weights as torch.save writes them, for `run --weights weights.pt`; with "checkpoint", inside a
+        # training checkpoint as people save one, whose state dict the CLI must find without --key
+        sd = module.state_dict()
+        saved = {"model": sd, "optimizer": {"lr": 0.01, "step": 3}, "epoch": 3} if cfg.get("checkpoint") else sd
+        torch.save(saved, Path(d) / "weights.pt")
 
     tensors = {"input": torch.randn(input_shape(cfg), dtype=dtype)}
     if cfg.get("h0"):

@@ -1,5 +1,5 @@
 /**
- * Live parity with real PyTorch through the built CLI: fresh random RNNs on every run.
+ * Live parity with real PyTorch through the built CLI: fresh random RNNs, LSTMs and GRUs on every run.
  *
  * Each run draws CASES configurations from a time-based seed (printed; set STACKED_RNN_LIVE_SEED to replay one),
  * has scripts/torch_rnn.py write torch's own randomly initialised weights, the input files and its reference
@@ -31,11 +31,16 @@ import {
 import { assertTorch, runTorchRnn, torchSkip } from './helpers/torch.js';
 
 const CLI = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url));
-const CASES = Number(process.env.STACKED_RNN_LIVE_CASES ?? 12);
+const CASES = Number(process.env.STACKED_RNN_LIVE_CASES ?? 18);
 const SEED = Number(process.env.STACKED_RNN_LIVE_SEED ?? Date.now() % 2 ** 32);
 
 /** What scripts/torch_rnn.py reads from config.json (see its docstring). */
 interface LiveConfig extends RnnConfig {
+  cell: 'RNN' | 'LSTM' | 'GRU';
+  /** An LSTM's proj_size (0: none). */
+  projSize: number;
+  /** With .pt weights: saved inside a training checkpoint {'model': sd, 'optimizer': ..., 'epoch': 3}. */
+  checkpoint: boolean;
   seed: number;
   L: number;
   N: number;
@@ -76,6 +81,8 @@ function dealt<T>(values: readonly T[], n: number): T[] {
 }
 
 function drawCases(n: number): LiveConfig[] {
+  const cells = dealt(['RNN', 'LSTM', 'GRU'] as const, n);
+  const checkpoint = dealt([false, true], n);
   const layers = dealt([1, 2, 3, 4], n);
   const bidirectional = dealt([false, true], n);
   const batchFirst = dealt([false, true], n);
@@ -101,11 +108,15 @@ function drawCases(n: number): LiveConfig[] {
     // one sequence at full length half the time, so both "max = L" and "all shorter" occur
     const lengths = kind === 'none' ? null : Array.from({ length: N }, () => int(1, L));
     if (lengths && int(0, 1) === 1) lengths[int(0, N - 1)] = L;
+    const cell = cells[i] as 'RNN' | 'LSTM' | 'GRU';
     return {
+      cell,
+      projSize: cell === 'LSTM' && H > 1 && int(0, 1) === 1 ? int(1, H - 1) : 0,
+      checkpoint: weightsFormat[i] === 'pt' && (checkpoint[i] as boolean),
       inputSize: sameSize[i] ? H : other >= H ? other + 1 : other,
       hiddenSize: H,
       numLayers: layers[i] as number,
-      nonlinearity: nonlinearity[i] as 'tanh' | 'relu',
+      nonlinearity: cell === 'RNN' ? (nonlinearity[i] as 'tanh' | 'relu') : 'tanh',
       bias: bias[i] as boolean,
       batchFirst: batchFirst[i] as boolean,
       dropout: 0,
@@ -160,7 +171,8 @@ function cliArgs(dir: string, c: LiveConfig, run: Run, out: string): string[] {
 
 function title(c: LiveConfig, run: Run, i: number): string {
   const what = describeCase({ ...c, lengths: c.lengths });
-  const input = `${c.weightsFormat} weights, ${c.inputFormat} input${c.lengths ? ` and ${c.lengthsDtype} lengths` : ''}`;
+  const weights = `${c.weightsFormat}${c.checkpoint ? ' checkpoint' : ''} weights`;
+  const input = `${weights}, ${c.inputFormat} input${c.lengths ? ` and ${c.lengthsDtype} lengths` : ''}`;
   const prefix = c.prefix
     ? `, weights under '${c.prefix}' ${run.explicitPrefix ? 'given with --prefix' : 'found on their own'}`
     : '';
@@ -228,6 +240,18 @@ describe(`live parity with PyTorch through the CLI (seed ${SEED}; replay with ST
         t.diagnostic(verdict.message);
         summary.add(dtype, verdict);
         assert.ok(verdict.ok, `${verdict.message} (replay with STACKED_RNN_LIVE_SEED=${SEED})`);
+        if (c.cell === 'LSTM') {
+          // c_n, judged by the same rule (alone: the measure takes two tensors, so it is given twice)
+          const cN = pick(got, 'c_n', out);
+          assert.equal(cN.dtype, fileDtype, 'c_n is written in the input dtype');
+          const want = expected(c.dtype === 'float32' && dtype === 'float64' ? 'c_n64' : 'c_n');
+          const ref = dtype === 'float32' ? expected('c_n64') : undefined;
+          const cv = judge(dtype, { output: cN, hN: cN }, { output: want, hN: want }, ref && { output: ref, hN: ref });
+          t.diagnostic(`c_n: ${cv.message}`);
+          assert.ok(cv.ok, `c_n: ${cv.message} (replay with STACKED_RNN_LIVE_SEED=${SEED})`);
+        } else {
+          assert.ok(!got.has('c_n'), `an ${c.cell} writes no c_n`);
+        }
       });
     }
   });

@@ -1,6 +1,6 @@
 /** Option parsers shared by the commands: each turns a string into a checked value or throws RnnError. */
 import { InvalidArgumentError } from 'commander';
-import type { Nonlinearity } from '../rnn/cell.js';
+import { CELL_KINDS, type CellKind, type Nonlinearity } from '../rnn/cell.js';
 import type { DType } from '../tensor.js';
 
 export function parseInteger(name: string, min: number, max = Number.MAX_SAFE_INTEGER) {
@@ -24,4 +24,13 @@ export function parseDtype(value: string): DType {
     throw new InvalidArgumentError(`Unknown dtype '${value}'. Select from 'float32' or 'float64'.`);
   }
   return value;
+}
+
+/** `--cell rnn|lstm|gru` (any case): which module a command builds or expects. */
+export function parseCell(value: string): CellKind {
+  const cell = value.toUpperCase() as CellKind;
+  if (!CELL_KINDS.includes(cell)) {
+    throw new InvalidArgumentError(`Unknown cell '${value}'. Select from 'rnn', 'lstm' or 'gru'.`);
+  }
+  return cell;
 }

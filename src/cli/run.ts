@@ -1,14 +1,15 @@
 /**
- * `stacked-rnn run`: a torch.nn.RNN state dict applied to an input file, results written atomically. With
- * `grad_output` and/or `grad_h_n` in the input file it also runs the backward pass and writes the gradients.
+ * `stacked-rnn run`: an nn.RNN, nn.LSTM or nn.GRU state dict applied to an input file, results written
+ * atomically. With `grad_output`, `grad_h_n` (or the LSTM's `grad_c_n`) in the input file it also runs the
+ * backward pass and writes the gradients.
  */
 import type { Command } from 'commander';
 import { formatNames, RnnError } from '../errors.js';
 import { checkOutputFile, type FileTensor, readTensorFile, writeTensorFile } from '../io/load.js';
-import { rnnFromStateDict } from '../io/state-dict.js';
-import type { Nonlinearity } from '../rnn/cell.js';
+import { moduleFromStateDict } from '../io/state-dict.js';
+import type { CellKind, Nonlinearity } from '../rnn/cell.js';
 import type { DType, Tensor } from '../tensor.js';
-import { parseDtype, parseNonlinearity } from './options.js';
+import { parseCell, parseDtype, parseNonlinearity } from './options.js';
 import { KEY_HELP, readRnnWeights } from './weights.js';
 
 export interface RunOptions {
@@ -20,9 +21,13 @@ export interface RunOptions {
   prefix?: string;
   key?: string;
   dtype?: DType;
+  /** The module the file must hold; default: whichever it holds. */
+  cell?: CellKind;
 }
 
-const INPUT_NAMES = ['input', 'h0', 'lengths', 'grad_output', 'grad_h_n'];
+const INPUT_NAMES = ['input', 'h0', 'c0', 'lengths', 'grad_output', 'grad_h_n', 'grad_c_n'];
+/** What a file may hold only for a module that has a c (an LSTM). */
+const LSTM_ONLY = ['c0', 'grad_c_n'];
 
 function floatTensor(name: string, t: FileTensor | undefined, dtype: DType): Tensor | undefined {
   if (t === undefined) return undefined;
@@ -69,7 +74,7 @@ export async function runCommand(o: RunOptions): Promise<string> {
     throw new RnnError('invalid_argument', `unexpected tensor(s) in ${o.input}: ${formatNames(unexpected)}`, {
       expected: INPUT_NAMES,
       got: unexpected.slice(0, 8),
-      hint: "the input file holds 'input' and optionally 'h0', 'lengths', 'grad_output' and 'grad_h_n'",
+      hint: "the input file holds 'input' and optionally 'h0', 'lengths', 'grad_output', 'grad_h_n' (and the LSTM's 'c0', 'grad_c_n')",
     });
   }
   const raw = tensors.get('input');
@@ -80,52 +85,95 @@ export async function runCommand(o: RunOptions): Promise<string> {
     });
   }
   const dtype = o.dtype ?? (raw.kind === 'float' ? raw.tensor.dtype : 'float32');
-  const input = floatTensor('input', raw, dtype) as Tensor;
-  const h0 = floatTensor('h0', tensors.get('h0'), dtype);
+  const float = (name: string) => floatTensor(name, tensors.get(name), dtype);
+  const input = float('input') as Tensor;
   const lengths = integerList('lengths', tensors.get('lengths'));
-  const rnn = rnnFromStateDict(weights.sd, { nonlinearity: o.nonlinearity, batchFirst: o.batchFirst, dtype });
-  const gradOutput = floatTensor('grad_output', tensors.get('grad_output'), dtype);
-  const gradHN = floatTensor('grad_h_n', tensors.get('grad_h_n'), dtype);
-  const wantGrad = gradOutput !== undefined || gradHN !== undefined;
-  const [output, hN] = rnn.forward(input, h0, {
+  const module = moduleFromStateDict(weights.sd, {
+    nonlinearity: o.nonlinearity,
+    batchFirst: o.batchFirst,
+    dtype,
+    ...(o.cell === undefined ? {} : { cell: o.cell }),
+  });
+  const lstm = module.cell === 'LSTM';
+  const stray = LSTM_ONLY.filter((name) => !lstm && tensors.has(name));
+  if (stray.length > 0) {
+    throw new RnnError(
+      'invalid_argument',
+      `${o.input} holds ${formatNames(stray)}, but an nn.${module.cell} has no c`,
+      {
+        got: stray,
+      },
+    );
+  }
+  // The states as the module takes them: [h0] or the LSTM's [h0, c0], both or neither (PyTorch's hx)
+  const h0 = float('h0');
+  const c0 = float('c0');
+  if (lstm && (h0 === undefined) !== (c0 === undefined)) {
+    const has = h0 ? "'h0' but no 'c0'" : "'c0' but no 'h0'";
+    throw new RnnError('invalid_argument', `an LSTM takes its initial state as a pair: ${o.input} holds ${has}`, {
+      expected: ['h0', 'c0'],
+      got: h0 ? ['h0'] : ['c0'],
+    });
+  }
+  const states = h0 === undefined ? null : lstm ? [h0, c0 as Tensor] : [h0];
+  const gradOutput = float('grad_output');
+  const gradStates = [float('grad_h_n'), float('grad_c_n')];
+  const wantGrad = gradOutput !== undefined || gradStates.some((g) => g !== undefined);
+  const [output, finals] = module.forwardStates(input, states, {
     ...(lengths === undefined ? {} : { lengths }),
     requiresGrad: wantGrad,
   });
-  const results: Record<string, Tensor> = { output, h_n: hN };
+  const names = lstm ? ['h_n', 'c_n'] : ['h_n'];
+  const results: Record<string, Tensor> = { output };
+  finals.forEach((t, i) => {
+    results[names[i] as string] = t;
+  });
   if (wantGrad) {
-    // The gradients of sum(output * grad_output) + sum(h_n * grad_h_n), as torch.autograd.backward gives them.
-    const grads = rnn.backward(gradOutput ?? null, gradHN);
-    results['grad.input'] = grads.input;
-    if (grads.h0) results['grad.h0'] = grads.h0;
-    for (const [name, g] of rnn.namedGrads()) results[`grad.${name}`] = g;
+    // The gradients of sum(output * grad_output) + sum(h_n * grad_h_n) (+ sum(c_n * grad_c_n)), as
+    // torch.autograd.backward gives them.
+    const grads = module.backwardStates(gradOutput ?? null, gradStates);
+    results['grad.input'] = grads.input as Tensor;
+    grads.states.forEach((g, i) => {
+      if (g) results[i === 0 ? 'grad.h0' : 'grad.c0'] = g;
+    });
+    for (const [name, g] of module.namedGrads()) results[`grad.${name}`] = g;
   }
   await writeTensorFile(o.out, results);
-  const arch = `${rnn.numLayers}-layer${rnn.bidirectional ? ' bidirectional' : ''} ${rnn.nonlinearity} RNN (${rnn.inputSize} -> ${rnn.hiddenSize})${weights.where ? ` from ${weights.where}` : ''}`;
+  const f = module.cell === 'RNN' ? `${o.nonlinearity} ` : '';
+  const sizes = `${module.inputSize} -> ${module.hiddenSize}${module.projSize ? `, proj ${module.projSize}` : ''}`;
+  const arch = `${module.numLayers}-layer${module.bidirectional ? ' bidirectional' : ''} ${f}${module.cell} (${sizes})${weights.where ? ` from ${weights.where}` : ''}`;
   const what = wantGrad
-    ? `output, h_n and ${Object.keys(results).length - 2} gradients`
-    : `output [${output.shape.join(', ')}] and h_n [${hN.shape.join(', ')}]`;
+    ? `output, ${names.join(', ')} and ${Object.keys(results).length - names.length - 1} gradients`
+    : `output [${output.shape.join(', ')}] and ${finals.map((t, i) => `${names[i]} [${t.shape.join(', ')}]`).join(', ')}`;
   return `${arch}: wrote ${what} (${dtype}) to ${o.out}`;
 }
 
 export function registerRun(program: Command): void {
   program
     .command('run')
-    .description('apply a torch.nn.RNN state dict (.pt, .safetensors or .json) to an input file; write output and h_n')
+    .description(
+      'apply an nn.RNN, nn.LSTM or nn.GRU state dict (.pt, .safetensors or .json) to an input file; write output and h_n (c_n)',
+    )
     .requiredOption(
       '--weights <file>',
-      'state dict of a torch.nn.RNN, or of a model or checkpoint holding one (.pt, .safetensors or .json)',
+      'state dict of an nn.RNN, nn.LSTM or nn.GRU, or of a model or checkpoint holding one (.pt, .safetensors or .json)',
     )
     .requiredOption(
       '--input <file>',
-      "tensors 'input' and optionally 'h0', 'lengths', 'grad_output', 'grad_h_n' (.pt, .safetensors or .json)",
+      "tensors 'input' and optionally 'h0', 'c0', 'lengths', 'grad_output', 'grad_h_n', 'grad_c_n' (.pt, .safetensors or .json)",
     )
     .requiredOption(
       '--out <file>',
-      "where to write 'output', 'h_n' (and 'grad.*'); the extension picks the format: .safetensors, .pt or .json",
+      "where to write 'output', 'h_n', 'c_n' (and 'grad.*'); the extension picks the format: .safetensors, .pt or .json",
     )
-    .option('--nonlinearity <f>', 'tanh or relu (not stored in the weights)', parseNonlinearity, 'tanh')
+    .option(
+      '--cell <cell>',
+      'rnn, lstm or gru: the module the file must hold (default: read off its shapes)',
+      parseCell,
+    )
+    .option('--nonlinearity <f>', "the RNN's tanh or relu (not stored in the weights)", parseNonlinearity, 'tanh')
     .option('--batch-first', 'input and output are (N, L, features)', false)
-    .option('--prefix <p>', "the RNN's prefix in a model's state dict, e.g. 'rnn.' (found on its own when unique)")
+    .option('--prefix <p>', "the module's prefix in a model's state dict, e.g. 'rnn.' (found on its own when unique)")
     .option('--key <k>', KEY_HELP)
     .option(
       '--dtype <dtype>',

@@ -1,18 +1,18 @@
 /**
- * State-dict matching: finding an RNN's parameters inside a bigger model's state dict, and building the RNN
- * those names and shapes describe. Pure (no file system), so it runs in the browser too.
+ * State-dict matching: finding an nn.RNN's, nn.LSTM's or nn.GRU's parameters inside a bigger model's state dict,
+ * and building the module those names and shapes describe. Pure (no file system), so it runs in the browser too.
  */
 import { formatNames, RnnError } from '../errors.js';
-import type { Nonlinearity } from '../rnn/cell.js';
+import type { CellKind, Nonlinearity } from '../rnn/cell.js';
+import { moduleFor, type RecurrentModule } from '../rnn/from-architecture.js';
+import type { GRU } from '../rnn/gru.js';
+import type { LSTM } from '../rnn/lstm.js';
 import { inferArchitecture, type RnnArchitecture } from '../rnn/params.js';
-import { RNN } from '../rnn/rnn.js';
+import type { RNN } from '../rnn/rnn.js';
 import type { DType, Tensor } from '../tensor.js';
 import { setEntry } from './record.js';
 
 const ANCHOR = 'weight_ih_l0';
-
-/** The names torch.nn.RNN gives its parameters: weight_ih_l0, bias_hh_l2_reverse, ... */
-const PARAMETER_NAME = /^(weight|bias)_(ih|hh)_l\d+(_reverse)?$/;
 
 /**
  * Every prefix under which an RNN's `weight_ih_l0` appears: `''` for a bare RNN, `'rnn.'` for a submodule,
@@ -55,8 +55,8 @@ export function selectPrefix(
         got: found.slice(0, 8),
         data: { option: 'prefix', candidates: found },
         hint: found.length
-          ? `RNN weights were found under ${quoted(found)}`
-          : 'this state dict holds no torch.nn.RNN weights',
+          ? `recurrent weights were found under ${quoted(found)}`
+          : 'this state dict holds no nn.RNN, nn.LSTM or nn.GRU weights',
       });
     }
   } else {
@@ -64,7 +64,7 @@ export function selectPrefix(
     if (found.length === 0) {
       throw new RnnError(
         'state_dict',
-        `not a torch.nn.RNN state dict: no key ends in '${ANCHOR}' among ${keys.length} keys` +
+        `not an nn.RNN, nn.LSTM or nn.GRU state dict: no key ends in '${ANCHOR}' among ${keys.length} keys` +
           (keys.length > 0 ? ` (${formatNames(keys, { max: 5 })})` : ''),
         { expected: ANCHOR, got: keys.slice(0, 10) },
       );
@@ -92,79 +92,82 @@ export function selectPrefix(
 }
 
 /**
- * The architecture an RNN state dict (without prefix) describes. A name torch.nn.RNN never has (`__proto__`,
- * `head.weight`) is refused in load_state_dict's words; missing, extra and misshapen parameters are named,
- * a few at a time.
+ * The architecture an nn.RNN, nn.LSTM or nn.GRU state dict (without prefix) describes, the cell included; with
+ * `cell`, the state dict must be that module's. See `inferArchitecture` for what is refused and how.
  */
-export function architectureOf(sd: Record<string, Tensor>): RnnArchitecture {
-  return architectureFromShapes(new Map(Object.entries(sd).map(([k, t]) => [k, t.shape])));
+export function architectureOf(sd: Record<string, Tensor>, cell?: CellKind): RnnArchitecture {
+  return architectureFromShapes(new Map(Object.entries(sd).map(([k, t]) => [k, t.shape])), cell);
 }
 
 /** `architectureOf` from the names and shapes alone (e.g. of a file's tensors, before any is converted). */
-export function architectureFromShapes(shapes: ReadonlyMap<string, readonly number[]>): RnnArchitecture {
-  const names = [...shapes.keys()];
-  const stray = names.filter((k) => !PARAMETER_NAME.test(k));
-  if (stray.length > 0) {
-    throw new RnnError(
-      'state_dict',
-      `Error(s) in loading state_dict for RNN: Unexpected key(s) in state_dict: ${formatNames(stray, { quote: '"' })}.`,
-      { got: stray.slice(0, 8), data: { missingKeys: [], unexpectedKeys: stray } },
-    );
-  }
-  try {
-    return inferArchitecture(shapes);
-  } catch (err) {
-    throw shortened(err);
-  }
+export function architectureFromShapes(
+  shapes: ReadonlyMap<string, readonly number[]>,
+  cell?: CellKind,
+): RnnArchitecture {
+  return inferArchitecture(shapes, cell);
 }
 
-/** inferArchitecture's report, with its lists of names cut to a few each (a hostile file names thousands). */
-function shortened(err: unknown): unknown {
-  if (!(err instanceof RnnError) || err.message.length <= 400) return err;
-  const { missing, unexpected, mismatched } = (err.data ?? {}) as Record<string, unknown>;
-  const head = err.message.indexOf('): ');
-  if (!Array.isArray(missing) || !Array.isArray(unexpected) || !Array.isArray(mismatched) || head < 0) return err;
-  const list = (names: unknown[]) => formatNames(names.map(String), { max: 4, quote: '' });
-  const parts = [
-    missing.length ? `missing ${list(missing)}` : '',
-    unexpected.length ? `unexpected ${list(unexpected)}` : '',
-    mismatched.length ? `shape mismatch for ${list(mismatched)}` : '',
-  ].filter(Boolean);
-  return new RnnError(err.code, `${err.message.slice(0, head + 3)}${parts.join('; ')}`, {
-    expected: err.expected,
-    got: err.got,
-    ...(err.hint ? { hint: err.hint } : {}),
-    ...(err.data ? { data: err.data } : {}),
-  });
-}
-
-export interface RnnFromStateDictOptions {
+export interface FromStateDictOptions {
   /**
-   * Where the RNN is in a bigger model's state dict, e.g. `'rnn.'`. Found on its own when exactly one prefix
-   * holds an RNN (`selectPrefix`); several are an error that lists them.
+   * Where the module is in a bigger model's state dict, e.g. `'rnn.'`. Found on its own when exactly one prefix
+   * holds one (`selectPrefix`); several are an error that lists them.
    */
   prefix?: string;
+  /** The RNN's f: a state dict does not store it. Default 'tanh'. */
   nonlinearity?: Nonlinearity;
   batchFirst?: boolean;
   dtype?: DType;
   backend?: string;
 }
 
+/** The options of `rnnFromStateDict` (and of `lstmFromStateDict`, `gruFromStateDict`). */
+export type RnnFromStateDictOptions = FromStateDictOptions;
+
 /**
- * The torch.nn.RNN a state dict describes (layers, sizes, directions and bias read from its names and shapes),
- * with the weights loaded and in eval mode. The state dict may be a whole model's: the RNN is found by its
- * prefix as `selectPrefix` finds it (call that to learn which prefix was taken). What the names cannot tell,
- * the nonlinearity and the batch layout, comes from `options`.
+ * The nn.RNN, nn.LSTM or nn.GRU a state dict describes (the cell, layers, sizes, directions, bias and proj_size
+ * read from its names and shapes), with the weights loaded and in eval mode. The state dict may be a whole
+ * model's: the module is found by its prefix as `selectPrefix` finds it (call that to learn which prefix was
+ * taken). What the names cannot tell, the RNN's nonlinearity and the batch layout, comes from `options`; with
+ * `cell`, the state dict must be that module's.
+ *
+ * @example
+ * const m = moduleFromStateDict(readPtStateDict(bytes));  // torch.save(model.state_dict()) with model.lstm
+ * if (m instanceof LSTM) { const [out, [hN, cN]] = m.forward(x); }
+ */
+export function moduleFromStateDict(
+  sd: Record<string, Tensor>,
+  options: FromStateDictOptions & { cell?: CellKind } = {},
+): RecurrentModule {
+  const { prefix, cell, ...rest } = options;
+  const own = selectPrefix(sd, prefix).sd;
+  const module = moduleFor(architectureOf(own, cell), rest);
+  module.loadStateDict(own);
+  return module.eval();
+}
+
+/**
+ * The torch.nn.RNN a state dict describes (see `moduleFromStateDict`); an LSTM's or GRU's state dict is an error
+ * that says which it is.
  *
  * @example
  * const rnn = rnnFromStateDict(readPtStateDict(bytes));   // torch.save(model.state_dict()) with model.rnn
  */
-export function rnnFromStateDict(sd: Record<string, Tensor>, options: RnnFromStateDictOptions = {}): RNN {
-  const { prefix, ...rest } = options;
-  const own = selectPrefix(sd, prefix).sd;
-  const shapes = new Map(Object.entries(own).map(([k, t]) => [k, t.shape]));
-  const { inputSize, hiddenSize, numLayers, bidirectional, bias } = inferArchitecture(shapes, 'RNN');
-  const rnn = new RNN({ inputSize, hiddenSize, numLayers, bidirectional, bias, ...rest, seed: 0 });
-  rnn.loadStateDict(own);
-  return rnn.eval();
+export function rnnFromStateDict(sd: Record<string, Tensor>, options: FromStateDictOptions = {}): RNN {
+  return moduleFromStateDict(sd, { ...options, cell: 'RNN' }) as RNN;
+}
+
+/** The torch.nn.LSTM a state dict describes (see `moduleFromStateDict`). */
+export function lstmFromStateDict(
+  sd: Record<string, Tensor>,
+  options: Omit<FromStateDictOptions, 'nonlinearity'> = {},
+): LSTM {
+  return moduleFromStateDict(sd, { ...options, cell: 'LSTM' }) as LSTM;
+}
+
+/** The torch.nn.GRU a state dict describes (see `moduleFromStateDict`). */
+export function gruFromStateDict(
+  sd: Record<string, Tensor>,
+  options: Omit<FromStateDictOptions, 'nonlinearity'> = {},
+): GRU {
+  return moduleFromStateDict(sd, { ...options, cell: 'GRU' }) as GRU;
 }

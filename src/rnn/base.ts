@@ -99,6 +99,22 @@ function pythonFloat(v: number): string {
   return String(v);
 }
 
+/**
+ * A module as PyTorch's repr prints it, from its architecture and layout options (absent: PyTorch's defaults):
+ * `LSTM(8, 16, proj_size=4, num_layers=2, batch_first=True)`. Like RNNBase.extra_repr, it leaves out the RNN's
+ * nonlinearity.
+ */
+export function reprOf(a: RnnArchitecture, layout: { batchFirst?: boolean; dropout?: number } = {}): string {
+  const args = [`${a.inputSize}`, `${a.hiddenSize}`];
+  if (a.projSize !== 0) args.push(`proj_size=${a.projSize}`);
+  if (a.numLayers !== 1) args.push(`num_layers=${a.numLayers}`);
+  if (!a.bias) args.push('bias=False');
+  if (layout.batchFirst) args.push('batch_first=True');
+  if (layout.dropout) args.push(`dropout=${pythonFloat(layout.dropout)}`);
+  if (a.bidirectional) args.push('bidirectional=True');
+  return `${a.cell}(${args.join(', ')})`;
+}
+
 export function checkBoolean(value: unknown, what: string): boolean {
   if (typeof value !== 'boolean') {
     throw new RnnError('invalid_argument', `${what} must be a boolean, got ${typeof value}`, {
@@ -241,14 +257,7 @@ export abstract class RNNBase extends Module {
    * RNNBase.extra_repr, it leaves out the RNN's nonlinearity, and prints dropout as the Python float it is.
    */
   override toString(): string {
-    const args = [`${this.inputSize}`, `${this.hiddenSize}`];
-    if (this.projSize !== 0) args.push(`proj_size=${this.projSize}`);
-    if (this.numLayers !== 1) args.push(`num_layers=${this.numLayers}`);
-    if (!this.bias) args.push('bias=False');
-    if (this.batchFirst) args.push('batch_first=True');
-    if (this.dropout !== 0) args.push(`dropout=${pythonFloat(this.dropout)}`);
-    if (this.bidirectional) args.push('bidirectional=True');
-    return `${this.cell}(${args.join(', ')})`;
+    return reprOf(this.architecture, this);
   }
 
   /**

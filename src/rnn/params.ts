@@ -9,8 +9,11 @@
  *   bias_hh_l{k}    (G*H)    only with bias
  *   weight_hr_l{k}  (P, H)   only with proj_size (LSTM)
  */
-import { RnnError } from '../errors.js';
+import { formatNames, RnnError } from '../errors.js';
 import { type CellKind, gateCount } from './cell.js';
+
+/** The names RNNBase gives its parameters: weight_ih_l0, bias_hh_l2_reverse, weight_hr_l1, ... */
+export const PARAMETER_NAME = /^(weight_(ih|hh|hr)|bias_(ih|hh))_l\d+(_reverse)?$/;
 
 export interface RnnArchitecture {
   /** Which module: nn.RNN, nn.LSTM or nn.GRU. */
@@ -145,8 +148,9 @@ function cellOf(shapes: ReadonlyMap<string, readonly number[]>): { cell: CellKin
 /**
  * Reads the architecture off a state dict's names and shapes: the cell from weight_hh_l0's rows per column (and
  * weight_hr_l0), layers from the `_l{k}` suffixes, directions from `_reverse`, sizes from layer 0, bias from the
- * presence of bias_* keys. With `cell`, the state dict must be that module's. Inconsistent shapes are reported by
- * name.
+ * presence of bias_* keys. With `cell`, the state dict must be that module's. A name RNNBase never gives
+ * (`__proto__`, `head.weight`) is refused in load_state_dict's words; missing, extra and misshapen parameters are
+ * named, a few at a time (a hostile file may name thousands).
  */
 export function inferArchitecture(shapes: ReadonlyMap<string, readonly number[]>, cell?: CellKind): RnnArchitecture {
   const [, inputSize] = matrix(shapes, 'weight_ih_l0', 'gates * hidden_size', 'input_size');
@@ -156,6 +160,14 @@ export function inferArchitecture(shapes: ReadonlyMap<string, readonly number[]>
       'state_dict',
       `this state dict holds an ${moduleName(found.cell)} (weight_hh_l0 is [${(shapes.get('weight_hh_l0') as number[]).join(', ')}]${found.P !== found.H ? ' and weight_hr_l0 projects it' : ''}), not an ${moduleName(cell)}`,
       { expected: cell, got: found.cell },
+    );
+  }
+  const stray = [...shapes.keys()].filter((k) => !PARAMETER_NAME.test(k));
+  if (stray.length > 0) {
+    throw new RnnError(
+      'state_dict',
+      `Error(s) in loading state_dict for ${found.cell}: Unexpected key(s) in state_dict: ${formatNames(stray, { quote: '"' })}.`,
+      { got: stray.slice(0, 8), data: { missingKeys: [], unexpectedKeys: stray } },
     );
   }
   let numLayers = 0;
@@ -181,22 +193,17 @@ export function inferArchitecture(shapes: ReadonlyMap<string, readonly number[]>
     })
     .map((s) => `${s.name}: expected [${s.shape.join(', ')}], got [${(shapes.get(s.name) as number[]).join(', ')}]`);
   if (missing.length || unexpected.length || mismatched.length) {
+    const list = (names: string[]) => formatNames(names, { max: 4, quote: '' });
     const parts = [
-      missing.length ? `missing ${listed(missing)}` : '',
-      unexpected.length ? `unexpected ${listed(unexpected)}` : '',
-      mismatched.length ? `shape mismatch for ${listed(mismatched, '; ')}` : '',
+      missing.length ? `missing ${list(missing)}` : '',
+      unexpected.length ? `unexpected ${list(unexpected)}` : '',
+      mismatched.length ? `shape mismatch for ${list(mismatched)}` : '',
     ].filter(Boolean);
     throw new RnnError(
       'state_dict',
-      `inconsistent ${moduleName(arch.cell)} state dict (${numLayers} layer(s), input ${inputSize}, hidden ${arch.hiddenSize}${arch.projSize ? `, proj ${arch.projSize}` : ''}${arch.bidirectional ? ', bidirectional' : ''}): ${parts.join('; ')}`,
+      `inconsistent ${arch.cell} state dict (${numLayers} layer(s), input ${inputSize}, hidden ${arch.hiddenSize}${arch.projSize ? `, proj ${arch.projSize}` : ''}${arch.bidirectional ? ', bidirectional' : ''}): ${parts.join('; ')}`,
       { data: { missing, unexpected, mismatched } },
     );
   }
   return arch;
-}
-
-/** A list cut to a readable length: the first few, then "... and N more". */
-function listed(items: readonly string[], sep = ', '): string {
-  const shown = items.slice(0, 8).join(sep);
-  return items.length > 8 ? `${shown}${sep}... and ${items.length - 8} more` : shown;
 }

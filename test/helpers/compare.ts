@@ -160,6 +160,10 @@ export type RnnConfig = Required<Omit<RNNOptions, 'seed' | 'backend'>>;
 
 /** The RNN options and case shape, in the words of the test titles. */
 export interface CaseDescription {
+  /** The module: nn.RNN when absent. */
+  cell?: 'RNN' | 'LSTM' | 'GRU';
+  /** An LSTM's proj_size; 0 or absent for none. */
+  projSize?: number;
   numLayers: number;
   bidirectional: boolean;
   nonlinearity: 'tanh' | 'relu';
@@ -177,7 +181,9 @@ export interface CaseDescription {
 
 /** "a 3-layer bidirectional relu RNN, no bias, batch-first, with h0 and lengths [4, 2] (L = 5, N = 2, I = H = 4)". */
 export function describeCase(c: CaseDescription): string {
-  let s = `a ${c.numLayers}-layer${c.bidirectional ? ' bidirectional' : ''} ${c.nonlinearity} RNN`;
+  const cell = c.cell ?? 'RNN';
+  const module = cell === 'RNN' ? `${c.nonlinearity} RNN` : c.projSize ? `LSTM (proj_size ${c.projSize})` : cell;
+  let s = `a ${c.numLayers}-layer${c.bidirectional ? ' bidirectional' : ''} ${module}`;
   if (!c.bias) s += ', no bias';
   if (c.dropout > 0) s += `, dropout ${c.dropout} in eval mode`;
   if (c.batchFirst) s += ', batch-first';
