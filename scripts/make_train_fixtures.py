@@ -208,19 +208,23 @@ def clip_cases(g):
 
 
 class CheckpointModel(torch.nn.Module):
-    """What a stacked-rnn checkpoint holds: an nn.RNN under `rnn.` and an nn.Linear head under `head.`."""
+    """What a stacked-rnn checkpoint holds: an nn.RNN, nn.LSTM or nn.GRU (metadata 'cell'; absent: RNN) under
+    `rnn.` and an nn.Linear head under `head.`."""
 
     def __init__(self, meta, dtype):
         super().__init__()
         layers, hidden = int(meta["num_layers"]), int(meta["hidden_size"])
         directions = 2 if meta["bidirectional"] == "true" else 1
-        self.rnn = torch.nn.RNN(int(meta["input_size"]), hidden, layers, nonlinearity=meta["nonlinearity"],
-                                bias=meta["bias"] == "true", bidirectional=directions == 2, dtype=dtype)
+        options = dict(bias=meta["bias"] == "true", bidirectional=directions == 2, dtype=dtype)
+        cell = meta.get("cell", "RNN")
+        if cell == "RNN":
+            options["nonlinearity"] = meta["nonlinearity"]
+        self.rnn = getattr(torch.nn, cell)(int(meta["input_size"]), hidden, layers, **options)
         self.head = torch.nn.Linear(directions * hidden, int(meta["output_size"]), dtype=dtype)
 
     def forward(self, x):
-        out, h_n = self.rnn(x)
-        return self.head(out), h_n
+        out, state = self.rnn(x)
+        return self.head(out), state
 
 
 def read_metadata(path):
@@ -239,8 +243,13 @@ def forward_checkpoint(ckpt, input_path, out_path):
     spec = json.loads(Path(input_path).read_text())["input"]
     x = torch.tensor(spec["data"], dtype=dtype).reshape(spec["shape"])
     with torch.no_grad():
-        y, h_n = model(x)
-    Path(out_path).write_text(json.dumps({"output": flat(y), "h_n": flat(h_n)}))
+        y, state = model(x)
+    result = {"output": flat(y)}
+    if isinstance(state, tuple):  # an LSTM's (h_n, c_n)
+        result.update({"h_n": flat(state[0]), "c_n": flat(state[1])})
+    else:
+        result["h_n"] = flat(state)
+    Path(out_path).write_text(json.dumps(result))
 
 
 def main(argv):

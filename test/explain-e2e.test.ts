@@ -435,7 +435,10 @@ describe('stacked-rnn explain, in Chromium', { skip: BROWSER_SKIP }, () => {
     const { page, problems } = await open();
     await page.setInputFiles('[data-testid="weights-file"]', file);
     await page.waitForSelector('[data-testid="weights-status"].error');
-    assert.match((await page.textContent('[data-testid="weights-status"]')) ?? '', /not a torch\.nn\.RNN state dict/);
+    assert.match(
+      (await page.textContent('[data-testid="weights-status"]')) ?? '',
+      /not an nn\.RNN, nn\.LSTM or nn\.GRU state dict/,
+    );
     assert.equal((await cells(page)).size, 12, 'the random network is still shown');
     assert.deepEqual(problems, []);
     await page.close();

@@ -807,3 +807,12 @@ describe('gradients', () => {
     assert.equal(m.grad('weight_hh_l0').dtype, 'float32');
   });
 });
+
+test('forwardStates refuses a state list of the wrong length: an LSTM takes [h0, c0], a GRU [h0]', () => {
+  const lstm = new LSTM({ inputSize: 2, hiddenSize: 3, seed: 0 });
+  const gru = new GRU({ inputSize: 2, hiddenSize: 3, seed: 0 });
+  const x = zeros([4, 1, 2]);
+  const h = zeros([1, 1, 3]);
+  assert.throws(() => lstm.forwardStates(x, [h]), /LSTM takes its initial state as \[h0, c0\], got 1 tensor\(s\)/);
+  assert.throws(() => gru.forwardStates(x, [h, h]), /GRU takes its initial state as \[h0\], got 2 tensor\(s\)/);
+});

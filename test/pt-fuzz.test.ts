@@ -23,12 +23,12 @@ const FIXTURES: Record<string, [folder: string, ext: string]> = {
   safetensors: ['./fixtures/safetensors/', '.safetensors'],
 };
 
-test('both readers are fuzzed, each from every fixture file of its format and one written here', () => {
+test('every reader is fuzzed, the file readers each from every fixture file of its format and one written here', () => {
   assert.deepEqual(
     found.map((t) => t.name),
-    Object.keys(FIXTURES),
+    [...Object.keys(FIXTURES), 'JSON tensors', 'weights to an RNN', 'checkpoints'],
   );
-  for (const target of found) {
+  for (const target of found.filter((t) => t.name in FIXTURES)) {
     const [folder, ext] = FIXTURES[target.name] as [string, string];
     const files = readdirSync(new URL(folder, import.meta.url)).filter((f) => f.endsWith(ext));
     assert.ok(files.length > 0, `no ${ext} fixture files in test/${folder.slice(2)}`);

@@ -145,22 +145,31 @@ describe('checkpoints', () => {
     );
   });
 
-  test('load in PyTorch into a module with rnn and head attributes, with the same forward', {
-    skip: torchSkip(),
-  }, () => {
-    assertTorch();
-    const ckpt = tmp.path('torch-check.safetensors');
-    writeFileSync(ckpt, bytes);
-    const input = tmp.path('torch-in.json');
-    const output = tmp.path('torch-out.json');
-    writeFileSync(input, JSON.stringify({ input: { shape: x.shape, data: Array.from(x.data) } }));
-    const r = spawnSync(PYTHON, [SCRIPT, 'forward', ckpt, input, output], { encoding: 'utf8', timeout: 120_000 });
-    assert.equal(r.status, 0, r.stderr);
-    const torch = JSON.parse(readFileSync(output, 'utf8')) as { output: Flat; h_n: Flat };
-    const [ours, [hN]] = loadCheckpoint(bytes).model.forward(x);
-    const err = Math.max(scaledError(ours, torch.output, 'output'), scaledError(hN as Flat, torch.h_n, 'h_n'));
-    assert.ok(err <= FLOAT64_TOLERANCE, `error vs PyTorch ${err}`);
-  });
+  for (const cell of ['RNN', 'LSTM', 'GRU'] as const) {
+    test(`load in PyTorch into a module with rnn (nn.${cell}) and head attributes, with the same forward`, {
+      skip: torchSkip(),
+    }, () => {
+      assertTorch();
+      const t = new Trainer(small({ steps: 2, dtype: 'float64', cell }));
+      for (let i = 0; i < 2; i++) t.step();
+      const saved = cell === 'RNN' ? bytes : checkpointBytes(t.model);
+      const ckpt = tmp.path(`torch-check-${cell}.safetensors`);
+      writeFileSync(ckpt, saved);
+      const input = tmp.path('torch-in.json');
+      const output = tmp.path(`torch-out-${cell}.json`);
+      writeFileSync(input, JSON.stringify({ input: { shape: x.shape, data: Array.from(x.data) } }));
+      const r = spawnSync(PYTHON, [SCRIPT, 'forward', ckpt, input, output], { encoding: 'utf8', timeout: 120_000 });
+      assert.equal(r.status, 0, r.stderr);
+      const torch = JSON.parse(readFileSync(output, 'utf8')) as { output: Flat; h_n: Flat; c_n?: Flat };
+      const loaded = loadCheckpoint(saved).model;
+      assert.equal(loaded.rnn.cell, cell, 'the checkpoint records the cell');
+      const [ours, states] = loaded.forward(x);
+      const errors = [scaledError(ours, torch.output, 'output'), scaledError(states[0] as Flat, torch.h_n, 'h_n')];
+      if (cell === 'LSTM') errors.push(scaledError(states[1] as Flat, torch.c_n as Flat, 'c_n'));
+      const err = Math.max(...errors);
+      assert.ok(err <= FLOAT64_TOLERANCE, `error vs PyTorch ${err}`);
+    });
+  }
 });
 
 describe('lossPlotSvg', () => {
@@ -256,10 +265,46 @@ describe('stacked-rnn train and sample', () => {
     assert.equal(bad.status, 1);
     assert.match(
       bad.stderr,
-      /holds an RNN of 2 layer\(s\), hidden_size 6, input_size 1; the model to train has 3 layer\(s\), hidden_size 32, input_size 1\n/,
+      /holds an nn\.RNN of 2 layer\(s\), hidden_size 6, input_size 1; the model to train is an nn\.RNN of 3 layer\(s\), hidden_size 32, input_size 1\n/,
     );
-    assert.match(bad.stderr, /\nhint: pass --layers 2 --hidden 6 to train a model of the file's sizes\n$/);
+    assert.match(bad.stderr, /\nhint: pass --layers 2 --hidden 6 to train a model like the file's\n$/);
     assert.equal(existsSync(tmp.path('init-bad')), false, 'nothing is created');
+  });
+
+  test("train --cell lstm trains an LSTM, --init goes on with the file's cell, and another --cell is named", () => {
+    const first = tmp.path('lstm');
+    const r = cli('train', '--cell', 'lstm', '--steps', '3', '--hidden', '5', '--out', first);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /2-layer LSTM, hidden 5: 3 steps/);
+    const again = cli(
+      'train',
+      '--steps',
+      '2',
+      '--hidden',
+      '5',
+      '--init',
+      `${first}/model.safetensors`,
+      '--out',
+      tmp.path('lstm2'),
+    );
+    assert.equal(again.status, 0, again.stderr);
+    assert.match(again.stdout, /2-layer LSTM, hidden 5: 2 steps/);
+    const other = cli(
+      'train',
+      '--cell',
+      'gru',
+      '--hidden',
+      '5',
+      '--init',
+      `${first}/model.safetensors`,
+      '--out',
+      tmp.path('x'),
+    );
+    assert.equal(other.status, 1);
+    assert.match(other.stderr, /holds an nn\.LSTM of 2 layer\(s\).*the model to train is an nn\.GRU/);
+    assert.match(other.stderr, /\nhint: pass --cell lstm to train a model like the file's\n$/);
+    const relu = cli('train', '--cell', 'gru', '--nonlinearity', 'relu', '--out', tmp.path('y'));
+    assert.match(relu.stderr, /--nonlinearity is nn\.RNN's; --cell gru has none/);
   });
 
   test("train --init finds the head beside the RNN, 'model.head.' next to a Lightning model's 'model.rnn.'", () => {

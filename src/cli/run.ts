@@ -94,6 +94,12 @@ export async function runCommand(o: RunOptions): Promise<string> {
     dtype,
     ...(o.cell === undefined ? {} : { cell: o.cell }),
   });
+  if (o.nonlinearity === 'relu' && module.cell !== 'RNN') {
+    throw new RnnError('invalid_argument', `--nonlinearity is nn.RNN's; ${o.weights} holds an nn.${module.cell}`, {
+      expected: 'RNN',
+      got: module.cell,
+    });
+  }
   const lstm = module.cell === 'LSTM';
   const stray = LSTM_ONLY.filter((name) => !lstm && tensors.has(name));
   if (stray.length > 0) {

@@ -11,17 +11,19 @@ import { RnnError } from '../errors.js';
 import { writeFileAtomic } from '../io/files.js';
 import { setEntry } from '../io/record.js';
 import { architectureOf } from '../io/state-dict.js';
-import type { Nonlinearity } from '../rnn/cell.js';
+import type { CellKind, Nonlinearity } from '../rnn/cell.js';
 import type { DType, Tensor } from '../tensor.js';
 import { checkpointBytes } from '../train/checkpoint.js';
 import { checkTrainConfig, defaultConfig, type TrainConfig, Trainer } from '../train/loop.js';
 import { TASKS, type TaskName } from '../train/model.js';
 import { lossPlotSvg } from '../train/plot.js';
-import { parseDtype, parseInteger, parseNonlinearity } from './options.js';
+import { parseCell, parseDtype, parseInteger, parseNonlinearity } from './options.js';
 import { KEY_HELP, type RnnWeights, readRnnWeights } from './weights.js';
 
 export interface TrainCommandOptions {
   task: TaskName;
+  /** The module to train (default: the --init file's, else the RNN). */
+  cell?: CellKind;
   layers?: number;
   compareLayers?: number[];
   hidden?: number;
@@ -88,7 +90,14 @@ function defaultOutDir(task: TaskName, now = new Date()): string {
 /** The TrainConfig for one depth: the task's defaults, overridden by what was given. */
 export function configFor(o: TrainCommandOptions, layers: number): TrainConfig {
   const c = defaultConfig(o.task);
+  if (o.nonlinearity !== undefined && o.cell !== undefined && o.cell !== 'RNN') {
+    throw new RnnError('invalid_argument', `--nonlinearity is nn.RNN's; --cell ${o.cell.toLowerCase()} has none`, {
+      expected: 'RNN',
+      got: o.cell,
+    });
+  }
   const given: { [K in keyof TrainConfig]?: TrainConfig[K] | undefined } = {
+    cell: o.cell,
     hidden: o.hidden,
     steps: o.steps,
     lr: o.lr,
@@ -159,6 +168,7 @@ function loadInit(trainer: Trainer, init: RnnWeights, path: string): string {
   const a = architectureOf(init.sd);
   const c = trainer.model.config;
   const flags: string[] = [];
+  if (a.cell !== c.cell) flags.push(`--cell ${a.cell.toLowerCase()}`);
   if (a.numLayers !== c.numLayers) flags.push(`--layers ${a.numLayers}`);
   if (a.hiddenSize !== c.hiddenSize) flags.push(`--hidden ${a.hiddenSize}`);
   const other: string[] = [];
@@ -167,15 +177,16 @@ function loadInit(trainer: Trainer, init: RnnWeights, path: string): string {
       `--task ${c.task} feeds ${c.inputSize} input feature(s)${c.task === 'chars' ? ' (one per character of its vocabulary)' : ''}, the file's RNN takes ${a.inputSize}`,
     );
   }
-  if (a.bidirectional) other.push('the file holds a bidirectional RNN, which train refuses');
-  if (!a.bias) other.push("the file's RNN has no biases, and train's have them");
+  if (a.bidirectional) other.push(`the file holds a bidirectional ${a.cell}, which train refuses`);
+  if (!a.bias) other.push(`the file's ${a.cell} has no biases, and train's have them`);
+  if (a.projSize) other.push(`the file's LSTM has proj_size ${a.projSize}, which train does not make`);
   if (flags.length > 0 || other.length > 0) {
-    const file = `${a.numLayers} layer(s), hidden_size ${a.hiddenSize}, input_size ${a.inputSize}`;
-    const model = `${c.numLayers} layer(s), hidden_size ${c.hiddenSize}, input_size ${c.inputSize}`;
-    throw new RnnError('state_dict', `--init ${path} holds an RNN of ${file}; the model to train has ${model}`, {
+    const file = `an nn.${a.cell} of ${a.numLayers} layer(s), hidden_size ${a.hiddenSize}, input_size ${a.inputSize}`;
+    const model = `an nn.${c.cell} of ${c.numLayers} layer(s), hidden_size ${c.hiddenSize}, input_size ${c.inputSize}`;
+    throw new RnnError('state_dict', `--init ${path} holds ${file}; the model to train is ${model}`, {
       expected: model,
       got: file,
-      hint: [flags.length > 0 ? `pass ${flags.join(' ')} to train a model of the file's sizes` : '', ...other]
+      hint: [flags.length > 0 ? `pass ${flags.join(' ')} to train a model like the file's` : '', ...other]
         .filter(Boolean)
         .join('; '),
     });
@@ -234,7 +245,8 @@ function metadataOf(c: TrainConfig, steps: number): Record<string, string> {
 const fall = (losses: readonly number[]) => {
   const first = losses[0] as number;
   const last = losses.at(-1) as number;
-  return `loss ${first.toPrecision(4)} -> ${last.toPrecision(4)} (${(first / last).toFixed(1)}x lower)`;
+  const change = last <= first ? `${(first / last).toFixed(1)}x lower` : `${(last / first).toFixed(1)}x higher`;
+  return `loss ${first.toPrecision(4)} -> ${last.toPrecision(4)} (${change})`;
 };
 
 /** Runs the command; returns the closing summary (what was written where). */
@@ -256,8 +268,11 @@ export async function trainCommand(o: TrainCommandOptions, out: Output): Promise
   }
   const init =
     o.init === undefined ? undefined : await readRnnWeights(o.init, o.key === undefined ? {} : { key: o.key });
+  // Without --cell, a file's module is what to train (an LSTM trained in PyTorch goes on as an LSTM)
+  const cell = o.cell ?? (init ? architectureOf(init.sd).cell : undefined);
+  const withCell = cell === undefined ? o : { ...o, cell };
   const depths = o.compareLayers ?? [o.layers ?? defaultConfig(o.task).layers];
-  const configs = depths.map((k) => configFor(o, k)); // validate every depth before training any
+  const configs = depths.map((k) => configFor(withCell, k)); // validate every depth before training any
   // With --init (one depth), the model is built and the weights loaded before anything is written.
   const initTrainer = init === undefined ? undefined : new Trainer(configs[0] as TrainConfig);
   const headAt = initTrainer !== undefined && init !== undefined ? loadInit(initTrainer, init, o.init as string) : '';
@@ -317,7 +332,7 @@ export async function trainCommand(o: TrainCommandOptions, out: Output): Promise
   for (const r of runs) {
     const c = r.trainer.config;
     lines.push(
-      `  ${r.file.padEnd(28)} ${c.layers}-layer ${c.nonlinearity} RNN, hidden ${c.hidden}: ${r.trainer.losses.length} steps, ${fall(r.trainer.losses)}`,
+      `  ${r.file.padEnd(28)} ${c.layers}-layer ${c.cell === 'RNN' ? `${c.nonlinearity} RNN` : c.cell}, hidden ${c.hidden}: ${r.trainer.losses.length} steps, ${fall(r.trainer.losses)}`,
     );
   }
   lines.push(`  ${'loss.csv'.padEnd(28)} ${header} per step${compare ? ' (one block of rows per depth)' : ''}`);
@@ -330,14 +345,17 @@ export async function trainCommand(o: TrainCommandOptions, out: Output): Promise
 export function registerTrain(program: Command): void {
   program
     .command('train')
-    .description('train a stacked RNN on embedded data; write weights, loss.csv and a loss plot (loss.svg)')
+    .description(
+      'train a stacked RNN, LSTM or GRU on embedded data; write weights, loss.csv and a loss plot (loss.svg)',
+    )
     .option(
       '--task <task>',
       "'sine' (next-step prediction of a noisy sine mixture) or 'chars' (character language model)",
       parseTask,
       'sine',
     )
-    .option('--layers <k>', 'stacked RNN layers (default 2)', parseInteger('layers', 1, 16))
+    .option('--cell <cell>', "rnn (default), lstm or gru (default with --init: the file's)", parseCell)
+    .option('--layers <k>', 'stacked layers (default 2)', parseInteger('layers', 1, 16))
     .option(
       '--compare-layers <list>',
       'train one model per depth, e.g. 1,2,3, on the same data, and plot them together',
@@ -352,7 +370,7 @@ export function registerTrain(program: Command): void {
     .option('--batch <n>', 'sequences per batch (default 16)', parseInteger('batch', 1, 4096))
     .option('--seq-len <l>', 'steps per sequence (default: 40 sine, 48 chars)', parseInteger('seq-len', 2, 100_000))
     .option('--clip <x>', 'max gradient norm, 0 for none (default 1)', parseNonNegative('clip'))
-    .option('--nonlinearity <f>', 'tanh (default) or relu', parseNonlinearity)
+    .option('--nonlinearity <f>', "the RNN's tanh (default) or relu", parseNonlinearity)
     .option('--dtype <dtype>', 'float32 (default) or float64', parseDtype)
     .option('--out <dir>', 'output directory (default: runs/<task>-<timestamp>)')
     .option(

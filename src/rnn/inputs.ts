@@ -127,6 +127,14 @@ export function prepareForward(
   }
   checkSameDtype(input, s.dtype, 'input');
   const batched = rank === 3;
+  if (statesArg !== null && statesArg.length !== s.stateSizes.length) {
+    const want = STATE_NAMES.slice(0, s.stateSizes.length).join(', ');
+    throw new RnnError(
+      'invalid_argument',
+      `${s.name} takes its initial state as [${want}], got ${statesArg.length} tensor(s)`,
+      { expected: s.stateSizes.length, got: statesArg.length },
+    );
+  }
   const hx = statesArg === null ? null : statesArg.map((h, i) => checkTensor(h, STATE_NAMES[i] as string));
   if (hx) {
     const want = batched ? 3 : 2;
