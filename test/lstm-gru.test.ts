@@ -816,3 +816,12 @@ test('forwardStates refuses a state list of the wrong length: an LSTM takes [h0,
   assert.throws(() => lstm.forwardStates(x, [h]), /LSTM takes its initial state as \[h0, c0\], got 1 tensor\(s\)/);
   assert.throws(() => gru.forwardStates(x, [h, h]), /GRU takes its initial state as \[h0\], got 2 tensor\(s\)/);
 });
+
+test('a typo in num_layers is refused at once by its tensor count, before anything is listed or allocated', () => {
+  for (const make of [
+    () => new RNN({ inputSize: 1, hiddenSize: 1, numLayers: 1e8 }),
+    () => new LSTM({ inputSize: 1, hiddenSize: 2, numLayers: 1e8, projSize: 1 }),
+  ]) {
+    assert.throws(make, /num_layers=100000000 would have \d+ parameter tensors; the limit is 100000/);
+  }
+});

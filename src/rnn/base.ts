@@ -15,6 +15,12 @@ import { type ParameterKind, parameterCount, parameterName, parameterSpecs, type
 import { type DirectionWeights, type StackTape, type StackWorkspace, stackForward, WORKSPACE_MAX } from './stack.js';
 import { stackBackward, tapeBytes } from './stack-backward.js';
 
+/**
+ * The most parameter tensors a module may have (num_layers * directions * 4 or 5): far beyond any real network,
+ * and what a safetensors file may hold, so that a typo is refused before a list of specs is built for it.
+ */
+export const MAX_PARAMETER_TENSORS = 100_000;
+
 /** The options every recurrent module takes. */
 export interface RecurrentOptions {
   /** I: features of each input step. */
@@ -188,6 +194,14 @@ export abstract class RNNBase extends Module {
     this.mode = modeOf(choice.cell, choice.nonlinearity);
     this.kernel = getKernel(options.backend);
     // Checked before any spec is listed or array allocated: a typo (num_layers 1e8) must fail in one line.
+    const tensors = this.numLayers * this.directions * (2 + (this.bias ? 2 : 0) + (this.projSize ? 1 : 0));
+    if (tensors > MAX_PARAMETER_TENSORS) {
+      throw new RnnError(
+        'invalid_argument',
+        `${name} with num_layers=${this.numLayers} would have ${tensors} parameter tensors; the limit is ${MAX_PARAMETER_TENSORS}`,
+        { expected: `<= ${MAX_PARAMETER_TENSORS} tensors`, got: tensors },
+      );
+    }
     const count = parameterCount(this.architecture);
     const bytes = count * (this.dtype === 'float64' ? 8 : 4);
     if (bytes > MAX_TENSOR_BYTES) {
