@@ -69,7 +69,7 @@ export {
   parameterSpecs,
   type RnnArchitecture,
 } from './rnn/params.js';
-export { RNN, type RNNGradients, type RNNOptions } from './rnn/rnn.js';
+export { HiddenStateModule, RNN, type RNNGradients, type RNNOptions, type RNNParameterGradients } from './rnn/rnn.js';
 export {
   type CellOptions,
   RNNCell,

@@ -2,9 +2,8 @@
  * nn.GRU: a multi-layer gated recurrent unit network with PyTorch's options, parameters and numbers. The stacking
  * is the RNN's; only the cell differs.
  */
-import type { Tensor } from '../tensor.js';
-import { type BackwardOptions, type ForwardOptions, type RecurrentOptions, RNNBase, stackModules } from './base.js';
-import { type RNNGradients, type RNNParameterGradients, refuseProjection } from './rnn.js';
+import { type RecurrentOptions, stackModules } from './base.js';
+import { HiddenStateModule, refuseProjection } from './rnn.js';
 
 export type GRUOptions = RecurrentOptions;
 
@@ -24,7 +23,7 @@ export type GRUOptions = RecurrentOptions;
  * const gru = new GRU({ inputSize: 10, hiddenSize: 20, numLayers: 2, seed: 0 }); // nn.GRU(10, 20, 2)
  * const [output, hN] = gru.forward(randn([5, 3, 10]));                          // (5, 3, 20), (2, 3, 20)
  */
-export class GRU extends RNNBase {
+export class GRU extends HiddenStateModule {
   constructor(options: GRUOptions) {
     if (typeof options === 'object' && options !== null) refuseProjection(options);
     super(options, { cell: 'GRU' });
@@ -38,28 +37,6 @@ export class GRU extends RNNBase {
 
   protected layerOptions(): GRUOptions {
     return this.options;
-  }
-
-  /** Runs the network: `[output, hN]`, h0 defaulting to zeros; as `RNN.forward`. */
-  forward(input: Tensor, h0?: Tensor | null, options?: ForwardOptions): [Tensor, Tensor] {
-    const [output, [hN]] = this.forwardStates(input, h0 === undefined || h0 === null ? null : [h0], options);
-    return [output, hN as Tensor];
-  }
-
-  /** Backpropagation through time for the last recorded forward; as `RNN.backward`. */
-  backward(gradOutput: Tensor | null, gradHN?: Tensor | null): RNNGradients;
-  backward(
-    gradOutput: Tensor | null,
-    gradHN: Tensor | null | undefined,
-    options: { inputGrad: false },
-  ): RNNParameterGradients;
-  backward(
-    gradOutput: Tensor | null,
-    gradHN?: Tensor | null,
-    options: BackwardOptions = {},
-  ): RNNGradients | RNNParameterGradients {
-    const { input, states } = this.backwardStates(gradOutput, [gradHN], options);
-    return { input, h0: states[0] ?? null } as RNNGradients | RNNParameterGradients;
   }
 
   /** K single-layer GRUs with this network's weights copied (see `RNN.split`). */

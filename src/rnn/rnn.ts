@@ -38,42 +38,10 @@ export function refuseProjection(options: object): void {
 }
 
 /**
- * A multi-layer Elman RNN, `torch.nn.RNN`. For each layer l = 0..K-1 and step t:
- *
- *     h_t^l = f(x_t^l W_ih^l^T + b_ih^l + h_{t-1}^l W_hh^l^T + b_hh^l),   x_t^0 = x_t,   x_t^l = h_t^{l-1}
- *
- * Layer l > 0 reads layer l-1's output sequence (with dropout between layers in training), and each layer
- * carries its own state. Shapes: input (L, N, I) [(N, L, I) with batchFirst, or unbatched (L, I)];
- * h0, h_n (D*K, N, H) [(D*K, H)]; output (L, N, D*H) [(N, L, D*H), (L, D*H)]. Parameters as PyTorch names them:
- * weight_ih_l{k} (H, I or D*H), weight_hh_l{k} (H, H), bias_ih_l{k} (H), bias_hh_l{k} (H), `_reverse` for d = 1.
- *
- * @example
- * const rnn = new RNN({ inputSize: 2, hiddenSize: 3, numLayers: 2, seed: 0 });
- * const x = randn([3, 3, 2], { generator: 1 }); // (L, N, I)
- * const [output, hN] = rnn.forward(x);          // (3, 3, 3), (2, 3, 3)
+ * What nn.RNN and nn.GRU share beyond RNNBase: one state, h, so PyTorch's forward(input, h0) -> (output, h_n) and
+ * a backward that mirrors it.
  */
-export class RNN extends RNNBase {
-  readonly nonlinearity: Nonlinearity;
-
-  constructor(options: RNNOptions) {
-    if (typeof options === 'object' && options !== null) refuseProjection(options);
-    const nonlinearity = checkNonlinearity(
-      typeof options === 'object' && options !== null ? (options.nonlinearity ?? 'tanh') : 'tanh',
-    );
-    super(options, { cell: 'RNN', nonlinearity });
-    this.nonlinearity = nonlinearity;
-  }
-
-  /** The options that rebuild this module's shape and behaviour (without its weights). */
-  get options(): Required<Omit<RNNOptions, 'seed' | 'backend'>> {
-    const { inputSize, hiddenSize, numLayers, nonlinearity, bias, batchFirst, dropout, bidirectional, dtype } = this;
-    return { inputSize, hiddenSize, numLayers, nonlinearity, bias, batchFirst, dropout, bidirectional, dtype };
-  }
-
-  protected layerOptions(): RNNOptions {
-    return this.options;
-  }
-
+export abstract class HiddenStateModule extends RNNBase {
   /**
    * Runs the network: `[output, hN]`. `h0` defaults to zeros. See the class docs for shapes and
    * `ForwardOptions.lengths` for variable-length batches.
@@ -111,6 +79,44 @@ export class RNN extends RNNBase {
   ): RNNGradients | RNNParameterGradients {
     const { input, states } = this.backwardStates(gradOutput, [gradHN], options);
     return { input, h0: states[0] ?? null } as RNNGradients | RNNParameterGradients;
+  }
+}
+
+/**
+ * A multi-layer Elman RNN, `torch.nn.RNN`. For each layer l = 0..K-1 and step t:
+ *
+ *     h_t^l = f(x_t^l W_ih^l^T + b_ih^l + h_{t-1}^l W_hh^l^T + b_hh^l),   x_t^0 = x_t,   x_t^l = h_t^{l-1}
+ *
+ * Layer l > 0 reads layer l-1's output sequence (with dropout between layers in training), and each layer
+ * carries its own state. Shapes: input (L, N, I) [(N, L, I) with batchFirst, or unbatched (L, I)];
+ * h0, h_n (D*K, N, H) [(D*K, H)]; output (L, N, D*H) [(N, L, D*H), (L, D*H)]. Parameters as PyTorch names them:
+ * weight_ih_l{k} (H, I or D*H), weight_hh_l{k} (H, H), bias_ih_l{k} (H), bias_hh_l{k} (H), `_reverse` for d = 1.
+ *
+ * @example
+ * const rnn = new RNN({ inputSize: 2, hiddenSize: 3, numLayers: 2, seed: 0 });
+ * const x = randn([3, 3, 2], { generator: 1 }); // (L, N, I)
+ * const [output, hN] = rnn.forward(x);          // (3, 3, 3), (2, 3, 3)
+ */
+export class RNN extends HiddenStateModule {
+  readonly nonlinearity: Nonlinearity;
+
+  constructor(options: RNNOptions) {
+    if (typeof options === 'object' && options !== null) refuseProjection(options);
+    const nonlinearity = checkNonlinearity(
+      typeof options === 'object' && options !== null ? (options.nonlinearity ?? 'tanh') : 'tanh',
+    );
+    super(options, { cell: 'RNN', nonlinearity });
+    this.nonlinearity = nonlinearity;
+  }
+
+  /** The options that rebuild this module's shape and behaviour (without its weights). */
+  get options(): Required<Omit<RNNOptions, 'seed' | 'backend'>> {
+    const { inputSize, hiddenSize, numLayers, nonlinearity, bias, batchFirst, dropout, bidirectional, dtype } = this;
+    return { inputSize, hiddenSize, numLayers, nonlinearity, bias, batchFirst, dropout, bidirectional, dtype };
+  }
+
+  protected layerOptions(): RNNOptions {
+    return this.options;
   }
 
   /**
