@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
 import { RnnError } from '../src/errors.js';
-import { IntTensor } from '../src/io/pt/int-tensor.js';
+import { IntTensor } from '../src/int-tensor.js';
 import { Embedding, type EmbeddingOptions } from '../src/nn/embedding.js';
 import { Generator } from '../src/random.js';
 import { type DType, type NestedArray, type Tensor, tensor } from '../src/tensor.js';

@@ -3,7 +3,7 @@
  * of a text model: ids (N, L) become vectors (N, L, E) that an RNN reads.
  */
 import { checkInteger, RnnError } from '../errors.js';
-import { IntTensor } from '../io/pt/int-tensor.js';
+import { IntTensor } from '../int-tensor.js';
 import type { Generator } from '../random.js';
 import { allocate, type DType, flatten, formatBytes, MAX_TENSOR_BYTES, type NestedArray, Tensor } from '../tensor.js';
 import { checkDtype, checkGradient, Module, toGenerator } from './module.js';

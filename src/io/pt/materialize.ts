@@ -6,8 +6,8 @@
  * through their strides, so the result never aliases the file or another tensor.
  */
 import { RnnError } from '../../errors.js';
+import { IntTensor } from '../../int-tensor.js';
 import { Tensor } from '../../tensor.js';
-import { IntTensor } from './int-tensor.js';
 import type { Budget } from './limits.js';
 import { ITEM_SIZE, type StorageDType, type TensorRef } from './torch-pickle.js';
 

@@ -6,9 +6,9 @@
  * `readPtObject` returns the whole pickled object (dicts, lists, numbers, strings and tensors).
  */
 import { formatNames, quoteName, RnnError } from '../../errors.js';
+import type { IntTensor } from '../../int-tensor.js';
 import { Tensor } from '../../tensor.js';
 import { openPtArchive, type PtArchive } from './archive.js';
-import type { IntTensor } from './int-tensor.js';
 import { type PtLimits, resolveLimits } from './limits.js';
 import { materialize } from './materialize.js';
 import { TensorRef } from './torch-pickle.js';

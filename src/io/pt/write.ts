@@ -6,8 +6,8 @@
  * none, and every version reads a missing one as little-endian.
  */
 import { RnnError } from '../../errors.js';
+import { IntTensor } from '../../int-tensor.js';
 import { Tensor } from '../../tensor.js';
-import { IntTensor } from './int-tensor.js';
 import { HOST_LITTLE_ENDIAN } from './materialize.js';
 import { writeStoredZip, type ZipMember } from './zip-write.js';
 

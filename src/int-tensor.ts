@@ -4,7 +4,7 @@
  * The model itself computes only in floats; integer tensors appear in state dicts as bookkeeping (e.g.
  * BatchNorm's `num_batches_tracked`) and are kept exact rather than rounded into a float.
  */
-import { checkShape } from '../../tensor.js';
+import { checkShape } from './tensor.js';
 
 export type IntDType = 'int64' | 'int32';
 export type IntArray = BigInt64Array | Int32Array;
