@@ -10,6 +10,7 @@
 //   linearBackward(dx|null, dw, db1|null, db2|null, dy, x, w, M, C, O)
 //   recurrenceBackward(dpre, dh0, dwhh, dout|null, dhN|null, out, h0, whh, L, N, H, outStride, outOffset, relu,
 //                      reverse, lengths|null)
+//   gatedRecurrence, gatedRecurrenceBackward   the fused LSTM and GRU (native/gated_addon.h)
 // with the meanings of src/kernels/kernel.ts.
 //
 // The parts, one translation unit: core.h and core_backward.h the arithmetic (shared with the wasm build),
@@ -28,10 +29,13 @@
 #pragma GCC target("avx2,fma")
 #include "core.h"
 #include "core_backward.h"
+#include "gated.h"
+#include "gated_backward.h"
 #pragma GCC pop_options
 
 #include "pool.h"
 #include "jobs.h"
+#include "gated_jobs.h"
 
 namespace {
 
@@ -451,6 +455,8 @@ napi_value Threads(napi_env env, napi_callback_info info) {
   return result;
 }
 
+#include "gated_addon.h"
+
 napi_value Init(napi_env env, napi_value exports) {
   __builtin_cpu_init();
   const bool supported = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
@@ -476,6 +482,7 @@ napi_value Init(napi_env env, napi_value exports) {
     napi_set_named_property(env, exports, "linearBackward", v);
     napi_create_function(env, "recurrenceBackward", NAPI_AUTO_LENGTH, RecurrenceBackward, nullptr, &v);
     napi_set_named_property(env, exports, "recurrenceBackward", v);
+    register_gated(env, exports);
   }
   return exports;
 }

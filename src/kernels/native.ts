@@ -4,6 +4,9 @@
  * The addon is built at install (`node native/build.mjs`); when it is missing, fails to load or the CPU lacks
  * AVX2/FMA, `nativeKernel` is null and the next kernel is used.
  *
+ * The LSTM and GRU recurrences are fused (native/gated.h): each step's product with the gate math in its tiles'
+ * epilogue, forward and backward, on the same threads as the RNN's.
+ *
  * Precision: the native path is float32 throughout, as PyTorch's CPU path is (FMA sums, restarted every 64 terms,
  * the state rounded to float32 every step), with biases and activations in float64 and rounded once. The backward
  * sums likewise: products in float32 tiles restarted every 64 terms, the long sums of the weight gradients over
@@ -96,6 +99,55 @@ export interface NativeAddon {
     reverse: boolean,
     lengths: Int32Array | null,
   ): void;
+  /** The fused LSTM (lstm true) or GRU recurrence (native/gated.h), with `RecurrenceArgs`' meanings. */
+  gatedRecurrence(
+    out: Float32Array,
+    hN: Float32Array,
+    cN: Float32Array | null,
+    pre: Float32Array,
+    whh: Float32Array,
+    h0: Float32Array,
+    c0: Float32Array | null,
+    whr: Float32Array | null,
+    bhh: Float32Array | null,
+    tape: Float32Array | null,
+    L: number,
+    N: number,
+    H: number,
+    P: number,
+    outStride: number,
+    outOffset: number,
+    lstm: boolean,
+    reverse: boolean,
+    lengths: Int32Array | null,
+  ): void;
+  /** Its backward (native/gated_backward.h), with `RecurrenceBackwardArgs`' meanings, accumulating. */
+  gatedRecurrenceBackward(
+    dpre: Float32Array,
+    dh0: Float32Array,
+    dc0: Float32Array | null,
+    dwhh: Float32Array,
+    dwhr: Float32Array | null,
+    dbhh: Float32Array | null,
+    dout: Float32Array | null,
+    dhN: Float32Array | null,
+    dcN: Float32Array | null,
+    out: Float32Array,
+    h0: Float32Array,
+    c0: Float32Array | null,
+    whh: Float32Array,
+    whr: Float32Array | null,
+    tape: Float32Array,
+    L: number,
+    N: number,
+    H: number,
+    P: number,
+    outStride: number,
+    outOffset: number,
+    lstm: boolean,
+    reverse: boolean,
+    lengths: Int32Array | null,
+  ): void;
 }
 
 /** Why the addon is not in use, or null when it is. */
@@ -166,9 +218,17 @@ export function createNativeKernel(addon: NativeAddon, options: NativeKernelOpti
     },
 
     recurrence(a: RecurrenceArgs) {
-      // LSTM and GRU: the gate math in plain loops around this kernel's products, until fused ones exist here
+      // LSTM and GRU: fused (native/gated.h) when every buffer is float32; else the gate math in plain loops
+      // around this kernel's products (./gated.ts), which hands float64 to the reference kernel
       if (a.mode === 'LSTM' || a.mode === 'GRU') {
-        gatedRecurrence(kernel, a);
+        const lstm = a.mode === 'LSTM';
+        const [c0, cN, whr, bhh, tape] = [a.c0 ?? null, a.cN ?? null, a.whr ?? null, a.bhh ?? null, a.tape ?? null];
+        if (f32(a.out, a.hN, a.pre, a.whh, a.h0, c0, cN, whr, bhh, tape)) {
+          // biome-ignore format: the addon's argument order
+          addon.gatedRecurrence(a.out as Float32Array, a.hN as Float32Array, lstm ? (cN as Float32Array | null) : null, a.pre as Float32Array, a.whh as Float32Array, a.h0 as Float32Array, lstm ? (c0 as Float32Array | null) : null, whr as Float32Array | null, lstm ? null : (bhh as Float32Array | null), tape as Float32Array | null, a.L, a.N, a.H, a.P ?? a.H, a.outStride, a.outOffset, lstm, a.reverse, a.lengths);
+        } else {
+          gatedRecurrence(kernel, a);
+        }
         return;
       }
       const { out, hN, pre, whh, h0 } = a;
@@ -214,7 +274,21 @@ export function createNativeKernel(addon: NativeAddon, options: NativeKernelOpti
 
     recurrenceBackward(a: RecurrenceBackwardArgs) {
       if (a.mode === 'LSTM' || a.mode === 'GRU') {
-        gatedRecurrenceBackward(kernel, a);
+        const lstm = a.mode === 'LSTM';
+        const [whr, dwhr, dbhh, tape] = [a.whr ?? null, a.dwhr ?? null, a.dbhh ?? null, a.tape ?? null];
+        if (tape instanceof Float32Array && f32(a.dpre, a.dwhh, a.out, a.whh, a.dout, whr, dwhr, dbhh)) {
+          // small float64 buffers beside float32 ones (states and their gradients) go through float32
+          const [dh0, flushH] = sinkF32(a.dh0);
+          const [dc0, flushC] = sinkF32(lstm ? (a.dc0 ?? null) : null);
+          const [dhN, dcN] = [readF32(a.dhN), lstm ? readF32(a.dcN ?? null) : null];
+          const [h0, c0] = [readF32(a.h0) as Float32Array, lstm ? readF32(a.c0 ?? null) : null];
+          // biome-ignore format: the addon's argument order
+          addon.gatedRecurrenceBackward(a.dpre as Float32Array, dh0, dc0, a.dwhh as Float32Array, dwhr as Float32Array | null, lstm ? null : (dbhh as Float32Array | null), a.dout as Float32Array | null, dhN, dcN, a.out as Float32Array, h0, c0, a.whh as Float32Array, whr as Float32Array | null, tape, a.L, a.N, a.H, a.P ?? a.H, a.outStride, a.outOffset, lstm, a.reverse, a.lengths);
+          flushH();
+          flushC();
+        } else {
+          gatedRecurrenceBackward(kernel, a);
+        }
         return;
       }
       const { dpre, dwhh, dout, out, whh } = a;

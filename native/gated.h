@@ -1,0 +1,305 @@
+// The LSTM and GRU recurrences, fused: core.h's tiles and panels for each step's h_{t-1} W_hh^T, with the gate
+// math in the tile's epilogue. Included after core.h by addon.cc and wasm.cc (the same source for both), as
+// core.h, it has no threads and no I/O; native/gated_jobs.h splits the steps between threads.
+//
+// The math is src/kernels/gated.ts's (see its header): per step t and sequence n still running,
+//   LSTM: a = pre_t + h W_hh^T (4H): i = s(a_i), f = s(a_f), g = tanh(a_g), o = s(a_o); c = f c + i g;
+//         h = o tanh(c), then h = h W_hr^T with proj_size.                 tape: i f g o c    (5H)
+//   GRU:  b = h W_hh^T + b_hh (3H): r = s(pre_r + b_r), z = s(pre_z + b_z), n = tanh(pre_n + r b_n);
+//         h = (h - n) z + n.                                                 tape: r z n b_n    (4H)
+// Precision, as the RNN's: the products are float32 tiles (FMA, restarted every KB terms); everything after them
+// (pre + sum + b_hh, the sigmoids and tanh, c, h) is float64, each stored value rounded once to float32. The
+// state h and c are carried in float32, as PyTorch carries them.
+//
+// Gate-interleaved panels: W_hh's G*H rows are packed so that the G panels of one block of NR units sit side by
+// side (panel u*G + g holds the rows g*H + u*NR ..). A tile of R rows runs over the G panels of a unit block at
+// once, so its epilogue sees every gate of its units: a step is one pass over its rows, as the RNN's is. The
+// files keep PyTorch's [i; f; g; o] (and [r; z; n]) order; packing already copies, so the permutation is free.
+#pragma once
+#include "core.h"
+
+// Blocks of NR units over H (the last one padded with zero panels).
+static inline int unit_blocks(int H) { return (H + NR - 1) / NR; }
+
+// Bp: unit_blocks(H) * G panels of K (W's columns) x NR, panel u*G + g holding W's rows g*H + u*NR + c (c < NR,
+// zeros past H). W is (G*H, K).
+static void pack_gated(float* Bp, const float* W, int G, int H, int K) {
+  const int U = unit_blocks(H);
+  for (int u = 0; u < U; u++) {
+    const int rows = H - u * NR < NR ? H - u * NR : NR;
+    for (int g = 0; g < G; g++)
+      pack_panels(Bp + ((size_t)u * G + g) * K * NR, W + ((size_t)g * H + (size_t)u * NR) * K, rows, K);
+  }
+}
+
+// Up to VH floats at p as float64 (n < VH: the rest 0), and back.
+static inline vd load_vd(const float* p, int n) {
+  vh v;
+  if (n >= VH) {
+    __builtin_memcpy(&v, p, sizeof v);
+  } else {
+    v = (vh){};
+    for (int c = 0; c < n; c++) v[c] = p[c];
+  }
+  return __builtin_convertvector(v, vd);
+}
+
+static inline void store_vd(float* p, vd x, int n) {
+  const vh v = __builtin_convertvector(x, vh);
+  if (n >= VH) {
+    __builtin_memcpy(p, &v, sizeof v);
+  } else {
+    for (int c = 0; c < n; c++) p[c] = v[c];
+  }
+}
+
+static inline vd abs_vd(vd x) { return x < 0 ? -x : x; }
+
+// a, b = 1/a, 1/b with one division: q = 1/(a b), 1/a = q b, 1/b = q a, within a few float64 ulps (far below the
+// 1e-11 that matters). a and b are at most e^110 + 1, so a b stays far from overflow.
+static inline void recip2(vd& a, vd& b) {
+  const vd q = 1.0 / (a * b);
+  const vd ra = q * b;
+  b = q * a;
+  a = ra;
+}
+
+// The sigmoid in float64 from the exp of core.h: with z = min(|x|, 110) (NaN: 110, so that it cannot spread through
+// a shared division), d = e^z + 1 and q = 1/d, s(x) = q for x < 0 and 1 - q otherwise (1 - q >= 1/2 loses
+// nothing). Past |x| = 110 the sigmoid is 0 or 1 once rounded to float32 (e^-104 is half the least subnormal).
+static inline vd sigmoid_z(vd x) {
+  const vd ax = abs_vd(x);
+  return ax <= 110.0 ? ax : splatd(110.0);
+}
+static inline vd sigmoid_from(vd x, vd q) {
+  const vd r = x < 0 ? q : 1.0 - q;
+  return x != x ? x : r;
+}
+// tanh as tanh_vd4 does it: z = min(|x|, 20) (NaN: 20), d = e^(2z) + 1, and tanh_from(x, z, 2/d).
+static inline vd tanh_z(vd x) {
+  const vd ax = abs_vd(x);
+  return ax <= 20.0 ? ax : splatd(20.0);
+}
+
+// One row's units 0..width (<= NR) of an LSTM step. acc: the tile's row, gate g's sums at g*NR; pre: the row's
+// pre-activations at the block's first unit, gate g at g*H; c: the row's cell state at the block, read and
+// written; h (and out, when not null): where o tanh(c) goes; tape (null: none): i f g o c at g*H.
+static inline void lstm_units(float* h, float* out, float* c, float* tape, const float* acc, const float* pre, int H,
+                              int width) {
+  for (int j = 0; j < width; j += VH) {
+    const int n = width - j;
+    vd x[4], z[4], d[4];
+#pragma GCC unroll 4
+    for (int g = 0; g < 4; g++) {
+      x[g] = load_vd(acc + g * NR + j, VH) + load_vd(pre + (size_t)g * H + j, n);
+      z[g] = g == 2 ? tanh_z(x[g]) : sigmoid_z(x[g]);
+      d[g] = exp_small(g == 2 ? z[g] + z[g] : z[g]) + 1.0;
+    }
+    recip2(d[0], d[1]);
+    recip2(d[2], d[3]);
+    const vd i = sigmoid_from(x[0], d[0]), f = sigmoid_from(x[1], d[1]), gg = tanh_from(x[2], z[2], d[2] + d[2]),
+             o = sigmoid_from(x[3], d[3]);
+    const vd cc = f * load_vd(c + j, n) + i * gg;
+    const vd zc = tanh_z(cc);
+    const vd hv = o * tanh_from(cc, zc, 2.0 / (exp_small(zc + zc) + 1.0));
+    store_vd(h + j, hv, n);
+    if (out) store_vd(out + j, hv, n);
+    store_vd(c + j, cc, n);
+    if (tape) {
+      store_vd(tape + j, i, n);
+      store_vd(tape + H + j, f, n);
+      store_vd(tape + 2 * (size_t)H + j, gg, n);
+      store_vd(tape + 3 * (size_t)H + j, o, n);
+      store_vd(tape + 4 * (size_t)H + j, cc, n);
+    }
+  }
+}
+
+// One row's units 0..width of a GRU step: acc and pre as lstm_units' (3 gates); bhh: b_hh at the block's first
+// unit, gate g at g*H (null: 0); hp: the row's h_{t-1} at the block; h (and out, when not null): the new h;
+// tape (null: none): r z n b_n at g*H.
+static inline void gru_units(float* h, float* out, float* tape, const float* acc, const float* pre, const float* bhh,
+                             const float* hp, int H, int width) {
+  for (int j = 0; j < width; j += VH) {
+    const int n = width - j;
+    vd b[3];
+#pragma GCC unroll 3
+    for (int g = 0; g < 3; g++) {
+      b[g] = load_vd(acc + g * NR + j, VH);
+      if (bhh) b[g] += load_vd(bhh + (size_t)g * H + j, n);
+    }
+    const vd xr = load_vd(pre + j, n) + b[0], xz = load_vd(pre + H + j, n) + b[1];
+    vd dr = exp_small(sigmoid_z(xr)) + 1.0, dz = exp_small(sigmoid_z(xz)) + 1.0;
+    recip2(dr, dz);
+    const vd r = sigmoid_from(xr, dr), z = sigmoid_from(xz, dz);
+    const vd xn = load_vd(pre + 2 * (size_t)H + j, n) + r * b[2];
+    const vd zn = tanh_z(xn);
+    const vd nn = tanh_from(xn, zn, 2.0 / (exp_small(zn + zn) + 1.0));
+    const vd hv = (load_vd(hp + j, n) - nn) * z + nn;
+    store_vd(h + j, hv, n);
+    if (out) store_vd(out + j, hv, n);
+    if (tape) {
+      store_vd(tape + j, r, n);
+      store_vd(tape + H + j, z, n);
+      store_vd(tape + 2 * (size_t)H + j, nn, n);
+      store_vd(tape + 3 * (size_t)H + j, b[2], n);
+    }
+  }
+}
+
+// The tile of R rows of A over the G panels of one unit block (Bp at its first panel, `ps` floats apart): T[i*TW +
+// g*NR + c]. The sums are the tiles' (one float32 chain per column), so the tile's shape never changes a float.
+template <int G>
+static inline void gated_tile(float* T, int R, const float* A, size_t lda, const float* Bp, size_t ps, int K) {
+  if (R == 1) {
+    if (G == 4) tile<1, 4>(T, A, lda, Bp, ps, K);
+    else tile<1, 3>(T, A, lda, Bp, ps, K);
+  } else if (R == 2) {
+    tile<2, 2>(T, A, lda, Bp, ps, K);
+    if (G == 4) tile<2, 2>(T + 2 * NR, A, lda, Bp + 2 * ps, ps, K);
+    else tile<2, 1>(T + 2 * NR, A, lda, Bp + 2 * ps, ps, K);
+  } else {
+    for (int g = 0; g < G; g++) tile_any(T + g * NR, R, 1, A, lda, Bp + g * ps, ps, K);
+  }
+}
+
+// One fused step of rows m0..m1 (absolute), unit blocks u0..u1:
+//   the gates of h (rows P apart; K = P) @ W_hh^T from the gate-interleaved panels Bp, plus pre_t (rows G*H apart),
+//   then per unit LSTM: c (rows H apart) and hn = o tanh(c) (rows H apart); GRU: hn (rows H apart, b_hh added to
+//   the sums, h_{t-1} read from h); out_t (rows outStride apart; null: not written) gets hn; tape_t (rows tw apart;
+//   null: none) the values the backward reads.
+// Rows with t >= lengths[n] keep their state: c is left alone, hn gets h's row (when `carry`), out_t a row of zeros,
+// and the tape nothing. The next step's rows of pre and out (null after the last step) are prefetched.
+template <int G>
+__attribute__((noinline)) static void gated_step(float* hn, float* out_t, size_t outStride, const float* h,
+                                                 const float* pre_t, float* c, float* tape_t, const float* Bp,
+                                                 const float* bhh, int H, int P, int m0, int m1, int u0, int u1,
+                                                 const int32_t* lengths, int t, bool carry, const float* pre_next,
+                                                 float* out_next) {
+  const size_t ps = (size_t)P * NR, GH = (size_t)G * H, tw = (size_t)(G + 1) * H;
+  float T[MR * TW] __attribute__((aligned(64)));
+  const int MC = 96;
+  for (int mb = m0; mb < m1; mb += MC) {
+    const int me = m1 < mb + MC ? m1 : mb + MC;
+    for (int u = u0; u < u1; u++) {
+      const int j0 = u * NR;
+      const int width = H - j0 < NR ? H - j0 : NR;
+      for (int m = mb; m < me; m += MR) {
+        const int R = me - m < MR ? me - m : MR;
+        gated_tile<G>(T, R, h + (size_t)m * P, (size_t)P, Bp + (size_t)u * G * ps, ps, P);
+        for (int i = 0; i < R; i++) {
+          const int n = m + i;
+          if (pre_next) {
+            for (int g = 0; g < G; g++) prefetch_row(pre_next + (size_t)n * GH + (size_t)g * H + j0, width, 0);
+            if (out_next) prefetch_row(out_next + (size_t)n * outStride + j0, width, 1);
+          }
+          float* o = out_t ? out_t + (size_t)n * outStride + j0 : nullptr;
+          float* dst = hn + (size_t)n * H + j0;
+          if (lengths && t >= lengths[n]) {
+            if (carry) {
+              for (int j = 0; j < width; j++) dst[j] = h[(size_t)n * P + j0 + j];
+            }
+            if (o) {
+              for (int j = 0; j < width; j++) o[j] = 0.0f;
+            }
+            continue;
+          }
+          float* tp = tape_t ? tape_t + (size_t)n * tw + j0 : nullptr;
+          const float* p = pre_t + (size_t)n * GH + j0;
+          if (G == 4) {
+            lstm_units(dst, o, c + (size_t)n * H + j0, tp, T + i * TW, p, H, width);
+          } else {
+            gru_units(dst, o, tp, T + i * TW, p, bhh ? bhh + j0 : nullptr, h + (size_t)n * P + j0, H, width);
+          }
+        }
+      }
+    }
+  }
+}
+
+// The projection of a projected LSTM's step, rows m0..m1 x panels p0..p1 of P: h (rows P apart) = hh (rows H apart)
+// @ W_hr^T from W_hr's panels (K = H), and out_t (rows outStride apart) the same; rows with t >= lengths[n] keep
+// their h and write zeros.
+static void projection_step(float* h, float* out_t, size_t outStride, const float* hh, const float* Bpr, int H, int P,
+                            int m0, int m1, int p0, int p1, const int32_t* lengths, int t) {
+  for_tiles(hh, (size_t)H, Bpr, H, m0, m1, p0, p1, [&](int m, int R, int p, int np, const float* T) {
+    const int j0 = p * NR;
+    const int width = P - j0 < np * NR ? P - j0 : np * NR;
+    for (int i = 0; i < R; i++) {
+      const int n = m + i;
+      float* o = out_t + (size_t)n * outStride + j0;
+      if (lengths && t >= lengths[n]) {
+        for (int j = 0; j < width; j++) o[j] = 0.0f;
+        continue;
+      }
+      float* dst = h + (size_t)n * P + j0;
+      const float* s = T + i * TW;
+      for (int j = 0; j < width; j++) dst[j] = s[j], o[j] = s[j];
+    }
+  });
+}
+
+// One direction's forward, as substeps that threads can share (gated_jobs.h) or one thread runs in order
+// (`run_all`): substep s of step s / S, where S is 2 with a projection (the gates, then the projection: each reads
+// all of what the one before wrote) and 1 without. A substep covers `panels()` units of work, split at will
+// between threads: the gates' unit blocks, or the projection's panels of P.
+struct GatedForward {
+  int G, L, N, H, P;  // P: h's width (proj_size, else H)
+  int reverse;
+  const int32_t* lengths;
+  float* out;  // at the direction's offset: row (t*N + n) at (t*N + n) * outStride
+  size_t outStride;
+  const float* pre;  // (L, N, G*H)
+  const float* h0;   // (N, P)
+  const float* bhh;  // GRU: (G*H) or null
+  float* tape;       // (L, N, tape width) or null
+  const float* Bp;   // pack_gated(W_hh): K = P
+  const float* Bpr;  // a projected LSTM's W_hr panels (pack_panels: P features, K = H); null without projection
+  float* hbuf[2];    // (N, P) each: the state, alternating without a projection, hbuf[0] in place with one
+  float* c;          // LSTM: (N, H), c0 to begin with, cN at the end
+  float* hh;         // with a projection: (N, H) o tanh(c) of the running step
+
+  int S() const { return Bpr ? 2 : 1; }
+  int panels() const {
+    const int U = unit_blocks(H), Q = Bpr ? (int)panel_count(P) : 0;
+    return U > Q ? U : Q;
+  }
+  int tape_width() const { return (G + 1) * H; }  // LSTM i f g o c, GRU r z n b_n
+  // the state after the last step
+  const float* last() const { return Bpr ? hbuf[0] : L == 0 ? h0 : hbuf[(L - 1) & 1]; }
+
+  void substep(int s, int p0, int p1, int m0, int m1) const {
+    const int step = s / S(), t = reverse ? L - 1 - step : step;
+    const size_t tN = (size_t)t * N;
+    if (Bpr && (s & 1)) {
+      const int Q = (int)panel_count(P);
+      if (p0 < Q) projection_step(hbuf[0], out + tN * outStride, outStride, hh, Bpr, H, P, m0, m1, p0, p1 < Q ? p1 : Q,
+                                  lengths, t);
+      return;
+    }
+    const int U = unit_blocks(H);
+    if (p0 >= U) return;
+    const int u1 = p1 < U ? p1 : U;
+    const bool more = step + 1 < L;
+    const int tn = reverse ? t - 1 : t + 1;
+    const float* hin = Bpr ? hbuf[0] : step == 0 ? h0 : hbuf[(step - 1) & 1];
+    float* hn = Bpr ? hh : hbuf[step & 1];
+    float* o = Bpr ? nullptr : out + tN * outStride;
+    const float* pn = more ? pre + (size_t)tn * N * G * H : nullptr;
+    float* on = more && !Bpr ? out + (size_t)tn * N * outStride : nullptr;
+    float* tp = tape ? tape + tN * tape_width() : nullptr;
+    if (G == 4) {
+      gated_step<4>(hn, o, outStride, hin, pre + tN * G * H, c, tp, Bp, nullptr, H, P, m0, m1, p0, u1, lengths, t,
+                    !Bpr, pn, on);
+    } else {
+      gated_step<3>(hn, o, outStride, hin, pre + tN * G * H, nullptr, tp, Bp, bhh, H, P, m0, m1, p0, u1, lengths, t,
+                    true, pn, on);
+    }
+  }
+
+  // Every substep on this thread, in order.
+  void run_all() const {
+    const int Q = panels();
+    for (int s = 0; s < L * S(); s++) substep(s, 0, Q, 0, N);
+  }
+};
