@@ -56,12 +56,26 @@ static inline void store_vd(float* p, vd x, int n) {
 static inline vd abs_vd(vd x) { return x < 0 ? -x : x; }
 
 // a, b = 1/a, 1/b with one division: q = 1/(a b), 1/a = q b, 1/b = q a, within a few float64 ulps (far below the
-// 1e-11 that matters). a and b are at most e^110 + 1, so a b stays far from overflow.
+// 1e-11 that matters). Every denominator here is at most e^110 + 1 (the sigmoid's) or e^40 + 1 (tanh's), so
+// products of up to 4 of them stay far from overflow (e^440 against e^709) and their reciprocals from underflow.
 static inline void recip2(vd& a, vd& b) {
   const vd q = 1.0 / (a * b);
   const vd ra = q * b;
   b = q * a;
   a = ra;
+}
+
+// d[0..3] = 1/d[0..3] with one division: q = 1/(d0 d1 d2 d3), then 1/(d0 d1) = q d2 d3 and 1/(d2 d3) = q d0 d1,
+// and each pair as in recip2.
+static inline void recip4(vd* d) {
+  const vd p01 = d[0] * d[1], p23 = d[2] * d[3];
+  const vd q = 1.0 / (p01 * p23);
+  const vd q01 = q * p23, q23 = q * p01;
+  const vd r0 = q01 * d[1], r2 = q23 * d[3];
+  d[1] = q01 * d[0];
+  d[3] = q23 * d[2];
+  d[0] = r0;
+  d[2] = r2;
 }
 
 // The sigmoid in float64 from the exp of core.h: with z = min(|x|, 110) (NaN: 110, so that it cannot spread through
@@ -84,65 +98,92 @@ static inline vd tanh_z(vd x) {
 // One row's units 0..width (<= NR) of an LSTM step. acc: the tile's row, gate g's sums at g*NR; pre: the row's
 // pre-activations at the block's first unit, gate g at g*H; c: the row's cell state at the block, read and
 // written; h (and out, when not null): where o tanh(c) goes; tape (null: none): i f g o c at g*H.
+// Two vectors of VH units at a time (their chains interleave), with one division for a vector's four gates and one
+// for the two tanh(c); columns past width are computed on zeros (the tile is NR wide) and not stored.
 static inline void lstm_units(float* h, float* out, float* c, float* tape, const float* acc, const float* pre, int H,
                               int width) {
-  for (int j = 0; j < width; j += VH) {
-    const int n = width - j;
-    vd x[4], z[4], d[4];
+  for (int j0 = 0; j0 < width; j0 += 2 * VH) {
+    vd x[2][4], z[2][4], d[2][4], cc[2], dc[2], zc[2];
+#pragma GCC unroll 2
+    for (int v = 0; v < 2; v++) {
+      const int j = j0 + v * VH, n = width - j;
 #pragma GCC unroll 4
-    for (int g = 0; g < 4; g++) {
-      x[g] = load_vd(acc + g * NR + j, VH) + load_vd(pre + (size_t)g * H + j, n);
-      z[g] = g == 2 ? tanh_z(x[g]) : sigmoid_z(x[g]);
-      d[g] = exp_small(g == 2 ? z[g] + z[g] : z[g]) + 1.0;
+      for (int g = 0; g < 4; g++) {
+        x[v][g] = load_vd(acc + g * NR + j, VH) + load_vd(pre + (size_t)g * H + j, n);
+        z[v][g] = g == 2 ? tanh_z(x[v][g]) : sigmoid_z(x[v][g]);
+        d[v][g] = exp_small(g == 2 ? z[v][g] + z[v][g] : z[v][g]) + 1.0;
+      }
+      recip4(d[v]);
+      const vd i = sigmoid_from(x[v][0], d[v][0]), f = sigmoid_from(x[v][1], d[v][1]);
+      const vd gg = tanh_from(x[v][2], z[v][2], d[v][2] + d[v][2]), o = sigmoid_from(x[v][3], d[v][3]);
+      x[v][0] = i, x[v][1] = f, x[v][2] = gg, x[v][3] = o;
+      cc[v] = f * load_vd(c + j, n) + i * gg;
+      zc[v] = tanh_z(cc[v]);
+      dc[v] = exp_small(zc[v] + zc[v]) + 1.0;
     }
-    recip2(d[0], d[1]);
-    recip2(d[2], d[3]);
-    const vd i = sigmoid_from(x[0], d[0]), f = sigmoid_from(x[1], d[1]), gg = tanh_from(x[2], z[2], d[2] + d[2]),
-             o = sigmoid_from(x[3], d[3]);
-    const vd cc = f * load_vd(c + j, n) + i * gg;
-    const vd zc = tanh_z(cc);
-    const vd hv = o * tanh_from(cc, zc, 2.0 / (exp_small(zc + zc) + 1.0));
-    store_vd(h + j, hv, n);
-    if (out) store_vd(out + j, hv, n);
-    store_vd(c + j, cc, n);
-    if (tape) {
-      store_vd(tape + j, i, n);
-      store_vd(tape + H + j, f, n);
-      store_vd(tape + 2 * (size_t)H + j, gg, n);
-      store_vd(tape + 3 * (size_t)H + j, o, n);
-      store_vd(tape + 4 * (size_t)H + j, cc, n);
+    recip2(dc[0], dc[1]);
+#pragma GCC unroll 2
+    for (int v = 0; v < 2; v++) {
+      const int j = j0 + v * VH, n = width - j;
+      if (n <= 0) break;
+      const vd hv = x[v][3] * tanh_from(cc[v], zc[v], dc[v] + dc[v]);
+      store_vd(h + j, hv, n);
+      if (out) store_vd(out + j, hv, n);
+      store_vd(c + j, cc[v], n);
+      if (tape) {
+        for (int g = 0; g < 4; g++) store_vd(tape + (size_t)g * H + j, x[v][g], n);
+        store_vd(tape + 4 * (size_t)H + j, cc[v], n);
+      }
     }
   }
 }
 
 // One row's units 0..width of a GRU step: acc and pre as lstm_units' (3 gates); bhh: b_hh at the block's first
 // unit, gate g at g*H (null: 0); hp: the row's h_{t-1} at the block; h (and out, when not null): the new h;
-// tape (null: none): r z n b_n at g*H.
+// tape (null: none): r z n b_n at g*H. Two vectors at a time, one division for their r and z and one for their n.
 static inline void gru_units(float* h, float* out, float* tape, const float* acc, const float* pre, const float* bhh,
                              const float* hp, int H, int width) {
-  for (int j = 0; j < width; j += VH) {
-    const int n = width - j;
-    vd b[3];
+  for (int j0 = 0; j0 < width; j0 += 2 * VH) {
+    vd b[2][3], x[2][2], d[4], r[2], z[2], xn[2], zn[2], dn[2];
+#pragma GCC unroll 2
+    for (int v = 0; v < 2; v++) {
+      const int j = j0 + v * VH, n = width - j;
 #pragma GCC unroll 3
-    for (int g = 0; g < 3; g++) {
-      b[g] = load_vd(acc + g * NR + j, VH);
-      if (bhh) b[g] += load_vd(bhh + (size_t)g * H + j, n);
+      for (int g = 0; g < 3; g++) {
+        b[v][g] = load_vd(acc + g * NR + j, VH);
+        if (bhh) b[v][g] += load_vd(bhh + (size_t)g * H + j, n);
+      }
+#pragma GCC unroll 2
+      for (int g = 0; g < 2; g++) {
+        x[v][g] = load_vd(pre + (size_t)g * H + j, n) + b[v][g];
+        d[2 * v + g] = exp_small(sigmoid_z(x[v][g])) + 1.0;
+      }
     }
-    const vd xr = load_vd(pre + j, n) + b[0], xz = load_vd(pre + H + j, n) + b[1];
-    vd dr = exp_small(sigmoid_z(xr)) + 1.0, dz = exp_small(sigmoid_z(xz)) + 1.0;
-    recip2(dr, dz);
-    const vd r = sigmoid_from(xr, dr), z = sigmoid_from(xz, dz);
-    const vd xn = load_vd(pre + 2 * (size_t)H + j, n) + r * b[2];
-    const vd zn = tanh_z(xn);
-    const vd nn = tanh_from(xn, zn, 2.0 / (exp_small(zn + zn) + 1.0));
-    const vd hv = (load_vd(hp + j, n) - nn) * z + nn;
-    store_vd(h + j, hv, n);
-    if (out) store_vd(out + j, hv, n);
-    if (tape) {
-      store_vd(tape + j, r, n);
-      store_vd(tape + H + j, z, n);
-      store_vd(tape + 2 * (size_t)H + j, nn, n);
-      store_vd(tape + 3 * (size_t)H + j, b[2], n);
+    recip4(d);
+#pragma GCC unroll 2
+    for (int v = 0; v < 2; v++) {
+      const int j = j0 + v * VH, n = width - j;
+      r[v] = sigmoid_from(x[v][0], d[2 * v]);
+      z[v] = sigmoid_from(x[v][1], d[2 * v + 1]);
+      xn[v] = load_vd(pre + 2 * (size_t)H + j, n) + r[v] * b[v][2];
+      zn[v] = tanh_z(xn[v]);
+      dn[v] = exp_small(zn[v] + zn[v]) + 1.0;
+    }
+    recip2(dn[0], dn[1]);
+#pragma GCC unroll 2
+    for (int v = 0; v < 2; v++) {
+      const int j = j0 + v * VH, n = width - j;
+      if (n <= 0) break;
+      const vd nn = tanh_from(xn[v], zn[v], dn[v] + dn[v]);
+      const vd hv = (load_vd(hp + j, n) - nn) * z[v] + nn;
+      store_vd(h + j, hv, n);
+      if (out) store_vd(out + j, hv, n);
+      if (tape) {
+        store_vd(tape + j, r[v], n);
+        store_vd(tape + H + j, z[v], n);
+        store_vd(tape + 2 * (size_t)H + j, nn, n);
+        store_vd(tape + 3 * (size_t)H + j, b[v][2], n);
+      }
     }
   }
 }

@@ -6,6 +6,7 @@
 //   gatedRecurrenceBackward(dpre, dh0, dc0|null, dwhh, dwhr|null, dbhh|null, dout|null, dhN|null, dcN|null, out,
 //                           h0, c0|null, whh, whr|null, tape, L, N, H, P, outStride, outOffset, lstm, reverse,
 //                           lengths|null)
+//   gatedSplit(lstm, N, H, P): 'one', 'rows' or 'columns', how the threads would share such a recurrence's steps
 // lstm picks the cell (true: LSTM, G = 4; false: GRU, G = 3); whr (the LSTM's projection, P < H) or P = H.
 
 // Frees every pointer it was given when it goes out of scope.
@@ -196,8 +197,30 @@ napi_value GatedRecurrenceBackward(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
+// gatedSplit(lstm, N, H, P): gated_split's answer for such a recurrence, forward and backward alike (both have
+// max(H's unit blocks, P's panels) parts per substep), for tests to see that their shapes are shared as they say.
+napi_value GatedSplit(napi_env env, napi_callback_info info) {
+  size_t argc = 4;
+  napi_value a[4];
+  napi_get_cb_info(env, info, &argc, a, nullptr, nullptr);
+  bool lstm = false;
+  int64_t N, H, P;
+  if (argc != 4 || napi_get_value_bool(env, a[0], &lstm) != napi_ok || !get_int(env, a[1], &N) ||
+      !get_int(env, a[2], &H) || !get_int(env, a[3], &P) || P > H) {
+    return throw_range(env, "gatedSplit: expected (lstm, N, H, P <= H)");
+  }
+  const bool proj = P < H;
+  const int U = unit_blocks((int)H), Q = proj ? (int)panel_count((int)P) : 0;
+  const int split = gated_split(N, lstm ? 4 : 3, H, P, proj, U > Q ? U : Q);
+  napi_value result;
+  napi_create_string_utf8(env, split == 0 ? "one" : split == 1 ? "rows" : "columns", NAPI_AUTO_LENGTH, &result);
+  return result;
+}
+
 void register_gated(napi_env env, napi_value exports) {
   napi_value v;
+  napi_create_function(env, "gatedSplit", NAPI_AUTO_LENGTH, GatedSplit, nullptr, &v);
+  napi_set_named_property(env, exports, "gatedSplit", v);
   napi_create_function(env, "gatedRecurrence", NAPI_AUTO_LENGTH, GatedRecurrence, nullptr, &v);
   napi_set_named_property(env, exports, "gatedRecurrence", v);
   napi_create_function(env, "gatedRecurrenceBackward", NAPI_AUTO_LENGTH, GatedRecurrenceBackward, nullptr, &v);

@@ -32,10 +32,17 @@ void gated_job(void* c, int tid, int nt) {
 }
 #pragma GCC pop_options
 
-// Whether a gated step of N rows is shared between the threads: as step_shared, by its multiply-adds (G*H*P per
-// row, and H*P more with a projection).
-inline bool gated_step_shared(int64_t N, int G, int64_t H, int64_t P, bool projection) {
-  return (double)N * H * P * (G + (projection ? 1 : 0)) >= (1 << 19);
+// How the threads share the steps of N rows: 0 not at all (one thread), 1 by blocks of rows, 2 by the parts of each
+// substep (`panels` of them). By a step's multiply-adds (G*H*P per row, and H*P more with a projection): blocks of
+// rows from 2^19 on, as the RNN's recurrence (step_shared), since nothing crosses between the cores from one step
+// to the next; the parts of a step only from 2^21 on (above about 100 us a step), since the threads meet after each
+// substep, and every meeting costs a round trip between the cores, or a whole time slice when the host has taken
+// the other thread's core away (E's LSTM, 2^19 a step, took 6x longer split by columns on a busy machine).
+inline int gated_split(int64_t N, int G, int64_t H, int64_t P, bool projection, int panels) {
+  const double work = (double)N * H * P * (G + (projection ? 1 : 0));
+  if (pool.threads < 2) return 0;
+  if (row_block_count((int)N) > 0) return work >= (1 << 19) ? 1 : 0;
+  return panels >= 2 && work >= (1 << 21) ? 2 : 0;
 }
 
 // Runs every substep of `steps` on this thread, or on the pool's threads when a step is big enough to share.
@@ -45,9 +52,7 @@ void run_gated(const Steps& steps) {
   job.steps = &steps;
   init_slots(job.slot, steps.panels());
   job.rows.count = row_block_count(steps.N);
-  const bool parallel = gated_step_shared(steps.N, steps.G, steps.H, steps.P, steps.Bpr != nullptr) &&
-                        (steps.panels() >= 2 || job.rows.count > 0);
-  run(gated_job<Steps>, &job, parallel);
+  run(gated_job<Steps>, &job, gated_split(steps.N, steps.G, steps.H, steps.P, steps.Bpr != nullptr, steps.panels()) > 0);
 }
 
 }  // namespace
