@@ -299,6 +299,7 @@ struct GatedForward {
   float* hbuf[2];    // (N, P) each: the state, alternating without a projection, hbuf[0] in place with one
   float* c;          // LSTM: (N, H), c0 to begin with, cN at the end
   float* hh;         // with a projection: (N, H) o tanh(c) of the running step
+  int t0 = 0;        // the time of these arrays' first step, for lengths (a chunk of a longer sequence: gated_jobs.h)
 
   int S() const { return Bpr ? 2 : 1; }
   int panels() const {
@@ -315,7 +316,7 @@ struct GatedForward {
     if (Bpr && (s & 1)) {
       const int Q = (int)panel_count(P);
       if (p0 < Q) projection_step(hbuf[0], out + tN * outStride, outStride, hh, Bpr, H, P, m0, m1, p0, p1 < Q ? p1 : Q,
-                                  lengths, t);
+                                  lengths, t0 + t);
       return;
     }
     const int U = unit_blocks(H);
@@ -330,11 +331,11 @@ struct GatedForward {
     float* on = more && !Bpr ? out + (size_t)tn * N * outStride : nullptr;
     float* tp = tape ? tape + tN * tape_width() : nullptr;
     if (G == 4) {
-      gated_step<4>(hn, o, outStride, hin, pre + tN * G * H, c, tp, Bp, nullptr, H, P, m0, m1, p0, u1, lengths, t,
-                    !Bpr, pn, on);
+      gated_step<4>(hn, o, outStride, hin, pre + tN * G * H, c, tp, Bp, nullptr, H, P, m0, m1, p0, u1, lengths,
+                    t0 + t, !Bpr, pn, on);
     } else {
-      gated_step<3>(hn, o, outStride, hin, pre + tN * G * H, nullptr, tp, Bp, bhh, H, P, m0, m1, p0, u1, lengths, t,
-                    true, pn, on);
+      gated_step<3>(hn, o, outStride, hin, pre + tN * G * H, nullptr, tp, Bp, bhh, H, P, m0, m1, p0, u1, lengths,
+                    t0 + t, true, pn, on);
     }
   }
 

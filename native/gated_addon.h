@@ -7,6 +7,9 @@
 //                           h0, c0|null, whh, whr|null, tape, L, N, H, P, outStride, outOffset, lstm, reverse,
 //                           lengths|null)
 //   gatedSplit(lstm, N, H, P): 'one', 'rows' or 'columns', how the threads would share such a recurrence's steps
+//   gatedLayers(outs[], hN, cN|null, x, h0, c0|null, wih[], whh[], bih[], bhh[], tapes[]|null, L, N, I, H, lstm,
+//               lengths|null): boolean     a unidirectional stack without projection as a wavefront (gated_jobs.h)
+//   gatedLayersTakes(lstm, K, N, H): boolean    whether gatedLayers would take such a stack
 // lstm picks the cell (true: LSTM, G = 4; false: GRU, G = 3); whr (the LSTM's projection, P < H) or P = H.
 
 // Frees every pointer it was given when it goes out of scope.
@@ -217,8 +220,101 @@ napi_value GatedSplit(napi_env env, napi_callback_info info) {
   return result;
 }
 
+// gatedLayersTakes(lstm, K, N, H): gated_layers_take, for the caller to ask before it makes any buffer.
+napi_value GatedLayersTakes(napi_env env, napi_callback_info info) {
+  size_t argc = 4;
+  napi_value a[4];
+  napi_get_cb_info(env, info, &argc, a, nullptr, nullptr);
+  bool lstm = false;
+  int64_t K, N, H;
+  if (argc != 4 || napi_get_value_bool(env, a[0], &lstm) != napi_ok || !get_int(env, a[1], &K) ||
+      !get_int(env, a[2], &N) || !get_int(env, a[3], &H)) {
+    return throw_range(env, "gatedLayersTakes: expected (lstm, K, N, H)");
+  }
+  napi_value result;
+  napi_get_boolean(env, gated_layers_take(lstm ? 4 : 3, K, N, H), &result);
+  return result;
+}
+
+// gatedLayers(...): true when it ran, false when it declines (gated_layers_take), having written nothing.
+napi_value GatedLayers(napi_env env, napi_callback_info info) {
+  size_t argc = 17;
+  napi_value a[17];
+  napi_get_cb_info(env, info, &argc, a, nullptr, nullptr);
+  const char* usage =
+      "gatedLayers: expected (Float32Array[] outs, hN, cN|null, x, h0, c0|null, Float32Array[] wih, whh, "
+      "(Float32Array|null)[] bih, bhh, Float32Array[]|null tapes, L, N, I, H, lstm, Int32Array lengths|null)";
+  if (argc != 17) return throw_range(env, usage);
+  float *hN, *cN, *x, *h0, *c0;
+  size_t nhN, ncN, nx, nh0, nc0, nlen;
+  int32_t* lengths;
+  int64_t L, N, I, H;
+  bool lstm = false;
+  uint32_t K = 0;
+  bool isArray = false;
+  napi_valuetype tapesType;
+  if (napi_is_array(env, a[0], &isArray) != napi_ok || !isArray || napi_get_array_length(env, a[0], &K) != napi_ok ||
+      K == 0 || K > 4096 || !get_f32(env, a[1], &hN, &nhN, false) || !get_f32(env, a[2], &cN, &ncN, true) ||
+      !get_f32(env, a[3], &x, &nx, false) || !get_f32(env, a[4], &h0, &nh0, false) ||
+      !get_f32(env, a[5], &c0, &nc0, true) || napi_typeof(env, a[10], &tapesType) != napi_ok ||
+      !get_int(env, a[11], &L) || !get_int(env, a[12], &N) || !get_int(env, a[13], &I) || !get_int(env, a[14], &H) ||
+      napi_get_value_bool(env, a[15], &lstm) != napi_ok || !get_i32_array(env, a[16], &lengths, &nlen)) {
+    return throw_range(env, usage);
+  }
+  const int G = lstm ? 4 : 3;
+  const size_t NH = (size_t)(N * H), LNH = (size_t)L * NH, GH = (size_t)G * H;
+  const bool recorded = tapesType != napi_null && tapesType != napi_undefined;
+  std::vector<float*> outs(K), wih(K), whh(K), bih(K), bhh(K), tapes(K);
+  if (!get_f32_list(env, a[0], K, outs.data(), LNH, LNH, false) ||
+      !get_f32_list(env, a[6], K, wih.data(), GH * I, GH * H, false) ||
+      !get_f32_list(env, a[7], K, whh.data(), GH * H, GH * H, false) ||
+      !get_f32_list(env, a[8], K, bih.data(), GH, GH, true) || !get_f32_list(env, a[9], K, bhh.data(), GH, GH, true) ||
+      (recorded && !get_f32_list(env, a[10], K, tapes.data(), LNH * (G + 1), LNH * (G + 1), false))) {
+    return throw_range(env, "gatedLayers: expected arrays of K Float32Arrays as long as L, N, I and H require");
+  }
+  if (nhN < K * NH || nh0 < K * NH || nx < (size_t)(L * N * I) || (lstm && cN && ncN < K * NH) ||
+      (lstm && c0 && nc0 < K * NH) || (lengths && nlen < (size_t)N)) {
+    return throw_range(env, "gatedLayers: an array is shorter than L, N, I, H and the layer count require");
+  }
+  for (int64_t n = 0; lengths && n < N; n++)
+    if (lengths[n] < 0 || lengths[n] > L) return throw_range(env, "gatedLayers: a length is outside 0..L");
+  napi_value result;
+  const bool take = gated_layers_take(G, K, N, H);
+  napi_get_boolean(env, take, &result);
+  if (!take) return result;
+  std::memmove(hN, h0, K * NH * sizeof(float));
+  for (size_t i = 0; lstm && cN && i < K * NH; i++) cN[i] = c0 ? c0[i] : 0.0f;
+  if (L == 0 || N == 0 || H == 0) return result;
+  // chunks of about 16 rows, as layers
+  const int CH = N >= 16 ? 1 : (int)(16 / N);
+  Owned own;
+  std::vector<float*> Bih(K), Bhh(K);
+  for (uint32_t k = 0; k < K; k++) {
+    Bih[k] = own.keep(alloc_floats(panel_count((int)GH) * NR * (size_t)(I > H ? I : H)));
+    Bhh[k] = own.keep(alloc_floats((size_t)unit_blocks((int)H) * G * NR * H));
+  }
+  float* work0 = own.keep(alloc_floats(gated_layers_work(CH, (int)N, G, (int)H)));
+  float* work1 = own.keep(alloc_floats(gated_layers_work(CH, (int)N, G, (int)H)));
+  std::unique_ptr<Progress[]> progress(new (std::nothrow) Progress[K]);
+  if (!own.ok() || !progress) return throw_range(env, "gatedLayers: out of memory");
+  GatedLayersJob job;
+  GatedLayersPlan& p = job.plan;
+  p.x = x, p.outs = outs.data(), p.hN = hN, p.cN = lstm ? cN : nullptr, p.h0 = h0, p.c0 = lstm ? c0 : nullptr;
+  p.wih = wih.data(), p.whh = whh.data(), p.bih = bih.data(), p.bhh = bhh.data();
+  p.tapes = recorded ? tapes.data() : nullptr, p.Bih = Bih.data(), p.Bhh = Bhh.data();
+  p.work[0] = work0, p.work[1] = work1;
+  p.L = (int)L, p.N = (int)N, p.I = (int)I, p.H = (int)H, p.K = (int)K, p.CH = CH, p.G = G;
+  p.lengths = lengths, p.progress = progress.get();
+  run(gated_layers_job, &job, true);
+  return result;
+}
+
 void register_gated(napi_env env, napi_value exports) {
   napi_value v;
+  napi_create_function(env, "gatedLayers", NAPI_AUTO_LENGTH, GatedLayers, nullptr, &v);
+  napi_set_named_property(env, exports, "gatedLayers", v);
+  napi_create_function(env, "gatedLayersTakes", NAPI_AUTO_LENGTH, GatedLayersTakes, nullptr, &v);
+  napi_set_named_property(env, exports, "gatedLayersTakes", v);
   napi_create_function(env, "gatedSplit", NAPI_AUTO_LENGTH, GatedSplit, nullptr, &v);
   napi_set_named_property(env, exports, "gatedSplit", v);
   napi_create_function(env, "gatedRecurrence", NAPI_AUTO_LENGTH, GatedRecurrence, nullptr, &v);

@@ -121,6 +121,30 @@ export interface NativeAddon {
     reverse: boolean,
     lengths: Int32Array | null,
   ): void;
+  /** An LSTM or GRU stack without projection as a wavefront, as `layers`; false when it declines. */
+  gatedLayers(
+    outs: Float32Array[],
+    hN: Float32Array,
+    cN: Float32Array | null,
+    x: Float32Array,
+    h0: Float32Array,
+    c0: Float32Array | null,
+    wih: Float32Array[],
+    whh: Float32Array[],
+    bih: (Float32Array | null)[],
+    bhh: (Float32Array | null)[],
+    tapes: Float32Array[] | null,
+    L: number,
+    N: number,
+    I: number,
+    H: number,
+    lstm: boolean,
+    lengths: Int32Array | null,
+  ): boolean;
+  /** Whether `gatedLayers` takes a stack of K layers, N rows and H features. */
+  gatedLayersTakes(lstm: boolean, K: number, N: number, H: number): boolean;
+  /** How the threads would share the steps of such a fused recurrence: one thread, blocks of rows, or columns. */
+  gatedSplit(lstm: boolean, N: number, H: number, P: number): 'one' | 'rows' | 'columns';
   /** Its backward (native/gated_backward.h), with `RecurrenceBackwardArgs`' meanings, accumulating. */
   gatedRecurrenceBackward(
     dpre: Float32Array,
@@ -203,6 +227,20 @@ export { EXACT_BELOW };
  */
 export function createNativeKernel(addon: NativeAddon, options: NativeKernelOptions = {}): Kernel {
   const exactBelow = options.exactBelow ?? EXACT_BELOW;
+  /** An LSTM or GRU stack as a wavefront (native/gated_jobs.h), on the same rule as the RNN's `layers`. */
+  function gatedLayers(a: LayersArgs): boolean {
+    const { hN, x, h0, weights, N, H } = a;
+    const lstm = a.mode === 'LSTM';
+    const [c0, cN] = lstm ? [a.c0 ?? null, a.cN ?? null] : [null, null];
+    if (a.L * N * H < exactBelow || !addon.gatedLayersTakes(lstm, weights.length, N, H)) return false;
+    if (!f32(hN, x, h0, c0, cN) || !weights.every((w) => f32(w.wih, w.whh, w.bih, w.bhh))) return false;
+    const outs = weights.map((_, k) => a.layerOutput(k));
+    const tapes = a.layerTape ? weights.map((_, k) => (a.layerTape as (k: number) => FloatArray)(k)) : null;
+    if (!f32(...outs) || (tapes && !f32(...tapes))) return false;
+    // biome-ignore format: the addon's argument order
+    return addon.gatedLayers(outs as Float32Array[], hN as Float32Array, cN as Float32Array | null, x as Float32Array, h0 as Float32Array, c0 as Float32Array | null, weights.map((w) => w.wih as Float32Array), weights.map((w) => w.whh as Float32Array), weights.map((w) => w.bih as Float32Array | null), weights.map((w) => w.bhh as Float32Array | null), tapes as Float32Array[] | null, a.L, N, a.I, H, lstm, a.lengths);
+  }
+
   const kernel: Kernel = {
     ...referenceKernel,
     name: options.name ?? 'native',
@@ -247,6 +285,7 @@ export function createNativeKernel(addon: NativeAddon, options: NativeKernelOpti
     },
 
     layers(a: LayersArgs): boolean {
+      if (a.mode === 'LSTM' || a.mode === 'GRU') return gatedLayers(a);
       const { hN, x, h0, weights, N, H } = a;
       // Decided before any buffer is made: small problems go to the reference kernel (its float64 scratch), and
       // the rest of the rule is the addon's (two threads, and a step the recurrence would not share between them).
