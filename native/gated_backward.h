@@ -34,25 +34,67 @@ static inline void store_d(double* p, vd x, int n) {
   }
 }
 
+// The LSTM's gate gradients of one vector of VH units (see lstm_units_backward), every array at its first unit,
+// gate g at g*gs (z, tape), given tc = tanh(c) and dy; cp null: c_{t-1} = 0.
+static inline void lstm_vector_backward(float* z, double* dc, float* hh, vd dy, vd tc, const float* tape,
+                                        const float* cp, size_t gs) {
+  const vd i = ld(tape), f = ld(tape + gs), g = ld(tape + 2 * gs), o = ld(tape + 3 * gs);
+  const vd cprev = cp ? ld(cp) : (vd){};
+  vd dcv;
+  __builtin_memcpy(&dcv, dc, sizeof dcv);
+  const vd dC = dcv + dy * o * (1.0 - tc * tc);
+  const vd next = dC * f;
+  __builtin_memcpy(dc, &next, sizeof next);
+  st(z, dC * g * i * (1.0 - i));
+  st(z + gs, dC * cprev * f * (1.0 - f));
+  st(z + 2 * gs, dC * i * (1.0 - g * g));
+  st(z + 3 * gs, dy * tc * o * (1.0 - o));
+  if (hh) st(hh, o * tc);
+}
+
 // One row's units 0..width of an LSTM step being undone. dy = a + b (b null: 0) is d loss / d (o tanh c) of this
 // step; tape: the step's i f g o c at g*H; cp: c_{t-1} at the block (null: 0); dc: d loss / d c_t (float64, carried),
-// left as d loss / d c_{t-1}. Writes z = [di df dg do] (at g*H) and, when not null, hh = o tanh(c).
+// left as d loss / d c_{t-1}. Writes z = [di df dg do] (at g*H) and, when not null, hh = o tanh(c). Four vectors at a
+// time where there are (their tanh(c) interleaved, two divisions for the four: tanh_vd4), then single vectors, and
+// the last few units through padded copies.
 static inline void lstm_units_backward(float* z, double* dc, float* hh, const float* a, const float* b,
                                        const float* tape, const float* cp, int H, int width) {
-  for (int j = 0; j < width; j += VH) {
-    const int n = width - j;
-    const vd dy = b ? load_vd(a + j, n) + load_vd(b + j, n) : load_vd(a + j, n);
-    const vd i = load_vd(tape + j, n), f = load_vd(tape + H + j, n), g = load_vd(tape + 2 * (size_t)H + j, n),
-             o = load_vd(tape + 3 * (size_t)H + j, n), c = load_vd(tape + 4 * (size_t)H + j, n);
-    const vd tc = tanh_vd(c);
-    const vd cprev = cp ? load_vd(cp + j, n) : (vd){};
-    const vd dC = load_d(dc + j, n) + dy * o * (1.0 - tc * tc);
-    store_d(dc + j, dC * f, n);
-    store_vd(z + j, dC * g * i * (1.0 - i), n);
-    store_vd(z + H + j, dC * cprev * f * (1.0 - f), n);
-    store_vd(z + 2 * (size_t)H + j, dC * i * (1.0 - g * g), n);
-    store_vd(z + 3 * (size_t)H + j, dy * tc * o * (1.0 - o), n);
-    if (hh) store_vd(hh + j, o * tc, n);
+  const size_t gs = (size_t)H;
+  int j = 0;
+  for (; j + 4 * VH <= width; j += 4 * VH) {
+    vd c[4], tc[4];
+#pragma GCC unroll 4
+    for (int v = 0; v < 4; v++) c[v] = ld(tape + 4 * gs + j + v * VH);
+    tanh_vd4(tc, c);
+#pragma GCC unroll 4
+    for (int v = 0; v < 4; v++) {
+      const int k = j + v * VH;
+      const vd dy = b ? ld(a + k) + ld(b + k) : ld(a + k);
+      lstm_vector_backward(z + k, dc + k, hh ? hh + k : nullptr, dy, tc[v], tape + k, cp ? cp + k : nullptr, gs);
+    }
+  }
+  for (; j + VH <= width; j += VH) {
+    const vd dy = b ? ld(a + j) + ld(b + j) : ld(a + j);
+    lstm_vector_backward(z + j, dc + j, hh ? hh + j : nullptr, dy, tanh_vd(ld(tape + 4 * gs + j)), tape + j,
+                         cp ? cp + j : nullptr, gs);
+  }
+  if (j == width) return;
+  const int n = width - j;
+  float t[5 * VH] = {}, zv[4 * VH], hv[VH], cpv[VH] = {}, av[VH] = {}, bv[VH] = {};
+  double dcv[VH] = {};
+  for (int k = 0; k < n; k++) {
+    for (int g = 0; g < 5; g++) t[g * VH + k] = tape[(size_t)g * gs + j + k];
+    if (cp) cpv[k] = cp[j + k];
+    av[k] = a[j + k];
+    if (b) bv[k] = b[j + k];
+    dcv[k] = dc[j + k];
+  }
+  const vd dy = b ? ld(av) + ld(bv) : ld(av);
+  lstm_vector_backward(zv, dcv, hv, dy, tanh_vd(ld(t + 4 * VH)), t, cp ? cpv : nullptr, VH);
+  for (int k = 0; k < n; k++) {
+    for (int g = 0; g < 4; g++) z[(size_t)g * gs + j + k] = zv[g * VH + k];
+    dc[j + k] = dcv[k];
+    if (hh) hh[j + k] = hv[k];
   }
 }
 
