@@ -33,9 +33,10 @@ static void pack_gated(float* Bp, const float* W, int G, int H, int K) {
 }
 
 // VH floats as float64. GCC 12 turns __builtin_convertvector from 4 floats to 4 doubles into two conversions of
-// two and a lane insert (through the stack when the vector came from memory); the AVX instruction does it in one.
+// two and a lane insert (through the stack when the vector came from memory); the AVX instruction does it in one
+// (both x86 builds: the AVX-512 one keeps float64 vectors at 4 doubles, see core.h).
 static inline vd widen(vh v) {
-#if RNN_VBYTES == 32
+#if RNN_DBYTES == 32
   return __builtin_ia32_cvtps2pd256(v);
 #else
   return __builtin_convertvector(v, vd);

@@ -24,6 +24,10 @@ import { referenceKernel } from './reference.js';
 /** What native/addon.cc exports (see its header). */
 export interface NativeAddon {
   supported: boolean;
+  /** Whether this CPU runs the AVX-512 build (stacked_rnn_avx512.node). */
+  avx512: boolean;
+  /** Which build this is. */
+  isa: 'avx2' | 'avx512';
   /** The thread count (1 or 2); sets it when n is given. */
   threads(n?: number): number;
   linear(
@@ -177,28 +181,45 @@ export interface NativeAddon {
 /** Why the addon is not in use, or null when it is. */
 export let nativeUnavailable: string | null = null;
 
+/** The two builds of native/addon.cc: AVX2 (stacked_rnn.node), and AVX-512 where the CPU has it. */
+export const nativeBuilds: { avx2: NativeAddon | null; avx512: NativeAddon | null } = { avx2: null, avx512: null };
+
 function loadAddon(): NativeAddon | null {
   // getBuiltinModule keeps node:module out of the static imports, so bundlers for the browser never see it
-  const proc = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process;
+  const proc = (
+    globalThis as { process?: { getBuiltinModule?: (id: string) => unknown; env?: Record<string, string | undefined> } }
+  ).process;
   const nodeModule = proc?.getBuiltinModule?.('node:module') as typeof import('node:module') | undefined;
   if (!nodeModule) {
     nativeUnavailable = 'not running in Node.js';
     return null;
   }
+  // the same paths from src/kernels/ (tsx) and dist/kernels/ (built)
+  const load = (file: string) =>
+    nodeModule.createRequire(import.meta.url)(`../../native/build/Release/${file}`) as NativeAddon;
+  let addon: NativeAddon;
   try {
-    // the same path from src/kernels/ (tsx) and dist/kernels/ (built)
-    const addon = nodeModule.createRequire(import.meta.url)(
-      '../../native/build/Release/stacked_rnn.node',
-    ) as NativeAddon;
+    addon = load('stacked_rnn.node');
     if (!addon.supported) {
       nativeUnavailable = 'this CPU lacks AVX2 or FMA';
       return null;
     }
-    return addon;
   } catch (e) {
     nativeUnavailable = `the addon did not load (${(e as Error).message.split('\n')[0]}); build it with node native/build.mjs`;
     return null;
   }
+  nativeBuilds.avx2 = addon;
+  // On a CPU with AVX-512, the same source built for it (loaded only once the AVX2 build has said the CPU runs it):
+  // its products' tiles are twice as wide and its floats the same. STACKED_RNN_NATIVE_ISA=avx2 keeps the AVX2 build.
+  if (addon.avx512) {
+    try {
+      const wide = load('stacked_rnn_avx512.node');
+      if (wide.supported) nativeBuilds.avx512 = wide;
+    } catch {
+      // not built (an old compiler or assembler): the AVX2 build serves
+    }
+  }
+  return proc?.env?.STACKED_RNN_NATIVE_ISA !== 'avx2' && nativeBuilds.avx512 ? nativeBuilds.avx512 : addon;
 }
 
 /** The loaded addon, or null (see `nativeUnavailable`). */
