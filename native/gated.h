@@ -64,49 +64,7 @@ static inline void store_vd(float* p, vd x, int n) {
   }
 }
 
-static inline vd abs_vd(vd x) { return x < 0 ? -x : x; }
-
-// a, b = 1/a, 1/b with one division: q = 1/(a b), 1/a = q b, 1/b = q a, within a few float64 ulps (far below the
-// 1e-11 that matters). Every denominator here is at most e^110 + 1 (the sigmoid's) or e^40 + 1 (tanh's), so
-// products of up to 4 of them stay far from overflow (e^440 against e^709) and their reciprocals from underflow.
-static inline void recip2(vd& a, vd& b) {
-  const vd q = 1.0 / (a * b);
-  const vd ra = q * b;
-  b = q * a;
-  a = ra;
-}
-
-// d[0..3] = 1/d[0..3] with one division: q = 1/(d0 d1 d2 d3), then 1/(d0 d1) = q d2 d3 and 1/(d2 d3) = q d0 d1,
-// and each pair as in recip2.
-static inline void recip4(vd* d) {
-  const vd p01 = d[0] * d[1], p23 = d[2] * d[3];
-  const vd q = 1.0 / (p01 * p23);
-  const vd q01 = q * p23, q23 = q * p01;
-  const vd r0 = q01 * d[1], r2 = q23 * d[3];
-  d[1] = q01 * d[0];
-  d[3] = q23 * d[2];
-  d[0] = r0;
-  d[2] = r2;
-}
-
-// The sigmoid in float64 from the exp of core.h: with z = min(|x|, 110) (NaN: 110, so that it cannot spread through
-// a shared division), d = e^z + 1 and q = 1/d, s(x) = q for x < 0 and 1 - q otherwise (1 - q >= 1/2 loses
-// nothing). Past |x| = 110 the sigmoid is 0 or 1 once rounded to float32 (e^-104 is half the least subnormal).
-static inline vd sigmoid_z(vd x) {
-  const vd ax = abs_vd(x);
-  return ax <= 110.0 ? ax : splatd(110.0);
-}
-static inline vd sigmoid_from(vd x, vd q) {
-  const vd r = x < 0 ? q : 1.0 - q;
-  return x != x ? x : r;
-}
-// tanh as tanh_vd4 does it: z = min(|x|, 20) (NaN: 20), d = e^(2z) + 1, and tanh_from(x, z, 2/d).
-static inline vd tanh_z(vd x) {
-  const vd ax = abs_vd(x);
-  return ax <= 20.0 ? ax : splatd(20.0);
-}
-
-// Loads and stores of VH floats as float64, whole.
+// Loads and stores of VH floats as float64, whole (the backward's epilogues).
 static inline vd ld(const float* p) {
   vh v;
   __builtin_memcpy(&v, p, sizeof v);
@@ -117,46 +75,136 @@ static inline void st(float* p, vd x) {
   __builtin_memcpy(p, &v, sizeof v);
 }
 
-// VH units of an LSTM step (see lstm_units), every array at its first unit, gate g at g*gs (pre) or g*ts (tape).
-// V vectors of VH units at a time: a whole block of NR units (V = NR / VH) interleaves V copies of one vector's long
-// dependent chain (exp, the division, c, exp again, the division), which alone leaves the FP pipes mostly idle:
-// measured per unit on this machine (E's shapes), 10.3 ns a vector at a time with two divisions per vector, 8.9 with
-// one, 7.1 two vectors at a time and 6.1 four.
+static inline vd abs_vd(vd x) { return x < 0 ? -x : x; }
+
+// The gate epilogues' float64 vectors: GV doubles, 8 with AVX-512 (half the instructions of 4), else core.h's vd.
+// Their math is lane by lane (the one division shared between vectors, recip4, is shared between the four gates of
+// the same units), so their floats do not depend on the width: the AVX-512 build's are the AVX2 build's.
+#if RNN_VBYTES == 64
+#define GV 8
+#else
+#define GV VH
+#endif
+typedef double gd __attribute__((vector_size(GV * 8)));
+typedef float gfl __attribute__((vector_size(GV * 4)));
+typedef int64_t gi __attribute__((vector_size(GV * 8)));
+
+static inline gd gsplat(double s) { return s - (gd){}; }
+static inline gd gabs(gd x) { return x < 0 ? -x : x; }
+
+// core.h's exp_small and tanh_from for gd: the same operations, lane by lane.
+static inline gd g_exp(gd z) {
+  const double shifter = 6755399441055744.0;
+  const gd kd = z * 1.4426950408889634 + shifter;
+  const gd k = kd - shifter;
+  const gd r = (z - k * 0.6931471803691238) - k * 1.9082149292705877e-10;
+  const gd r2 = r * r, r4 = r2 * r2, r8 = r4 * r4;
+  const gd a0 = 1.0 + r, a1 = 0.5 + r * (1.0 / 6), a2 = 1.0 / 24 + r * (1.0 / 120), a3 = 1.0 / 720 + r * (1.0 / 5040),
+           a4 = 1.0 / 40320 + r * (1.0 / 362880);
+  const gd p = (a0 + r2 * a1) + r4 * (a2 + r2 * a3) + r8 * a4;
+  gi bits;
+  __builtin_memcpy(&bits, &kd, sizeof bits);
+  bits = (bits - (int64_t)0x4338000000000000LL + 1023) << 52;
+  gd scale;
+  __builtin_memcpy(&scale, &bits, sizeof scale);
+  return p * scale;
+}
+
+static inline gd g_tanh_from(gd x, gd z, gd two) {
+  const gd big = 1.0 - two;
+  const gd x2 = z * z;
+  const gd small = z + z * x2 * (-1.0 / 3 + x2 * (2.0 / 15 - x2 * (17.0 / 315)));
+  gd r = z < 0.01 ? small : big;
+  r = x < 0 ? -r : r;
+  return x != x ? x : r;
+}
+
+// GV floats at p as float64, and back (widening in one instruction, as widen).
+static inline gd gld(const float* p) {
+  gfl v;
+  __builtin_memcpy(&v, p, sizeof v);
+#if GV == 8
+  return __builtin_ia32_cvtps2pd512_mask(v, (gd){}, (unsigned char)0xff, 4);
+#elif RNN_DBYTES == 32
+  return __builtin_ia32_cvtps2pd256(v);
+#else
+  return __builtin_convertvector(v, gd);
+#endif
+}
+static inline void gst(float* p, gd x) {
+  const gfl v = __builtin_convertvector(x, gfl);
+  __builtin_memcpy(p, &v, sizeof v);
+}
+
+// d[0..3] = 1/d[0..3] with one division: q = 1/(d0 d1 d2 d3), then 1/(d0 d1) = q d2 d3 and 1/(d2 d3) = q d0 d1, and
+// 1/d0 = d1/(d0 d1) and so on, within a few float64 ulps (far below the 1e-11 that matters). Each denominator is at
+// most e^110 + 1 (the sigmoid's) or e^40 + 1 (tanh's), so their product stays far from overflow (e^370 against
+// e^709) and its reciprocal from underflow.
+static inline void recip4(gd* d) {
+  const gd p01 = d[0] * d[1], p23 = d[2] * d[3];
+  const gd q = 1.0 / (p01 * p23);
+  const gd q01 = q * p23, q23 = q * p01;
+  const gd r0 = q01 * d[1], r2 = q23 * d[3];
+  d[1] = q01 * d[0];
+  d[3] = q23 * d[2];
+  d[0] = r0;
+  d[2] = r2;
+}
+
+// The sigmoid in float64 from the exp of core.h: with z = min(|x|, 110) (NaN: 110, so that it cannot spread through
+// a shared division), d = e^z + 1 and q = 1/d, s(x) = q for x < 0 and 1 - q otherwise (1 - q >= 1/2 loses
+// nothing). Past |x| = 110 the sigmoid is 0 or 1 once rounded to float32 (e^-104 is half the least subnormal).
+static inline gd sigmoid_z(gd x) {
+  const gd ax = gabs(x);
+  return ax <= 110.0 ? ax : gsplat(110.0);
+}
+static inline gd sigmoid_from(gd x, gd q) {
+  const gd r = x < 0 ? q : 1.0 - q;
+  return x != x ? x : r;
+}
+// tanh as tanh_vd4 does it: z = min(|x|, 20) (NaN: 20), d = e^(2z) + 1, and tanh_from(x, z, 2/d).
+static inline gd tanh_z(gd x) {
+  const gd ax = gabs(x);
+  return ax <= 20.0 ? ax : gsplat(20.0);
+}
+
+// V vectors of GV units of an LSTM step (see lstm_units), every array at its first unit, gate g at g*gs (pre) or
+// g*ts (tape). A whole block of NR units (V = NR / GV) interleaves V copies of one vector's long dependent chain
+// (exp, the division, c, exp again, the division), which alone leaves the FP pipes mostly idle: measured per unit on
+// this machine (E's shapes, AVX2), 10.3 ns a vector at a time with two divisions per vector, 8.9 with one, 7.1 two
+// vectors at a time and 6.1 four.
 template <int V>
 static inline void lstm_vector(float* h, float* out, float* c, float* tape, size_t ts, const float* acc, const float* pre,
                                size_t gs) {
-  vd x[V][4], z[V][4], d[V][4], cc[V], zc[V], dc[V];
-#pragma GCC unroll 4
+  gd x[V][4], z[V][4], d[V][4], cc[V], zc[V];
+#pragma GCC unroll 8
   for (int v = 0; v < V; v++) {
 #pragma GCC unroll 4
     for (int g = 0; g < 4; g++) {
-      x[v][g] = ld(acc + g * NR + v * VH) + ld(pre + g * gs + v * VH);
+      x[v][g] = gld(acc + g * NR + v * GV) + gld(pre + g * gs + v * GV);
       z[v][g] = g == 2 ? tanh_z(x[v][g]) : sigmoid_z(x[v][g]);
-      d[v][g] = exp_small(g == 2 ? z[v][g] + z[v][g] : z[v][g]) + 1.0;
+      d[v][g] = g_exp(g == 2 ? z[v][g] + z[v][g] : z[v][g]) + 1.0;
     }
   }
-#pragma GCC unroll 4
+#pragma GCC unroll 8
   for (int v = 0; v < V; v++) {
     recip4(d[v]);
     x[v][0] = sigmoid_from(x[v][0], d[v][0]);
     x[v][1] = sigmoid_from(x[v][1], d[v][1]);
-    x[v][2] = tanh_from(x[v][2], z[v][2], d[v][2] + d[v][2]);
+    x[v][2] = g_tanh_from(x[v][2], z[v][2], d[v][2] + d[v][2]);
     x[v][3] = sigmoid_from(x[v][3], d[v][3]);
-    cc[v] = x[v][1] * ld(c + v * VH) + x[v][0] * x[v][2];
+    cc[v] = x[v][1] * gld(c + v * GV) + x[v][0] * x[v][2];
     zc[v] = tanh_z(cc[v]);
-    dc[v] = exp_small(zc[v] + zc[v]) + 1.0;
   }
-  for (int v = 0; v + 1 < V; v += 2) recip2(dc[v], dc[v + 1]);
-  if (V & 1) dc[V - 1] = 1.0 / dc[V - 1];
-#pragma GCC unroll 4
+#pragma GCC unroll 8
   for (int v = 0; v < V; v++) {
-    const vd hv = x[v][3] * tanh_from(cc[v], zc[v], dc[v] + dc[v]);
-    st(h + v * VH, hv);
-    if (out) st(out + v * VH, hv);
-    st(c + v * VH, cc[v]);
+    const gd hv = x[v][3] * g_tanh_from(cc[v], zc[v], 2.0 / (g_exp(zc[v] + zc[v]) + 1.0));
+    gst(h + v * GV, hv);
+    if (out) gst(out + v * GV, hv);
+    gst(c + v * GV, cc[v]);
     if (tape) {
-      for (int g = 0; g < 4; g++) st(tape + g * ts + v * VH, x[v][g]);
-      st(tape + 4 * ts + v * VH, cc[v]);
+      for (int g = 0; g < 4; g++) gst(tape + g * ts + v * GV, x[v][g]);
+      gst(tape + 4 * ts + v * GV, cc[v]);
     }
   }
 }
@@ -164,71 +212,68 @@ static inline void lstm_vector(float* h, float* out, float* c, float* tape, size
 // One row's units 0..width (<= NR) of an LSTM step. acc: the tile's row, gate g's sums at g*NR; pre: the row's
 // pre-activations at the block's first unit, gate g at g*H; c: the row's cell state at the block, read and
 // written; h (and out, when not null): where o tanh(c) goes; tape (null: none): i f g o c at g*H. Whole vectors of
-// VH units straight from the arrays; the last few units through padded copies, so the main loop has no branch per
+// GV units straight from the arrays; the last few units through padded copies, so the main loop has no branch per
 // load (the tile is NR wide, so its columns past width are there, and zero).
 static inline void lstm_units(float* h, float* out, float* c, float* tape, const float* acc, const float* pre, int H,
                               int width) {
-  if (width == NR) return lstm_vector<NR / VH>(h, out, c, tape, (size_t)H, acc, pre, (size_t)H);
+  if (width == NR) return lstm_vector<NR / GV>(h, out, c, tape, (size_t)H, acc, pre, (size_t)H);
   int j = 0;
-  for (; j + VH <= width; j += VH)
+  for (; j + GV <= width; j += GV)
     lstm_vector<1>(h + j, out ? out + j : nullptr, c + j, tape ? tape + j : nullptr, (size_t)H, acc + j, pre + j,
                    (size_t)H);
   if (j == width) return;
   const int n = width - j;
-  float p[4 * VH] = {}, cv[VH] = {}, hv[VH], tv[5 * VH];
+  float p[4 * GV] = {}, cv[GV] = {}, hv[GV], tv[5 * GV];
   for (int g = 0; g < 4; g++)
-    for (int k = 0; k < n; k++) p[g * VH + k] = pre[(size_t)g * H + j + k];
+    for (int k = 0; k < n; k++) p[g * GV + k] = pre[(size_t)g * H + j + k];
   for (int k = 0; k < n; k++) cv[k] = c[j + k];
-  lstm_vector<1>(hv, nullptr, cv, tv, VH, acc + j, p, VH);
+  lstm_vector<1>(hv, nullptr, cv, tv, GV, acc + j, p, GV);
   for (int k = 0; k < n; k++) {
     h[j + k] = hv[k];
     if (out) out[j + k] = hv[k];
     c[j + k] = cv[k];
-    for (int g = 0; tape && g < 5; g++) tape[(size_t)g * H + j + k] = tv[g * VH + k];
+    for (int g = 0; tape && g < 5; g++) tape[(size_t)g * H + j + k] = tv[g * GV + k];
   }
 }
 
-// V vectors of VH units of a GRU step (see gru_units; V as lstm_vector's), every array at its first unit, gate g at
-// g*gs (pre, bhh) or g*ts (tape).
+// V vectors of GV units of a GRU step (see gru_units; V as lstm_vector's), every array at its first unit, gate g at
+// g*gs (pre, bhh) or g*ts (tape): one division for a vector's r and z, one for its n.
 template <int V>
 static inline void gru_vector(float* h, float* out, float* tape, size_t ts, const float* acc, const float* pre,
                               const float* bhh, size_t gs, const float* hp) {
-  vd b[V][3], x[V][2], d[V][2], zn[V], dn[V];
-#pragma GCC unroll 4
+  gd b[V][3], x[V][2], d[V][2], zn[V];
+#pragma GCC unroll 8
   for (int v = 0; v < V; v++) {
 #pragma GCC unroll 3
     for (int g = 0; g < 3; g++) {
-      b[v][g] = ld(acc + g * NR + v * VH);
-      if (bhh) b[v][g] += ld(bhh + g * gs + v * VH);
+      b[v][g] = gld(acc + g * NR + v * GV);
+      if (bhh) b[v][g] += gld(bhh + g * gs + v * GV);
     }
 #pragma GCC unroll 2
     for (int g = 0; g < 2; g++) {
-      x[v][g] = ld(pre + g * gs + v * VH) + b[v][g];
-      d[v][g] = exp_small(sigmoid_z(x[v][g])) + 1.0;
+      x[v][g] = gld(pre + g * gs + v * GV) + b[v][g];
+      d[v][g] = g_exp(sigmoid_z(x[v][g])) + 1.0;
     }
   }
-#pragma GCC unroll 4
+#pragma GCC unroll 8
   for (int v = 0; v < V; v++) {
-    recip2(d[v][0], d[v][1]);
-    x[v][0] = sigmoid_from(x[v][0], d[v][0]);  // r
-    x[v][1] = sigmoid_from(x[v][1], d[v][1]);  // z
-    b[v][0] = ld(pre + 2 * gs + v * VH) + x[v][0] * b[v][2];  // the n gate's argument
+    const gd q = 1.0 / (d[v][0] * d[v][1]);  // 1/d_r = q d_z and 1/d_z = q d_r: the same units' two gates
+    x[v][0] = sigmoid_from(x[v][0], q * d[v][1]);  // r
+    x[v][1] = sigmoid_from(x[v][1], q * d[v][0]);  // z
+    b[v][0] = gld(pre + 2 * gs + v * GV) + x[v][0] * b[v][2];  // the n gate's argument
     zn[v] = tanh_z(b[v][0]);
-    dn[v] = exp_small(zn[v] + zn[v]) + 1.0;
   }
-  for (int v = 0; v + 1 < V; v += 2) recip2(dn[v], dn[v + 1]);
-  if (V & 1) dn[V - 1] = 1.0 / dn[V - 1];
-#pragma GCC unroll 4
+#pragma GCC unroll 8
   for (int v = 0; v < V; v++) {
-    const vd nn = tanh_from(b[v][0], zn[v], dn[v] + dn[v]);
-    const vd hv = (ld(hp + v * VH) - nn) * x[v][1] + nn;
-    st(h + v * VH, hv);
-    if (out) st(out + v * VH, hv);
+    const gd nn = g_tanh_from(b[v][0], zn[v], 2.0 / (g_exp(zn[v] + zn[v]) + 1.0));
+    const gd hv = (gld(hp + v * GV) - nn) * x[v][1] + nn;
+    gst(h + v * GV, hv);
+    if (out) gst(out + v * GV, hv);
     if (tape) {
-      st(tape + v * VH, x[v][0]);
-      st(tape + ts + v * VH, x[v][1]);
-      st(tape + 2 * ts + v * VH, nn);
-      st(tape + 3 * ts + v * VH, b[v][2]);
+      gst(tape + v * GV, x[v][0]);
+      gst(tape + ts + v * GV, x[v][1]);
+      gst(tape + 2 * ts + v * GV, nn);
+      gst(tape + 3 * ts + v * GV, b[v][2]);
     }
   }
 }
@@ -238,25 +283,25 @@ static inline void gru_vector(float* h, float* out, float* tape, size_t ts, cons
 // tape (null: none): r z n b_n at g*H. The last few units through padded copies, as lstm_units.
 static inline void gru_units(float* h, float* out, float* tape, const float* acc, const float* pre, const float* bhh,
                              const float* hp, int H, int width) {
-  if (width == NR) return gru_vector<NR / VH>(h, out, tape, (size_t)H, acc, pre, bhh, (size_t)H, hp);
+  if (width == NR) return gru_vector<NR / GV>(h, out, tape, (size_t)H, acc, pre, bhh, (size_t)H, hp);
   int j = 0;
-  for (; j + VH <= width; j += VH)
+  for (; j + GV <= width; j += GV)
     gru_vector<1>(h + j, out ? out + j : nullptr, tape ? tape + j : nullptr, (size_t)H, acc + j, pre + j,
                bhh ? bhh + j : nullptr, (size_t)H, hp + j);
   if (j == width) return;
   const int n = width - j;
-  float p[3 * VH] = {}, b[3 * VH] = {}, hpv[VH] = {}, hv[VH], tv[4 * VH];
+  float p[3 * GV] = {}, b[3 * GV] = {}, hpv[GV] = {}, hv[GV], tv[4 * GV];
   for (int g = 0; g < 3; g++)
     for (int k = 0; k < n; k++) {
-      p[g * VH + k] = pre[(size_t)g * H + j + k];
-      if (bhh) b[g * VH + k] = bhh[(size_t)g * H + j + k];
+      p[g * GV + k] = pre[(size_t)g * H + j + k];
+      if (bhh) b[g * GV + k] = bhh[(size_t)g * H + j + k];
     }
   for (int k = 0; k < n; k++) hpv[k] = hp[j + k];
-  gru_vector<1>(hv, nullptr, tv, VH, acc + j, p, bhh ? b : nullptr, VH, hpv);
+  gru_vector<1>(hv, nullptr, tv, GV, acc + j, p, bhh ? b : nullptr, GV, hpv);
   for (int k = 0; k < n; k++) {
     h[j + k] = hv[k];
     if (out) out[j + k] = hv[k];
-    for (int g = 0; tape && g < 4; g++) tape[(size_t)g * H + j + k] = tv[g * VH + k];
+    for (int g = 0; tape && g < 4; g++) tape[(size_t)g * H + j + k] = tv[g * GV + k];
   }
 }
 
