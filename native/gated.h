@@ -75,8 +75,6 @@ static inline void st(float* p, vd x) {
   __builtin_memcpy(p, &v, sizeof v);
 }
 
-static inline vd abs_vd(vd x) { return x < 0 ? -x : x; }
-
 // The gate epilogues' float64 vectors: GV doubles, 8 with AVX-512 (half the instructions of 4), else core.h's vd.
 // Their math is lane by lane (the one division shared between vectors, recip4, is shared between the four gates of
 // the same units), so their floats do not depend on the width: the AVX-512 build's are the AVX2 build's.
