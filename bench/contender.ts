@@ -1,16 +1,21 @@
 /**
  * One contender on one configuration, in its own process so its peak memory is its own (run by bench/run.ts).
  *
- *   node --import tsx bench/contender.ts DIR stacked-rnn|onnxruntime|tfjs KERNEL L N I H K [--train]
+ *   node --import tsx bench/contender.ts DIR stacked-rnn|onnxruntime|tfjs KERNEL L N I H K [--cell rnn|lstm|gru] [--train]
  *
  * Reads what bench/torch_peer.py wrote to DIR (weights, x, PyTorch's float32 and float64 outputs), times the
  * forward (median of repeats within a time budget) and, with --train, the training step (forward recorded +
  * backward of output.sum()), and prints one JSON line with the times, the output's error against PyTorch
- * float64 and the peak RSS.
+ * float64 and the peak RSS. The cell is the one PyTorch made (nn.RNN, nn.LSTM or nn.GRU, bench/torch_peer.py
+ * --cell): stacked-rnn loads its state dict into the same class, onnxruntime runs the graph PyTorch exported
+ * (ONNX RNN, LSTM or GRU ops), and tfjs has the RNN only.
  */
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
+import type { RNNBase } from '../src/rnn/base.js';
+import { GRU } from '../src/rnn/gru.js';
+import { LSTM } from '../src/rnn/lstm.js';
 import { RNN } from '../src/rnn/rnn.js';
 import { Tensor } from '../src/tensor.js';
 
@@ -30,6 +35,7 @@ interface Ort {
 const [dir = '', who = '', kernel = '', ...rest] = process.argv.slice(2);
 const [L = 0, N = 0, I = 0, H = 0, K = 0] = rest.slice(0, 5).map(Number);
 const train = rest.includes('--train');
+const cell = rest.includes('--cell') ? (rest[rest.indexOf('--cell') + 1] as string) : 'rnn';
 
 function floats(name: string): Float32Array {
   const b = readFileSync(join(dir, name));
@@ -75,7 +81,7 @@ async function medianMs(fn: () => unknown, budgetMs = 3000, most = 200, least = 
 const WARMUP_MS = 300;
 const x = floats('x.bin'); // (L, N, I)
 const out64 = doubles('out64.bin'); // (L, N, H)
-const result: Record<string, unknown> = { who, kernel };
+const result: Record<string, unknown> = { who, kernel, cell };
 
 /** The state dict torch_peer.py wrote, in PyTorch's order. */
 function stateDict(): [string, number[], Float32Array][] {
@@ -90,19 +96,23 @@ function stateDict(): [string, number[], Float32Array][] {
 }
 
 if (who === 'stacked-rnn') {
-  const rnn = new RNN({ inputSize: I, hiddenSize: H, numLayers: K, backend: kernel });
+  const options = { inputSize: I, hiddenSize: H, numLayers: K, backend: kernel };
+  const classes: Record<string, new (o: typeof options) => RNNBase> = { rnn: RNN, lstm: LSTM, gru: GRU };
+  const Cell = classes[cell];
+  if (!Cell) throw new Error(`unknown cell '${cell}': choose rnn, lstm or gru`);
+  const rnn = new Cell(options);
   const sd = new Map(stateDict().map(([name, shape, data]) => [name, new Tensor(data, shape)]));
   rnn.loadStateDict(sd);
   const input = new Tensor(x, [L, N, I]);
-  [result.forward_ms, result.forward_reps] = await medianMs(() => rnn.forward(input));
-  result.error = scaledError(rnn.forward(input)[0].data, out64);
+  [result.forward_ms, result.forward_reps] = await medianMs(() => rnn.forwardStates(input));
+  result.error = scaledError(rnn.forwardStates(input)[0].data, out64);
   if (train) {
     const ones = new Tensor(new Float32Array(L * N * H).fill(1), [L, N, H]);
     [result.train_ms, result.train_reps] = await medianMs(
       () => {
         rnn.zeroGrad();
-        rnn.forward(input, null, { requiresGrad: true });
-        rnn.backward(ones, null, { inputGrad: false }); // like PyTorch, whose x does not require grad
+        rnn.forwardStates(input, null, { requiresGrad: true });
+        rnn.backwardStates(ones, [], { inputGrad: false }); // like PyTorch, whose x does not require grad
       },
       3000,
       50,
@@ -125,6 +135,7 @@ if (who === 'stacked-rnn') {
   }
   [result.forward_ms, result.forward_reps] = best;
 } else if (who === 'tfjs') {
+  if (cell !== 'rnn') throw new Error('the tfjs peer runs the RNN only');
   const { runTfjs } = await import('./tfjs-peer.js');
   const weights = stateDict().map(([, , data]) => data);
   Object.assign(

@@ -2,16 +2,17 @@
  * The benchmark: stacked-rnn against PyTorch, onnxruntime-node and tfjs-wasm (each when installed) on the issue's
  * configurations, in one run, on the same weights and input, each contender in its own process.
  *
- *   npm run bench [-- --configs ABCDE] [--train CD] [--sweep] [--kernels native,wasm]
+ *   npm run bench [-- --cell rnn|lstm|gru] [--configs ABCDE] [--train CD] [--sweep] [--kernels native,wasm]
  *   node --import tsx bench/run.ts ...    the same without installing the peers first
  *
+ * --cell picks the network: nn.RNN (tanh, the default), nn.LSTM or nn.GRU, the same cell on every contender.
  * --train names the configurations whose training step is timed too (default C and D; X for none).
  *
  * PyTorch (/usr/bin/python3, bench/torch_peer.py) makes the weights and input and times itself in its best
  * setting. The JavaScript peers are bench/package.json's dependencies, kept out of the root install:
  * `npm run bench` installs them into bench/node_modules on first use (bench/install.mjs), and each runs when it
- * resolves from there: onnxruntime-node, and tfjs (@tensorflow/tfjs with @tensorflow/tfjs-backend-wasm,
- * bench/tfjs-peer.ts). `npm run lint --prefix bench` type-checks this directory against them. Prints one table of
+ * resolves from there: onnxruntime-node (the graph PyTorch exports: ONNX RNN, LSTM or GRU ops), and tfjs
+ * (@tensorflow/tfjs with @tensorflow/tfjs-backend-wasm, bench/tfjs-peer.ts; the RNN only). `npm run lint --prefix bench` type-checks this directory against them. Prints one table of
  * median times, ratios (PyTorch time / ours: above 1 means we are faster), output error against PyTorch float64
  * and peak memory, and writes it with the raw numbers to bench/results/. With --sweep, also times a one-layer
  * network around configuration C while L, N or H doubles, and draws docs/performance-scaling.svg.
@@ -28,7 +29,7 @@ import { type Series, scalingSvg } from './plot.js';
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const PYTHON = '/usr/bin/python3';
 
-/** The issue's configurations: sequence L, batch N, input I, hidden H, layers K (tanh, bias, one direction). */
+/** The issue's configurations: sequence L, batch N, input I, hidden H, layers K (bias, one direction). */
 const CONFIGS: Record<string, { L: number; N: number; I: number; H: number; K: number; title: string }> = {
   A: { L: 3, N: 3, I: 2, H: 3, K: 2, title: 'seed' },
   B: { L: 100, N: 1, I: 32, H: 64, K: 2, title: 'online' },
@@ -56,6 +57,8 @@ function flag(name: string, fallback: string): string {
   return i >= 0 ? (process.argv[i + 1] ?? fallback) : fallback;
 }
 
+const cell = flag('--cell', 'rnn');
+if (!['rnn', 'lstm', 'gru'].includes(cell)) throw new Error(`unknown cell '${cell}': choose rnn, lstm or gru`);
 const configs = flag('--configs', 'ABCDE').split('');
 const trainOn = new Set(flag('--train', 'CD').split(''));
 const kernels = flag('--kernels', 'native,wasm').split(',');
@@ -111,16 +114,27 @@ function runConfig(
       'bench/torch_peer.py',
       dir,
       ...sizes,
+      '--cell',
+      cell,
       ...(train ? ['--train'] : []),
       ...(peers.includes('ort') ? ['--onnx'] : []),
     ]);
     const tsx = ['--import', 'tsx', 'bench/contender.ts', dir];
     const ours: Row['ours'] = {};
     for (const k of kernels)
-      ours[k] = json(process.execPath, [...tsx, 'stacked-rnn', k, ...sizes, ...(train ? ['--train'] : [])]);
+      ours[k] = json(process.execPath, [
+        ...tsx,
+        'stacked-rnn',
+        k,
+        ...sizes,
+        '--cell',
+        cell,
+        ...(train ? ['--train'] : []),
+      ]);
     const ran: Row['peers'] = {};
     for (const peer of PEERS) {
-      if (peers.includes(peer.key)) ran[peer.key] = json(process.execPath, [...tsx, peer.contender, '-', ...sizes]);
+      if (peers.includes(peer.key))
+        ran[peer.key] = json(process.execPath, [...tsx, peer.contender, '-', ...sizes, '--cell', cell]);
     }
     return { torch, ours, peers: ran };
   } finally {
@@ -180,9 +194,10 @@ function table(rows: Row[], peers: readonly PeerName[]): string {
   return lines.join('\n');
 }
 
+// tfjs runs the RNN only (bench/tfjs-peer.ts)
 const peers: PeerName[] = [
   ...(resolves('onnxruntime-node') ? ['ort' as const] : []),
-  ...(resolves('@tensorflow/tfjs-backend-wasm') ? ['tfjs' as const] : []),
+  ...(cell === 'rnn' && resolves('@tensorflow/tfjs-backend-wasm') ? ['tfjs' as const] : []),
 ];
 const rows: Row[] = [];
 for (const name of configs) {
@@ -199,10 +214,11 @@ for (const name of configs) {
 const stamp = new Date().toISOString().replace(/[:.]/g, '-');
 const machine = `${cpus()[0]?.model ?? 'unknown CPU'}, ${cpus().length} cores, Node ${process.version}`;
 const handoffs = rows.map((r) => `${r.config.split(' ')[0]} ${r.handoffNs?.map((n) => n.toFixed(0)).join('/')}`);
-const text = `${table(rows, peers)}\n\nMedian ms per call; ratios are the peer's time over stacked-rnn's (above 1: stacked-rnn is faster). Error: max |output - PyTorch float64| / max(1, max |PyTorch float64|). Core-to-core round trip before/after each configuration (bench/handoff.ts; the host moves it, and the native layer pipeline with it): ${handoffs.join(', ')} ns. ${machine}, ${stamp}.`;
+const cellName = { rnn: 'nn.RNN (tanh)', lstm: 'nn.LSTM', gru: 'nn.GRU' }[cell];
+const text = `Cell: ${cellName}.\n\n${table(rows, peers)}\n\nMedian ms per call; ratios are the peer's time over stacked-rnn's (above 1: stacked-rnn is faster). Error: max |output - PyTorch float64| / max(1, max |PyTorch float64|). Core-to-core round trip before/after each configuration (bench/handoff.ts; the host moves it, and the native layer pipeline with it): ${handoffs.join(', ')} ns. ${machine}, ${stamp}.`;
 console.log(text);
 mkdirSync(join(ROOT, 'bench', 'results'), { recursive: true });
-const results: Record<string, unknown> = { machine, stamp, kernels, rows };
+const results: Record<string, unknown> = { machine, stamp, cell, kernels, rows };
 
 if (sweep) {
   const base = { L: 256, N: 32, I: 128, H: 256, K: 1 };
@@ -221,10 +237,13 @@ if (sweep) {
     series.push({ dim, ours, torch });
   }
   results.sweep = series;
-  writeFileSync(join(ROOT, 'docs', 'performance-scaling.svg'), scalingSvg(series, base));
-  console.log('\nwrote docs/performance-scaling.svg');
+  const svg = cell === 'rnn' ? 'performance-scaling.svg' : `performance-scaling-${cell}.svg`;
+  writeFileSync(join(ROOT, 'docs', svg), scalingSvg(series, base));
+  console.log(`\nwrote docs/${svg}`);
 }
 
+// results/<stamp>.json always; latest.md for the RNN (as before), latest-lstm.md and latest-gru.md for the others
+const latest = cell === 'rnn' ? 'latest.md' : `latest-${cell}.md`;
 writeFileSync(join(ROOT, 'bench', 'results', `${stamp}.json`), `${JSON.stringify(results, null, 2)}\n`);
-writeFileSync(join(ROOT, 'bench', 'results', 'latest.md'), `${text}\n`);
-console.log(`\nwrote bench/results/${stamp}.json and bench/results/latest.md`);
+writeFileSync(join(ROOT, 'bench', 'results', latest), `${text}\n`);
+console.log(`\nwrote bench/results/${stamp}.json and bench/results/${latest}`);

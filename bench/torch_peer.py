@@ -1,14 +1,16 @@
 """The PyTorch side of the benchmark, for one configuration (run by bench/run.ts with /usr/bin/python3).
 
-    torch_peer.py DIR L N I H K [--train] [--onnx]
+    torch_peer.py DIR L N I H K [--cell rnn|lstm|gru] [--train] [--onnx]
 
-Writes into DIR what every contender runs on, made by PyTorch: the weights (weights.json: name -> shape, and
-weights.bin: float32, in state-dict order) and the input x (x.bin, (L, N, I) float32, torch.manual_seed(0)). Then
+Writes into DIR what every contender runs on, made by PyTorch (nn.RNN, nn.LSTM or nn.GRU by --cell; default rnn):
+the weights (weights.json: name -> shape, and weights.bin: float32, in state-dict order) and the input x (x.bin, (L, N, I) float32, torch.manual_seed(0)). Then
 times PyTorch in its best setting here (torch.set_num_threads(1): intra-op threads busy-wait and slow it down
 several times on 2 cores, while OpenBLAS still uses both cores inside each matrix product), median of repeats,
 forward under no_grad and, with --train, forward + backward of output.sum(). Writes PyTorch's float32 output and
 the float64 output of the same (float32) weights and input (out32.bin, out64.bin) for the accuracy columns, and
-with --onnx the model as model.onnx for onnxruntime. Prints one JSON line: times, repeats, peak RSS.
+with --onnx the model as model.onnx for onnxruntime (PyTorch's exporter turns nn.LSTM into ONNX LSTM ops with
+the gates reordered from PyTorch's ifgo to ONNX's iofc, and nn.GRU into GRU ops with the gates as zrh and
+linear_before_reset=1, PyTorch's b_hn inside r * (...)). Prints one JSON line: times, repeats, peak RSS.
 """
 
 import json
@@ -35,9 +37,10 @@ def main():
     out_dir = sys.argv[1]
     L, N, I, H, K = (int(v) for v in sys.argv[2:7])
     train = "--train" in sys.argv
+    cell = sys.argv[sys.argv.index("--cell") + 1] if "--cell" in sys.argv else "rnn"
     torch.set_num_threads(1)
     torch.manual_seed(0)
-    rnn = torch.nn.RNN(I, H, num_layers=K)
+    rnn = {"rnn": torch.nn.RNN, "lstm": torch.nn.LSTM, "gru": torch.nn.GRU}[cell](I, H, num_layers=K)
     x = torch.randn(L, N, I)
     sd = rnn.state_dict()
     with open(f"{out_dir}/weights.json", "w") as f:
@@ -48,7 +51,7 @@ def main():
     with open(f"{out_dir}/x.bin", "wb") as f:
         f.write(x.numpy().tobytes())
 
-    result = {"torch": torch.__version__, "threads": torch.get_num_threads()}
+    result = {"torch": torch.__version__, "threads": torch.get_num_threads(), "cell": cell}
     with torch.no_grad():
         result["forward_ms"], result["forward_reps"] = median_ms(lambda: rnn(x))
         out32 = rnn(x)[0]
@@ -67,7 +70,8 @@ def main():
 
         result["train_ms"], result["train_reps"] = median_ms(step)
     if "--onnx" in sys.argv:
-        torch.onnx.export(rnn, (x,), f"{out_dir}/model.onnx", input_names=["x"], output_names=["y", "h_n"])
+        names = ["y", "h_n", "c_n"] if cell == "lstm" else ["y", "h_n"]
+        torch.onnx.export(rnn, (x,), f"{out_dir}/model.onnx", input_names=["x"], output_names=names)
     result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps(result))
 

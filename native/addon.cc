@@ -1,7 +1,11 @@
 // The native kernel for Node.js: core.h and core_backward.h compiled for AVX2+FMA, run on both cores, behind Node-API.
+// Built twice by native/build.mjs: as is (stacked_rnn.node), and with RNN_VBYTES 64 for AVX-512
+// (stacked_rnn_avx512.node: the same floats, twice the product throughput where the CPU has it).
 //
 // Exports (all float32; src/kernels/native.ts checks dtypes and falls back to the reference otherwise):
-//   supported: boolean                 whether this CPU has AVX2 and FMA (if not, nothing else may be called)
+//   supported: boolean                 whether this CPU has AVX2 and FMA (and AVX-512 for that build; if not,
+//                                      nothing else may be called)
+//   avx512: boolean, isa: string       whether this CPU runs the AVX-512 build; which build this is
 //   threads(n?): number                the thread count (1 or 2), set when n is given
 //   linear(y, x, w, b1|null, b2|null, M, C, O)
 //   recurrence(out, hN, pre, whh, h0, L, N, H, outStride, outOffset, relu, reverse, lengths|null)
@@ -10,6 +14,7 @@
 //   linearBackward(dx|null, dw, db1|null, db2|null, dy, x, w, M, C, O)
 //   recurrenceBackward(dpre, dh0, dwhh, dout|null, dhN|null, out, h0, whh, L, N, H, outStride, outOffset, relu,
 //                      reverse, lengths|null)
+//   gatedRecurrence, gatedRecurrenceBackward   the fused LSTM and GRU (native/gated_addon.h)
 // with the meanings of src/kernels/kernel.ts.
 //
 // The parts, one translation unit: core.h and core_backward.h the arithmetic (shared with the wasm build),
@@ -28,10 +33,13 @@
 #pragma GCC target("avx2,fma")
 #include "core.h"
 #include "core_backward.h"
+#include "gated.h"
+#include "gated_backward.h"
 #pragma GCC pop_options
 
 #include "pool.h"
 #include "jobs.h"
+#include "gated_jobs.h"
 
 namespace {
 
@@ -451,9 +459,14 @@ napi_value Threads(napi_env env, napi_callback_info info) {
   return result;
 }
 
+#include "gated_addon.h"
+
 napi_value Init(napi_env env, napi_value exports) {
   __builtin_cpu_init();
-  const bool supported = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  // avx512: whether this CPU runs the AVX-512 build of this file (RNN_VBYTES 64, stacked_rnn_avx512.node)
+  const bool avx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
+                      __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512bw");
+  const bool supported = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && (RNN_VBYTES < 64 || avx512);
   pool.threads = std::thread::hardware_concurrency() >= 2 ? 2 : 1;
   if (const char* t = std::getenv("STACKED_RNN_THREADS")) {
     if (std::atoi(t) == 1) pool.threads = 1;
@@ -461,6 +474,10 @@ napi_value Init(napi_env env, napi_value exports) {
   napi_value v;
   napi_get_boolean(env, supported, &v);
   napi_set_named_property(env, exports, "supported", v);
+  napi_get_boolean(env, avx512, &v);
+  napi_set_named_property(env, exports, "avx512", v);
+  napi_create_string_utf8(env, RNN_VBYTES == 64 ? "avx512" : "avx2", NAPI_AUTO_LENGTH, &v);
+  napi_set_named_property(env, exports, "isa", v);
   napi_create_function(env, "threads", NAPI_AUTO_LENGTH, Threads, nullptr, &v);
   napi_set_named_property(env, exports, "threads", v);
   if (supported) {
@@ -476,6 +493,7 @@ napi_value Init(napi_env env, napi_value exports) {
     napi_set_named_property(env, exports, "linearBackward", v);
     napi_create_function(env, "recurrenceBackward", NAPI_AUTO_LENGTH, RecurrenceBackward, nullptr, &v);
     napi_set_named_property(env, exports, "recurrenceBackward", v);
+    register_gated(env, exports);
   }
   return exports;
 }

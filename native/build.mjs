@@ -1,5 +1,7 @@
 // Builds the native kernel (native/build/Release/stacked_rnn.node) at install time, offline, and never fails the
-// install: when it cannot build, src/kernels/native.ts finds no addon and the library uses the next kernel.
+// install: when it cannot build, src/kernels/native.ts finds no addon and the library uses the next kernel. The
+// same source is built a second time for AVX-512 (stacked_rnn_avx512.node, RNN_VBYTES 64), which native.ts loads
+// instead on CPUs that have it; without it (an old compiler or assembler) the AVX2 build serves alone.
 //
 //   node native/build.mjs            node-gyp (npm's own copy) with the headers of the running node, else g++
 //   STACKED_RNN_SKIP_NATIVE=1        skip the build
@@ -14,6 +16,7 @@ import { fileURLToPath } from 'node:url';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const output = join(here, 'build', 'Release', 'stacked_rnn.node');
+const output512 = join(here, 'build', 'Release', 'stacked_rnn_avx512.node');
 
 function note(message) {
   console.log(`stacked-rnn: ${message}`);
@@ -47,15 +50,20 @@ function build() {
   const gyp = nodeGyp();
   if (gyp) {
     const r = run(process.execPath, [gyp, 'rebuild', `--nodedir=${dir}`, '--loglevel=error']);
-    if (r.ok && existsSync(output)) return note('native kernel built (node-gyp)');
+    if (r.ok && existsSync(output) && existsSync(output512)) return note('native kernel built (node-gyp), AVX2 and AVX-512');
     note(`node-gyp failed, trying the compiler directly:\n${r.log.trim().split('\n').slice(-5).join('\n')}`);
   }
   mkdirSync(dirname(output), { recursive: true });
   const cxx = process.env.CXX || 'c++';
-  const flags = ['-std=gnu++17', '-O3', '-ffp-contract=fast', '-fno-math-errno', '-Wno-psabi', '-fPIC', '-shared'];
-  const r = run(cxx, [...flags, '-pthread', `-I${join(dir, 'include', 'node')}`, '-DNODE_GYP_MODULE_NAME=stacked_rnn', 'addon.cc', '-o', output]);
-  if (r.ok) return note(`native kernel built (${cxx})`);
-  note(`native kernel not built; the WebAssembly or reference kernel will be used:\n${r.log.trim().split('\n').slice(-5).join('\n')}`);
+  const flags = ['-std=gnu++17', '-O3', '-ffp-contract=fast', '-fno-math-errno', '-Wno-psabi', '-fPIC', '-shared', '-pthread', `-I${join(dir, 'include', 'node')}`];
+  const r = run(cxx, [...flags, '-DNODE_GYP_MODULE_NAME=stacked_rnn', 'addon.cc', '-o', output]);
+  if (!r.ok) {
+    note(`native kernel not built; the WebAssembly or reference kernel will be used:\n${r.log.trim().split('\n').slice(-5).join('\n')}`);
+    return;
+  }
+  const avx512 = ['-DNODE_GYP_MODULE_NAME=stacked_rnn_avx512', '-DRNN_VBYTES=64', '-mavx512f', '-mavx512vl', '-mavx512dq', '-mavx512bw'];
+  const r512 = run(cxx, [...flags, ...avx512, 'addon.cc', '-o', output512]);
+  note(r512.ok ? `native kernel built (${cxx}), AVX2 and AVX-512` : `native kernel built (${cxx}), AVX2 only (the AVX-512 build failed)`);
 }
 
 try {

@@ -15,7 +15,7 @@
 #include <stdint.h>
 
 #ifndef RNN_VBYTES
-#define RNN_VBYTES 32  // bytes per SIMD register: 32 for AVX2, 16 for WebAssembly SIMD
+#define RNN_VBYTES 32  // bytes per SIMD register: 32 for AVX2, 64 for AVX-512, 16 for WebAssembly SIMD
 #endif
 #define VL (RNN_VBYTES / 4)  // float lanes per register
 #define NR (2 * VL)          // panel width: output features per register tile
@@ -25,11 +25,18 @@
 
 typedef float vf __attribute__((vector_size(RNN_VBYTES)));
 typedef float vfu __attribute__((vector_size(RNN_VBYTES), aligned(4)));
-// float64 work (the activation) goes half a register of floats at a time, so each float64 vector is one register
-#define VH (VL / 2)
-typedef float vh __attribute__((vector_size(RNN_VBYTES / 2)));
-typedef double vd __attribute__((vector_size(RNN_VBYTES)));
-typedef int64_t vi __attribute__((vector_size(RNN_VBYTES)));
+// float64 work (the activation) goes half a register of floats at a time, so each float64 vector is one register;
+// with 512-bit registers it stays at 4 doubles, so that the float64 code pairs the same lanes (tanh_vd4's shared
+// division) and every float is the AVX2 build's: only the products' tiles widen, and their sums do not depend on it
+#if RNN_VBYTES > 32
+#define RNN_DBYTES 32
+#else
+#define RNN_DBYTES RNN_VBYTES
+#endif
+#define VH (RNN_DBYTES / 8)
+typedef float vh __attribute__((vector_size(RNN_DBYTES / 2)));
+typedef double vd __attribute__((vector_size(RNN_DBYTES)));
+typedef int64_t vi __attribute__((vector_size(RNN_DBYTES)));
 
 static inline vf splat(float s) { return s - (vf){}; }  // s - 0 is s exactly, so this is a plain broadcast
 static inline vd splatd(double s) { return s - (vd){}; }
@@ -169,7 +176,9 @@ static void for_tiles(const float* A, size_t lda, const float* Bp, int K, int m0
 }
 
 // The low and high halves of a register of floats as float64, and two halves joined.
-#if RNN_VBYTES == 32
+#if RNN_VBYTES == 64
+// (none: recurrence_row_tanh takes each register's four quarters through memory)
+#elif RNN_VBYTES == 32
 static inline vd lo(vf a) { return __builtin_convertvector(__builtin_shufflevector(a, a, 0, 1, 2, 3), vd); }
 static inline vd hi(vf a) { return __builtin_convertvector(__builtin_shufflevector(a, a, 4, 5, 6, 7), vd); }
 static inline vf join(vh a, vh b) { return __builtin_shufflevector(a, b, 0, 1, 2, 3, 4, 5, 6, 7); }
@@ -375,6 +384,27 @@ static void recurrence_row_tanh(float* out, ptrdiff_t ostep, const float* pre, p
     // of H = 64): the products and the activation compete for the same two FMA pipes.
 #pragma GCC unroll 4
     for (int g = 0; g < G; g++) {
+#if RNN_VBYTES == 64
+      {  // register g holds the group's 16 sums: its quarters, paired as the AVX2 build pairs them
+        float a[16] __attribute__((aligned(64)));
+        __builtin_memcpy(a, &done[g], sizeof a);
+        vd x[4], r[4];
+#pragma GCC unroll 4
+        for (int u = 0; u < 4; u++) {
+          vh s4, q4;
+          __builtin_memcpy(&s4, a + 4 * u, sizeof s4);
+          __builtin_memcpy(&q4, p + 16 * g + 4 * u, sizeof q4);
+          x[u] = __builtin_convertvector(s4, vd) + __builtin_convertvector(q4, vd);
+        }
+        tanh_vd4(r, x);
+#pragma GCC unroll 4
+        for (int u = 0; u < 4; u++) {
+          const vh y = __builtin_convertvector(r[u], vh);
+          __builtin_memcpy(h + 16 * g + 4 * u, &y, sizeof y);
+          __builtin_memcpy(o + 16 * g + 4 * u, &y, sizeof y);
+        }
+      }
+#else
 #pragma GCC unroll 4
       for (int v = 16 * g / VL; v < 16 * (g + 1) / VL; v += 2) {
         vf q0, q1;
@@ -390,6 +420,7 @@ static void recurrence_row_tanh(float* out, ptrdiff_t ostep, const float* pre, p
         __builtin_memcpy(o + v * VL, &y0, sizeof y0);
         __builtin_memcpy(o + v * VL + VL, &y1, sizeof y1);
       }
+#endif
       if (more) {
         for (int k = 16 * g; k < 16 * g + 16; k++) {
           const vf a = splat(h[k]);

@@ -2,7 +2,9 @@
  * The LSTM and GRU recurrences, forward and backward, over any kernel's `linear`: each step's h_{t-1} W_hh^T is
  * one product of N rows (the kernel's fast one where it has one), and the gate math around it is plain loops in
  * float64, rounded once into whatever precision the buffers have. It is the reference kernel's recurrence for
- * these cells (the oracle) and, until a kernel fuses a cell's step into its tiles, every kernel's.
+ * these cells (the oracle), and the fast kernels' wherever a buffer is not float32; on float32 buffers the native
+ * and WebAssembly kernels run the fused recurrence of native/gated.h (each step's product with this gate math in
+ * its tiles' epilogue), tested against this one.
  *
  * Buffers take the precision of `pre` (the reference kernel's scratch is float64; a fast float32 kernel's is
  * float32 for big problems), so the state is carried in that precision, as PyTorch's float32 carries it in

@@ -125,23 +125,32 @@ export interface DirectionWeights {
   whr?: FloatArray | null; // (P, H)
 }
 
-/** A whole unidirectional stack of K layers, for `Kernel.layers`. */
+/** A whole unidirectional stack of K layers (without proj_size), for `Kernel.layers`. */
 export interface LayersArgs {
   /**
    * Layer k's output sequence (L, N, H), to be written; the last layer's is the stack's output. Made when first
    * asked for, so a kernel that declines should decide before it asks.
    */
   layerOutput(k: number): FloatArray;
+  /**
+   * LSTM and GRU, when the forward is recorded: layer k's tape (L, N, tapeWidth), to be written as `recurrence`
+   * writes it; made when first asked for, as `layerOutput`. Null or omitted: not recorded.
+   */
+  layerTape?: ((k: number) => FloatArray) | null;
   /** Written: each layer's state after each sequence's last valid step. */
   hN: FloatArray; // (K, N, H)
+  /** LSTM: each layer's cell state after its last valid step (null or omitted: other modes). */
+  cN?: FloatArray | null; // (K, N, H)
   x: FloatArray; // (L, N, I)
   h0: FloatArray; // (K, N, H)
+  /** LSTM: each layer's cell state before its first step. */
+  c0?: FloatArray | null; // (K, N, H)
   weights: DirectionWeights[]; // K
   L: number;
   N: number;
   I: number;
   H: number;
-  mode: 'RNN_TANH' | 'RNN_RELU';
+  mode: Mode;
   lengths: Int32Array | null;
 }
 

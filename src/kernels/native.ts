@@ -4,6 +4,9 @@
  * The addon is built at install (`node native/build.mjs`); when it is missing, fails to load or the CPU lacks
  * AVX2/FMA, `nativeKernel` is null and the next kernel is used.
  *
+ * The LSTM and GRU recurrences are fused (native/gated.h): each step's product with the gate math in its tiles'
+ * epilogue, forward and backward, on the same threads as the RNN's.
+ *
  * Precision: the native path is float32 throughout, as PyTorch's CPU path is (FMA sums, restarted every 64 terms,
  * the state rounded to float32 every step), with biases and activations in float64 and rounded once. The backward
  * sums likewise: products in float32 tiles restarted every 64 terms, the long sums of the weight gradients over
@@ -21,6 +24,10 @@ import { referenceKernel } from './reference.js';
 /** What native/addon.cc exports (see its header). */
 export interface NativeAddon {
   supported: boolean;
+  /** Whether this CPU runs the AVX-512 build (stacked_rnn_avx512.node). */
+  avx512: boolean;
+  /** Which build this is. */
+  isa: 'avx2' | 'avx512';
   /** The thread count (1 or 2); sets it when n is given. */
   threads(n?: number): number;
   linear(
@@ -96,33 +103,123 @@ export interface NativeAddon {
     reverse: boolean,
     lengths: Int32Array | null,
   ): void;
+  /** The fused LSTM (lstm true) or GRU recurrence (native/gated.h), with `RecurrenceArgs`' meanings. */
+  gatedRecurrence(
+    out: Float32Array,
+    hN: Float32Array,
+    cN: Float32Array | null,
+    pre: Float32Array,
+    whh: Float32Array,
+    h0: Float32Array,
+    c0: Float32Array | null,
+    whr: Float32Array | null,
+    bhh: Float32Array | null,
+    tape: Float32Array | null,
+    L: number,
+    N: number,
+    H: number,
+    P: number,
+    outStride: number,
+    outOffset: number,
+    lstm: boolean,
+    reverse: boolean,
+    lengths: Int32Array | null,
+  ): void;
+  /** An LSTM or GRU stack without projection as a wavefront, as `layers`; false when it declines. */
+  gatedLayers(
+    outs: Float32Array[],
+    hN: Float32Array,
+    cN: Float32Array | null,
+    x: Float32Array,
+    h0: Float32Array,
+    c0: Float32Array | null,
+    wih: Float32Array[],
+    whh: Float32Array[],
+    bih: (Float32Array | null)[],
+    bhh: (Float32Array | null)[],
+    tapes: Float32Array[] | null,
+    L: number,
+    N: number,
+    I: number,
+    H: number,
+    lstm: boolean,
+    lengths: Int32Array | null,
+  ): boolean;
+  /** Whether `gatedLayers` takes a stack of K layers, N rows and H features. */
+  gatedLayersTakes(lstm: boolean, K: number, N: number, H: number): boolean;
+  /** How the threads would share the steps of such a fused recurrence: one thread, blocks of rows, or columns. */
+  gatedSplit(lstm: boolean, N: number, H: number, P: number): 'one' | 'rows' | 'columns';
+  /** Its backward (native/gated_backward.h), with `RecurrenceBackwardArgs`' meanings, accumulating. */
+  gatedRecurrenceBackward(
+    dpre: Float32Array,
+    dh0: Float32Array,
+    dc0: Float32Array | null,
+    dwhh: Float32Array,
+    dwhr: Float32Array | null,
+    dbhh: Float32Array | null,
+    dout: Float32Array | null,
+    dhN: Float32Array | null,
+    dcN: Float32Array | null,
+    out: Float32Array,
+    h0: Float32Array,
+    c0: Float32Array | null,
+    whh: Float32Array,
+    whr: Float32Array | null,
+    tape: Float32Array,
+    L: number,
+    N: number,
+    H: number,
+    P: number,
+    outStride: number,
+    outOffset: number,
+    lstm: boolean,
+    reverse: boolean,
+    lengths: Int32Array | null,
+  ): void;
 }
 
 /** Why the addon is not in use, or null when it is. */
 export let nativeUnavailable: string | null = null;
 
+/** The two builds of native/addon.cc: AVX2 (stacked_rnn.node), and AVX-512 where the CPU has it. */
+export const nativeBuilds: { avx2: NativeAddon | null; avx512: NativeAddon | null } = { avx2: null, avx512: null };
+
 function loadAddon(): NativeAddon | null {
   // getBuiltinModule keeps node:module out of the static imports, so bundlers for the browser never see it
-  const proc = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process;
+  const proc = (
+    globalThis as { process?: { getBuiltinModule?: (id: string) => unknown; env?: Record<string, string | undefined> } }
+  ).process;
   const nodeModule = proc?.getBuiltinModule?.('node:module') as typeof import('node:module') | undefined;
   if (!nodeModule) {
     nativeUnavailable = 'not running in Node.js';
     return null;
   }
+  // the same paths from src/kernels/ (tsx) and dist/kernels/ (built)
+  const load = (file: string) =>
+    nodeModule.createRequire(import.meta.url)(`../../native/build/Release/${file}`) as NativeAddon;
+  let addon: NativeAddon;
   try {
-    // the same path from src/kernels/ (tsx) and dist/kernels/ (built)
-    const addon = nodeModule.createRequire(import.meta.url)(
-      '../../native/build/Release/stacked_rnn.node',
-    ) as NativeAddon;
+    addon = load('stacked_rnn.node');
     if (!addon.supported) {
       nativeUnavailable = 'this CPU lacks AVX2 or FMA';
       return null;
     }
-    return addon;
   } catch (e) {
     nativeUnavailable = `the addon did not load (${(e as Error).message.split('\n')[0]}); build it with node native/build.mjs`;
     return null;
   }
+  nativeBuilds.avx2 = addon;
+  // On a CPU with AVX-512, the same source built for it (loaded only once the AVX2 build has said the CPU runs it):
+  // its products' tiles are twice as wide and its floats the same. STACKED_RNN_NATIVE_ISA=avx2 keeps the AVX2 build.
+  if (addon.avx512) {
+    try {
+      const wide = load('stacked_rnn_avx512.node');
+      if (wide.supported) nativeBuilds.avx512 = wide;
+    } catch {
+      // not built (an old compiler or assembler): the AVX2 build serves
+    }
+  }
+  return proc?.env?.STACKED_RNN_NATIVE_ISA !== 'avx2' && nativeBuilds.avx512 ? nativeBuilds.avx512 : addon;
 }
 
 /** The loaded addon, or null (see `nativeUnavailable`). */
@@ -151,6 +248,20 @@ export { EXACT_BELOW };
  */
 export function createNativeKernel(addon: NativeAddon, options: NativeKernelOptions = {}): Kernel {
   const exactBelow = options.exactBelow ?? EXACT_BELOW;
+  /** An LSTM or GRU stack as a wavefront (native/gated_jobs.h), on the same rule as the RNN's `layers`. */
+  function gatedLayers(a: LayersArgs): boolean {
+    const { hN, x, h0, weights, N, H } = a;
+    const lstm = a.mode === 'LSTM';
+    const [c0, cN] = lstm ? [a.c0 ?? null, a.cN ?? null] : [null, null];
+    if (a.L * N * H < exactBelow || !addon.gatedLayersTakes(lstm, weights.length, N, H)) return false;
+    if (!f32(hN, x, h0, c0, cN) || !weights.every((w) => f32(w.wih, w.whh, w.bih, w.bhh))) return false;
+    const outs = weights.map((_, k) => a.layerOutput(k));
+    const tapes = a.layerTape ? weights.map((_, k) => (a.layerTape as (k: number) => FloatArray)(k)) : null;
+    if (!f32(...outs) || (tapes && !f32(...tapes))) return false;
+    // biome-ignore format: the addon's argument order
+    return addon.gatedLayers(outs as Float32Array[], hN as Float32Array, cN as Float32Array | null, x as Float32Array, h0 as Float32Array, c0 as Float32Array | null, weights.map((w) => w.wih as Float32Array), weights.map((w) => w.whh as Float32Array), weights.map((w) => w.bih as Float32Array | null), weights.map((w) => w.bhh as Float32Array | null), tapes as Float32Array[] | null, a.L, N, a.I, H, lstm, a.lengths);
+  }
+
   const kernel: Kernel = {
     ...referenceKernel,
     name: options.name ?? 'native',
@@ -166,9 +277,17 @@ export function createNativeKernel(addon: NativeAddon, options: NativeKernelOpti
     },
 
     recurrence(a: RecurrenceArgs) {
-      // LSTM and GRU: the gate math in plain loops around this kernel's products, until fused ones exist here
+      // LSTM and GRU: fused (native/gated.h) when every buffer is float32; else the gate math in plain loops
+      // around this kernel's products (./gated.ts), which hands float64 to the reference kernel
       if (a.mode === 'LSTM' || a.mode === 'GRU') {
-        gatedRecurrence(kernel, a);
+        const lstm = a.mode === 'LSTM';
+        const [c0, cN, whr, bhh, tape] = [a.c0 ?? null, a.cN ?? null, a.whr ?? null, a.bhh ?? null, a.tape ?? null];
+        if (f32(a.out, a.hN, a.pre, a.whh, a.h0, c0, cN, whr, bhh, tape)) {
+          // biome-ignore format: the addon's argument order
+          addon.gatedRecurrence(a.out as Float32Array, a.hN as Float32Array, lstm ? (cN as Float32Array | null) : null, a.pre as Float32Array, a.whh as Float32Array, a.h0 as Float32Array, lstm ? (c0 as Float32Array | null) : null, whr as Float32Array | null, lstm ? null : (bhh as Float32Array | null), tape as Float32Array | null, a.L, a.N, a.H, a.P ?? a.H, a.outStride, a.outOffset, lstm, a.reverse, a.lengths);
+        } else {
+          gatedRecurrence(kernel, a);
+        }
         return;
       }
       const { out, hN, pre, whh, h0 } = a;
@@ -187,6 +306,7 @@ export function createNativeKernel(addon: NativeAddon, options: NativeKernelOpti
     },
 
     layers(a: LayersArgs): boolean {
+      if (a.mode === 'LSTM' || a.mode === 'GRU') return gatedLayers(a);
       const { hN, x, h0, weights, N, H } = a;
       // Decided before any buffer is made: small problems go to the reference kernel (its float64 scratch), and
       // the rest of the rule is the addon's (two threads, and a step the recurrence would not share between them).
@@ -214,7 +334,21 @@ export function createNativeKernel(addon: NativeAddon, options: NativeKernelOpti
 
     recurrenceBackward(a: RecurrenceBackwardArgs) {
       if (a.mode === 'LSTM' || a.mode === 'GRU') {
-        gatedRecurrenceBackward(kernel, a);
+        const lstm = a.mode === 'LSTM';
+        const [whr, dwhr, dbhh, tape] = [a.whr ?? null, a.dwhr ?? null, a.dbhh ?? null, a.tape ?? null];
+        if (tape instanceof Float32Array && f32(a.dpre, a.dwhh, a.out, a.whh, a.dout, whr, dwhr, dbhh)) {
+          // small float64 buffers beside float32 ones (states and their gradients) go through float32
+          const [dh0, flushH] = sinkF32(a.dh0);
+          const [dc0, flushC] = sinkF32(lstm ? (a.dc0 ?? null) : null);
+          const [dhN, dcN] = [readF32(a.dhN), lstm ? readF32(a.dcN ?? null) : null];
+          const [h0, c0] = [readF32(a.h0) as Float32Array, lstm ? readF32(a.c0 ?? null) : null];
+          // biome-ignore format: the addon's argument order
+          addon.gatedRecurrenceBackward(a.dpre as Float32Array, dh0, dc0, a.dwhh as Float32Array, dwhr as Float32Array | null, lstm ? null : (dbhh as Float32Array | null), a.dout as Float32Array | null, dhN, dcN, a.out as Float32Array, h0, c0, a.whh as Float32Array, whr as Float32Array | null, tape, a.L, a.N, a.H, a.P ?? a.H, a.outStride, a.outOffset, lstm, a.reverse, a.lengths);
+          flushH();
+          flushC();
+        } else {
+          gatedRecurrenceBackward(kernel, a);
+        }
         return;
       }
       const { dpre, dwhh, dout, out, whh } = a;

@@ -117,25 +117,31 @@ export function stackForward(
   const size = L * N * D * P; // of a layer's output
   const kept = workspace !== null && size <= WORKSPACE_MAX ? workspace : null;
   // A kernel that runs the whole stack at once (layer k following layer k-1 step by step) gets it when nothing
-  // happens between the layers: one direction, no dropout, an RNN. It asks for the layers' buffers only once it runs.
-  if (
-    kernel.layers &&
-    (mode === 'RNN_TANH' || mode === 'RNN_RELU') &&
-    D === 1 &&
-    K > 1 &&
-    !(dropout && dropout.p > 0)
-  ) {
+  // happens between the layers: one direction, no dropout, no projection. It asks for the layers' buffers only once
+  // it runs.
+  if (kernel.layers && D === 1 && K > 1 && P === H && !(dropout && dropout.p > 0)) {
     const outs: FloatArray[] = [];
+    const cells: FloatArray[] = [];
     const layerWeights = weights.map((w) => w[0] as DirectionWeights);
     const layerOutput = (k: number) => {
       outs[k] ??= layerBuffer(kernel, output, size, k, k === K - 1, tape, kept);
       return outs[k] as FloatArray;
     };
-    if (kernel.layers({ layerOutput, hN, x, h0, weights: layerWeights, L, N, I, H, mode, lengths })) {
+    // the gated cells' tapes, in the precision of the layer's output (as `recurrence`'s are in pre's)
+    const W = tapeWidth(mode, H);
+    const layerTape =
+      tape && W > 0
+        ? (k: number) => {
+            cells[k] ??= zerosLike(layerOutput(k), L * N * W);
+            return cells[k] as FloatArray;
+          }
+        : null;
+    // biome-ignore format: one call
+    if (kernel.layers({ layerOutput, layerTape, hN, cN, x, h0, c0, weights: layerWeights, L, N, I, H, mode, lengths })) {
       if (tape) {
         tape.layerOutputs.push(...outs);
         tape.masks.push(...outs.map(() => null));
-        tape.cells.push(...outs.map(() => null));
+        tape.cells.push(...outs.map((_, k) => cells[k] ?? null));
       }
       if (outs[K - 1] !== output) output.set(outs[K - 1] as FloatArray);
       return;

@@ -3,6 +3,8 @@
  * and for Node.js without the native addon. It ships inside this module as base64, so it needs no download and
  * no build step; it is compiled synchronously on first import (about 20 KB) and runs on the calling thread.
  *
+ * The LSTM and GRU recurrences are fused (native/gated.h), forward and backward, as in the native kernel.
+ *
  * Each call copies its arrays into the module's memory, runs, and copies the results back: the copies are
  * O(rows x features), the work O(rows x features x features). Precision and the hand-off of small problems and
  * float64 to the reference kernel are as for the native kernel (see ../native.ts).
@@ -26,6 +28,11 @@ interface WasmExports {
   linear_backward(dx: number, dw: number, db1: number, db2: number, dy: number, x: number, w: number, M: number, C: number, O: number, Bp: number, work: number, acc: number, bsum: number): void;
   // biome-ignore format: one line per C signature
   recurrence_backward(dpre: number, dh0: number, dwhh: number, dout: number, dhN: number, out: number, h0: number, whh: number, L: number, N: number, H: number, outStride: number, outOffset: number, relu: number, reverse: number, lengths: number, Z: number, Bp: number, dh: number, zero: number, work: number, acc: number): void;
+  gated_work_bytes(backward: number, lstm: number, L: number, N: number, H: number, P: number): number;
+  // biome-ignore format: one line per C signature
+  gated_recurrence(out: number, hN: number, cN: number, pre: number, whh: number, h0: number, c0: number, whr: number, bhh: number, tape: number, L: number, N: number, H: number, P: number, outStride: number, outOffset: number, lstm: number, reverse: number, lengths: number, work: number): void;
+  // biome-ignore format: one line per C signature
+  gated_recurrence_backward(dpre: number, dh0: number, dc0: number, dwhh: number, dwhr: number, dbhh: number, dout: number, dhN: number, dcN: number, out: number, h0: number, c0: number, whh: number, whr: number, tape: number, L: number, N: number, H: number, P: number, outStride: number, outOffset: number, lstm: number, reverse: number, lengths: number, work: number): void;
   grad_weight_floats(O: number, C: number): number;
   grad_weight_doubles(O: number, C: number): number;
 }
@@ -89,6 +96,128 @@ export function createWasmKernel(w: WasmExports, options: WasmKernelOptions = {}
   const exactBelow = options.exactBelow ?? EXACT_BELOW;
   const NR = w.panel_width();
   const panels = (O: number) => Math.ceil(O / NR) * NR;
+  const isF32 = (...arrays: (FloatArray | null)[]) => arrays.every((v) => v === null || v instanceof Float32Array);
+  const putLengths = (at: number, lengths: Int32Array | null, N: number) => {
+    if (lengths) new Int32Array(w.memory.buffer, at, N).set(lengths.subarray(0, N));
+  };
+
+  /** The fused LSTM or GRU recurrence (native/gated.h) when every buffer is float32, else ../gated.ts. */
+  function gated(a: RecurrenceArgs): void {
+    const lstm = a.mode === 'LSTM';
+    const { out, hN, pre, whh, h0, L, N, H, lengths } = a;
+    const P = a.P ?? H;
+    const [c0, cN, whr] = lstm ? [a.c0 ?? null, a.cN ?? null, a.whr ?? null] : [null, null, null];
+    const [bhh, tape] = [lstm ? null : (a.bhh ?? null), a.tape ?? null];
+    if (!isF32(out, hN, pre, whh, h0, c0, cN, whr, bhh, tape)) {
+      gatedRecurrence(kernel, a);
+      return;
+    }
+    const G = lstm ? 4 : 3;
+    const W = (G + 1) * H;
+    const m = new Layout(w);
+    const outLength = L * N * a.outStride;
+    const [pout, phN, pcN, ppre] = [
+      m.take(4 * outLength),
+      m.take(4 * N * P),
+      m.array(cN, N * H),
+      m.array(pre, L * N * G * H),
+    ];
+    const [pwhh, ph0, pc0, pwhr] = [
+      m.array(whh, G * H * P),
+      m.array(h0, N * P),
+      m.array(c0, N * H),
+      m.array(whr, P * H),
+    ];
+    const [pbhh, ptape, plen] = [m.array(bhh, G * H), m.array(tape, L * N * W), lengths ? m.take(4 * N) : 0];
+    const work = m.take(w.gated_work_bytes(0, lstm ? 1 : 0, L, N, H, P));
+    m.commit();
+    // the other direction's half of `out`, and the tape's padded rows, must survive the round trip
+    m.put(pout, out, outLength);
+    m.put(ppre, pre, L * N * G * H);
+    m.put(pwhh, whh, G * H * P);
+    m.put(ph0, h0, N * P);
+    m.put(pc0, c0, N * H);
+    m.put(pwhr, whr, P * H);
+    m.put(pbhh, bhh, G * H);
+    m.put(ptape, tape, L * N * W);
+    putLengths(plen, lengths, N);
+    // biome-ignore format: the C argument order
+    w.gated_recurrence(pout, phN, pcN, ppre, pwhh, ph0, pc0, pwhr, pbhh, ptape, L, N, H, P, a.outStride, a.outOffset, lstm ? 1 : 0, a.reverse ? 1 : 0, plen, work);
+    m.get(pout, out, outLength);
+    m.get(phN, hN, N * P);
+    m.get(pcN, cN, N * H);
+    m.get(ptape, tape, L * N * W);
+  }
+
+  /** Its backward (native/gated_backward.h) when the big buffers are float32, else ../gated.ts. */
+  function gatedBackward(a: RecurrenceBackwardArgs): void {
+    const lstm = a.mode === 'LSTM';
+    const { dpre, dwhh, dout, out, whh, L, N, H, lengths } = a;
+    const P = a.P ?? H;
+    const [whr, dwhr] = lstm ? [a.whr ?? null, a.dwhr ?? null] : [null, null];
+    const [dbhh, tape] = [lstm ? null : (a.dbhh ?? null), a.tape ?? null];
+    if (!(tape instanceof Float32Array) || !isF32(dpre, dwhh, out, whh, dout, whr, dwhr, dbhh)) {
+      gatedRecurrenceBackward(kernel, a);
+      return;
+    }
+    // small float64 buffers beside float32 ones (states and their gradients) go through float32
+    const [dh0, flushH] = sinkF32(a.dh0);
+    const [dc0, flushC] = sinkF32(lstm ? (a.dc0 ?? null) : null);
+    const [dhN, dcN] = [readF32(a.dhN), lstm ? readF32(a.dcN ?? null) : null];
+    const [h0, c0] = [readF32(a.h0), lstm ? readF32(a.c0 ?? null) : null];
+    const G = lstm ? 4 : 3;
+    const W = (G + 1) * H;
+    const m = new Layout(w);
+    const outLength = L * N * a.outStride;
+    const [pdpre, pdh0, pdc0, pdwhh] = [
+      m.take(4 * L * N * G * H),
+      m.take(4 * N * P),
+      m.array(dc0, N * H),
+      m.take(4 * G * H * P),
+    ];
+    const [pdwhr, pdbhh, pdout, pdhN] = [
+      m.array(dwhr, P * H),
+      m.array(dbhh, G * H),
+      m.array(dout, outLength),
+      m.array(dhN, N * P),
+    ];
+    const [pdcN, pout, ph0, pc0] = [m.array(dcN, N * H), m.take(4 * outLength), m.take(4 * N * P), m.array(c0, N * H)];
+    const [pwhh, pwhr, ptape, plen] = [
+      m.take(4 * G * H * P),
+      m.array(whr, P * H),
+      m.take(4 * L * N * W),
+      lengths ? m.take(4 * N) : 0,
+    ];
+    const work = m.take(w.gated_work_bytes(1, lstm ? 1 : 0, L, N, H, P));
+    m.commit();
+    m.put(pdpre, dpre, L * N * G * H);
+    m.put(pdh0, dh0, N * P);
+    m.put(pdc0, dc0, N * H);
+    m.put(pdwhh, dwhh, G * H * P);
+    m.put(pdwhr, dwhr, P * H);
+    m.put(pdbhh, dbhh, G * H);
+    m.put(pdout, dout, outLength);
+    m.put(pdhN, dhN, N * P);
+    m.put(pdcN, dcN, N * H);
+    m.put(pout, out, outLength);
+    m.put(ph0, h0, N * P);
+    m.put(pc0, c0, N * H);
+    m.put(pwhh, whh, G * H * P);
+    m.put(pwhr, whr, P * H);
+    m.put(ptape, tape, L * N * W);
+    putLengths(plen, lengths, N);
+    // biome-ignore format: the C argument order
+    w.gated_recurrence_backward(pdpre, pdh0, pdc0, pdwhh, pdwhr, pdbhh, pdout, pdhN, pdcN, pout, ph0, pc0, pwhh, pwhr, ptape, L, N, H, P, a.outStride, a.outOffset, lstm ? 1 : 0, a.reverse ? 1 : 0, plen, work);
+    m.get(pdpre, dpre, L * N * G * H);
+    m.get(pdh0, dh0, N * P);
+    m.get(pdc0, dc0, N * H);
+    m.get(pdwhh, dwhh, G * H * P);
+    m.get(pdwhr, dwhr, P * H);
+    m.get(pdbhh, dbhh, G * H);
+    flushH();
+    flushC();
+  }
+
   const kernel: Kernel = {
     ...referenceKernel,
     name: options.name ?? 'wasm',
@@ -116,9 +245,8 @@ export function createWasmKernel(w: WasmExports, options: WasmKernelOptions = {}
     },
 
     recurrence(a: RecurrenceArgs) {
-      // LSTM and GRU: the gate math in plain loops around this kernel's products, until fused ones exist here
       if (a.mode === 'LSTM' || a.mode === 'GRU') {
-        gatedRecurrence(kernel, a);
+        gated(a);
         return;
       }
       const { out, hN, pre, whh, h0, L, N, H, lengths } = a;
@@ -200,7 +328,7 @@ export function createWasmKernel(w: WasmExports, options: WasmKernelOptions = {}
 
     recurrenceBackward(a: RecurrenceBackwardArgs) {
       if (a.mode === 'LSTM' || a.mode === 'GRU') {
-        gatedRecurrenceBackward(kernel, a);
+        gatedBackward(a);
         return;
       }
       const { dpre, dwhh, dout, out, whh, L, N, H, lengths } = a;
