@@ -3,8 +3,11 @@
 //
 // Exports (all float32; src/kernels/native.ts checks dtypes and falls back to the reference otherwise):
 //   supported: boolean                 whether this CPU has AVX2 and FMA (if not, nothing else may be called)
-//   threads(n?): number                the thread count (1 .. 1024: the calling thread and workers), set when n
-//                                      is given (src/kernels/threads.ts sets it at load and on setThreads)
+//   first: boolean                     whether this load made the process's pool (a worker_thread's later load
+//                                      shares the pool and its thread count)
+//   threads(n?): number                the process's thread count (1 .. 1024: the calling thread and workers),
+//                                      set when n is given (src/kernels/threads.ts: at the first load, and on
+//                                      setThreads)
 //   recurrenceSplit(N, H): number[]    [threads, blocks, team]: how recurrence would split such a step now
 //   linear(y, x, w, b1|null, b2|null, M, C, O)
 //   recurrence(out, hN, pre, whh, h0, L, N, H, outStride, outOffset, relu, reverse, lengths|null)
@@ -491,12 +494,20 @@ napi_value RecurrenceSplit(napi_env env, napi_callback_info info) {
 napi_value Init(napi_env env, napi_value exports) {
   __builtin_cpu_init();
   const bool supported = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-  const unsigned cores = std::thread::hardware_concurrency();
-  pool.cores = cores < 1 ? 1 : (int)cores;
-  set_threads(pool.cores);  // until src/kernels/native.ts sets the library's setting
+  // One pool per process, whichever thread loads the addon: the first load (the main thread, or the first
+  // worker_thread to load it) makes it, later loads (other worker_threads) share it and its thread count
+  static std::atomic<bool> loaded{false};
+  const bool first = !loaded.exchange(true);
+  if (first) {
+    const unsigned cores = std::thread::hardware_concurrency();
+    pool.cores = cores < 1 ? 1 : (int)cores;
+    set_threads(pool.cores);  // until src/kernels/native.ts sets the library's setting
+  }
   napi_value v;
   napi_get_boolean(env, supported, &v);
   napi_set_named_property(env, exports, "supported", v);
+  napi_get_boolean(env, first, &v);
+  napi_set_named_property(env, exports, "first", v);
   napi_create_function(env, "threads", NAPI_AUTO_LENGTH, Threads, nullptr, &v);
   napi_set_named_property(env, exports, "threads", v);
   if (supported) {

@@ -44,7 +44,7 @@ struct LinearJob {
   const float* b1;
   const float* b2;
   int M, C, O;
-  std::atomic<int> next{0};  // the next block of rows to take
+  alignas(64) std::atomic<int> next{0};  // the next block of rows to take, on a line of its own
 };
 
 #pragma GCC push_options
@@ -88,7 +88,9 @@ inline int product_threads(int64_t M, int64_t C, int64_t O) {
 // teammates have not taken yet from the back of their homes (one of them lost its core, or is late to wake); and
 // when its block is done it helps the blocks that are not. A panel of step s runs once every panel of step s-1
 // of its block is done (it reads all of the block's h_{s-1}): the last thread to finish a step publishes it.
-// A team of one takes whole steps, and has no one to wait for.
+// A team of one has no one to wait for: its block is taken whole, by its own thread or, if that one is late, by
+// the first thread done with its own, and run through every step alone (a thread helping a block that is under
+// way would only hand its steps back and forth between two cores: measured, 15% slower).
 struct Split {
   int threads, blocks, team;  // threads = blocks * team
 };
@@ -129,7 +131,8 @@ struct alignas(64) BlockClock {
   std::atomic<int> completed{0};  // steps of the block finished; polled by its team
 };
 struct alignas(64) BlockCount {
-  std::atomic<int> done[2]{};  // panels finished of steps s and s+1, in slots s & 1
+  std::atomic<int> done[2]{};     // panels finished of steps s and s+1, in slots s & 1
+  std::atomic<int> claimed{0};    // a block of a team of one: whether a thread has taken it
 };
 
 struct StepSchedule {
@@ -170,15 +173,18 @@ bool take_panels(const StepSchedule& sc, HomePanels& h, int m, int s, bool owner
   }
 }
 
-// Every step of block b that is left, on thread tid (its member `me`, or -1 for a thread helping another block):
-// run(s, p0, p1, m0, m1) does panels p0..p1 of rows m0..m1 of step s.
+// Every step of block b (of a team of several) that is left, on thread tid (its member `me`, or -1 for a thread
+// helping another block): run(s, p0, p1, m0, m1) does panels p0..p1 of rows m0..m1 of step s.
 template <class Step>
 void block_steps(StepSchedule& sc, int b, int me, Step&& run) {
   const Split& sp = sc.split;
   BlockClock& clock = sc.clock[b];
   BlockCount& count = sc.count[b];
   const int m0 = sc.row(b), m1 = sc.row(b + 1);
-  const int most = sp.team == 1 ? sc.P : 1;  // a team of one takes whole steps
+  // A thread takes one panel at a time from its home, or 2 or 4 when the block's last tile has 2 rows or 1 (such
+  // a tile is as fast as a full one only over 2 or 4 panels at once: core.h's tile_panels); others' one at a time.
+  const int rest = (m1 - m0) % MR;
+  const int own = rest == 1 ? 4 : rest == 2 ? 2 : 1, most = 1;
   auto finish = [&](int s, int n) {
     std::atomic<int>& done = count.done[s & 1];
     if (done.fetch_add(n, std::memory_order_acq_rel) + n == sc.P) {
@@ -192,7 +198,7 @@ void block_steps(StepSchedule& sc, int b, int me, Step&& run) {
     int p0, p1;
     if (me >= 0) {
       int did = 0;
-      while (take_panels(sc, sc.home[b + sp.blocks * me], me, s, true, most, p0, p1)) {
+      while (take_panels(sc, sc.home[b + sp.blocks * me], me, s, true, own, p0, p1)) {
         ready(s);
         run(s, p0, p1, m0, m1);
         did += p1 - p0;
@@ -222,6 +228,14 @@ void run_steps(StepSchedule& sc, int tid, int nt, Step&& run) {
     return;
   }
   const Split& sp = sc.split;
+  if (sp.team == 1) {
+    for (int k = 0; k < sp.blocks; k++) {
+      const int b = (tid + k) % sp.blocks;
+      if (sc.count[b].claimed.exchange(1, std::memory_order_acq_rel) != 0) continue;
+      for (int s = 0; s < sc.L; s++) run(s, 0, sc.P, sc.row(b), sc.row(b + 1));
+    }
+    return;
+  }
   const int b = tid % sp.blocks;
   block_steps(sc, b, tid / sp.blocks, run);
   for (int k = 1; k < sp.blocks; k++) {
@@ -300,7 +314,7 @@ struct DxJob {
   const float* dy;
   const float* Bp;  // w^T's panels
   int M, C, O;
-  std::atomic<int> next{0};
+  alignas(64) std::atomic<int> next{0};
 };
 
 void dx_job(void* c, int, int nt) {

@@ -6,12 +6,16 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { after, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
 import * as library from '../src/index.js';
-import { nativeAddon } from '../src/kernels/native.js';
+import { createNativeKernel, nativeAddon } from '../src/kernels/native.js';
 import { getThreads, MAX_THREADS, setThreads } from '../src/kernels/threads.js';
+import { Generator } from '../src/random.js';
+import { uniform } from './helpers/random.js';
 
 const INDEX = fileURLToPath(new URL('../src/index.ts', import.meta.url));
 const NATIVE = fileURLToPath(new URL('../src/kernels/native.ts', import.meta.url));
@@ -90,6 +94,21 @@ console.log(...first, lib.getThreads());`,
     }
   });
 
+  test("the README's example sets and reads the count as it says", () => {
+    const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
+    const block = [...readme.matchAll(/```ts\n([\s\S]*?)```/g)]
+      .map((m) => m[1] as string)
+      .find((b) => b.includes('setThreads('));
+    assert.ok(block, "README.md has no ```ts block with 'setThreads('");
+    const r = child(
+      undefined,
+      `${block.replace("from 'stacked-rnn'", `from ${JSON.stringify(INDEX)}`).replace(/^import (.*) from (.*);$/m, 'const $1 = await import($2);')}
+console.log(getThreads(), nativeAddon ? nativeAddon.threads() : getThreads());`,
+    );
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stdout, '8 8');
+  });
+
   test('setThreads refuses anything else with an RnnError, and keeps the count it had', () => {
     setThreads(3);
     for (const bad of [0, -1, 1.5, Number.NaN, Number.POSITIVE_INFINITY, 1025, '4', undefined, null]) {
@@ -104,6 +123,49 @@ console.log(...first, lib.getThreads());`,
       );
       assert.equal(getThreads(), 3, `after setThreads(${String(bad)})`);
       if (nativeAddon) assert.equal(nativeAddon.threads(), 3, `the addon after setThreads(${String(bad)})`);
+    }
+  });
+
+  test("a worker_thread shares the process count, and its calls and this thread's at once each give one thread's bits", {
+    skip: nativeAddon ? false : 'no native addon',
+  }, async () => {
+    setThreads(3);
+    // a worker does not inherit tsx's loader: its code registers it, then loads the TypeScript helper
+    const helper = new URL('./helpers/threads-worker.ts', import.meta.url).href;
+    const boot = `import('tsx/esm/api').then(({ register }) => { register(); return import(${JSON.stringify(helper)}); });`;
+    const worker = new Worker(boot, { eval: true });
+    try {
+      const seen = await new Promise<{ threads: number; first: boolean }>((resolve, reject) => {
+        worker.once('message', resolve);
+        worker.once('error', reject);
+      });
+      assert.deepEqual(seen, { threads: 3, first: false }, "the worker's view, after its own load");
+      assert.equal(getThreads(), 3, "this thread's, after the worker's load");
+      // columns at 3 threads: each call holds the pool for every step, so the two threads' calls meet there
+      const [L, N, H] = [30, 4, 400];
+      const g = new Generator(9);
+      const work = { L, N, H, pre: uniform(g, L * N * H), whh: uniform(g, H * H, 0.05), h0: uniform(g, N * H) };
+      const kernel = createNativeKernel(nativeAddon as NonNullable<typeof nativeAddon>, { exactBelow: 0 });
+      const run = () => {
+        const out = new Float32Array(L * N * H);
+        const dir = { L, N, H, outStride: H, outOffset: 0, mode: 'RNN_TANH' as const, reverse: false, lengths: null };
+        kernel.recurrence({ ...dir, out, hN: new Float32Array(N * H), ...work });
+        return out;
+      };
+      setThreads(1);
+      const want = run();
+      setThreads(3);
+      const theirs = new Promise<{ outs: Float32Array[] }>((resolve, reject) => {
+        worker.once('message', resolve);
+        worker.once('error', reject);
+      });
+      worker.postMessage({ ...work, calls: 100 });
+      for (let i = 0; i < 100; i++) assert.deepEqual(run(), want, `this thread, call ${i}`);
+      const { outs } = await theirs;
+      assert.equal(outs.length, 100);
+      outs.forEach((out, i) => assert.deepEqual(out, want, `the worker, call ${i}`));
+    } finally {
+      await worker.terminate();
     }
   });
 });

@@ -18,11 +18,13 @@ import { EXACT_BELOW, float32Scratch, readF32, sinkF32 } from './f32.js';
 import { gatedRecurrence, gatedRecurrenceBackward } from './gated.js';
 import type { Kernel, LayersArgs, RecurrenceArgs, RecurrenceBackwardArgs } from './kernel.js';
 import { referenceKernel } from './reference.js';
-import { onThreads } from './threads.js';
+import { bindThreads } from './threads.js';
 
 /** What native/addon.cc exports (see its header). */
 export interface NativeAddon {
   supported: boolean;
+  /** Whether this load made the process's thread pool (false in a worker_thread loading it after another). */
+  first: boolean;
   /** The thread count (1 to 1024); sets it when n is given (./threads.ts passes the library's setting). */
   threads(n?: number): number;
   /** [threads, blocks, team]: how `recurrence` would split a step of N rows and H features now (native/jobs.h). */
@@ -131,7 +133,8 @@ function loadAddon(): NativeAddon | null {
 
 /** The loaded addon, or null (see `nativeUnavailable`). */
 export const nativeAddon: NativeAddon | null = loadAddon();
-if (nativeAddon) onThreads((n) => nativeAddon.threads(n));
+if (nativeAddon)
+  bindThreads({ get: () => nativeAddon.threads(), set: (n) => nativeAddon.threads(n) }, nativeAddon.first);
 
 function f32(...arrays: (FloatArray | null)[]): boolean {
   return arrays.every((a) => a === null || a instanceof Float32Array);

@@ -3,17 +3,23 @@
  *
  * By default every logical CPU that Node.js reports (`os.availableParallelism()`); the environment variable
  * `STACKED_RNN_THREADS`, read once when the library loads, overrides that, and `setThreads(n)` overrides both.
- * The thread count never changes a float: the kernel splits its work so that every output element is the same
- * chain of operations whatever the count (test/kernel-threads.test.ts). The WebAssembly and reference kernels
- * run on one thread whatever the setting.
+ * The native kernel has one pool of threads per process, so the count is the process's: worker_threads that load
+ * the library after the first share it, and setThreads in any of them sets it for all. The thread count never
+ * changes a float: the kernel splits its work so that every output element is the same chain of operations
+ * whatever the count (test/kernel-threads.test.ts). The WebAssembly and reference kernels run on one thread
+ * whatever the setting.
  */
 import { RnnError } from '../errors.js';
 
 /** The most threads the native kernel takes. */
 export const MAX_THREADS = 1024;
 
-type Listener = (n: number) => void;
-const listeners: Listener[] = [];
+/** Where the count lives once the native kernel has loaded: its addon's process-wide setting. */
+export interface ThreadsBackend {
+  get(): number;
+  set(n: number): void;
+}
+let backend: ThreadsBackend | null = null;
 
 /** A thread count from the user: an integer from 1 to MAX_THREADS, else an RnnError naming `what` and the value. */
 function checkThreads(value: unknown, what: string): number {
@@ -54,7 +60,7 @@ let threads = envThreads() ?? machineThreads();
 
 /** The number of threads the native kernel runs a call on (the calling thread included). */
 export function getThreads(): number {
-  return threads;
+  return backend ? backend.get() : threads;
 }
 
 /**
@@ -63,11 +69,15 @@ export function getThreads(): number {
  */
 export function setThreads(n: number): void {
   threads = checkThreads(n, 'setThreads: the thread count');
-  for (const listener of listeners) listener(threads);
+  backend?.set(threads);
 }
 
-/** Calls `listener` with the thread count now and whenever it is set (the native kernel passes it to its addon). */
-export function onThreads(listener: Listener): void {
-  listeners.push(listener);
-  listener(threads);
+/**
+ * Hands the count to the native kernel's addon (src/kernels/native.ts, when it loads): the process's first load
+ * takes this module's count (STACKED_RNN_THREADS or every logical CPU); a later one (another worker_thread) keeps
+ * the process's.
+ */
+export function bindThreads(b: ThreadsBackend, first: boolean): void {
+  backend = b;
+  if (first) b.set(threads);
 }
