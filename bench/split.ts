@@ -9,11 +9,15 @@
  *   block whose team shares each step's panels and meets after every step. The time a step takes beyond its
  *   share of one thread's step (t_T - t_1 / team) is the barrier's round trip plus the state rows handed over.
  * - rows: N = 64, H = 256: blocks of rows, each run through every step by one thread, nothing shared per step.
- * Prints, per thread count, the split the addon chose ([threads, blocks, team]) and the median us per step.
+ * Prints, per thread count, the split the addon chose ([threads, blocks, team]), the median us per step, and what
+ * a step costs beyond its share of the first count's step on the threads that can run at once (t_T - t_first *
+ * first / min(threads used, cores)): the round trip between the threads of a step and what they hand over, and
+ * with more threads than cores, the turns they take.
  * --addon times another build of the addon (e.g. the code before a change: an older build may take fewer
  * threads than asked, and may not say which split it ran).
  */
 import { createRequire } from 'node:module';
+import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import type { NativeAddon } from '../src/kernels/native.js';
 import { nativeAddon } from '../src/kernels/native.js';
@@ -61,18 +65,21 @@ const shapes = [
 ];
 const base = new Map<string, number>();
 const lines = [
-  '| shape | threads | split [threads, blocks, team] | us per step | one thread / this |',
-  '|---|---|---|---|---|',
+  '| shape | threads | split [threads, blocks, team] | us per step | one thread / this | us beyond its share |',
+  '|---|---|---|---|---|---|',
 ];
 for (const T of counts) {
   const took = addon.threads(T);
   for (const s of shapes) {
-    const split = typeof addon.recurrenceSplit === 'function' ? addon.recurrenceSplit(s.N, s.H).join(', ') : '-';
+    const parts = typeof addon.recurrenceSplit === 'function' ? addon.recurrenceSplit(s.N, s.H) : null;
+    const split = parts ? parts.join(', ') : '-';
+    const used = parts ? parts[0] : took; // an older build: assume it used what it took
     const us = usPerStep(s.N, s.H);
     if (T === counts[0]) base.set(s.name, us);
     const speedup = (base.get(s.name) as number) / us;
+    const beyond = us - ((base.get(s.name) as number) * (counts[0] as number)) / Math.min(used, availableParallelism());
     lines.push(
-      `| ${s.name} (N ${s.N}, H ${s.H}) | ${T}${took === T ? '' : ` (took ${took})`} | ${split} | ${us.toFixed(2)} | ${speedup.toFixed(2)}x |`,
+      `| ${s.name} (N ${s.N}, H ${s.H}) | ${T}${took === T ? '' : ` (took ${took})`} | ${split} | ${us.toFixed(2)} | ${speedup.toFixed(2)}x | ${beyond.toFixed(2)} |`,
     );
   }
 }
