@@ -56,8 +56,8 @@ static inline size_t grad_weight_work(int O, int C) {
 // Doubles between the rows of a weight-gradient accumulator (O, C): padded off a multiple of 4 KB for the same reason.
 static inline size_t acc_ld(int C) { return (size_t)C + 8; }
 
-// grad_weight_rows in its three parts, which the native kernel's threads share out (jobs.h): each writes only the
-// rows or panels it is given, so the parts of one chunk can run on any threads, in any order, with the same floats.
+// grad_weight_rows in its three parts, each over the rows or panels it is given (the same floats however a chunk's
+// work is cut into them).
 
 // The chunk's dY transposed, features o0..o1 (o0 a multiple of 4): At rows o0..o1 (rows GW_LD apart) = rows
 // m0..m1 of dY (dyrow(m): O features), and bsum[o0..o1] (when not null) += their column sums, row after row.
@@ -107,6 +107,31 @@ static void grad_weight_rows(double* acc, double* bsum, float* work, DY&& dyrow,
   grad_weight_transpose(At, bsum, dyrow, m0, m1, 0, O);
   pack_panels_rows(Bp, [&](int k) { return xrow(m0 + k); }, Kc, C);
   grad_weight_tiles(acc, At, Bp, Kc, 0, O, 0, (int)panel_count(C), C);
+}
+
+// One chunk's dY^T @ X over rows m0..m1 (at most GW_ROWS) by itself: sums (O, C; rows `ld` floats apart) = the
+// float32 tile sums that grad_weight_rows adds into its float64 accumulator, so that adding the chunks' sums into
+// one in chunk order gives grad_weight_rows's floats (the native kernel's threads take whole chunks this way);
+// bsum (O), when not null, = the chunk's column sums of dY in float64, as grad_weight_rows would add them into a
+// zeroed bsum.
+template <class DY, class XR>
+static void grad_weight_chunk(float* sums, size_t ld, double* bsum, float* work, DY&& dyrow, XR&& xrow, int m0,
+                              int m1, int O, int C) {
+  const int Kc = m1 - m0;
+  float* At = work;
+  float* Bp = work + (size_t)O * GW_LD;
+  for (int o = 0; bsum && o < O; o++) bsum[o] = 0.0;
+  grad_weight_transpose(At, bsum, dyrow, m0, m1, 0, O);
+  pack_panels_rows(Bp, [&](int k) { return xrow(m0 + k); }, Kc, C);
+  for_tiles(At, (size_t)GW_LD, Bp, Kc, 0, O, 0, (int)panel_count(C), [&](int m, int R, int p, int np, const float* T) {
+    const int c0 = p * NR;
+    const int width = C - c0 < np * NR ? C - c0 : np * NR;
+    for (int i = 0; i < R; i++) {
+      float* dst = sums + (size_t)(m + i) * ld + c0;
+      const float* t = T + i * TW;
+      for (int j = 0; j < width; j++) dst[j] = t[j];
+    }
+  });
 }
 
 // dz for one row of a step being undone: (g + dout) * f'(h), f' read off the forward's output h (1 - h^2 for

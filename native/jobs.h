@@ -20,12 +20,12 @@
 // Needs core.h, included before it with the AVX2 target (as addon.cc does).
 
 #include <atomic>
-#include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <new>
 #include <thread>
+#include <vector>
 
 #include "pool.h"
 
@@ -323,54 +323,64 @@ void dx_job(void* c, int, int nt) {
                   [&](int m0, int m1) { linear_backward_dx_rows(j.dx, j.dy, j.Bp, m0, m1, j.O, j.C); });
 }
 
-// acc (O, C) += dY^T X (and bsum += the column sums of dY) over M rows, chunk by chunk (GW_ROWS rows), as one
-// thread would: each chunk is first transposed and packed into At and Bp (pieces: blocks of At's rows, groups of
-// Bp's panels), then its tiles are added into acc (pieces: blocks of acc's rows x groups of panels). The pieces
-// are numbered in that order, chunk after chunk, and taken from a shared counter; a piece waits until every
-// piece of the phase before is done (`finished`: pieces only finish once the phase before them is done, so when
-// it reaches a phase's first number, every earlier piece is done).
+// acc (O, C) += dY^T X and bsum += the column sums of dY over M rows, chunk by chunk (GW_ROWS rows): each
+// chunk's float32 tile sums and its float64 column sums are added into the float64 acc and bsum in chunk order,
+// whatever the thread count (grad_weight). Each chunk is taken whole by one thread, which transposes and packs it
+// in its own work buffer and writes its sums into a slot of its wave (W chunks at a time: as many as threads);
+// once a wave's chunks are done, acc's and bsum's rows are shared out, each block adding the wave's slots in
+// chunk order. So what crosses between the cores is each chunk's sums, once, rather than the chunk's transposed
+// and packed operands.
+//
+// The pieces are numbered phase after phase (wave w's chunks, then wave w's additions) and taken from a shared
+// counter; a piece waits until every piece of the phase before is done (`finished`: pieces only finish once the
+// phase before them is done, so when it reaches a phase's first number, every earlier piece is done).
 template <class DY, class XR>
 struct GradWeightJob {
   DY dyrow;
   XR xrow;
   int M, O, C;
-  bool bias;
-  double* acc;   // (O, C), rows acc_ld(C) apart
-  double* bsum;  // (O) or null
-  float* At;     // (O, GW_ROWS), rows GW_LD apart: the chunk of dY, transposed
-  float* Bp;     // the panels of the chunk of X
-  int packRows, packPanels;  // pieces of the first phase: blocks of At's rows, groups of panels
-  int tileRows, tilePanels;  // pieces of the second phase: blocks of acc's rows x groups of panels
+  double* acc;         // (O, C), rows acc_ld(C) apart
+  double* bsum;        // (O) or null
+  float* const* work;  // per thread (tid): grad_weight_work(O, C) floats
+  float* slots;        // W x (O, C), rows acc_ld(C) apart: a wave's chunk sums
+  double* bslots;      // W x (O): a wave's chunk column sums, when bsum is wanted
+  int chunks, W, addPieces;
   alignas(64) std::atomic<int> next{0};
   alignas(64) std::atomic<int> finished{0};
   GradWeightJob(DY d, XR x) : dyrow(d), xrow(x) {}
-  int pack() const { return packRows + packPanels; }
-  int perChunk() const { return pack() + tileRows * tilePanels; }
+  int waves() const { return (chunks + W - 1) / W; }
+  int chunksIn(int w) const { return chunks - w * W < W ? chunks - w * W : W; }
+  int pieces() const { return chunks + waves() * addPieces; }
 };
 
+// Block r of n blocks of O rows: its first row.
+inline int block_row(int O, int r, int n) { return (int)((int64_t)O * r / n); }
+
 template <class Job>
-void grad_weight_job(void* c, int, int) {
+void grad_weight_job(void* c, int tid, int) {
   Job& j = *static_cast<Job*>(c);
-  const int P = (int)panel_count(j.C), per = j.perChunk(), chunks = (j.M + GW_ROWS - 1) / GW_ROWS;
-  const int total = chunks * per;
+  const size_t ld = acc_ld(j.C), slot = (size_t)j.O * ld;
+  const int total = j.pieces();
+  int w = 0, first = 0;  // the wave of the last piece taken, and the number of its first piece
   for (int i; (i = j.next.fetch_add(1, std::memory_order_relaxed)) < total;) {
-    const int chunk = i / per, r = i % per;
-    const int m0 = chunk * GW_ROWS, m1 = j.M < m0 + GW_ROWS ? j.M : m0 + GW_ROWS;
-    const int phase = chunk * per + (r < j.pack() ? 0 : j.pack());  // the number of this phase's first piece
+    while (i >= first + j.chunksIn(w) + j.addPieces) first += j.chunksIn(w++) + j.addPieces;
+    const int r = i - first, produce = j.chunksIn(w);
+    const int phase = r < produce ? first : first + produce;  // the number of this phase's first piece
     spin_until([&] { return j.finished.load(std::memory_order_acquire) >= phase; });
-    if (r < j.packRows) {
-      // At's rows in blocks of multiples of 4 (the transpose goes in 4 x 4 blocks)
-      const int o0 = j.O / 4 * r / j.packRows * 4, o1 = r + 1 == j.packRows ? j.O : j.O / 4 * (r + 1) / j.packRows * 4;
-      grad_weight_transpose(j.At, j.bias ? j.bsum : nullptr, j.dyrow, m0, m1, o0, o1);
-    } else if (r < j.pack()) {
-      const int g = r - j.packRows, p0 = P * g / j.packPanels, p1 = P * (g + 1) / j.packPanels;
-      pack_panels_rows(j.Bp, [&](int k) { return j.xrow(m0 + k); }, m1 - m0, j.C, p0, p1);
+    if (r < produce) {
+      const int chunk = w * j.W + r, m0 = chunk * GW_ROWS, m1 = j.M < m0 + GW_ROWS ? j.M : m0 + GW_ROWS;
+      grad_weight_chunk(j.slots + r * slot, ld, j.bsum ? j.bslots + (size_t)r * j.O : nullptr, j.work[tid], j.dyrow,
+                        j.xrow, m0, m1, j.O, j.C);
     } else {
-      const int q = r - j.pack(), a = q / j.tilePanels, g = q % j.tilePanels;
-      // acc's rows in blocks of whole tiles (MR rows) but the last
-      const int o0 = j.O * a / j.tileRows / MR * MR, o1 = a + 1 == j.tileRows ? j.O : j.O * (a + 1) / j.tileRows / MR * MR;
-      const int p0 = P * g / j.tilePanels, p1 = P * (g + 1) / j.tilePanels;
-      grad_weight_tiles(j.acc, j.At, j.Bp, m1 - m0, o0, o1, p0, p1, j.C);
+      const int a = r - produce, o0 = block_row(j.O, a, j.addPieces), o1 = block_row(j.O, a + 1, j.addPieces);
+      for (int k = 0; k < produce; k++) {
+        for (int o = o0; o < o1; o++) {
+          double* d = j.acc + (size_t)o * ld;
+          const float* t = j.slots + k * slot + (size_t)o * ld;
+          for (int cc = 0; cc < j.C; cc++) d[cc] += (double)t[cc];
+        }
+        for (int o = o0; j.bsum && o < o1; o++) j.bsum[o] += j.bslots[(size_t)k * j.O + o];
+      }
     }
     j.finished.fetch_add(1, std::memory_order_acq_rel);
   }
@@ -450,44 +460,51 @@ bool grad_weight(float* dw, float* db1, float* db2, DY dyrow, XR xrow, int M, in
   job.M = M;
   job.O = O;
   job.C = C;
-  job.bias = db1 || db2;
-  const int T = (double)M * O * C >= (1 << 21) ? pool.threads.load(std::memory_order_relaxed) : 1;
-  const int P = (int)panel_count(C) < 1 ? 1 : (int)panel_count(C);
-  // pieces: the transpose in blocks of at least 64 rows, the packing in groups of at least 4 panels, up to one
-  // each per thread; the tiles about 2 per thread, blocks of at least 2 tiles of rows (12) by groups of panels,
-  // about as many rows as columns each (a piece reads its rows of At and its panels for its rows x columns)
-  job.packRows = threads_for(O / 64, T);
-  job.packPanels = threads_for(P / 4, T);
-  job.tileRows = threads_for(O / (2 * MR), (int)(std::sqrt(2.0 * T * O / (P * NR)) + 0.5));
-  job.tilePanels = threads_for(P, (2 * T + job.tileRows - 1) / job.tileRows);
+  const bool bias = db1 || db2;
+  job.chunks = (M + GW_ROWS - 1) / GW_ROWS;
+  // threads take whole chunks: as many as there are chunks, when the product is big enough to share
+  const int most = pool.threads.load(std::memory_order_relaxed);
+  const int T = (double)M * O * C >= (1 << 21) ? threads_for(job.chunks, most) : 1;
+  job.W = T;
+  job.addPieces = threads_for(O / 4, T);
   job.acc = static_cast<double*>(std::calloc((size_t)O * acc_ld(C), sizeof(double)));
-  job.bsum = static_cast<double*>(std::calloc((size_t)O, sizeof(double)));
-  float* work = alloc_floats(grad_weight_work(O, C));
-  const bool ok = job.acc && job.bsum && work;
+  job.bsum = bias ? static_cast<double*>(std::calloc((size_t)O, sizeof(double))) : nullptr;
+  std::vector<float*> work(T, nullptr);
+  for (float*& w : work) w = alloc_floats(grad_weight_work(O, C));
+  float* slots = T > 1 ? alloc_floats((size_t)T * O * acc_ld(C)) : nullptr;
+  double* bslots = static_cast<double*>(std::malloc((size_t)T * O * sizeof(double) + 8));
+  bool ok = job.acc && (!bias || job.bsum) && (T == 1 || slots) && bslots;
+  for (float* w : work) ok = ok && w;
   if (ok) {
-    job.At = work;
-    job.Bp = work + (size_t)O * GW_LD;
+    job.bslots = bslots;
     if (T == 1) {
+      // the floats of the threads' split: each chunk's column sums from zero, then added in chunk order
       for (int m0 = 0; m0 < M; m0 += GW_ROWS) {
-        grad_weight_rows(job.acc, job.bias ? job.bsum : nullptr, work, dyrow, xrow, m0,
+        for (int o = 0; bias && o < O; o++) bslots[o] = 0.0;
+        grad_weight_rows(job.acc, bias ? bslots : nullptr, work[0], dyrow, xrow, m0,
                          M < m0 + GW_ROWS ? M : m0 + GW_ROWS, O, C);
+        for (int o = 0; bias && o < O; o++) job.bsum[o] += bslots[o];
       }
     } else {
-      run(grad_weight_job<GradWeightJob<DY, XR>>, &job, threads_for(job.perChunk(), T));
+      job.work = work.data();
+      job.slots = slots;
+      run(grad_weight_job<GradWeightJob<DY, XR>>, &job, T);
     }
     for (int o = 0; o < O; o++) {
       const double* a = job.acc + (size_t)o * acc_ld(C);
       float* d = dw + (size_t)o * C;
       for (int c = 0; c < C; c++) d[c] = (float)((double)d[c] + a[c]);
     }
-    for (int o = 0; o < O && job.bias; o++) {
+    for (int o = 0; o < O && bias; o++) {
       if (db1) db1[o] = (float)((double)db1[o] + job.bsum[o]);
       if (db2) db2[o] = (float)((double)db2[o] + job.bsum[o]);
     }
   }
   std::free(job.acc);
   std::free(job.bsum);
-  std::free(work);
+  for (float* w : work) std::free(w);
+  std::free(slots);
+  std::free(bslots);
   return ok;
 }
 
