@@ -1,18 +1,24 @@
 /**
  * One contender on one configuration, in its own process so its peak memory is its own (run by bench/run.ts).
  *
- *   node --import tsx bench/contender.ts DIR stacked-rnn|onnxruntime|tfjs KERNEL L N I H K [--cell rnn|lstm|gru] [--train]
+ *   node --import tsx bench/contender.ts DIR stacked-rnn|onnxruntime|tfjs KERNEL L N I H K [--cell rnn|lstm|gru] [--train] [--threads T]
  *
  * Reads what bench/torch_peer.py wrote to DIR (weights, x, PyTorch's float32 and float64 outputs), times the
  * forward (median of repeats within a time budget) and, with --train, the training step (forward recorded +
  * backward of output.sum()), and prints one JSON line with the times, the output's error against PyTorch
  * float64 and the peak RSS. The cell is the one PyTorch made (nn.RNN, nn.LSTM or nn.GRU, bench/torch_peer.py
  * --cell): stacked-rnn loads its state dict into the same class, onnxruntime runs the graph PyTorch exported
- * (ONNX RNN, LSTM or GRU ops), and tfjs has the RNN only.
+ * (ONNX RNN, LSTM or GRU ops), and tfjs has the RNN only. --threads sets stacked-rnn's thread count
+ * (`setThreads`; default: the library's, every logical CPU) and onnxruntime's intra-op threads (default: the
+ * faster of 1 and 2). KERNEL `native@PATH` runs the native kernel over the addon built at PATH (another build of
+ * native/, e.g. the code before a change, to compare two builds in one run).
  */
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
+import { registerKernel } from '../src/kernels/index.js';
+import { createNativeKernel, type NativeAddon } from '../src/kernels/native.js';
+import { getThreads, setThreads } from '../src/kernels/threads.js';
 import type { RNNBase } from '../src/rnn/base.js';
 import { GRU } from '../src/rnn/gru.js';
 import { LSTM } from '../src/rnn/lstm.js';
@@ -36,6 +42,9 @@ const [dir = '', who = '', kernel = '', ...rest] = process.argv.slice(2);
 const [L = 0, N = 0, I = 0, H = 0, K = 0] = rest.slice(0, 5).map(Number);
 const train = rest.includes('--train');
 const cell = rest.includes('--cell') ? (rest[rest.indexOf('--cell') + 1] as string) : 'rnn';
+const threadsAt = rest.indexOf('--threads');
+const threads = threadsAt >= 0 ? Number(rest[threadsAt + 1]) : undefined;
+if (threads !== undefined) setThreads(threads);
 
 function floats(name: string): Float32Array {
   const b = readFileSync(join(dir, name));
@@ -96,6 +105,13 @@ function stateDict(): [string, number[], Float32Array][] {
 }
 
 if (who === 'stacked-rnn') {
+  result.threads = getThreads();
+  if (kernel.startsWith('native@')) {
+    // another build of the addon, as its own kernel, given the same thread count (an older build may take fewer)
+    const addon = createRequire(import.meta.url)(resolve(kernel.slice('native@'.length))) as NativeAddon;
+    result.threads = addon.threads(getThreads());
+    registerKernel(createNativeKernel(addon, { name: kernel }));
+  }
   const options = { inputSize: I, hiddenSize: H, numLayers: K, backend: kernel };
   const classes: Record<string, new (o: typeof options) => RNNBase> = { rnn: RNN, lstm: LSTM, gru: GRU };
   const Cell = classes[cell];
@@ -122,13 +138,13 @@ if (who === 'stacked-rnn') {
 } else if (who === 'onnxruntime') {
   const ort = createRequire(import.meta.url)('onnxruntime-node') as Ort; // from bench/node_modules
   let best: [number, number] = [Number.POSITIVE_INFINITY, 0];
-  for (const threads of [1, 2]) {
-    const session = await ort.InferenceSession.create(join(dir, 'model.onnx'), { intraOpNumThreads: threads });
+  for (const n of threads === undefined ? [1, 2] : [threads]) {
+    const session = await ort.InferenceSession.create(join(dir, 'model.onnx'), { intraOpNumThreads: n });
     const feeds = { x: new ort.Tensor('float32', x, [L, N, I]) };
     const t = await medianMs(() => session.run(feeds));
     if (t[0] < best[0]) {
       best = t;
-      result.threads = threads;
+      result.threads = n;
       const y = (await session.run(feeds)).y;
       if (y) result.error = scaledError(y.data, out64);
     }

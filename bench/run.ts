@@ -2,11 +2,16 @@
  * The benchmark: stacked-rnn against PyTorch, onnxruntime-node and tfjs-wasm (each when installed) on the issue's
  * configurations, in one run, on the same weights and input, each contender in its own process.
  *
- *   npm run bench [-- --cell rnn|lstm|gru] [--configs ABCDE] [--train CD] [--sweep] [--kernels native,wasm]
+ *   npm run bench [-- --cell rnn|lstm|gru] [--configs ABCDE] [--train CD] [--sweep] [--kernels native,wasm] [--threads 1,2,4]
  *   node --import tsx bench/run.ts ...    the same without installing the peers first
  *
  * --cell picks the network: nn.RNN (tanh, the default), nn.LSTM or nn.GRU, the same cell on every contender.
  * --train names the configurations whose training step is timed too (default C and D; X for none).
+ * --threads runs every configuration at each thread count given, on both sides: stacked-rnn's `setThreads`,
+ * PyTorch's torch.set_num_threads and onnxruntime's intra-op threads (without it: stacked-rnn's default, every
+ * logical CPU; PyTorch 1 thread, its best setting on 2 cores; onnxruntime the faster of 1 and 2). --kernels takes
+ * `native@PATH` too: the native kernel over another build of the addon (bench/contender.ts), so that two builds
+ * are compared in one run.
  *
  * PyTorch (/usr/bin/python3, bench/torch_peer.py) makes the weights and input and times itself in its best
  * setting. The JavaScript peers are bench/package.json's dependencies, kept out of the root install:
@@ -63,6 +68,15 @@ const configs = flag('--configs', 'ABCDE').split('');
 const trainOn = new Set(flag('--train', 'CD').split(''));
 const kernels = flag('--kernels', 'native,wasm').split(',');
 const sweep = process.argv.includes('--sweep');
+const threadCounts: (number | undefined)[] = flag('--threads', '')
+  .split(',')
+  .filter((t) => t !== '')
+  .map((t) => {
+    const n = Number(t);
+    if (!Number.isInteger(n) || n < 1) throw new Error(`--threads takes thread counts (integers >= 1), got '${t}'`);
+    return n;
+  });
+if (threadCounts.length === 0) threadCounts.push(undefined);
 
 function json(cmd: string, args: string[]): Record<string, unknown> {
   const r = spawnSync(cmd, args, { cwd: ROOT, encoding: 'utf8', maxBuffer: 1 << 26 });
@@ -93,6 +107,8 @@ const PEERS: { key: PeerName; label: string; contender: string }[] = [
 interface Row {
   config: string;
   dims: string;
+  /** The thread count given with --threads, if any. */
+  threads?: number;
   torch: Record<string, unknown>;
   ours: Record<string, Record<string, unknown>>;
   peers: Partial<Record<PeerName, Record<string, unknown>>>;
@@ -104,12 +120,14 @@ function runConfig(
   name: string,
   dims: { L: number; N: number; I: number; H: number; K: number },
   peers: readonly PeerName[],
+  threads?: number,
 ): Omit<Row, 'config' | 'dims'> {
   const { L, N, I, H, K } = dims;
   const dir = mkdtempSync(join(tmpdir(), `stacked-rnn-bench-${name}-`));
   try {
     const sizes = [L, N, I, H, K].map(String);
     const train = trainOn.has(name);
+    const given = threads === undefined ? [] : ['--threads', String(threads)];
     const torch = json(PYTHON, [
       'bench/torch_peer.py',
       dir,
@@ -118,6 +136,7 @@ function runConfig(
       cell,
       ...(train ? ['--train'] : []),
       ...(peers.includes('ort') ? ['--onnx'] : []),
+      ...given,
     ]);
     const tsx = ['--import', 'tsx', 'bench/contender.ts', dir];
     const ours: Row['ours'] = {};
@@ -130,11 +149,12 @@ function runConfig(
         '--cell',
         cell,
         ...(train ? ['--train'] : []),
+        ...given,
       ]);
     const ran: Row['peers'] = {};
     for (const peer of PEERS) {
       if (peers.includes(peer.key))
-        ran[peer.key] = json(process.execPath, [...tsx, peer.contender, '-', ...sizes, '--cell', cell]);
+        ran[peer.key] = json(process.execPath, [...tsx, peer.contender, '-', ...sizes, '--cell', cell, ...given]);
     }
     return { torch, ours, peers: ran };
   } finally {
@@ -157,6 +177,7 @@ function table(rows: Row[], peers: readonly PeerName[]): string {
   const head = [
     'config',
     'L, N, I, H, K',
+    `threads ${main} / PyTorch`,
     ...kernels.map((k) => `stacked-rnn ${k} ms`),
     'PyTorch ms',
     ...shown.map((p) => `${p.label} ms`),
@@ -171,6 +192,7 @@ function table(rows: Row[], peers: readonly PeerName[]): string {
       `| ${[
         r.config,
         r.dims,
+        `${r.ours[main]?.threads ?? '-'} / ${r.torch.threads ?? '-'}`,
         ...kernels.map((k) => ms(r.ours[k]?.forward_ms)),
         ...others(r, 'forward_ms').map(ms),
         ...others(r, 'forward_ms').map((t) => ratio(t, us)),
@@ -183,12 +205,16 @@ function table(rows: Row[], peers: readonly PeerName[]): string {
   if (trained.length > 0) {
     lines.push(
       '',
-      '| training step (forward + backward of output.sum()) | stacked-rnn ms | PyTorch ms | PyTorch / ours |',
+      `| training step (forward + backward of output.sum()) | threads ${main} / PyTorch | ${kernels.map((k) => `stacked-rnn ${k} ms`).join(' | ')} | PyTorch ms | PyTorch / ${main} |`,
     );
-    lines.push('|---|---|---|---|');
+    lines.push(`|---|---|${kernels.map(() => '---|').join('')}---|---|`);
     for (const r of trained) {
       const t = r.ours[main]?.train_ms;
-      lines.push(`| ${r.config} (${r.dims}) | ${ms(t)} | ${ms(r.torch.train_ms)} | ${ratio(r.torch.train_ms, t)} |`);
+      const threads = `${r.ours[main]?.threads ?? '-'} / ${r.torch.threads ?? '-'}`;
+      const ourTimes = kernels.map((k) => ms(r.ours[k]?.train_ms)).join(' | ');
+      lines.push(
+        `| ${r.config} (${r.dims}) | ${threads} | ${ourTimes} | ${ms(r.torch.train_ms)} | ${ratio(r.torch.train_ms, t)} |`,
+      );
     }
   }
   return lines.join('\n');
@@ -203,12 +229,15 @@ const rows: Row[] = [];
 for (const name of configs) {
   const c = CONFIGS[name];
   if (!c) throw new Error(`unknown configuration '${name}': choose from ${Object.keys(CONFIGS).join('')}`);
-  process.stderr.write(`configuration ${name} ...\n`);
-  const before = await handoffNs();
-  const r = runConfig(name, c, peers);
-  const handoff: [number, number] = [before, await handoffNs()];
-  const dims = [c.L, c.N, c.I, c.H, c.K].join(', ');
-  rows.push({ config: `${name} ${c.title}`, dims, ...r, handoffNs: handoff });
+  for (const threads of threadCounts) {
+    process.stderr.write(`configuration ${name}${threads === undefined ? '' : `, ${threads} threads`} ...\n`);
+    const before = await handoffNs();
+    const r = runConfig(name, c, peers, threads);
+    const handoff: [number, number] = [before, await handoffNs()];
+    const dims = [c.L, c.N, c.I, c.H, c.K].join(', ');
+    const config = `${name} ${c.title}${threads === undefined ? '' : ` @${threads}`}`;
+    rows.push({ config, dims, ...(threads === undefined ? {} : { threads }), ...r, handoffNs: handoff });
+  }
 }
 
 const stamp = new Date().toISOString().replace(/[:.]/g, '-');

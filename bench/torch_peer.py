@@ -1,11 +1,12 @@
 """The PyTorch side of the benchmark, for one configuration (run by bench/run.ts with /usr/bin/python3).
 
-    torch_peer.py DIR L N I H K [--cell rnn|lstm|gru] [--train] [--onnx]
+    torch_peer.py DIR L N I H K [--cell rnn|lstm|gru] [--train] [--onnx] [--threads T]
 
 Writes into DIR what every contender runs on, made by PyTorch (nn.RNN, nn.LSTM or nn.GRU by --cell; default rnn):
 the weights (weights.json: name -> shape, and weights.bin: float32, in state-dict order) and the input x (x.bin, (L, N, I) float32, torch.manual_seed(0)). Then
 times PyTorch in its best setting here (torch.set_num_threads(1): intra-op threads busy-wait and slow it down
-several times on 2 cores, while OpenBLAS still uses both cores inside each matrix product), median of repeats,
+several times on 2 cores, while OpenBLAS still uses both cores inside each matrix product; --threads T sets
+torch.set_num_threads(T) instead, as on a many-core machine), median of repeats,
 forward under no_grad and, with --train, forward + backward of output.sum(). Writes PyTorch's float32 output and
 the float64 output of the same (float32) weights and input (out32.bin, out64.bin) for the accuracy columns, and
 with --onnx the model as model.onnx for onnxruntime (PyTorch's exporter turns nn.LSTM into ONNX LSTM ops with
@@ -38,7 +39,8 @@ def main():
     L, N, I, H, K = (int(v) for v in sys.argv[2:7])
     train = "--train" in sys.argv
     cell = sys.argv[sys.argv.index("--cell") + 1] if "--cell" in sys.argv else "rnn"
-    torch.set_num_threads(1)
+    threads = int(sys.argv[sys.argv.index("--threads") + 1]) if "--threads" in sys.argv else 1
+    torch.set_num_threads(threads)
     torch.manual_seed(0)
     rnn = {"rnn": torch.nn.RNN, "lstm": torch.nn.LSTM, "gru": torch.nn.GRU}[cell](I, H, num_layers=K)
     x = torch.randn(L, N, I)

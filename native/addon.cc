@@ -1,12 +1,17 @@
-// The native kernel for Node.js: core.h and core_backward.h compiled for AVX2+FMA, run on both cores, behind Node-API.
-// Built twice by native/build.mjs: as is (stacked_rnn.node), and with RNN_VBYTES 64 for AVX-512
+// The native kernel for Node.js: core.h and core_backward.h compiled for AVX2+FMA, run on every core, behind
+// Node-API. Built twice by native/build.mjs: as is (stacked_rnn.node), and with RNN_VBYTES 64 for AVX-512
 // (stacked_rnn_avx512.node: the same floats, twice the product throughput where the CPU has it).
 //
 // Exports (all float32; src/kernels/native.ts checks dtypes and falls back to the reference otherwise):
 //   supported: boolean                 whether this CPU has AVX2 and FMA (and AVX-512 for that build; if not,
 //                                      nothing else may be called)
 //   avx512: boolean, isa: string       whether this CPU runs the AVX-512 build; which build this is
-//   threads(n?): number                the thread count (1 or 2), set when n is given
+//   first: boolean                     whether this load made the process's pool (a worker_thread's later load
+//                                      shares the pool and its thread count)
+//   threads(n?): number                the process's thread count (1 .. 1024: the calling thread and workers),
+//                                      set when n is given (src/kernels/threads.ts: at the first load, and on
+//                                      setThreads)
+//   recurrenceSplit(N, H): number[]    [threads, blocks, team]: how recurrence would split such a step now
 //   linear(y, x, w, b1|null, b2|null, M, C, O)
 //   recurrence(out, hN, pre, whh, h0, L, N, H, outStride, outOffset, relu, reverse, lengths|null)
 //   layers(outs[], hN, x, h0, wih[], whh[], bih[], bhh[], L, N, I, H, relu, lengths|null): boolean
@@ -18,7 +23,7 @@
 // with the meanings of src/kernels/kernel.ts.
 //
 // The parts, one translation unit: core.h and core_backward.h the arithmetic (shared with the wasm build),
-// pool.h the two threads, jobs.h how a call's work is split between them, and this file the Node-API glue.
+// pool.h the threads, jobs.h how a call's work is split between them, and this file the Node-API glue.
 #include <node_api.h>
 
 #include <cstdlib>
@@ -116,7 +121,7 @@ napi_value Linear(napi_env env, napi_callback_info info) {
   job.M = (int)M;
   job.C = (int)C;
   job.O = (int)O;
-  run(linear_job, &job, (double)M * C * O >= (1 << 21) && M > 96);  // > ~40 us of work
+  run(linear_job, &job, product_threads(M, C, O));
   std::free(Bp);
   return nullptr;
 }
@@ -180,9 +185,13 @@ napi_value Recurrence(napi_env env, napi_callback_info info) {
   job.relu = relu;
   job.reverse = reverse;
   job.lengths = lengths;
-  init_slots(job.slot, job.P);
-  job.rows.count = row_block_count((int)N);
-  run(recurrence_job, &job, step_shared(N, H) && (job.P >= 2 || job.rows.count > 0));
+  const Split split = recurrence_split((int)N, (int)H, pool.threads.load(std::memory_order_relaxed));
+  if (!job.sched.init((int)L, (int)N, job.P, split)) {
+    std::free(Bp);
+    std::free(buf);
+    return throw_range(env, "recurrence: out of memory");
+  }
+  run(recurrence_job, &job, split.threads);
   const float* last = L == 0 ? h0 : job.buf[(L - 1) & 1];
   std::memmove(hN, last, (size_t)N * H * sizeof(float));
   std::free(Bp);
@@ -210,7 +219,7 @@ bool get_f32_list(napi_env env, napi_value v, int64_t K, float** data, size_t le
 // Whether layers takes a stack of K layers of N rows and H features. Declined: with one thread the layer-by-layer
 // calls are as fast, and a step big enough to share between the cores (as recurrence does) is better run that way.
 bool layers_take(int64_t K, int64_t N, int64_t H) {
-  return pool.threads >= 2 && K >= 2 && !step_shared(N, H);
+  return pool.threads.load(std::memory_order_relaxed) >= 2 && K >= 2 && !step_shared(N, H);
 }
 
 // layersTakes(K, N, H): layers_take, for the caller to ask before it makes any buffer.
@@ -284,8 +293,10 @@ napi_value Layers(napi_env env, napi_callback_info info) {
   };
   std::vector<float*> Bih(K), Bhh(K);
   for (uint32_t k = 0; k < K; k++) Bih[k] = take_floats(ihFloats), Bhh[k] = take_floats(hhFloats);
-  float* work0 = take_floats(layers_work(CH, (int)N, (int)H));
-  float* work1 = take_floats(layers_work(CH, (int)N, (int)H));
+  // one thread per layer, up to the thread count; each with its own work buffers
+  const int nt = threads_for((int)K, pool.threads.load(std::memory_order_relaxed));
+  std::vector<float*> work(nt);
+  for (int i = 0; i < nt; i++) work[i] = take_floats(layers_work(CH, (int)N, (int)H));
   std::unique_ptr<Progress[]> progress(new (std::nothrow) Progress[K]);
   bool ok = progress != nullptr;
   for (float* p : owned) ok = ok && p;
@@ -294,10 +305,10 @@ napi_value Layers(napi_env env, napi_callback_info info) {
     LayersPlan& p = job.plan;
     p.x = x, p.outs = outs.data(), p.hN = hN;
     p.wih = wih.data(), p.whh = whh.data(), p.b1 = bih.data(), p.b2 = bhh.data(), p.Bih = Bih.data(), p.Bhh = Bhh.data();
-    p.work[0] = work0, p.work[1] = work1;
+    p.work = work.data();
     p.L = (int)L, p.N = (int)N, p.I = (int)I, p.H = (int)H, p.K = (int)K, p.CH = CH;
     p.relu = relu, p.lengths = lengths, p.progress = progress.get();
-    run(layers_job, &job, true);
+    run(layers_job, &job, nt);
   }
   for (float* p : owned) std::free(p);
   if (!ok) return throw_range(env, "layers: out of memory");
@@ -335,7 +346,7 @@ napi_value LinearBackward(napi_env env, napi_callback_info info) {
     job.M = (int)M;
     job.C = (int)C;
     job.O = (int)O;
-    run(dx_job, &job, (double)M * C * O >= (1 << 21) && M > 96);
+    run(dx_job, &job, product_threads(M, C, O));
     std::free(Bp);
   }
   const float* dyc = dy;
@@ -349,8 +360,8 @@ napi_value LinearBackward(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
-// The whole backward of one direction's recurrence: the time loop (both cores, as the forward), then dwhh as one
-// product over every step's dz and the state it read, then dpre += dz.
+// The whole backward of one direction's recurrence: the time loop (on the forward's threads and split), then dwhh
+// as one product over every step's dz and the state it read, then dpre += dz.
 napi_value RecurrenceBackward(napi_env env, napi_callback_info info) {
   size_t argc = 16;
   napi_value a[16];
@@ -412,12 +423,18 @@ napi_value RecurrenceBackward(napi_env env, napi_callback_info info) {
   job.relu = relu;
   job.reverse = reverse;
   job.lengths = lengths;
-  init_slots(job.slot, job.P);
-  job.rows.count = row_block_count((int)N);
+  const Split split = recurrence_split((int)N, (int)H, pool.threads.load(std::memory_order_relaxed));
+  if (!job.sched.init((int)L, (int)N, job.P, split)) {
+    std::free(Zown);
+    std::free(Bp);
+    std::free(dh);
+    std::free(zeros);
+    return throw_range(env, "recurrenceBackward: out of memory");
+  }
   const int t0 = job.tq(0);
   backward_start(dh, Z + t0 * NH, dhN, job.dout ? job.dout + t0 * N * job.stride : nullptr,
                  job.out + t0 * N * job.stride, job.stride, (int)N, (int)H, lengths, t0, relu);
-  run(recurrence_backward_job, &job, step_shared(N, H) && (job.P >= 2 || job.rows.count > 0));
+  run(recurrence_backward_job, &job, split.threads);
   for (size_t i = 0; i < NH; i++) dh0[i] += dh[i];
   const float* o = job.out;
   const float* h0c = h0;
@@ -449,13 +466,35 @@ napi_value Threads(napi_env env, napi_callback_info info) {
     napi_valuetype type;
     napi_typeof(env, a[0], &type);
     if (type != napi_undefined) {
-      if (!get_int(env, a[0], &n) || n < 1) return throw_range(env, "threads: expected a positive integer");
-      std::lock_guard<std::mutex> lk(pool.busy);
-      pool.threads = n >= 2 && std::thread::hardware_concurrency() >= 2 ? 2 : 1;
+      if (!get_int(env, a[0], &n) || n < 1 || n > MAX_THREADS) {
+        return throw_range(env, "threads: expected an integer from 1 to 1024");
+      }
+      set_threads((int)n);
     }
   }
   napi_value result;
-  napi_create_int32(env, pool.threads, &result);
+  napi_create_int32(env, pool.threads.load(std::memory_order_relaxed), &result);
+  return result;
+}
+
+// recurrenceSplit(N, H): [threads, blocks, team], how recurrence and recurrenceBackward split a step of N rows and
+// H features at the current thread count (jobs.h's recurrence_split), for the tests to know which split they run.
+napi_value RecurrenceSplit(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value a[2];
+  napi_get_cb_info(env, info, &argc, a, nullptr, nullptr);
+  int64_t N, H;
+  if (argc != 2 || !get_int(env, a[0], &N) || !get_int(env, a[1], &H)) {
+    return throw_range(env, "recurrenceSplit: expected (N, H)");
+  }
+  const Split s = recurrence_split((int)N, (int)H, pool.threads.load(std::memory_order_relaxed));
+  napi_value result, v;
+  napi_create_array_with_length(env, 3, &result);
+  const int parts[3] = {s.threads, s.blocks, s.team};
+  for (uint32_t i = 0; i < 3; i++) {
+    napi_create_int32(env, parts[i], &v);
+    napi_set_element(env, result, i, v);
+  }
   return result;
 }
 
@@ -467,9 +506,14 @@ napi_value Init(napi_env env, napi_value exports) {
   const bool avx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
                       __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512bw");
   const bool supported = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && (RNN_VBYTES < 64 || avx512);
-  pool.threads = std::thread::hardware_concurrency() >= 2 ? 2 : 1;
-  if (const char* t = std::getenv("STACKED_RNN_THREADS")) {
-    if (std::atoi(t) == 1) pool.threads = 1;
+  // One pool per process, whichever thread loads the addon: the first load (the main thread, or the first
+  // worker_thread to load it) makes it, later loads (other worker_threads) share it and its thread count
+  static std::atomic<bool> loaded{false};
+  const bool first = !loaded.exchange(true);
+  if (first) {
+    const unsigned cores = std::thread::hardware_concurrency();
+    pool.cores = cores < 1 ? 1 : (int)cores;
+    set_threads(pool.cores);  // until src/kernels/native.ts sets the library's setting
   }
   napi_value v;
   napi_get_boolean(env, supported, &v);
@@ -478,6 +522,8 @@ napi_value Init(napi_env env, napi_value exports) {
   napi_set_named_property(env, exports, "avx512", v);
   napi_create_string_utf8(env, RNN_VBYTES == 64 ? "avx512" : "avx2", NAPI_AUTO_LENGTH, &v);
   napi_set_named_property(env, exports, "isa", v);
+  napi_get_boolean(env, first, &v);
+  napi_set_named_property(env, exports, "first", v);
   napi_create_function(env, "threads", NAPI_AUTO_LENGTH, Threads, nullptr, &v);
   napi_set_named_property(env, exports, "threads", v);
   if (supported) {
@@ -487,6 +533,8 @@ napi_value Init(napi_env env, napi_value exports) {
     napi_set_named_property(env, exports, "recurrence", v);
     napi_create_function(env, "layers", NAPI_AUTO_LENGTH, Layers, nullptr, &v);
     napi_set_named_property(env, exports, "layers", v);
+    napi_create_function(env, "recurrenceSplit", NAPI_AUTO_LENGTH, RecurrenceSplit, nullptr, &v);
+    napi_set_named_property(env, exports, "recurrenceSplit", v);
     napi_create_function(env, "layersTakes", NAPI_AUTO_LENGTH, LayersTakes, nullptr, &v);
     napi_set_named_property(env, exports, "layersTakes", v);
     napi_create_function(env, "linearBackward", NAPI_AUTO_LENGTH, LinearBackward, nullptr, &v);

@@ -100,7 +100,7 @@ napi_value GatedRecurrence(napi_env env, napi_callback_info info) {
   f.out = out + s.outOffset, f.outStride = (size_t)s.outStride, f.pre = pre, f.h0 = h0;
   f.bhh = s.lstm ? nullptr : bhh, f.tape = tape, f.Bp = Bp, f.Bpr = Bpr;
   f.hbuf[0] = hbuf, f.hbuf[1] = hbuf + N * P, f.c = c, f.hh = hh;
-  run_gated(f);
+  if (!run_gated(f)) return throw_range(env, "gatedRecurrence: out of memory");
   std::memmove(hN, f.last(), N * P * sizeof(float));
   if (s.lstm && cN) std::memcpy(cN, c, N * H * sizeof(float));
   return nullptr;
@@ -173,7 +173,7 @@ napi_value GatedRecurrenceBackward(napi_env env, napi_callback_info info) {
   b.h0 = h0, b.c0 = lstm ? c0 : nullptr, b.tape = tape, b.Z = Z, b.dpre = lstm ? nullptr : dpre;
   b.dh = dh, b.dc = dc, b.dhz = dhz, b.gh = gh, b.hh = hh, b.Bp = Bp, b.Bpr = Bpr;
   b.start(dhN, lstm ? dcN : nullptr);
-  run_gated(b);
+  if (!run_gated(b)) return throw_range(env, "gatedRecurrenceBackward: out of memory");
   for (size_t i = 0; i < N * P; i++) dh0[i] += dh[i];
   for (size_t i = 0; lstm && dc0 && i < N * H; i++) dc0[i] = (float)((double)dc0[i] + dc[i]);
   const float* o = b.out;
@@ -200,7 +200,7 @@ napi_value GatedRecurrenceBackward(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
-// gatedSplit(lstm, N, H, P): gated_split's answer for such a recurrence, forward and backward alike (both have
+// gatedSplit(lstm, N, H, P): gated_split's answer, [threads, blocks, team], for such a recurrence, forward and backward alike (both have
 // max(H's unit blocks, P's panels) parts per substep), for tests to see that their shapes are shared as they say.
 napi_value GatedSplit(napi_env env, napi_callback_info info) {
   size_t argc = 4;
@@ -214,9 +214,14 @@ napi_value GatedSplit(napi_env env, napi_callback_info info) {
   }
   const bool proj = P < H;
   const int U = unit_blocks((int)H), Q = proj ? (int)panel_count((int)P) : 0;
-  const int split = gated_split(N, lstm ? 4 : 3, H, P, proj, U > Q ? U : Q);
-  napi_value result;
-  napi_create_string_utf8(env, split == 0 ? "one" : split == 1 ? "rows" : "columns", NAPI_AUTO_LENGTH, &result);
+  const Split split = gated_split(N, lstm ? 4 : 3, H, P, proj, U > Q ? U : Q);
+  napi_value result, v;
+  napi_create_array_with_length(env, 3, &result);
+  const int parts[3] = {split.threads, split.blocks, split.team};
+  for (uint32_t i = 0; i < 3; i++) {
+    napi_create_int32(env, parts[i], &v);
+    napi_set_element(env, result, i, v);
+  }
   return result;
 }
 
@@ -293,8 +298,10 @@ napi_value GatedLayers(napi_env env, napi_callback_info info) {
     Bih[k] = own.keep(alloc_floats(panel_count((int)GH) * NR * (size_t)(I > H ? I : H)));
     Bhh[k] = own.keep(alloc_floats((size_t)unit_blocks((int)H) * G * NR * H));
   }
-  float* work0 = own.keep(alloc_floats(gated_layers_work(CH, (int)N, G, (int)H)));
-  float* work1 = own.keep(alloc_floats(gated_layers_work(CH, (int)N, G, (int)H)));
+  // one thread per layer, up to the thread count; each with its own work buffers
+  const int nt = threads_for((int)K, pool.threads.load(std::memory_order_relaxed));
+  std::vector<float*> work(nt);
+  for (int i = 0; i < nt; i++) work[i] = own.keep(alloc_floats(gated_layers_work(CH, (int)N, G, (int)H)));
   std::unique_ptr<Progress[]> progress(new (std::nothrow) Progress[K]);
   if (!own.ok() || !progress) return throw_range(env, "gatedLayers: out of memory");
   GatedLayersJob job;
@@ -302,10 +309,10 @@ napi_value GatedLayers(napi_env env, napi_callback_info info) {
   p.x = x, p.outs = outs.data(), p.hN = hN, p.cN = lstm ? cN : nullptr, p.h0 = h0, p.c0 = lstm ? c0 : nullptr;
   p.wih = wih.data(), p.whh = whh.data(), p.bih = bih.data(), p.bhh = bhh.data();
   p.tapes = recorded ? tapes.data() : nullptr, p.Bih = Bih.data(), p.Bhh = Bhh.data();
-  p.work[0] = work0, p.work[1] = work1;
+  p.work = work.data();
   p.L = (int)L, p.N = (int)N, p.I = (int)I, p.H = (int)H, p.K = (int)K, p.CH = CH, p.G = G;
   p.lengths = lengths, p.progress = progress.get();
-  run(gated_layers_job, &job, true);
+  run(gated_layers_job, &job, nt);
   return result;
 }
 

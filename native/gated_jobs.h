@@ -1,8 +1,9 @@
 // How native/addon.cc shares the fused LSTM and GRU recurrences (native/gated.h, gated_backward.h) between its
-// threads: with jobs.h's schedule for the RNN's recurrence (run_steps), which it takes as it is. A batch of 12 rows
-// or more is split into blocks of rows, each run through every step by one thread; fewer rows split each
-// (sub)step's units (forward) or panels of dh (backward) between the threads, a substep starting once every part
-// of the one before is done. Part of addon.cc's one translation unit, after jobs.h.
+// threads: with jobs.h's schedule for the RNN's recurrence (run_steps over a StepSchedule), which it takes as it
+// is, each step's S substeps counted as steps: the batch in blocks of rows, each run through every step by a team
+// whose threads share each substep's units (forward) or panels of dh (backward), a substep starting once every
+// part of the one before is done (gated_split says how many of each). Part of addon.cc's one translation unit,
+// after jobs.h.
 #pragma once
 
 #include <atomic>
@@ -18,46 +19,43 @@ namespace {
 template <class Steps>
 struct GatedJob {
   const Steps* steps;
-  StepSlot slot[2];
-  std::atomic<int> completed{0};
-  RowBlocks rows;
+  StepSchedule sched;
 };
 
 template <class Steps>
 void gated_job(void* c, int tid, int nt) {
   GatedJob<Steps>& j = *static_cast<GatedJob<Steps>*>(c);
   const Steps& st = *j.steps;
-  run_steps(j.slot, j.completed, j.rows, st.L * st.S(), st.N, st.panels(), tid, nt,
-            [&](int s, int p0, int p1, int m0, int m1) { st.substep(s, p0, p1, m0, m1); });
+  run_steps(j.sched, tid, nt, [&](int s, int p0, int p1, int m0, int m1) { st.substep(s, p0, p1, m0, m1); });
 }
 #pragma GCC pop_options
 
-// How the threads share the steps of N rows: 0 not at all (one thread), 1 by blocks of rows, 2 by the parts of each
-// substep (`panels` of them). By a step's multiply-adds (G*H*P per row, and H*P more with a projection): blocks of
-// rows from 2^19 on, as the RNN's recurrence (step_shared), since nothing crosses between the cores from one step
-// to the next; the parts of a step only from 2^21 on (above about 100 us a step), since the threads meet after each
-// substep, and every meeting costs a round trip between the cores, or a whole time slice when the host has taken
-// the other thread's core away (E's LSTM, 2^19 a step, took 6x longer split by columns on a busy machine).
-inline int gated_split(int64_t N, int G, int64_t H, int64_t P, bool projection, int panels) {
-  const double work = (double)N * H * P * (G + (projection ? 1 : 0));
-  if (pool.threads < 2) return 0;
-  if (row_block_count((int)N) > 0) return work >= (1 << 19) ? 1 : 0;
-  return panels >= 2 && work >= (1 << 21) ? 2 : 0;
+// How the threads share the steps of N rows (a step: G*H*P multiply-adds a row, and H*P more with a projection, in
+// `panels` parts a substep): as the RNN's recurrence (split_steps), blocks of rows from 2^19 multiply-adds a step,
+// since nothing crosses between the cores from one step to the next; a team's members each keep 2^20 a step, 16x
+// the RNN's, since a team meets after every substep, and every meeting costs a round trip between the cores, or a
+// whole time slice when the host has taken a core away (E's LSTM, 2^19 a step, took 6x longer split by columns on
+// a busy machine).
+inline Split gated_split(int64_t N, int G, int64_t H, int64_t P, bool projection, int panels) {
+  const double rowWork = (double)H * P * (G + (projection ? 1 : 0));
+  return split_steps((int)N, rowWork, panels, pool.threads.load(std::memory_order_relaxed), 1 << 20);
 }
 
 // Runs every substep of `steps` on this thread, or on the pool's threads when a step is big enough to share.
+// False when out of memory (nothing is run then).
 template <class Steps>
-void run_gated(const Steps& steps) {
+bool run_gated(const Steps& steps) {
   GatedJob<Steps> job;
   job.steps = &steps;
-  init_slots(job.slot, steps.panels());
-  job.rows.count = row_block_count(steps.N);
-  run(gated_job<Steps>, &job, gated_split(steps.N, steps.G, steps.H, steps.P, steps.Bpr != nullptr, steps.panels()) > 0);
+  const Split split = gated_split(steps.N, steps.G, steps.H, steps.P, steps.Bpr != nullptr, steps.panels());
+  if (!job.sched.init(steps.L * steps.S(), steps.N, steps.panels(), split)) return false;
+  run(gated_job<Steps>, &job, split.threads);
+  return true;
 }
 
 // The layer pipeline of jobs.h (layers_job: a wavefront over the layers) for the LSTM and GRU: K unidirectional
 // layers without projection in one call, layer k running steps t0..t1 as soon as layer k-1 has finished them, while
-// layer k-1 goes on with its later steps on the other core. As layers_job: each layer is taken whole by one thread
+// layer k-1 goes on with its later steps on another core (up to K threads). As layers_job: each layer is taken whole by one thread
 // (in order, from a shared counter), packs its own weights, and moves in chunks of CH steps, projecting each chunk's
 // input rows itself (linear_rows: x W_ih^T + b_ih, + b_hh for the LSTM), running the chunk's steps (GatedForward
 // over the chunk, its time offset t0 for lengths) into a private stage copied to the layer's output at once, and
@@ -76,7 +74,7 @@ struct GatedLayersPlan {
   float* const* tapes;      // K x (L, N, (G+1)*H), or null: not recorded
   float* const* Bih;        // K x room for W_ih's panels, packed by the thread that takes the layer
   float* const* Bhh;        // K x room for W_hh's gate-interleaved panels, likewise
-  float* work[2];           // per thread: gated_layers_work floats
+  float* const* work;       // per thread (tid): gated_layers_work floats
   int L, N, I, H, K, CH, G;
   const int32_t* lengths;
   Progress* progress;       // K
@@ -137,9 +135,10 @@ void gated_layers_job(void* c, int tid, int) {
 #pragma GCC pop_options
 
 // Whether gatedLayers takes a stack of K layers of N rows and H features (each cell's own rule, as layers_take): two
-// threads, two layers or more, and steps the recurrence would not share between the threads.
+// threads or more, two layers or more, and steps the recurrence would not share between the threads.
 inline bool gated_layers_take(int G, int64_t K, int64_t N, int64_t H) {
-  return pool.threads >= 2 && K >= 2 && gated_split(N, G, H, H, false, unit_blocks((int)H)) == 0;
+  return pool.threads.load(std::memory_order_relaxed) >= 2 && K >= 2 &&
+         gated_split(N, G, H, H, false, unit_blocks((int)H)).threads == 1;
 }
 
 }  // namespace

@@ -1,24 +1,41 @@
 // The jobs native/addon.cc runs on the pool (part of its one translation unit): how each kernel call's work is
-// split between the two threads. The arithmetic is core.h's; the Node-API glue is addon.cc's.
+// split between T threads (pool.h: the calling thread and T-1 workers, woken per call). The arithmetic is
+// core.h's; the Node-API glue is addon.cc's.
 //
-// One worker besides the calling thread, woken per call. The input projection splits its rows between
-// the two. The recurrence (forward and backward) splits a batch of 12 rows or more into blocks of rows, each run
-// through every step by one thread; with fewer rows it splits each step's output columns (each thread's half of
-// the packed W_hh stays in its own L2) and a step starts once every panel of the step before is done, since step
-// t+1 needs all of h_t. A unidirectional stack whose steps are too small to split (`layers`) runs as a wavefront:
-// layer k on one thread a chunk of steps behind layer k-1 on the other. The weight gradients split the L*N rows
-// they sum over into chunks, each thread summing its chunks into its own float64 accumulator.
+// Every split changes only which thread computes what, never a float: each output element is the same chain of
+// operations whichever thread computes it and whatever the thread count.
+//
+// - The input projection (and dx in the backward) hands out blocks of 96 rows from a shared counter.
+// - The recurrence (forward and backward) splits the batch into blocks of rows, each run through every step by a
+//   team of threads that share each step's output panels (`recurrence_split`): with enough rows every team is
+//   one thread (rows are independent sequences: nothing crosses between the cores from one step to the next);
+//   with few rows one team of every thread shares each step (a column split), a step starting once every panel
+//   of the step before is done, since step t+1 needs all of h_t; in between, both.
+// - A unidirectional stack whose steps are too small to split (`layers`) runs as a wavefront: layer k on one
+//   thread a chunk of steps behind layer k-1 on another, up to K threads.
+// - The weight gradients go chunk by chunk over the L*N rows they sum (1024 rows each); each chunk's transpose
+//   and packing, then its tiles, are shared out, every element of the float64 accumulator summed by one thread
+//   per chunk, chunks in order: the floats of one thread.
 #pragma once
 // Needs core.h, included before it with the AVX2 target (as addon.cc does).
 
 #include <atomic>
 #include <cstdlib>
 #include <cstring>
+#include <memory>
+#include <new>
 #include <thread>
+#include <vector>
 
 #include "pool.h"
 
 namespace {
+
+// Threads (or pieces) for a call: `most`, or as many as there are pieces of work when fewer; at least 1.
+inline int threads_for(int pieces, int most) {
+  const int n = pieces < most ? pieces : most;
+  return n < 1 ? 1 : n;
+}
 
 struct LinearJob {
   float* y;
@@ -27,54 +44,211 @@ struct LinearJob {
   const float* b1;
   const float* b2;
   int M, C, O;
-  std::atomic<int> next{0};  // the next block of rows to take
+  alignas(64) std::atomic<int> next{0};  // the next block of rows to take, on a line of its own
 };
 
 #pragma GCC push_options
 #pragma GCC target("avx2,fma")
 // Calls f(m0, m1) for blocks of `rows` of the M rows, taken from the shared counter `next` until none are left, so
-// a thread that loses its core mid-call only costs its current block (a static half-and-half split would wait
-// for all of its half).
+// a thread that loses its core mid-call only costs its current block (a static split would wait for all of its
+// share). Alone (nt = 1), all M rows at once.
 template <class F>
-inline void take_row_blocks(std::atomic<int>& next, int M, int rows, F&& f) {
+inline void take_row_blocks(std::atomic<int>& next, int M, int rows, int nt, F&& f) {
+  if (nt == 1) {
+    f(0, M);
+    return;
+  }
   for (int m0; (m0 = next.fetch_add(rows, std::memory_order_relaxed)) < M;) f(m0, M < m0 + rows ? M : m0 + rows);
 }
 
 // Rows go in blocks of 96.
-void linear_job(void* c, int, int) {
+constexpr int LINEAR_ROWS = 96;
+
+void linear_job(void* c, int, int nt) {
   LinearJob& j = *static_cast<LinearJob*>(c);
-  take_row_blocks(j.next, j.M, 96, [&](int m0, int m1) { linear_rows(j.y, j.x, j.Bp, j.b1, j.b2, m0, m1, j.C, j.O); });
+  take_row_blocks(j.next, j.M, LINEAR_ROWS, nt,
+                  [&](int m0, int m1) { linear_rows(j.y, j.x, j.Bp, j.b1, j.b2, m0, m1, j.C, j.O); });
 }
 
-// The recurrence's work for step t is one tile per panel (16 output columns, all N rows). Thread 0 takes panels
-// from the front and thread 1 from the back of each step, so on a quiet machine each keeps the same half of
-// W_hh in its own L2 step after step, and when one thread loses its core the other takes the rest of the step.
-// A panel of step t waits until every panel of step t-1 is done (it reads all of h_{t-1}).
-struct StepSlot {
-  std::atomic<uint64_t> range;  // step (bits 40..63), first (20..39) and end (0..19) of the panels not yet taken
-  std::atomic<int> done;        // panels of this step finished
+// Threads for a product of M rows, C inputs and O outputs split by blocks of rows: all of them when it is above
+// about 2 M multiply-adds (~40 us), else one.
+inline int product_threads(int64_t M, int64_t C, int64_t O) {
+  if ((double)M * C * O < (1 << 21) || M <= LINEAR_ROWS) return 1;
+  return threads_for((int)((M + LINEAR_ROWS - 1) / LINEAR_ROWS), pool.threads.load(std::memory_order_relaxed));
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// The recurrence's schedule.
+//
+// A step's work is one tile per panel (16 output columns) for each row. The N rows are split into `blocks` blocks
+// of consecutive rows, and each block runs through all L steps on its team of `team` threads: thread tid belongs
+// to block tid % blocks as member tid / blocks, and its home is its share of each step's panels (member m of a
+// team of S: panels P*m/S .. P*(m+1)/S), so on a quiet machine each thread keeps the same part of W_hh in its own
+// cache step after step. A thread takes its home panels from the front; when none are left it takes what its
+// teammates have not taken yet from the back of their homes (one of them lost its core, or is late to wake); and
+// when its block is done it helps the blocks that are not. A panel of step s runs once every panel of step s-1
+// of its block is done (it reads all of the block's h_{s-1}): the last thread to finish a step publishes it.
+// A team of one has no one to wait for: its block is taken whole, by its own thread or, if that one is late, by
+// the first thread done with its own, and run through every step alone (a thread helping a block that is under
+// way would only hand its steps back and forth between two cores: measured, 15% slower).
+struct Split {
+  int threads, blocks, team;  // threads = blocks * team
 };
 
-inline uint64_t slot_word(uint64_t step, uint64_t first, uint64_t end) { return step << 40 | first << 20 | end; }
-
-// Rows of a batch are independent sequences, so with enough rows the two threads split the batch rather than each
-// step: a block of rows runs all L steps on the thread that took it, with nothing handed between the cores from
-// one step to the next (each step of a column split reads the other core's half of h_{t-1}: as slow as that core
-// is far, 0.1 to 0.4 us a line on this machine). Blocks are taken from a shared counter, so a thread that is late
-// leaves its blocks to the other.
-struct RowBlocks {
-  int count = 0;  // 0: split each step's panels instead
-  std::atomic<int> next{0};
-  // the first row of block b: a multiple of MR, so only the last block has a short tile
-  int start(int b, int N) const { return b >= count ? N : N * b / count / MR * MR; }
-};
-
-// Blocks for N rows: up to 4 (so a thread that finishes early takes another), each at least 2 tiles of MR rows.
-inline int row_block_count(int N) { return N < 2 * MR ? 0 : N < 4 * MR ? 2 : N < 8 * MR ? 3 : 4; }
-
-// Whether a recurrence step of N rows and H features is shared between the two threads: two threads pay once a
-// step's products (~10 us) outweigh handing panels and h_t between the cores.
+// Whether a recurrence step of N rows and H features is shared at all: threads pay once a step's products (~10 us
+// on one core) outweigh handing panels and h_t between the cores. Smaller steps of a unidirectional stack run as
+// the layer wavefront (`layers`) instead.
 inline bool step_shared(int64_t N, int64_t H) { return (double)N * H * H >= (1 << 19); }
+
+// Rows of a block, at least: one tile (MR).
+constexpr int BLOCK_ROWS = MR;
+// Multiply-adds of a step per thread of a team of several, at least: each step of a team costs a round trip
+// between its cores and its rows of h handed over.
+constexpr double TEAM_WORK = 1 << 16;
+
+// The split of a time loop of N rows on T threads, a step costing rowWork multiply-adds a row in `parts` parts
+// that a team can share: none below 2^19 multiply-adds a step (step_shared); else the most threads that blocks of
+// at least BLOCK_ROWS rows and teams whose members keep teamWork a step allow, and of those the smallest teams.
+inline Split split_steps(int N, double rowWork, int parts, int T, double teamWork) {
+  if (T < 2 || N <= 0 || parts <= 0 || (double)N * rowWork < (1 << 19)) return {1, 1, 1};
+  const int most = N / BLOCK_ROWS < 1 ? 1 : N / BLOCK_ROWS;
+  Split best{1, 1, 1};
+  for (int team = 1; team <= parts && team <= T; team++) {
+    const int blocks = most < T / team ? most : T / team;
+    if (team > 1 && (double)N / blocks * rowWork / team < teamWork) continue;
+    if (blocks * team > best.threads) best = {blocks * team, blocks, team};
+  }
+  return best;
+}
+
+// The split of the RNN's recurrence of N rows and H features on T threads (a step: H*H a row, in H/16 panels).
+inline Split recurrence_split(int N, int H, int T) {
+  if (H <= 0) return {1, 1, 1};
+  return split_steps(N, (double)H * H, (int)panel_count(H), T, TEAM_WORK);
+}
+
+// The panels of one step not yet taken from one thread's home: (step + 1) << 40 | first << 20 | end. A word of an
+// earlier step stands for the whole home of the step asked for: every thread of a block moves on to step s only
+// once all of step s-1 is taken, so nothing of an earlier step is ever left in it.
+struct alignas(64) HomePanels {
+  std::atomic<uint64_t> word{0};
+};
+struct alignas(64) BlockClock {
+  std::atomic<int> completed{0};  // steps of the block finished; polled by its team
+};
+struct alignas(64) BlockCount {
+  std::atomic<int> done[2]{};     // panels finished of steps s and s+1, in slots s & 1
+  std::atomic<int> claimed{0};    // a block of a team of one: whether a thread has taken it
+};
+
+struct StepSchedule {
+  int L = 0, N = 0, P = 0;
+  Split split{1, 1, 1};
+  std::unique_ptr<HomePanels[]> home;   // split.threads
+  std::unique_ptr<BlockClock[]> clock;  // split.blocks
+  std::unique_ptr<BlockCount[]> count;  // split.blocks
+  // False when out of memory.
+  bool init(int L_, int N_, int P_, Split s) {
+    L = L_, N = N_, P = P_, split = s;
+    home.reset(new (std::nothrow) HomePanels[s.threads]);
+    clock.reset(new (std::nothrow) BlockClock[s.blocks]);
+    count.reset(new (std::nothrow) BlockCount[s.blocks]);
+    return home && clock && count;
+  }
+  int row(int b) const { return (int)((int64_t)N * b / split.blocks); }  // block b's first row
+  int first(int m) const { return (int)((int64_t)P * m / split.team); }  // member m's first home panel
+};
+
+inline uint64_t home_word(uint64_t step, uint64_t first, uint64_t end) { return (step + 1) << 40 | first << 20 | end; }
+
+// Takes up to `most` panels of step s from member m's home in `h`: from the front for its owner, from the back
+// for the others. False when none are left; else the panels are p0 .. p1.
+bool take_panels(const StepSchedule& sc, HomePanels& h, int m, int s, bool owner, int most, int& p0, int& p1) {
+  uint64_t w = h.word.load(std::memory_order_acquire);
+  for (;;) {
+    const uint64_t step1 = w >> 40;
+    if (step1 > (uint64_t)s + 1) return false;
+    const int first = step1 == (uint64_t)s + 1 ? (int)(w >> 20 & 0xfffff) : sc.first(m);
+    const int end = step1 == (uint64_t)s + 1 ? (int)(w & 0xfffff) : sc.first(m + 1);
+    if (first >= end) return false;
+    const int n = end - first < most ? end - first : most;
+    p0 = owner ? first : end - n;
+    p1 = p0 + n;
+    const uint64_t next = owner ? home_word(s, first + n, end) : home_word(s, first, end - n);
+    if (h.word.compare_exchange_weak(w, next, std::memory_order_acq_rel)) return true;
+  }
+}
+
+// Every step of block b (of a team of several) that is left, on thread tid (its member `me`, or -1 for a thread
+// helping another block): run(s, p0, p1, m0, m1) does panels p0..p1 of rows m0..m1 of step s.
+template <class Step>
+void block_steps(StepSchedule& sc, int b, int me, Step&& run) {
+  const Split& sp = sc.split;
+  BlockClock& clock = sc.clock[b];
+  BlockCount& count = sc.count[b];
+  const int m0 = sc.row(b), m1 = sc.row(b + 1);
+  // A thread takes one panel at a time from its home, or 2 or 4 when the block's last tile has 2 rows or 1 (such
+  // a tile is as fast as a full one only over 2 or 4 panels at once: core.h's tile_panels); others' one at a time.
+  const int rest = (m1 - m0) % MR;
+  const int own = rest == 1 ? 4 : rest == 2 ? 2 : 1, most = 1;
+  auto finish = [&](int s, int n) {
+    std::atomic<int>& done = count.done[s & 1];
+    if (done.fetch_add(n, std::memory_order_acq_rel) + n == sc.P) {
+      // the last panels of step s: the slot now serves step s+2, then step s+1 may start
+      done.store(0, std::memory_order_relaxed);
+      clock.completed.store(s + 1, std::memory_order_release);
+    }
+  };
+  auto ready = [&](int s) { spin_until([&] { return clock.completed.load(std::memory_order_acquire) >= s; }); };
+  for (int s = clock.completed.load(std::memory_order_acquire); s < sc.L; s++) {
+    int p0, p1;
+    if (me >= 0) {
+      int did = 0;
+      while (take_panels(sc, sc.home[b + sp.blocks * me], me, s, true, own, p0, p1)) {
+        ready(s);
+        run(s, p0, p1, m0, m1);
+        did += p1 - p0;
+      }
+      if (did > 0) finish(s, did);
+    }
+    // what the teammates have not taken, from the next member on
+    for (int k = 1; k <= sp.team; k++) {
+      const int m = me >= 0 ? (me + k) % sp.team : k - 1;
+      if (m == me) continue;
+      while (take_panels(sc, sc.home[b + sp.blocks * m], m, s, false, most, p0, p1)) {
+        ready(s);
+        run(s, p0, p1, m0, m1);
+        finish(s, p1 - p0);
+      }
+    }
+  }
+}
+
+// The schedule both recurrence jobs share: L steps of P panels each, run(s, p0, p1, m0, m1) doing panels p0..p1
+// of rows m0..m1 of step s. Alone, a thread runs whole steps of all rows; else its own block, then what is left of
+// the others. Returns when every panel of every step is taken (the pool waits for the threads that took them).
+template <class Step>
+void run_steps(StepSchedule& sc, int tid, int nt, Step&& run) {
+  if (nt == 1) {
+    for (int s = 0; s < sc.L; s++) run(s, 0, sc.P, 0, sc.N);
+    return;
+  }
+  const Split& sp = sc.split;
+  if (sp.team == 1) {
+    for (int k = 0; k < sp.blocks; k++) {
+      const int b = (tid + k) % sp.blocks;
+      if (sc.count[b].claimed.exchange(1, std::memory_order_acq_rel) != 0) continue;
+      for (int s = 0; s < sc.L; s++) run(s, 0, sc.P, sc.row(b), sc.row(b + 1));
+    }
+    return;
+  }
+  const int b = tid % sp.blocks;
+  block_steps(sc, b, tid / sp.blocks, run);
+  for (int k = 1; k < sp.blocks; k++) {
+    const int other = (b + k) % sp.blocks;
+    if (sc.clock[other].completed.load(std::memory_order_acquire) < sc.L) block_steps(sc, other, -1, run);
+  }
+}
 
 struct RecurrenceJob {
   float* out;
@@ -87,74 +261,12 @@ struct RecurrenceJob {
   int outOffset;
   int relu, reverse;
   const int32_t* lengths;
-  StepSlot slot[2];                 // steps s and s+1 in slots s&1 and (s+1)&1
-  std::atomic<int> completed{0};    // steps finished
-  RowBlocks rows;
+  StepSchedule sched;
 };
-
-// Takes a panel of step s from the front (tid 0) or the back; -1 when all of step s's panels are taken.
-int take_panel(StepSlot& slot, int s, int tid) {
-  uint64_t w = slot.range.load(std::memory_order_acquire);
-  for (;;) {
-    const uint64_t first = w >> 20 & 0xfffff, end = w & 0xfffff;
-    if ((w >> 40) != (uint64_t)s || first >= end) return -1;
-    const uint64_t next = tid == 0 ? slot_word(s, first + 1, end) : slot_word(s, first, end - 1);
-    if (slot.range.compare_exchange_weak(w, next, std::memory_order_acq_rel)) return (int)(tid == 0 ? first : end - 1);
-  }
-}
-
-// The schedule both recurrence jobs share: L steps of P panels each, run(s, p0, p1, m0, m1) doing panels p0..p1
-// of rows m0..m1 of step s. Alone, a thread runs whole steps; two split the rows into blocks when there are enough
-// of them, else each step's panels.
-template <class Step>
-void run_steps(StepSlot (&slot)[2], std::atomic<int>& completed, RowBlocks& rows, int L, int N, int P, int tid,
-               int nt, Step&& run) {
-  if (nt == 1) {
-    for (int s = 0; s < L; s++) run(s, 0, P, 0, N);
-    return;
-  }
-  if (rows.count > 0) {
-    for (int b; (b = rows.next.fetch_add(1, std::memory_order_relaxed)) < rows.count;) {
-      const int m0 = rows.start(b, N), m1 = rows.start(b + 1, N);
-      for (int s = 0; s < L; s++) run(s, 0, P, m0, m1);
-    }
-    return;
-  }
-  for (int s = 0; s < L;) {
-    StepSlot& sl = slot[s & 1];
-    const int p = take_panel(sl, s, tid);
-    if (p < 0) {
-      s++;
-      continue;
-    }
-    for (int spins = 0; completed.load(std::memory_order_acquire) < s; spins++) {
-      if (spins < (1 << 12)) cpu_relax();  // yield soon: if the other thread lost its core, spinning delays it
-      else std::this_thread::yield();
-    }
-    run(s, p, p + 1, 0, N);
-    if (sl.done.fetch_add(1, std::memory_order_acq_rel) + 1 == P) {
-      // the last panel of step s: the slot now serves step s+2, then step s+1 may start
-      sl.done.store(0, std::memory_order_relaxed);
-      sl.range.store(slot_word(s + 2, 0, P), std::memory_order_release);
-      completed.store(s + 1, std::memory_order_release);
-    }
-  }
-  for (int spins = 0; completed.load(std::memory_order_acquire) < L; spins++) {
-    if (spins < (1 << 12)) cpu_relax();
-    else std::this_thread::yield();
-  }
-}
-
-void init_slots(StepSlot (&slot)[2], int P) {
-  slot[0].range.store(slot_word(0, 0, P));
-  slot[0].done.store(0);
-  slot[1].range.store(slot_word(1, 0, P));
-  slot[1].done.store(0);
-}
 
 void recurrence_job(void* c, int tid, int nt) {
   RecurrenceJob& j = *static_cast<RecurrenceJob*>(c);
-  run_steps(j.slot, j.completed, j.rows, j.L, j.N, j.P, tid, nt, [&](int s, int p0, int p1, int m0, int m1) {
+  run_steps(j.sched, tid, nt, [&](int s, int p0, int p1, int m0, int m1) {
     const int t = j.reverse ? j.L - 1 - s : s;
     const int tn = s + 1 < j.L ? (j.reverse ? t - 1 : t + 1) : -1;
     // rows m0..m1 are rows 0..m1-m0 of arrays that start at row m0
@@ -181,16 +293,14 @@ struct RecurrenceBackwardJob {
   int L, N, H, P;
   int relu, reverse;
   const int32_t* lengths;
-  StepSlot slot[2];
-  std::atomic<int> completed{0};
-  RowBlocks rows;
+  StepSchedule sched;
   int tq(int q) const { return reverse ? q : L - 1 - q; }
 };
 
 void recurrence_backward_job(void* c, int tid, int nt) {
   RecurrenceBackwardJob& j = *static_cast<RecurrenceBackwardJob*>(c);
   const size_t NH = (size_t)j.N * j.H, tstride = (size_t)j.N * j.stride;  // floats from one step to the next
-  run_steps(j.slot, j.completed, j.rows, j.L, j.N, j.P, tid, nt, [&](int q, int p0, int p1, int m0, int m1) {
+  run_steps(j.sched, tid, nt, [&](int q, int p0, int p1, int m0, int m1) {
     const int t = j.tq(q), tn = q + 1 < j.L ? j.tq(q + 1) : -1, tnn = q + 2 < j.L ? j.tq(q + 2) : -1;
     // rows m0..m1 are rows 0..m1-m0 of arrays that start at row m0
     float* Z = j.Z + (size_t)m0 * j.H;
@@ -210,54 +320,92 @@ struct DxJob {
   const float* dy;
   const float* Bp;  // w^T's panels
   int M, C, O;
-  std::atomic<int> next{0};
+  alignas(64) std::atomic<int> next{0};
 };
 
-void dx_job(void* c, int, int) {
+void dx_job(void* c, int, int nt) {
   DxJob& j = *static_cast<DxJob*>(c);
-  take_row_blocks(j.next, j.M, 96,
+  take_row_blocks(j.next, j.M, LINEAR_ROWS, nt,
                   [&](int m0, int m1) { linear_backward_dx_rows(j.dx, j.dy, j.Bp, m0, m1, j.O, j.C); });
 }
 
-// acc (O, C) += dY^T X (and bsum += column sums of dY) over M rows: chunks of GW_ROWS rows from a shared counter,
-// each thread summing into its own float64 accumulators, added together by the caller.
+// acc (O, C) += dY^T X and bsum += the column sums of dY over M rows, chunk by chunk (GW_ROWS rows): each
+// chunk's float32 tile sums and its float64 column sums are added into the float64 acc and bsum in chunk order,
+// whatever the thread count (grad_weight). Each chunk is taken whole by one thread, which transposes and packs it
+// in its own work buffer and writes its sums into a slot of its wave (W chunks at a time: as many as threads);
+// once a wave's chunks are done, acc's and bsum's rows are shared out, each block adding the wave's slots in
+// chunk order. So what crosses between the cores is each chunk's sums, once, rather than the chunk's transposed
+// and packed operands.
+//
+// The pieces are numbered phase after phase (wave w's chunks, then wave w's additions) and taken from a shared
+// counter; a piece waits until every piece of the phase before is done (`finished`: pieces only finish once the
+// phase before them is done, so when it reaches a phase's first number, every earlier piece is done).
 template <class DY, class XR>
 struct GradWeightJob {
   DY dyrow;
   XR xrow;
   int M, O, C;
-  bool bias;
-  double* acc[2];   // (O, C) per thread, rows acc_ld(C) apart, zeroed
-  double* bsum[2];  // (O) per thread, zeroed
-  float* work[2];   // grad_weight_work(O, C) per thread
-  bool used[2] = {false, false};
-  std::atomic<int> next{0};
+  double* acc;         // (O, C), rows acc_ld(C) apart
+  double* bsum;        // (O) or null
+  float* const* work;  // per thread (tid): grad_weight_work(O, C) floats
+  float* slots;        // W x (O, C), rows acc_ld(C) apart: a wave's chunk sums
+  double* bslots;      // W x (O): a wave's chunk column sums, when bsum is wanted
+  int chunks, W, addPieces;
+  alignas(64) std::atomic<int> next{0};
+  alignas(64) std::atomic<int> finished{0};
   GradWeightJob(DY d, XR x) : dyrow(d), xrow(x) {}
+  int waves() const { return (chunks + W - 1) / W; }
+  int chunksIn(int w) const { return chunks - w * W < W ? chunks - w * W : W; }
+  int pieces() const { return chunks + waves() * addPieces; }
 };
+
+// Block r of n blocks of O rows: its first row.
+inline int block_row(int O, int r, int n) { return (int)((int64_t)O * r / n); }
 
 template <class Job>
 void grad_weight_job(void* c, int tid, int) {
   Job& j = *static_cast<Job*>(c);
-  take_row_blocks(j.next, j.M, GW_ROWS, [&](int m0, int m1) {
-    j.used[tid] = true;
-    grad_weight_rows(j.acc[tid], j.bias ? j.bsum[tid] : nullptr, j.work[tid], j.dyrow, j.xrow, m0, m1, j.O, j.C);
-  });
+  const size_t ld = acc_ld(j.C), slot = (size_t)j.O * ld;
+  const int total = j.pieces();
+  int w = 0, first = 0;  // the wave of the last piece taken, and the number of its first piece
+  for (int i; (i = j.next.fetch_add(1, std::memory_order_relaxed)) < total;) {
+    while (i >= first + j.chunksIn(w) + j.addPieces) first += j.chunksIn(w++) + j.addPieces;
+    const int r = i - first, produce = j.chunksIn(w);
+    const int phase = r < produce ? first : first + produce;  // the number of this phase's first piece
+    spin_until([&] { return j.finished.load(std::memory_order_acquire) >= phase; });
+    if (r < produce) {
+      const int chunk = w * j.W + r, m0 = chunk * GW_ROWS, m1 = j.M < m0 + GW_ROWS ? j.M : m0 + GW_ROWS;
+      grad_weight_chunk(j.slots + r * slot, ld, j.bsum ? j.bslots + (size_t)r * j.O : nullptr, j.work[tid], j.dyrow,
+                        j.xrow, m0, m1, j.O, j.C);
+    } else {
+      const int a = r - produce, o0 = block_row(j.O, a, j.addPieces), o1 = block_row(j.O, a + 1, j.addPieces);
+      for (int k = 0; k < produce; k++) {
+        for (int o = o0; o < o1; o++) {
+          double* d = j.acc + (size_t)o * ld;
+          const float* t = j.slots + k * slot + (size_t)o * ld;
+          for (int cc = 0; cc < j.C; cc++) d[cc] += (double)t[cc];
+        }
+        for (int o = o0; j.bsum && o < o1; o++) j.bsum[o] += j.bslots[(size_t)k * j.O + o];
+      }
+    }
+    j.finished.fetch_add(1, std::memory_order_acq_rel);
+  }
 }
 #pragma GCC pop_options
 
 // The layer pipeline (a wavefront over the layers): K unidirectional layers in one call, layer k running steps
-// t0..t1 as soon as layer k-1 has finished them, while layer k-1 goes on with its later steps on the other core.
+// t0..t1 as soon as layer k-1 has finished them, while layer k-1 goes on with its later steps on another core.
 // Each layer is taken whole by one thread (layers are handed out in order from a shared counter, so a worker
-// that is slow to wake only means the caller runs more of them) and moves in chunks of CH steps: it packs its own
-// weights when it takes the layer, projects each chunk's input rows itself (its W_ih stays in its cache), and
-// publishes how far it has got after each chunk. What crosses between the cores is each layer's output, once per
-// chunk (see layer_steps), and the progress counters.
+// that is slow to wake only means the others run more of them; min(K, T) threads) and moves in chunks of CH
+// steps: it packs its own weights when it takes the layer, projects each chunk's input rows itself (its W_ih
+// stays in its cache), and publishes how far it has got after each chunk. What crosses between the cores is each
+// layer's output, once per chunk (see layer_steps), and the progress counters.
 struct alignas(64) Progress {
   std::atomic<int> steps{0};  // steps of this layer finished; on its own cache line, as each is polled by a reader
 };
 
 // What every thread reads: set before the job starts and copied by each thread to its own stack, so that no line
-// of it is shared with anything the other thread writes while the layers run.
+// of it is shared with anything another thread writes while the layers run.
 struct LayersPlan {
   const float* x;             // (L, N, I)
   float* const* outs;         // K x (L, N, H)
@@ -268,7 +416,7 @@ struct LayersPlan {
   const float* const* b2;     // K x (H) or null
   float* const* Bih;          // K x room for W_ih's panels, packed by the thread that takes the layer
   float* const* Bhh;          // K x room for W_hh's panels, likewise
-  float* work[2];             // per thread: pre (CH, N, H), two states (N, H), the chunk's outputs (CH, N, H)
+  float* const* work;         // per thread (tid): pre (CH, N, H), two states (N, H), the chunk's outputs (CH, N, H)
   int L, N, I, H, K, CH;
   int relu;
   const int32_t* lengths;
@@ -300,10 +448,7 @@ void layers_job(void* c, int tid, int) {
     std::memcpy(h, j.hN + k * NH, NH * sizeof(float));
     for (int t0 = 0; t0 < j.L; t0 += j.CH) {
       const int t1 = j.L < t0 + j.CH ? j.L : t0 + j.CH;
-      for (int spins = 0; below && below->load(std::memory_order_acquire) < t1; spins++) {
-        if (spins < (1 << 12)) cpu_relax();  // as run_steps: yield soon, in case the other thread lost its core
-        else std::this_thread::yield();
-      }
+      if (below) spin_until([&] { return below->load(std::memory_order_acquire) >= t1; });
       layer_steps(j.outs[k], h, buf, pre, stage, in, j.Bih[k], j.b1[k], j.b2[k], j.Bhh[k], t0, t1, j.N, C, j.H,
                   j.relu, j.lengths);
       mine.store(t1, std::memory_order_release);
@@ -313,44 +458,59 @@ void layers_job(void* c, int tid, int) {
 }
 
 // dw (O, C) += dY^T X over M rows, db1 and db2 (O) += the column sums of dY (each skipped when null), summed in
-// float64 on both cores and rounded into storage once. False when out of memory (nothing is written then).
+// float64 and rounded into storage once, on every thread when the product is big enough (the same floats on any
+// number). False when out of memory (nothing is written then).
 template <class DY, class XR>
 bool grad_weight(float* dw, float* db1, float* db2, DY dyrow, XR xrow, int M, int O, int C) {
   GradWeightJob<DY, XR> job(dyrow, xrow);
   job.M = M;
   job.O = O;
   job.C = C;
-  job.bias = db1 || db2;
-  const bool parallel = (double)M * O * C >= (1 << 21) && M > GW_ROWS;
-  const int T = parallel && pool.threads >= 2 ? 2 : 1;
-  bool ok = true;
-  for (int i = 0; i < 2; i++) {
-    const bool mine = i < T;
-    job.acc[i] = mine ? static_cast<double*>(std::calloc((size_t)O * acc_ld(C), sizeof(double))) : nullptr;
-    job.bsum[i] = mine ? static_cast<double*>(std::calloc((size_t)O, sizeof(double))) : nullptr;
-    job.work[i] = mine ? alloc_floats(grad_weight_work(O, C)) : nullptr;
-    ok = ok && (!mine || (job.acc[i] && job.bsum[i] && job.work[i]));
-  }
+  const bool bias = db1 || db2;
+  job.chunks = (M + GW_ROWS - 1) / GW_ROWS;
+  // threads take whole chunks: as many as there are chunks, when the product is big enough to share
+  const int most = pool.threads.load(std::memory_order_relaxed);
+  const int T = (double)M * O * C >= (1 << 21) ? threads_for(job.chunks, most) : 1;
+  job.W = T;
+  job.addPieces = threads_for(O / 4, T);
+  job.acc = static_cast<double*>(std::calloc((size_t)O * acc_ld(C), sizeof(double)));
+  job.bsum = bias ? static_cast<double*>(std::calloc((size_t)O, sizeof(double))) : nullptr;
+  std::vector<float*> work(T, nullptr);
+  for (float*& w : work) w = alloc_floats(grad_weight_work(O, C));
+  float* slots = T > 1 ? alloc_floats((size_t)T * O * acc_ld(C)) : nullptr;
+  double* bslots = static_cast<double*>(std::malloc((size_t)T * O * sizeof(double) + 8));
+  bool ok = job.acc && (!bias || job.bsum) && (T == 1 || slots) && bslots;
+  for (float* w : work) ok = ok && w;
   if (ok) {
-    run(grad_weight_job<GradWeightJob<DY, XR>>, &job, T == 2);
-    const double* a0 = job.acc[0];
-    const double* a1 = job.used[1] ? job.acc[1] : nullptr;
+    job.bslots = bslots;
+    if (T == 1) {
+      // the floats of the threads' split: each chunk's column sums from zero, then added in chunk order
+      for (int m0 = 0; m0 < M; m0 += GW_ROWS) {
+        for (int o = 0; bias && o < O; o++) bslots[o] = 0.0;
+        grad_weight_rows(job.acc, bias ? bslots : nullptr, work[0], dyrow, xrow, m0,
+                         M < m0 + GW_ROWS ? M : m0 + GW_ROWS, O, C);
+        for (int o = 0; bias && o < O; o++) job.bsum[o] += bslots[o];
+      }
+    } else {
+      job.work = work.data();
+      job.slots = slots;
+      run(grad_weight_job<GradWeightJob<DY, XR>>, &job, T);
+    }
     for (int o = 0; o < O; o++) {
-      const size_t r = (size_t)o * acc_ld(C);
+      const double* a = job.acc + (size_t)o * acc_ld(C);
       float* d = dw + (size_t)o * C;
-      for (int c = 0; c < C; c++) d[c] = (float)((double)d[c] + (a1 ? a0[r + c] + a1[r + c] : a0[r + c]));
+      for (int c = 0; c < C; c++) d[c] = (float)((double)d[c] + a[c]);
     }
-    for (int o = 0; o < O && job.bias; o++) {
-      const double b = job.bsum[0][o] + (job.used[1] ? job.bsum[1][o] : 0.0);
-      if (db1) db1[o] = (float)((double)db1[o] + b);
-      if (db2) db2[o] = (float)((double)db2[o] + b);
+    for (int o = 0; o < O && bias; o++) {
+      if (db1) db1[o] = (float)((double)db1[o] + job.bsum[o]);
+      if (db2) db2[o] = (float)((double)db2[o] + job.bsum[o]);
     }
   }
-  for (int i = 0; i < 2; i++) {
-    std::free(job.acc[i]);
-    std::free(job.bsum[i]);
-    std::free(job.work[i]);
-  }
+  std::free(job.acc);
+  std::free(job.bsum);
+  for (float* w : work) std::free(w);
+  std::free(slots);
+  std::free(bslots);
   return ok;
 }
 

@@ -32,11 +32,14 @@ export {
 export { architectureOf, findPrefixes, rnnFromStateDict, selectPrefix } from './io/state-dict.js';
 export {
   getKernel,
+  getThreads,
   type Kernel,
   kernelNames,
+  MAX_THREADS,
   type Mode,
   referenceKernel,
   registerKernel,
+  setThreads,
 } from './kernels/index.js';
 export type { RecurrenceArgs, RecurrenceBackwardArgs } from './kernels/kernel.js';
 // The modules around an RNN in a whole model (ids -> Embedding -> RNN -> Linear), each with its backward, and a

@@ -13,16 +13,16 @@
  * proj_size, a missing c0, dout, dhN or dcN, and gradients accumulated into non-zero buffers.
  *
  * Each call must be the fused one: the addon (or the WebAssembly module) is wrapped to count its gated calls and its
- * plain products, and a fused recurrence makes one gated call and no product. The native kernel's two threads must
- * give the same bits as one, on shapes it shares between them by blocks of rows and by columns (which the addon is
- * asked, `gatedSplit`, so a test cannot silently run on one thread).
+ * plain products, and a fused recurrence makes one gated call and no product. The native kernel at 2, 3, 4 and 8
+ * threads must give the same bits as on one, on shapes it shares between them by blocks of rows, by columns and by
+ * both (which the addon is asked, `gatedSplit`, so a test cannot silently run on one thread).
  */
 import assert from 'node:assert/strict';
-import { cpus } from 'node:os';
 import { describe, test } from 'node:test';
 import { gatesOf, type Kernel, type Mode, tapeWidth } from '../src/kernels/kernel.js';
 import { createNativeKernel, type NativeAddon, nativeAddon } from '../src/kernels/native.js';
 import { referenceKernel } from '../src/kernels/reference.js';
+import { getThreads, setThreads } from '../src/kernels/threads.js';
 import { createWasmKernel, wasmExports } from '../src/kernels/wasm/wasm.js';
 import { Generator } from '../src/random.js';
 import type { FloatArray } from '../src/tensor.js';
@@ -359,58 +359,72 @@ for (const { name: kernelName, kernel, counts } of fast) {
 }
 
 /**
- * Shapes the native kernel shares between its threads: by blocks of rows (12 rows or more, a step of at least 2^19
- * multiply-adds) or by the parts of each step (fewer rows, at least 2^21).
+ * Shapes the native kernel shares between its threads (native/gated_jobs.h's gated_split): by blocks of rows (a
+ * step of at least 2^19 multiply-adds, a block at least one tile of rows), by the parts of each step (each member
+ * of a team keeping 2^20 multiply-adds a step), or both. `split` is how two threads share it.
  */
 const SHARED: (Shape & { mode: Mode; split: 'rows' | 'columns' })[] = [
   { mode: 'LSTM', L: 5, N: 32, H: 64, D: 1, reverse: false, lengths: true, split: 'rows' },
   { mode: 'LSTM', L: 4, N: 4, H: 380, D: 2, reverse: true, lengths: true, split: 'columns' },
+  { mode: 'LSTM', L: 3, N: 16, H: 380, D: 1, reverse: false, lengths: true, split: 'rows' },
   { mode: 'LSTM', L: 4, N: 40, H: 64, P: 48, D: 2, reverse: false, lengths: true, split: 'rows' },
   { mode: 'LSTM', L: 3, N: 4, H: 360, P: 300, D: 1, reverse: true, lengths: false, split: 'columns' },
   { mode: 'GRU', L: 5, N: 50, H: 60, D: 2, reverse: true, lengths: true, split: 'rows' },
   { mode: 'GRU', L: 3, N: 3, H: 500, D: 1, reverse: false, lengths: true, split: 'columns' },
 ];
 
-const cores = cpus().length;
-const skip = !nativeAddon ? 'no native addon' : cores < 2 ? `one core (os.cpus() counts ${cores})` : false;
+/** The thread counts compared with one thread (more than this machine's cores are allowed: they take turns). */
+const COUNTS = [2, 3, 4, 8];
 
-describe('the fused native LSTM and GRU give the same bits on one thread and on two', { skip }, () => {
+describe('the fused native LSTM and GRU give the bits of one thread at 2, 3, 4 and 8 threads', {
+  skip: nativeAddon ? false : 'no native addon',
+}, () => {
   const addon = nativeAddon as NativeAddon;
   const kernel = createNativeKernel(addon, { exactBelow: 0 });
 
   function withThreads<T>(n: number, fn: () => T): T {
-    const before = addon.threads();
+    const before = getThreads();
     try {
-      assert.equal(addon.threads(n), n, `the addon did not take ${n} threads on ${cores} cores`);
+      setThreads(n);
       return fn();
     } finally {
-      addon.threads(before);
+      setThreads(before);
     }
+  }
+
+  /** How the addon shares such a step at n threads, in words. */
+  function splitAt(n: number, s: Shape & { mode: Mode }, P: number): string {
+    const [threads, blocks, team] = withThreads(n, () => addon.gatedSplit(s.mode === 'LSTM', s.N, s.H, P));
+    if (threads === 1) return 'one thread';
+    if (team === 1) return `${blocks} blocks of rows`;
+    if (blocks === 1) return `${team} threads sharing each step's columns`;
+    return `${blocks} blocks of rows, ${team} threads sharing each step of each`;
   }
 
   for (const s of SHARED) {
     const name = s.mode === 'LSTM' && s.P !== undefined ? 'LSTM with proj_size' : s.mode;
-    test(`the ${name} forward and backward over ${s.split === 'rows' ? 'blocks of rows' : 'columns'} (${describeShape(s)})`, () => {
-      const c = makeCase(new Generator(s.N * 1000 + s.H), s.mode, s, 0);
-      const split = withThreads(2, () => addon.gatedSplit(s.mode === 'LSTM', s.N, s.H, c.P));
-      assert.equal(split, s.split, 'how two threads share this shape');
-      assert.equal(
-        withThreads(1, () => addon.gatedSplit(s.mode === 'LSTM', s.N, s.H, c.P)),
-        'one',
-      );
-      const run = () => {
-        const fwd = forward(kernel, c);
-        return { ...fwd, ...backward(kernel, c, fwd, 'float32') };
-      };
-      const one = withThreads(1, run);
-      const two = withThreads(2, run);
-      for (const key of Object.keys(one) as (keyof typeof one)[]) {
-        const [a, b] = [two[key], one[key]];
-        if (!a || !b) continue;
-        for (let i = 0; i < a.length; i++) {
-          if (!Object.is(a[i], b[i])) assert.fail(`${key}[${i}]: two threads ${a[i]}, one thread ${b[i]}`);
-        }
-      }
+    const c = makeCase(new Generator(s.N * 1000 + s.H), s.mode, s, 0);
+    const run = () => {
+      const fwd = forward(kernel, c);
+      return { ...fwd, ...backward(kernel, c, fwd, 'float32') };
+    };
+    test(`two threads share the ${name} step ${describeShape(s)} by ${s.split}, one thread alone`, () => {
+      const two = splitAt(2, s, c.P);
+      assert.match(two, s.split === 'rows' ? /blocks of rows$/ : /sharing each step's columns$/, 'two threads');
+      assert.equal(splitAt(1, s, c.P), 'one thread');
     });
+    const one = withThreads(1, run);
+    for (const n of COUNTS) {
+      test(`the ${name} forward and backward at ${n} threads over ${splitAt(n, s, c.P)} (${describeShape(s)})`, () => {
+        const got = withThreads(n, run);
+        for (const key of Object.keys(one) as (keyof typeof one)[]) {
+          const [a, b] = [got[key], one[key]];
+          if (!a || !b) continue;
+          for (let i = 0; i < a.length; i++) {
+            if (!Object.is(a[i], b[i])) assert.fail(`${key}[${i}]: ${n} threads ${a[i]}, one thread ${b[i]}`);
+          }
+        }
+      });
+    }
   }
 });

@@ -1,20 +1,21 @@
 /**
  * `Kernel.layers`, the whole unidirectional stack in one call (the native kernel runs it as a wavefront: layer k
- * on one core following layer k-1 on the other, chunk by chunk). Its promise is exactness: it writes the very
- * floats that `linear` then `recurrence`, layer by layer, write, so everything the per-call kernels are tested
- * for carries over. So each test runs `stackForward` twice with the same kernel, once as is and once with
- * `layers` taken away, and asks for identical bits, on shapes that take the fused single-row path (N = 1, tanh,
- * H = 16..64) and the general one (N > 1, relu, lengths, H not a multiple of 16), with 2 to 4 layers.
+ * on one thread following layer k-1 on another, chunk by chunk, on up to K threads). Its promise is exactness: it
+ * writes the very floats that `linear` then `recurrence`, layer by layer, write, so everything the per-call
+ * kernels are tested for carries over. So each test runs `stackForward` twice with the same kernel, once as is
+ * and once with `layers` taken away, and asks for identical bits, on shapes that take the fused single-row path
+ * (N = 1, tanh, H = 16..64) and the general one (N > 1, relu, lengths, H not a multiple of 16), with 2 to 4 layers,
+ * at 2, 3, 4 and 8 threads.
  *
- * With one thread `layers` declines every stack, and both runs would be layer by layer: so the tests set the addon
- * to two threads (which it takes wherever there are two cores, whatever STACKED_RNN_THREADS said at load), count
- * the stacks the one call ran, and skip, saying why, only on a one-core machine.
+ * With one thread `layers` declines every stack, and both runs would be layer by layer: so the tests set the
+ * thread count (`setThreads`; more threads than cores are allowed, and take turns) and count the stacks the one
+ * call ran.
  */
 import assert from 'node:assert/strict';
-import { cpus } from 'node:os';
 import { after, before, describe, test } from 'node:test';
 import type { DirectionWeights, Kernel } from '../src/kernels/kernel.js';
 import { createNativeKernel, nativeAddon } from '../src/kernels/native.js';
+import { getThreads, setThreads } from '../src/kernels/threads.js';
 import { Generator } from '../src/random.js';
 import { type StackDims, type StackTape, stackForward } from '../src/rnn/stack.js';
 import { stackBackward } from '../src/rnn/stack-backward.js';
@@ -72,9 +73,19 @@ function assertSameBits(what: string, got: Float32Array, want: Float32Array): vo
 }
 
 const addon = nativeAddon;
-const cores = cpus().length;
-/** The skip option of a test that needs `layers` to run: it declines every stack on one thread. */
-const needsTwoThreads = cores >= 2 ? false : `one core (os.cpus() counts ${cores}): with one thread layers declines`;
+/** The thread counts the wavefront runs at. */
+const COUNTS = [2, 3, 4, 8];
+
+/** fn's result at n threads, the setting restored after. */
+function at<T>(n: number, fn: () => T): T {
+  const before = getThreads();
+  try {
+    setThreads(n);
+    return fn();
+  } finally {
+    setThreads(before);
+  }
+}
 
 describe('the native kernel runs a unidirectional stack in one call', {
   skip: addon ? false : 'no native addon',
@@ -82,13 +93,14 @@ describe('the native kernel runs a unidirectional stack in one call', {
   const api = addon as NonNullable<typeof addon>;
   const native = createNativeKernel(api, { exactBelow: 0 });
   const { layers: _, ...layerByLayer } = native; // the same kernel without `layers`
-  const loaded = api.threads();
+  const loaded = getThreads();
 
   before(() => {
-    if (cores >= 2) assert.equal(api.threads(2), 2, `the addon did not take 2 threads on ${cores} cores`);
+    setThreads(2);
+    assert.equal(api.threads(), 2, 'the addon has the thread count set');
   });
   after(() => {
-    api.threads(loaded);
+    setThreads(loaded);
   });
 
   /** The native kernel, counting the stacks its `layers` ran rather than declined. */
@@ -105,43 +117,45 @@ describe('the native kernel runs a unidirectional stack in one call', {
     return { kernel, ran: () => ran };
   }
 
-  test('it writes the same outputs and final states as linear then recurrence layer by layer, on 60 stacks', {
-    skip: needsTwoThreads,
-  }, () => {
-    const g = new Generator(2024);
-    const counted = counting();
-    for (let c = 0; c < 60; c++) {
-      const fused = c % 2 === 0; // N = 1, tanh, H a multiple of 16 up to 64: the single-row path
-      const N = fused ? 1 : int(g, 1, 6);
-      const H = fused ? 16 * int(g, 1, 4) : int(g, 1, 70);
-      const dims = { L: int(g, 1, 45), N, I: int(g, 1, 50), H, K: int(g, 2, 4), D: 1 };
-      const mode = fused || c % 3 !== 1 ? 'RNN_TANH' : 'RNN_RELU';
-      const lengths = !fused && c % 5 === 1 ? Int32Array.from({ length: N }, () => int(g, 1, dims.L)) : null;
-      const k = makeCase(g, dims, mode, lengths, c % 7 !== 3);
-      const got = forward(counted.kernel, k);
+  for (const n of COUNTS) {
+    test(`at ${n} threads it writes the same outputs and final states as linear then recurrence layer by layer, on 60 stacks`, () => {
+      const g = new Generator(2024);
+      const counted = counting();
+      for (let c = 0; c < 60; c++) {
+        const fused = c % 2 === 0; // N = 1, tanh, H a multiple of 16 up to 64: the single-row path
+        const N = fused ? 1 : int(g, 1, 6);
+        const H = fused ? 16 * int(g, 1, 4) : int(g, 1, 70);
+        const dims = { L: int(g, 1, 45), N, I: int(g, 1, 50), H, K: int(g, 2, 4), D: 1 };
+        const mode = fused || c % 3 !== 1 ? 'RNN_TANH' : 'RNN_RELU';
+        const lengths = !fused && c % 5 === 1 ? Int32Array.from({ length: N }, () => int(g, 1, dims.L)) : null;
+        const k = makeCase(g, dims, mode, lengths, c % 7 !== 3);
+        const got = at(n, () => forward(counted.kernel, k));
+        const want = at(1, () => forward(layerByLayer, k));
+        assertSameBits(`${describeCase(k)} output`, got.output, want.output);
+        assertSameBits(`${describeCase(k)} h_n`, got.hN, want.hN);
+      }
+      assert.equal(counted.ran(), 60, 'stacks the one call ran');
+    });
+  }
+
+  for (const n of [2, 8]) {
+    test(`at ${n} threads it gives the same bits call after call (the threads hand over chunks without a race)`, () => {
+      const g = new Generator(7);
+      const k = makeCase(g, { L: 100, N: 1, I: 32, H: 64, K: 4, D: 1 }, 'RNN_TANH', null);
       const want = forward(layerByLayer, k);
-      assertSameBits(`${describeCase(k)} output`, got.output, want.output);
-      assertSameBits(`${describeCase(k)} h_n`, got.hN, want.hN);
-    }
-    assert.equal(counted.ran(), 60, 'stacks the one call ran');
-  });
+      const counted = counting();
+      at(n, () => {
+        for (let i = 0; i < 300; i++) {
+          const got = forward(counted.kernel, k);
+          assertSameBits(`call ${i} output`, got.output, want.output);
+          assertSameBits(`call ${i} h_n`, got.hN, want.hN);
+        }
+      });
+      assert.equal(counted.ran(), 300, 'calls the one call ran');
+    });
+  }
 
-  test('it gives the same bits call after call (the two threads hand over chunks without a race)', {
-    skip: needsTwoThreads,
-  }, () => {
-    const g = new Generator(7);
-    const k = makeCase(g, { L: 100, N: 1, I: 32, H: 64, K: 3, D: 1 }, 'RNN_TANH', null);
-    const want = forward(layerByLayer, k);
-    const counted = counting();
-    for (let i = 0; i < 300; i++) {
-      const got = forward(counted.kernel, k);
-      assertSameBits(`call ${i} output`, got.output, want.output);
-      assertSameBits(`call ${i} h_n`, got.hN, want.hN);
-    }
-    assert.equal(counted.ran(), 300, 'calls the one call ran');
-  });
-
-  test('a recorded forward through it gives the same gradients', { skip: needsTwoThreads }, () => {
+  test('a recorded forward through it gives the same gradients at 2, 3, 4 and 8 threads', () => {
     const g = new Generator(11);
     const k = makeCase(g, { L: 30, N: 3, I: 10, H: 24, K: 3, D: 1 }, 'RNN_TANH', Int32Array.from([30, 17, 4]));
     const grads = (kernel: Kernel) => {
@@ -179,10 +193,13 @@ describe('the native kernel runs a unidirectional stack in one call', {
       );
       return [dx, dh0, ...dw.flatMap((l) => l.flatMap((w) => [w.wih, w.whh, w.bih, w.bhh]))] as Float32Array[];
     };
-    const counted = counting();
-    const [got, want] = [grads(counted.kernel), grads(layerByLayer)];
-    assert.equal(counted.ran(), 1, 'the recorded forward ran as one call');
-    got.forEach((a, i) => assertSameBits(`gradient ${i}`, a, want[i] as Float32Array));
+    const want = at(1, () => grads(layerByLayer));
+    for (const n of COUNTS) {
+      const counted = counting();
+      const got = at(n, () => grads(counted.kernel));
+      assert.equal(counted.ran(), 1, `at ${n} threads the recorded forward ran as one call`);
+      got.forEach((a, i) => assertSameBits(`${n} threads: gradient ${i}`, a, want[i] as Float32Array));
+    }
   });
 
   /** `layers` on a case with the given output buffers, counting how many of them it asked for. */
@@ -204,9 +221,7 @@ describe('the native kernel runs a unidirectional stack in one call', {
     return { outs: Array.from({ length: K }, () => new Out(L * N * H)), hN: new Float32Array(K * N * H) };
   }
 
-  test('it declines a step big enough to be shared between the cores, before asking for any buffer', {
-    skip: needsTwoThreads,
-  }, () => {
+  test('it declines a step big enough to be shared between the cores, before asking for any buffer', () => {
     const g = new Generator(3);
     const k = makeCase(g, { L: 2, N: 32, I: 8, H: 128, K: 2, D: 1 }, 'RNN_TANH', null); // N H^2 = 2^19
     const { outs, hN } = buffers(k);
@@ -219,22 +234,17 @@ describe('the native kernel runs a unidirectional stack in one call', {
 
   test('with one thread it declines, and the layers run one by one', () => {
     const k = makeCase(new Generator(4), { L: 20, N: 1, I: 8, H: 32, K: 2, D: 1 }, 'RNN_TANH', null);
-    const before = api.threads();
-    try {
-      assert.equal(api.threads(1), 1);
+    at(1, () => {
+      assert.equal(api.threads(), 1);
       const { outs, hN } = buffers(k);
       assert.deepEqual(callLayers(native, k, outs, hN), { ran: false, asked: 0 });
       assertSameBits('output', forward(native, k).output, forward(layerByLayer, k).output);
-    } finally {
-      api.threads(before);
-    }
+    });
     const { outs, hN } = buffers(k);
-    assert.equal(callLayers(native, k, outs, hN).ran, cores >= 2, 'with two threads it takes the same stack');
+    assert.equal(callLayers(native, k, outs, hN).ran, true, 'with two threads it takes the same stack');
   });
 
-  test('it declines small problems (the reference kernel rounds those once) without asking for buffers', {
-    skip: needsTwoThreads,
-  }, () => {
+  test('it declines small problems (the reference kernel rounds those once) without asking for buffers', () => {
     const k = makeCase(new Generator(6), { L: 3, N: 3, I: 2, H: 3, K: 2, D: 1 }, 'RNN_TANH', null);
     const defaults = createNativeKernel(api);
     const small = buffers(k);
@@ -243,9 +253,7 @@ describe('the native kernel runs a unidirectional stack in one call', {
     assert.deepEqual(callLayers(native, k, outs, hN), { ran: true, asked: 2 }, 'with exactBelow 0 it takes it');
   });
 
-  test('it takes only float32 buffers, and leaves the rest to the layer-by-layer path', {
-    skip: needsTwoThreads,
-  }, () => {
+  test('it takes only float32 buffers, and leaves the rest to the layer-by-layer path', () => {
     const k = makeCase(new Generator(5), { L: 3, N: 1, I: 2, H: 16, K: 2, D: 1 }, 'RNN_TANH', null);
     const mixed = buffers(k);
     mixed.outs[0] = new Float64Array(3 * 16);

@@ -10,10 +10,11 @@ import { wasmKernel } from './wasm/wasm.js';
 
 export type { Kernel, Mode, RecurrenceArgs } from './kernel.js';
 export { referenceKernel } from './reference.js';
+export { getThreads, MAX_THREADS, setThreads } from './threads.js';
 
 const registry = new Map<string, Kernel>([[referenceKernel.name, referenceKernel]]);
 // in order of preference, last wins: WebAssembly SIMD (any platform, the browser's), then native (Node.js on x64
-// with AVX2 + FMA, both cores) when its addon loads
+// with AVX2 + FMA, every core: ./threads.ts) when its addon loads
 for (const fast of [wasmKernel, nativeKernel]) if (fast) registry.set(fast.name, fast);
 
 /** Makes a kernel selectable by name (fast kernels register themselves when their module loads). */

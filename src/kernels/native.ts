@@ -1,5 +1,6 @@
 /**
- * The native kernel: native/addon.cc (AVX2 + FMA on both cores) behind the kernel interface, for Node.js.
+ * The native kernel: native/addon.cc (AVX2 + FMA on every core: `setThreads`, ./threads.ts) behind the kernel
+ * interface, for Node.js.
  *
  * The addon is built at install (`node native/build.mjs`); when it is missing, fails to load or the CPU lacks
  * AVX2/FMA, `nativeKernel` is null and the next kernel is used.
@@ -20,6 +21,7 @@ import { EXACT_BELOW, float32Scratch, readF32, sinkF32 } from './f32.js';
 import { gatedRecurrence, gatedRecurrenceBackward } from './gated.js';
 import type { Kernel, LayersArgs, RecurrenceArgs, RecurrenceBackwardArgs } from './kernel.js';
 import { referenceKernel } from './reference.js';
+import { bindThreads } from './threads.js';
 
 /** What native/addon.cc exports (see its header). */
 export interface NativeAddon {
@@ -28,8 +30,12 @@ export interface NativeAddon {
   avx512: boolean;
   /** Which build this is. */
   isa: 'avx2' | 'avx512';
-  /** The thread count (1 or 2); sets it when n is given. */
+  /** Whether this load made the process's thread pool (false in a worker_thread loading it after another). */
+  first: boolean;
+  /** The thread count (1 to 1024); sets it when n is given (./threads.ts passes the library's setting). */
   threads(n?: number): number;
+  /** [threads, blocks, team]: how `recurrence` would split a step of N rows and H features now (native/jobs.h). */
+  recurrenceSplit(N: number, H: number): [number, number, number];
   linear(
     y: Float32Array,
     x: Float32Array,
@@ -147,8 +153,8 @@ export interface NativeAddon {
   ): boolean;
   /** Whether `gatedLayers` takes a stack of K layers, N rows and H features. */
   gatedLayersTakes(lstm: boolean, K: number, N: number, H: number): boolean;
-  /** How the threads would share the steps of such a fused recurrence: one thread, blocks of rows, or columns. */
-  gatedSplit(lstm: boolean, N: number, H: number, P: number): 'one' | 'rows' | 'columns';
+  /** [threads, blocks, team]: how the threads would share the steps of such a fused recurrence now (native/gated_jobs.h). */
+  gatedSplit(lstm: boolean, N: number, H: number, P: number): [number, number, number];
   /** Its backward (native/gated_backward.h), with `RecurrenceBackwardArgs`' meanings, accumulating. */
   gatedRecurrenceBackward(
     dpre: Float32Array,
@@ -224,6 +230,8 @@ function loadAddon(): NativeAddon | null {
 
 /** The loaded addon, or null (see `nativeUnavailable`). */
 export const nativeAddon: NativeAddon | null = loadAddon();
+if (nativeAddon)
+  bindThreads({ get: () => nativeAddon.threads(), set: (n) => nativeAddon.threads(n) }, nativeAddon.first);
 
 function f32(...arrays: (FloatArray | null)[]): boolean {
   return arrays.every((a) => a === null || a instanceof Float32Array);
@@ -309,7 +317,7 @@ export function createNativeKernel(addon: NativeAddon, options: NativeKernelOpti
       if (a.mode === 'LSTM' || a.mode === 'GRU') return gatedLayers(a);
       const { hN, x, h0, weights, N, H } = a;
       // Decided before any buffer is made: small problems go to the reference kernel (its float64 scratch), and
-      // the rest of the rule is the addon's (two threads, and a step the recurrence would not share between them).
+      // the rest of the rule is the addon's (two threads or more, and a step the recurrence would not share).
       if (a.L * N * H < exactBelow || !addon.layersTakes(weights.length, N, H)) return false;
       if (!f32(hN, x, h0) || !weights.every((w) => f32(w.wih, w.whh, w.bih, w.bhh))) return false;
       const outs = weights.map((_, k) => a.layerOutput(k));

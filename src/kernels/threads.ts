@@ -1,0 +1,83 @@
+/**
+ * How many threads the native kernel runs a call on: the calling thread and up to n - 1 workers (native/pool.h).
+ *
+ * By default every logical CPU that Node.js reports (`os.availableParallelism()`); the environment variable
+ * `STACKED_RNN_THREADS`, read once when the library loads, overrides that, and `setThreads(n)` overrides both.
+ * The native kernel has one pool of threads per process, so the count is the process's: worker_threads that load
+ * the library after the first share it, and setThreads in any of them sets it for all. The thread count never
+ * changes a float: the kernel splits its work so that every output element is the same chain of operations
+ * whatever the count (test/kernel-threads.test.ts). The WebAssembly and reference kernels run on one thread
+ * whatever the setting.
+ */
+import { RnnError } from '../errors.js';
+
+/** The most threads the native kernel takes. */
+export const MAX_THREADS = 1024;
+
+/** Where the count lives once the native kernel has loaded: its addon's process-wide setting. */
+export interface ThreadsBackend {
+  get(): number;
+  set(n: number): void;
+}
+let backend: ThreadsBackend | null = null;
+
+/** A thread count from the user: an integer from 1 to MAX_THREADS, else an RnnError naming `what` and the value. */
+function checkThreads(value: unknown, what: string): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > MAX_THREADS) {
+    const shown = typeof value === 'string' ? `'${value}'` : String(value);
+    throw new RnnError('invalid_argument', `${what} must be an integer from 1 to ${MAX_THREADS}, got ${shown}`, {
+      expected: `an integer from 1 to ${MAX_THREADS}`,
+      got: value,
+    });
+  }
+  return value;
+}
+
+/** Node's process, when there is one (the browser has none). */
+function nodeProcess():
+  | { env?: Record<string, string | undefined>; getBuiltinModule?: (id: string) => unknown }
+  | undefined {
+  return (globalThis as { process?: ReturnType<typeof nodeProcess> }).process;
+}
+
+/** The logical CPUs Node.js reports, or 1 outside Node.js. */
+function machineThreads(): number {
+  // getBuiltinModule keeps node:os out of the static imports, so bundlers for the browser never see it
+  const os = nodeProcess()?.getBuiltinModule?.('node:os') as typeof import('node:os') | undefined;
+  const n = os?.availableParallelism?.() ?? 1;
+  return Math.max(1, Math.min(MAX_THREADS, n));
+}
+
+/** STACKED_RNN_THREADS, when set (not empty), checked as setThreads checks its argument. */
+function envThreads(): number | undefined {
+  const text = nodeProcess()?.env?.STACKED_RNN_THREADS;
+  if (text === undefined || text === '') return undefined;
+  const trimmed = text.trim();
+  return checkThreads(/^\d+$/.test(trimmed) ? Number(trimmed) : text, 'STACKED_RNN_THREADS');
+}
+
+let threads = envThreads() ?? machineThreads();
+
+/** The number of threads the native kernel runs a call on (the calling thread included). */
+export function getThreads(): number {
+  return backend ? backend.get() : threads;
+}
+
+/**
+ * Sets the number of threads the native kernel runs a call on, the calling thread included: an integer from 1 to
+ * 1024. More threads than the machine has cores are allowed (they take turns). Throws an RnnError otherwise.
+ */
+export function setThreads(n: number): void {
+  threads = checkThreads(n, 'setThreads: the thread count');
+  backend?.set(threads);
+}
+
+/**
+ * Hands the count to the native kernel's addon (src/kernels/native.ts, when it loads): the process's first load
+ * takes this module's count (STACKED_RNN_THREADS or every logical CPU); a later one (another worker_thread) keeps
+ * the process's.
+ */
+export function bindThreads(b: ThreadsBackend, first: boolean): void {
+  backend = b;
+  if (first) b.set(threads);
+}
