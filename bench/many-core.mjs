@@ -4,7 +4,7 @@
 // ../shared/device/pack.sh); bench/many_core_torch.py is PyTorch's side.
 //
 //   node bench/many-core.mjs [--configs CD] [--cells rnn,lstm,gru] [--threads 1,2,4,8,16] [--budget 1.5]
-//                            [--no-train] [--out DIR]
+//                            [--train-configs CD] [--no-train] [--out DIR]
 //
 // For each configuration and cell, PyTorch (python3, or $PYTHON) makes the weights and the input, computes the
 // float64 output and times itself at every thread count (torch.set_num_threads) in one process; then stacked-rnn
@@ -12,7 +12,9 @@
 // of repeats within about --budget seconds, at least 2) and the training step (forward recorded + backward of
 // output.sum(), the input's gradient not computed, as PyTorch's x does not require grad). Prints a Markdown table
 // (PyTorch's time over ours: above 1, stacked-rnn is faster) with the machine it ran on, and writes it with the
-// raw numbers to DIR/many-core.md and DIR/many-core.json (DIR: --out, else $OUT, else bench/results).
+// raw numbers to DIR/many-core.md and DIR/many-core.json (DIR: --out, else $OUT, else bench/results), rewritten
+// after every configuration and cell, so that a run cut short by its time limit still leaves what it measured.
+// The training step is timed for the configurations in --train-configs (default: C and D, the issue's).
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, tmpdir } from 'node:os';
@@ -21,6 +23,7 @@ import { fileURLToPath } from 'node:url';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
 const lib = await import(new URL('../dist/index.js', import.meta.url).href);
+const { nativeAddon } = await import(new URL('../dist/kernels/native.js', import.meta.url).href);
 
 const CONFIGS = {
   A: { L: 3, N: 3, I: 2, H: 3, K: 2 },
@@ -39,7 +42,7 @@ const configs = flag('--configs', 'CD').split('');
 const cells = flag('--cells', 'rnn,lstm,gru').split(',');
 const counts = flag('--threads', '1,2,4,8,16').split(',').map(Number);
 const budget = Number(flag('--budget', '1.5'));
-const train = !process.argv.includes('--no-train');
+const trainConfigs = process.argv.includes('--no-train') ? '' : flag('--train-configs', 'CD');
 const outDir = flag('--out', process.env.OUT || join(here, 'results'));
 const python = process.env.PYTHON || 'python3';
 for (const c of configs) if (!CONFIGS[c]) throw new Error(`unknown configuration '${c}'`);
@@ -80,7 +83,7 @@ function scaledError(got, want) {
   return diff / scale;
 }
 
-function torchSide(dir, dims, cell) {
+function torchSide(dir, dims, cell, train) {
   const { L, N, I, H, K } = dims;
   const args = [join(here, 'many_core_torch.py'), dir, ...[L, N, I, H, K].map(String), '--cell', cell];
   args.push('--threads', counts.join(','), '--budget', String(budget), ...(train ? [] : ['--no-train']));
@@ -90,7 +93,7 @@ function torchSide(dir, dims, cell) {
   return JSON.parse(line);
 }
 
-function ourSide(dir, dims, cell) {
+function ourSide(dir, dims, cell, train) {
   const { L, N, I, H, K } = dims;
   const names = JSON.parse(readFileSync(join(dir, 'weights.json'), 'utf8'));
   const all = floats(dir, 'weights.bin');
@@ -128,25 +131,6 @@ function ourSide(dir, dims, cell) {
 const fmt = (v) => (v === undefined ? '-' : v < 1 ? v.toPrecision(3) : v.toPrecision(4));
 const ratio = (peer, us) => (peer && us ? `${(peer / us).toFixed(2)}x` : '-');
 
-const rows = [];
-let torchInfo = null;
-for (const name of configs) {
-  const dims = CONFIGS[name];
-  for (const cell of cells) {
-    const dir = mkdtempSync(join(tmpdir(), `stacked-rnn-many-core-${name}-${cell}-`));
-    try {
-      log(`configuration ${name}, ${cell}: PyTorch ...`);
-      const torch = torchSide(dir, dims, cell);
-      torchInfo = { torch: torch.torch, parallel: torch.parallel };
-      log(`configuration ${name}, ${cell}: stacked-rnn ...`);
-      const ours = ourSide(dir, dims, cell);
-      for (const T of counts) rows.push({ config: name, cell, dims, T, ours: ours[T], torch: torch.runs[String(T)] });
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
-  }
-}
-
 function lscpu() {
   const r = spawnSync('lscpu', [], { encoding: 'utf8' });
   const lines = (r.stdout ?? '').split('\n');
@@ -160,23 +144,51 @@ function lscpu() {
   return `${pick('Model name') ?? cpus()[0]?.model}, ${pick('Socket(s)') ?? '?'} socket(s), ${pick('Core(s) per socket') ?? '?'} cores per socket, ${pick('Thread(s) per core') ?? '?'} thread(s) per core, ${simd.join(' ')}`;
 }
 
-const machine = `${lscpu()}; os.availableParallelism() ${availableParallelism()}; Node ${process.version}; PyTorch ${torchInfo?.torch ?? '?'}`;
-const head =
-  '| config (L, N, I, H, K) | cell | threads | stacked-rnn forward ms | PyTorch forward ms | PyTorch / ours | stacked-rnn training step ms | PyTorch training step ms | PyTorch / ours | error ours |';
-const lines = [head, '|---|---|---|---|---|---|---|---|---|---|'];
-for (const r of rows) {
-  const { L, N, I, H, K } = r.dims;
-  lines.push(
-    `| ${r.config} (${L}, ${N}, ${I}, ${H}, ${K}) | ${r.cell} | ${r.T} | ${fmt(r.ours.forward_ms)} | ${fmt(r.torch?.forward_ms)} | ${ratio(r.torch?.forward_ms, r.ours.forward_ms)} | ${fmt(r.ours.train_ms)} | ${fmt(r.torch?.train_ms)} | ${ratio(r.torch?.train_ms, r.ours.train_ms)} | ${r.ours.error.toExponential(1)} |`,
+const cpu = lscpu();
+const isa = nativeAddon ? `native kernel ${nativeAddon.isa}` : 'no native kernel';
+function write(final) {
+  const machine = `${cpu}; os.availableParallelism() ${availableParallelism()}; Node ${process.version}, ${isa}; PyTorch ${torchInfo?.torch ?? '?'}`;
+  const head =
+    '| config (L, N, I, H, K) | cell | threads | stacked-rnn forward ms | PyTorch forward ms | PyTorch / ours | stacked-rnn training step ms | PyTorch training step ms | PyTorch / ours | error ours |';
+  const lines = [head, '|---|---|---|---|---|---|---|---|---|---|'];
+  for (const r of rows) {
+    const { L, N, I, H, K } = r.dims;
+    lines.push(
+      `| ${r.config} (${L}, ${N}, ${I}, ${H}, ${K}) | ${r.cell} | ${r.T} | ${fmt(r.ours.forward_ms)} | ${fmt(r.torch?.forward_ms)} | ${ratio(r.torch?.forward_ms, r.ours.forward_ms)} | ${fmt(r.ours.train_ms)} | ${fmt(r.torch?.train_ms)} | ${ratio(r.torch?.train_ms, r.ours.train_ms)} | ${r.ours.error.toExponential(1)} |`,
+    );
+  }
+  const stamp = new Date().toISOString();
+  const text = `${lines.join('\n')}\n\nMedian ms (within about ${budget} s per cell, at least 2 runs). ${machine}. PyTorch's parallel setup: ${(torchInfo?.parallel ?? []).join('; ')}. ${stamp}.\n`;
+  if (final) console.log(text);
+  mkdirSync(outDir, { recursive: true });
+  writeFileSync(join(outDir, 'many-core.md'), text);
+  writeFileSync(
+    join(outDir, 'many-core.json'),
+    `${JSON.stringify({ machine, torch: torchInfo, stamp, rows }, null, 2)}\n`,
   );
+  log(`wrote ${join(outDir, 'many-core.md')} and many-core.json`);
 }
-const stamp = new Date().toISOString();
-const text = `${lines.join('\n')}\n\nMedian ms (within about ${budget} s per cell, at least 2 runs). ${machine}. PyTorch's parallel setup: ${(torchInfo?.parallel ?? []).join('; ')}. ${stamp}.\n`;
-console.log(text);
-mkdirSync(outDir, { recursive: true });
-writeFileSync(join(outDir, 'many-core.md'), text);
-writeFileSync(
-  join(outDir, 'many-core.json'),
-  `${JSON.stringify({ machine, torch: torchInfo, stamp, rows }, null, 2)}\n`,
-);
-log(`wrote ${join(outDir, 'many-core.md')} and many-core.json`);
+
+const rows = [];
+let torchInfo = null;
+for (const name of configs) {
+  const dims = CONFIGS[name];
+  for (const cell of cells) {
+    const dir = mkdtempSync(join(tmpdir(), `stacked-rnn-many-core-${name}-${cell}-`));
+    try {
+      log(`configuration ${name}, ${cell}: PyTorch ...`);
+      const train = trainConfigs.includes(name);
+      const torch = torchSide(dir, dims, cell, train);
+      torchInfo = { torch: torch.torch, parallel: torch.parallel };
+      log(`configuration ${name}, ${cell}: stacked-rnn ...`);
+      const ours = ourSide(dir, dims, cell, train);
+      for (const T of counts) rows.push({ config: name, cell, dims, T, ours: ours[T], torch: torch.runs[String(T)] });
+    } catch (e) {
+      log(`configuration ${name}, ${cell} failed: ${e.message}`);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+    write(false);
+  }
+}
+write(true);
