@@ -3,7 +3,8 @@
 # 4, 8 and 16 threads, forward and training step, configurations C and D, RNN, LSTM and GRU (bench/many-core.mjs,
 # bench/many_core_torch.py). Here, from the project root, pack first:
 #
-#   DEVICE_EXTRA="bench/many-core.mjs bench/many_core_torch.py" bash ../shared/device/pack.sh
+#   DEVICE_EXTRA="bench/many-core.mjs bench/many_core_torch.py bench/torch_peer.py native/build/Release/stacked_rnn_avx512.node" \
+#     bash ../shared/device/pack.sh
 #
 # then run this there, from the project root with .device/ beside it (the device tool: carry .device):
 #

@@ -16,6 +16,7 @@ import sys
 import time
 
 import torch
+from torch_peer import write_inputs  # bench/ is on the path: this script's own folder
 
 
 def median_ms(fn, budget_s, least=2, most=100):
@@ -43,14 +44,7 @@ def main():
     torch.manual_seed(0)
     net = {"rnn": torch.nn.RNN, "lstm": torch.nn.LSTM, "gru": torch.nn.GRU}[cell](I, H, num_layers=K)
     x = torch.randn(L, N, I)
-    sd = net.state_dict()
-    with open(f"{out_dir}/weights.json", "w") as f:
-        json.dump([[k, list(v.shape)] for k, v in sd.items()], f)
-    with open(f"{out_dir}/weights.bin", "wb") as f:
-        for v in sd.values():
-            f.write(v.contiguous().numpy().tobytes())
-    with open(f"{out_dir}/x.bin", "wb") as f:
-        f.write(x.numpy().tobytes())
+    write_inputs(out_dir, net, x)
     with torch.no_grad():
         out64 = net.double()(x.double())[0]
         net.float()

@@ -34,6 +34,18 @@ def median_ms(fn, budget_s=3.0, most=200, least=3):
     return statistics.median(times), len(times)
 
 
+def write_inputs(out_dir, net, x):
+    """What every contender runs on: weights.json (name -> shape), weights.bin (float32, state-dict order), x.bin."""
+    sd = net.state_dict()
+    with open(f"{out_dir}/weights.json", "w") as f:
+        json.dump([[k, list(v.shape)] for k, v in sd.items()], f)
+    with open(f"{out_dir}/weights.bin", "wb") as f:
+        for v in sd.values():
+            f.write(v.contiguous().numpy().tobytes())
+    with open(f"{out_dir}/x.bin", "wb") as f:
+        f.write(x.numpy().tobytes())
+
+
 def main():
     out_dir = sys.argv[1]
     L, N, I, H, K = (int(v) for v in sys.argv[2:7])
@@ -44,14 +56,7 @@ def main():
     torch.manual_seed(0)
     rnn = {"rnn": torch.nn.RNN, "lstm": torch.nn.LSTM, "gru": torch.nn.GRU}[cell](I, H, num_layers=K)
     x = torch.randn(L, N, I)
-    sd = rnn.state_dict()
-    with open(f"{out_dir}/weights.json", "w") as f:
-        json.dump([[k, list(v.shape)] for k, v in sd.items()], f)
-    with open(f"{out_dir}/weights.bin", "wb") as f:
-        for v in sd.values():
-            f.write(v.contiguous().numpy().tobytes())
-    with open(f"{out_dir}/x.bin", "wb") as f:
-        f.write(x.numpy().tobytes())
+    write_inputs(out_dir, rnn, x)
 
     result = {"torch": torch.__version__, "threads": torch.get_num_threads(), "cell": cell}
     with torch.no_grad():

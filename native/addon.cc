@@ -477,6 +477,18 @@ napi_value Threads(napi_env env, napi_callback_info info) {
   return result;
 }
 
+// A split as JavaScript sees it: [threads, blocks, team].
+napi_value split_value(napi_env env, Split s) {
+  napi_value result, v;
+  napi_create_array_with_length(env, 3, &result);
+  const int parts[3] = {s.threads, s.blocks, s.team};
+  for (uint32_t i = 0; i < 3; i++) {
+    napi_create_int32(env, parts[i], &v);
+    napi_set_element(env, result, i, v);
+  }
+  return result;
+}
+
 // recurrenceSplit(N, H): [threads, blocks, team], how recurrence and recurrenceBackward split a step of N rows and
 // H features at the current thread count (jobs.h's recurrence_split), for the tests to know which split they run.
 napi_value RecurrenceSplit(napi_env env, napi_callback_info info) {
@@ -487,15 +499,7 @@ napi_value RecurrenceSplit(napi_env env, napi_callback_info info) {
   if (argc != 2 || !get_int(env, a[0], &N) || !get_int(env, a[1], &H)) {
     return throw_range(env, "recurrenceSplit: expected (N, H)");
   }
-  const Split s = recurrence_split((int)N, (int)H, pool.threads.load(std::memory_order_relaxed));
-  napi_value result, v;
-  napi_create_array_with_length(env, 3, &result);
-  const int parts[3] = {s.threads, s.blocks, s.team};
-  for (uint32_t i = 0; i < 3; i++) {
-    napi_create_int32(env, parts[i], &v);
-    napi_set_element(env, result, i, v);
-  }
-  return result;
+  return split_value(env, recurrence_split((int)N, (int)H, pool.threads.load(std::memory_order_relaxed)));
 }
 
 #include "gated_addon.h"

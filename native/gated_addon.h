@@ -214,15 +214,7 @@ napi_value GatedSplit(napi_env env, napi_callback_info info) {
   }
   const bool proj = P < H;
   const int U = unit_blocks((int)H), Q = proj ? (int)panel_count((int)P) : 0;
-  const Split split = gated_split(N, lstm ? 4 : 3, H, P, proj, U > Q ? U : Q);
-  napi_value result, v;
-  napi_create_array_with_length(env, 3, &result);
-  const int parts[3] = {split.threads, split.blocks, split.team};
-  for (uint32_t i = 0; i < 3; i++) {
-    napi_create_int32(env, parts[i], &v);
-    napi_set_element(env, result, i, v);
-  }
-  return result;
+  return split_value(env, gated_split(N, lstm ? 4 : 3, H, P, proj, U > Q ? U : Q));
 }
 
 // gatedLayersTakes(lstm, K, N, H): gated_layers_take, for the caller to ask before it makes any buffer.

@@ -22,12 +22,12 @@ import { describe, test } from 'node:test';
 import { gatesOf, type Kernel, type Mode, tapeWidth } from '../src/kernels/kernel.js';
 import { createNativeKernel, type NativeAddon, nativeAddon } from '../src/kernels/native.js';
 import { referenceKernel } from '../src/kernels/reference.js';
-import { getThreads, setThreads } from '../src/kernels/threads.js';
 import { createWasmKernel, wasmExports } from '../src/kernels/wasm/wasm.js';
 import { Generator } from '../src/random.js';
 import type { FloatArray } from '../src/tensor.js';
 import { referenceCalls } from './helpers/kernels.js';
 import { uniform } from './helpers/random.js';
+import { atThreads, THREAD_COUNTS } from './helpers/threads.js';
 
 const ULP = 2 ** -24;
 
@@ -373,28 +373,15 @@ const SHARED: (Shape & { mode: Mode; split: 'rows' | 'columns' })[] = [
   { mode: 'GRU', L: 3, N: 3, H: 500, D: 1, reverse: false, lengths: true, split: 'columns' },
 ];
 
-/** The thread counts compared with one thread (more than this machine's cores are allowed: they take turns). */
-const COUNTS = [2, 3, 4, 8];
-
 describe('the fused native LSTM and GRU give the bits of one thread at 2, 3, 4 and 8 threads', {
   skip: nativeAddon ? false : 'no native addon',
 }, () => {
   const addon = nativeAddon as NativeAddon;
   const kernel = createNativeKernel(addon, { exactBelow: 0 });
 
-  function withThreads<T>(n: number, fn: () => T): T {
-    const before = getThreads();
-    try {
-      setThreads(n);
-      return fn();
-    } finally {
-      setThreads(before);
-    }
-  }
-
   /** How the addon shares such a step at n threads, in words. */
   function splitAt(n: number, s: Shape & { mode: Mode }, P: number): string {
-    const [threads, blocks, team] = withThreads(n, () => addon.gatedSplit(s.mode === 'LSTM', s.N, s.H, P));
+    const [threads, blocks, team] = atThreads(n, () => addon.gatedSplit(s.mode === 'LSTM', s.N, s.H, P));
     if (threads === 1) return 'one thread';
     if (team === 1) return `${blocks} blocks of rows`;
     if (blocks === 1) return `${team} threads sharing each step's columns`;
@@ -413,10 +400,10 @@ describe('the fused native LSTM and GRU give the bits of one thread at 2, 3, 4 a
       assert.match(two, s.split === 'rows' ? /blocks of rows$/ : /sharing each step's columns$/, 'two threads');
       assert.equal(splitAt(1, s, c.P), 'one thread');
     });
-    const one = withThreads(1, run);
-    for (const n of COUNTS) {
+    const one = atThreads(1, run);
+    for (const n of THREAD_COUNTS) {
       test(`the ${name} forward and backward at ${n} threads over ${splitAt(n, s, c.P)} (${describeShape(s)})`, () => {
-        const got = withThreads(n, run);
+        const got = atThreads(n, run);
         for (const key of Object.keys(one) as (keyof typeof one)[]) {
           const [a, b] = [got[key], one[key]];
           if (!a || !b) continue;

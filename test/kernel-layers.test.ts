@@ -21,6 +21,7 @@ import { type StackDims, type StackTape, stackForward } from '../src/rnn/stack.j
 import { stackBackward } from '../src/rnn/stack-backward.js';
 import type { FloatArray } from '../src/tensor.js';
 import { int, uniform } from './helpers/random.js';
+import { atThreads, THREAD_COUNTS } from './helpers/threads.js';
 
 interface Case {
   dims: StackDims;
@@ -74,18 +75,7 @@ function assertSameBits(what: string, got: Float32Array, want: Float32Array): vo
 
 const addon = nativeAddon;
 /** The thread counts the wavefront runs at. */
-const COUNTS = [2, 3, 4, 8];
-
-/** fn's result at n threads, the setting restored after. */
-function at<T>(n: number, fn: () => T): T {
-  const before = getThreads();
-  try {
-    setThreads(n);
-    return fn();
-  } finally {
-    setThreads(before);
-  }
-}
+const COUNTS = THREAD_COUNTS;
 
 describe('the native kernel runs a unidirectional stack in one call', {
   skip: addon ? false : 'no native addon',
@@ -129,8 +119,8 @@ describe('the native kernel runs a unidirectional stack in one call', {
         const mode = fused || c % 3 !== 1 ? 'RNN_TANH' : 'RNN_RELU';
         const lengths = !fused && c % 5 === 1 ? Int32Array.from({ length: N }, () => int(g, 1, dims.L)) : null;
         const k = makeCase(g, dims, mode, lengths, c % 7 !== 3);
-        const got = at(n, () => forward(counted.kernel, k));
-        const want = at(1, () => forward(layerByLayer, k));
+        const got = atThreads(n, () => forward(counted.kernel, k));
+        const want = atThreads(1, () => forward(layerByLayer, k));
         assertSameBits(`${describeCase(k)} output`, got.output, want.output);
         assertSameBits(`${describeCase(k)} h_n`, got.hN, want.hN);
       }
@@ -144,7 +134,7 @@ describe('the native kernel runs a unidirectional stack in one call', {
       const k = makeCase(g, { L: 100, N: 1, I: 32, H: 64, K: 4, D: 1 }, 'RNN_TANH', null);
       const want = forward(layerByLayer, k);
       const counted = counting();
-      at(n, () => {
+      atThreads(n, () => {
         for (let i = 0; i < 300; i++) {
           const got = forward(counted.kernel, k);
           assertSameBits(`call ${i} output`, got.output, want.output);
@@ -193,10 +183,10 @@ describe('the native kernel runs a unidirectional stack in one call', {
       );
       return [dx, dh0, ...dw.flatMap((l) => l.flatMap((w) => [w.wih, w.whh, w.bih, w.bhh]))] as Float32Array[];
     };
-    const want = at(1, () => grads(layerByLayer));
+    const want = atThreads(1, () => grads(layerByLayer));
     for (const n of COUNTS) {
       const counted = counting();
-      const got = at(n, () => grads(counted.kernel));
+      const got = atThreads(n, () => grads(counted.kernel));
       assert.equal(counted.ran(), 1, `at ${n} threads the recorded forward ran as one call`);
       got.forEach((a, i) => assertSameBits(`${n} threads: gradient ${i}`, a, want[i] as Float32Array));
     }
@@ -234,7 +224,7 @@ describe('the native kernel runs a unidirectional stack in one call', {
 
   test('with one thread it declines, and the layers run one by one', () => {
     const k = makeCase(new Generator(4), { L: 20, N: 1, I: 8, H: 32, K: 2, D: 1 }, 'RNN_TANH', null);
-    at(1, () => {
+    atThreads(1, () => {
       assert.equal(api.threads(), 1);
       const { outs, hN } = buffers(k);
       assert.deepEqual(callLayers(native, k, outs, hN), { ran: false, asked: 0 });

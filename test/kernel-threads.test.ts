@@ -23,9 +23,9 @@ import { Generator } from '../src/random.js';
 import { RNN } from '../src/rnn/rnn.js';
 import { Tensor } from '../src/tensor.js';
 import { uniform } from './helpers/random.js';
+import { atThreads, THREAD_COUNTS } from './helpers/threads.js';
 
-/** The thread counts compared with one thread. */
-const COUNTS = [2, 3, 4, 8];
+const COUNTS = THREAD_COUNTS;
 
 interface Shape {
   L: number;
@@ -49,20 +49,9 @@ const SHAPES: Shape[] = [
 
 const addon = nativeAddon;
 
-/** fn's result at n threads, the setting restored after. */
-function at<T>(n: number, fn: () => T): T {
-  const before = getThreads();
-  try {
-    setThreads(n);
-    return fn();
-  } finally {
-    setThreads(before);
-  }
-}
-
 /** The split recurrence runs a step of N rows and H features on at n threads, in words. */
 function splitAt(n: number, N: number, H: number): { words: string; kind: string } {
-  const [threads, blocks, team] = at(n, () => (addon as NonNullable<typeof addon>).recurrenceSplit(N, H));
+  const [threads, blocks, team] = atThreads(n, () => (addon as NonNullable<typeof addon>).recurrenceSplit(N, H));
   const kind = threads === 1 ? 'one thread' : team === 1 ? 'rows' : blocks === 1 ? 'columns' : 'rows and columns';
   const words =
     threads === 1
@@ -111,10 +100,10 @@ describe('the native kernel gives the bits of one thread at 2, 3, 4 and 8 thread
       kernel.recurrenceBackward({ ...dir, ...grads, dout, dhN, out, h0, whh });
       return { out, hN, ...grads };
     };
-    const one = at(1, run);
+    const one = atThreads(1, run);
     for (const n of COUNTS) {
       test(`recurrence forward and backward at ${n} threads over ${splitAt(n, N, H).words} (${what})`, () => {
-        const got = at(n, run);
+        const got = atThreads(n, run);
         for (const name of ['out', 'hN', 'dpre', 'dh0', 'dwhh'] as const) {
           assertSameBits(`${n} threads: ${name}`, got[name], one[name]);
         }
@@ -152,9 +141,9 @@ describe('the native kernel gives the bits of one thread at 2, 3, 4 and 8 thread
         kernel.recurrence({ ...dir, out, hN: new Float32Array(N * H), pre, whh, h0 });
         return out;
       };
-      const want = at(1, run);
+      const want = atThreads(1, run);
       assert.notEqual(splitAt(8, N, H).kind, 'rows', `N ${N}, H ${H} shares its steps at 8 threads`);
-      at(8, () => {
+      atThreads(8, () => {
         for (let i = 0; i < 200; i++) assertSameBits(`N ${N}, H ${H}, call ${i}: out`, run(), want);
       });
     }
@@ -163,7 +152,7 @@ describe('the native kernel gives the bits of one thread at 2, 3, 4 and 8 thread
   test('a step too small to share runs on one thread whatever the count', () => {
     for (const n of COUNTS)
       assert.deepEqual(
-        at(n, () => api.recurrenceSplit(8, 128)),
+        atThreads(n, () => api.recurrenceSplit(8, 128)),
         [1, 1, 1],
       );
   });
@@ -191,9 +180,9 @@ describe('the native kernel gives the bits of one thread at 2, 3, 4 and 8 thread
         kernel.linearBackward(dx, dw, db1, db2, dy, x, w, M, C, O);
         return { y, dx, dw, db1: db1 ?? [], db2: db2 ?? [] };
       };
-      const one = at(1, run);
+      const one = atThreads(1, run);
       for (const n of COUNTS) {
-        const got = at(n, run);
+        const got = atThreads(n, run);
         for (const name of ['y', 'dx', 'dw', 'db1', 'db2'] as const) {
           assertSameBits(`${n} threads: ${name}`, got[name], one[name]);
         }
@@ -218,8 +207,8 @@ describe('the native kernel gives the bits of one thread at 2, 3, 4 and 8 thread
       const { input, h0 } = rnn.backward(dOut, null);
       return [output.data, hN.data, input.data, h0?.data ?? [], ...rnn.namedGrads().map(([, grad]) => grad.data)];
     };
-    const one = at(1, step);
-    const eight = at(8, step);
+    const one = atThreads(1, step);
+    const eight = atThreads(8, step);
     one.forEach((want, i) => assertSameBits(`array ${i}`, eight[i] as ArrayLike<number>, want));
   });
 });
