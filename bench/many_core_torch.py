@@ -11,23 +11,10 @@ version, its parallel backend, and per thread count the median ms.
 """
 
 import json
-import statistics
 import sys
-import time
 
 import torch
-from torch_peer import write_inputs  # bench/ is on the path: this script's own folder
-
-
-def median_ms(fn, budget_s, least=2, most=100):
-    fn()  # warm-up
-    times = []
-    start = time.perf_counter()
-    while len(times) < most and (len(times) < least or time.perf_counter() - start < budget_s):
-        t0 = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - t0) * 1000)
-    return statistics.median(times), len(times)
+from torch_peer import median_ms, write_inputs  # bench/ is on the path: this script's own folder
 
 
 def arg(name, default):
@@ -56,14 +43,14 @@ def main():
         torch.set_num_threads(T)
         run = {"threads": torch.get_num_threads()}
         with torch.no_grad():
-            run["forward_ms"], run["forward_reps"] = median_ms(lambda: net(x), budget)
+            run["forward_ms"], run["forward_reps"] = median_ms(lambda: net(x), budget, least=2)
         if train:
 
             def step():
                 net.zero_grad()
                 net(x)[0].sum().backward()
 
-            run["train_ms"], run["train_reps"] = median_ms(step, budget)
+            run["train_ms"], run["train_reps"] = median_ms(step, budget, least=2)
         result["runs"][str(T)] = run
         print(f"torch {cell} T={T}: {run}", file=sys.stderr)
     print(json.dumps(result))
