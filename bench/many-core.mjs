@@ -4,7 +4,7 @@
 // ../shared/device/pack.sh); bench/many_core_torch.py is PyTorch's side.
 //
 //   node bench/many-core.mjs [--configs CD] [--cells rnn,lstm,gru] [--threads 1,2,4,8,16] [--budget 1.5]
-//                            [--train-configs CD] [--no-train] [--out DIR]
+//                            [--train-configs CD] [--no-train] [--out DIR] [--builds PATH,...]
 //
 // For each configuration and cell, PyTorch (python3, or $PYTHON) makes the weights and the input, computes the
 // float64 output and times itself at every thread count (torch.set_num_threads) in one process; then stacked-rnn
@@ -15,15 +15,19 @@
 // raw numbers to DIR/many-core.md and DIR/many-core.json (DIR: --out, else $OUT, else bench/results), rewritten
 // after every configuration and cell, so that a run cut short by its time limit still leaves what it measured.
 // The training step is timed for the configurations in --train-configs (default: C and D, the issue's).
+// --builds times other builds of the native addon beside the packed one, in the same process (e.g. a change's
+// build against the code before it): one more set of columns each, named by the file.
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { availableParallelism, cpus, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
 const lib = await import(new URL('../dist/index.js', import.meta.url).href);
-const { nativeAddon } = await import(new URL('../dist/kernels/native.js', import.meta.url).href);
+const { nativeAddon, createNativeKernel } = await import(new URL('../dist/kernels/native.js', import.meta.url).href);
+const { registerKernel } = await import(new URL('../dist/kernels/index.js', import.meta.url).href);
 
 const CONFIGS = {
   A: { L: 3, N: 3, I: 2, H: 3, K: 2 },
@@ -45,6 +49,10 @@ const budget = Number(flag('--budget', '1.5'));
 const trainConfigs = process.argv.includes('--no-train') ? '' : flag('--train-configs', 'CD');
 const outDir = flag('--out', process.env.OUT || join(here, 'results'));
 const python = process.env.PYTHON || 'python3';
+// the kernels timed: the library's own, then each build given (registered as a kernel named by its path)
+const builds = [undefined, ...flag('--builds', '').split(',').filter(Boolean)];
+const require = createRequire(import.meta.url);
+for (const path of builds.slice(1)) registerKernel(createNativeKernel(require(resolve(path)), { name: path }));
 for (const c of configs) if (!CONFIGS[c]) throw new Error(`unknown configuration '${c}'`);
 for (const c of cells) if (!CELLS[c]) throw new Error(`unknown cell '${c}': rnn, lstm or gru`);
 for (const n of counts) if (!Number.isInteger(n) || n < 1) throw new Error(`--threads takes integers >= 1, got ${n}`);
@@ -93,7 +101,7 @@ function torchSide(dir, dims, cell, train) {
   return JSON.parse(line);
 }
 
-function ourSide(dir, dims, cell, train) {
+function ourSide(dir, dims, cell, train, backend) {
   const { L, N, I, H, K } = dims;
   const names = JSON.parse(readFileSync(join(dir, 'weights.json'), 'utf8'));
   const all = floats(dir, 'weights.bin');
@@ -104,7 +112,7 @@ function ourSide(dir, dims, cell, train) {
     sd.set(name, new lib.Tensor(all.slice(at, at + n), shape));
     at += n;
   }
-  const net = new CELLS[cell]({ inputSize: I, hiddenSize: H, numLayers: K });
+  const net = new CELLS[cell]({ inputSize: I, hiddenSize: H, numLayers: K, backend });
   net.loadStateDict(sd);
   const x = new lib.Tensor(floats(dir, 'x.bin'), [L, N, I]);
   const out64 = floats(dir, 'out64.bin', Float64Array);
@@ -123,7 +131,7 @@ function ourSide(dir, dims, cell, train) {
       });
     }
     runs[T] = run;
-    log(`stacked-rnn ${cell} T=${T}: ${JSON.stringify(run)}`);
+    log(`stacked-rnn${backend ? `@${backend}` : ''} ${cell} T=${T}: ${JSON.stringify(run)}`);
   }
   return runs;
 }
@@ -148,13 +156,13 @@ const cpu = lscpu();
 const isa = nativeAddon ? `native kernel ${nativeAddon.isa}` : 'no native kernel';
 function write(final) {
   const machine = `${cpu}; os.availableParallelism() ${availableParallelism()}; Node ${process.version}, ${isa}; PyTorch ${torchInfo?.torch ?? '?'}`;
-  const head =
-    '| config (L, N, I, H, K) | cell | threads | stacked-rnn forward ms | PyTorch forward ms | PyTorch / ours | stacked-rnn training step ms | PyTorch training step ms | PyTorch / ours | error ours |';
-  const lines = [head, '|---|---|---|---|---|---|---|---|---|---|'];
+  const extra = builds.slice(1);
+  const head = `| config (L, N, I, H, K) | cell | threads | stacked-rnn forward ms | PyTorch forward ms | PyTorch / ours | stacked-rnn training step ms | PyTorch training step ms | PyTorch / ours | error ours |${extra.map((b) => ` ${b} forward / training ms |`).join('')}`;
+  const lines = [head, `|---|---|---|---|---|---|---|---|---|---|${extra.map(() => '---|').join('')}`];
   for (const r of rows) {
     const { L, N, I, H, K } = r.dims;
     lines.push(
-      `| ${r.config} (${L}, ${N}, ${I}, ${H}, ${K}) | ${r.cell} | ${r.T} | ${fmt(r.ours.forward_ms)} | ${fmt(r.torch?.forward_ms)} | ${ratio(r.torch?.forward_ms, r.ours.forward_ms)} | ${fmt(r.ours.train_ms)} | ${fmt(r.torch?.train_ms)} | ${ratio(r.torch?.train_ms, r.ours.train_ms)} | ${r.ours.error.toExponential(1)} |`,
+      `| ${r.config} (${L}, ${N}, ${I}, ${H}, ${K}) | ${r.cell} | ${r.T} | ${fmt(r.ours.forward_ms)} | ${fmt(r.torch?.forward_ms)} | ${ratio(r.torch?.forward_ms, r.ours.forward_ms)} | ${fmt(r.ours.train_ms)} | ${fmt(r.torch?.train_ms)} | ${ratio(r.torch?.train_ms, r.ours.train_ms)} | ${r.ours.error.toExponential(1)} |${r.others.map((o) => ` ${fmt(o.forward_ms)} / ${fmt(o.train_ms)} |`).join('')}`,
     );
   }
   const stamp = new Date().toISOString();
@@ -181,8 +189,11 @@ for (const name of configs) {
       const torch = torchSide(dir, dims, cell, train);
       torchInfo = { torch: torch.torch, parallel: torch.parallel };
       log(`configuration ${name}, ${cell}: stacked-rnn ...`);
-      const ours = ourSide(dir, dims, cell, train);
-      for (const T of counts) rows.push({ config: name, cell, dims, T, ours: ours[T], torch: torch.runs[String(T)] });
+      const ours = builds.map((b) => ourSide(dir, dims, cell, train, b));
+      for (const T of counts) {
+        const others = builds.slice(1).map((b, i) => ({ build: b, ...ours[i + 1][T] }));
+        rows.push({ config: name, cell, dims, T, ours: ours[0][T], others, torch: torch.runs[String(T)] });
+      }
     } catch (e) {
       log(`configuration ${name}, ${cell} failed: ${e.message}`);
     } finally {

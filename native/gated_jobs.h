@@ -32,13 +32,14 @@ void gated_job(void* c, int tid, int nt) {
 
 // How the threads share the steps of N rows (a step: G*H*P multiply-adds a row, and H*P more with a projection, in
 // `panels` parts a substep): as the RNN's recurrence (split_steps), blocks of rows from 2^19 multiply-adds a step,
-// since nothing crosses between the cores from one step to the next; a team's members each keep 2^20 a step, 16x
+// since nothing crosses between the cores from one step to the next; a team's members each keep 2^19 a step, 8x
 // the RNN's, since a team meets after every substep, and every meeting costs a round trip between the cores, or a
-// whole time slice when the host has taken a core away (E's LSTM, 2^19 a step, took 6x longer split by columns on
-// a busy machine).
+// whole time slice when the host has taken a core away (E's LSTM, 2^18 a member, took 6x longer split by columns
+// on a busy 2-core machine). On 16 cores, C's LSTM (32 rows: 5 blocks) at 8 threads went from 50.4 to 38.2 ms
+// with teams of 2 (2^20 a member kept it at 5 blocks of one).
 inline Split gated_split(int64_t N, int G, int64_t H, int64_t P, bool projection, int panels) {
   const double rowWork = (double)H * P * (G + (projection ? 1 : 0));
-  return split_steps((int)N, rowWork, panels, pool.threads.load(std::memory_order_relaxed), 1 << 20);
+  return split_steps((int)N, rowWork, panels, pool.threads.load(std::memory_order_relaxed), 1 << 19);
 }
 
 // Runs every substep of `steps` on this thread, or on the pool's threads when a step is big enough to share.

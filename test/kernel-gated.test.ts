@@ -361,7 +361,7 @@ for (const { name: kernelName, kernel, counts } of fast) {
 /**
  * Shapes the native kernel shares between its threads (native/gated_jobs.h's gated_split): by blocks of rows (a
  * step of at least 2^19 multiply-adds, a block at least one tile of rows), by the parts of each step (each member
- * of a team keeping 2^20 multiply-adds a step), or both. `split` is how two threads share it.
+ * of a team keeping 2^19 multiply-adds a step), or both. `split` is how two threads share it.
  */
 const SHARED: (Shape & { mode: Mode; split: 'rows' | 'columns' })[] = [
   { mode: 'LSTM', L: 5, N: 32, H: 64, D: 1, reverse: false, lengths: true, split: 'rows' },
