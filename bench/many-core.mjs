@@ -27,7 +27,7 @@ import { fileURLToPath } from 'node:url';
 const here = fileURLToPath(new URL('.', import.meta.url));
 const lib = await import(new URL('../dist/index.js', import.meta.url).href);
 const { nativeAddon, createNativeKernel } = await import(new URL('../dist/kernels/native.js', import.meta.url).href);
-const { registerKernel } = await import(new URL('../dist/kernels/index.js', import.meta.url).href);
+const { getKernel, registerKernel } = await import(new URL('../dist/kernels/index.js', import.meta.url).href);
 
 const CONFIGS = {
   A: { L: 3, N: 3, I: 2, H: 3, K: 2 },
@@ -50,9 +50,14 @@ const trainConfigs = process.argv.includes('--no-train') ? '' : flag('--train-co
 const outDir = flag('--out', process.env.OUT || join(here, 'results'));
 const python = process.env.PYTHON || 'python3';
 // the kernels timed: the library's own, then each build given (registered as a kernel named by its path)
-const builds = [undefined, ...flag('--builds', '').split(',').filter(Boolean)];
+// (each build has its own pool of threads, which setThreads does not reach: its count is set here as well)
+const builds = [getKernel().name, ...flag('--builds', '').split(',').filter(Boolean)];
 const require = createRequire(import.meta.url);
-for (const path of builds.slice(1)) registerKernel(createNativeKernel(require(resolve(path)), { name: path }));
+const addons = new Map();
+for (const path of builds.slice(1)) {
+  addons.set(path, require(resolve(path)));
+  registerKernel(createNativeKernel(addons.get(path), { name: path }));
+}
 for (const c of configs) if (!CONFIGS[c]) throw new Error(`unknown configuration '${c}'`);
 for (const c of cells) if (!CELLS[c]) throw new Error(`unknown cell '${c}': rnn, lstm or gru`);
 for (const n of counts) if (!Number.isInteger(n) || n < 1) throw new Error(`--threads takes integers >= 1, got ${n}`);
@@ -120,7 +125,8 @@ function ourSide(dir, dims, cell, train, backend) {
   const runs = {};
   for (const T of counts) {
     lib.setThreads(T);
-    const run = { threads: lib.getThreads() };
+    const addon = addons.get(backend);
+    const run = { threads: addon ? addon.threads(T) : lib.getThreads() };
     run.forward_ms = medianMs(() => net.forwardStates(x));
     run.error = scaledError(net.forwardStates(x)[0].data, out64);
     if (train) {
@@ -131,7 +137,7 @@ function ourSide(dir, dims, cell, train, backend) {
       });
     }
     runs[T] = run;
-    log(`stacked-rnn${backend ? `@${backend}` : ''} ${cell} T=${T}: ${JSON.stringify(run)}`);
+    log(`stacked-rnn ${backend} ${cell} T=${T}: ${JSON.stringify(run)}`);
   }
   return runs;
 }

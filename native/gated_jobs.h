@@ -35,8 +35,8 @@ void gated_job(void* c, int tid, int nt) {
 // since nothing crosses between the cores from one step to the next; a team's members each keep 2^19 a step, 8x
 // the RNN's, since a team meets after every substep, and every meeting costs a round trip between the cores, or a
 // whole time slice when the host has taken a core away (E's LSTM, 2^18 a member, took 6x longer split by columns
-// on a busy 2-core machine). On 16 cores, C's LSTM (32 rows: 5 blocks) at 8 threads went from 50.4 to 38.2 ms
-// with teams of 2 (2^20 a member kept it at 5 blocks of one).
+// on a busy 2-core machine). On 16 cores, C's 32 rows (5 blocks of one with 2^20 a member) at 16 threads took
+// 52.9 ms for the LSTM and 39.9 for the GRU against 78.2 and 63.6 (docs/performance.md, Every core).
 inline Split gated_split(int64_t N, int G, int64_t H, int64_t P, bool projection, int panels) {
   const double rowWork = (double)H * P * (G + (projection ? 1 : 0));
   return split_steps((int)N, rowWork, panels, pool.threads.load(std::memory_order_relaxed), 1 << 19);
