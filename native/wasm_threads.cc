@@ -6,6 +6,10 @@
 //
 // Built by scripts/build-wasm.sh with atomics and a shared, imported memory into src/kernels/wasm/binary-threads.ts;
 // src/kernels/wasm/threads.ts starts the workers. native/wasm_std stands in for the bits of libc++ jobs.h uses.
+#ifdef RNN_RELAXED
+// the relaxed-SIMD build: the products' multiply-adds as f32x4.relaxed_madd (fused where the CPU has FMA)
+#define RNN_MADD(a, b, c) __builtin_wasm_relaxed_madd_f32x4((a), (b), (c))
+#endif
 #include "wasm.cc"
 
 #include "jobs.h"

@@ -10,6 +10,7 @@
  * `Cross-Origin-Embedder-Policy: require-corp`).
  */
 import type { Kernel } from '../kernel.js';
+import { WASM_RELAXED_BASE64 } from './binary-relaxed.js';
 import { WASM_THREADS_BASE64 } from './binary-threads.js';
 import type { WasmExports } from './memory.js';
 import { createWasmKernel, type WasmKernelOptions } from './wasm.js';
@@ -45,12 +46,33 @@ export interface WasmPool {
   close(): void;
 }
 
-let compiled: WebAssembly.Module | null = null;
+/** (func (param v128 v128 v128) (result v128) f32x4.relaxed_madd): valid where the engine has relaxed SIMD. */
+const RELAXED_PROBE = new Uint8Array([
+  0, 97, 115, 109, 1, 0, 0, 0, 1, 8, 1, 96, 3, 123, 123, 123, 1, 123, 3, 2, 1, 0, 10, 13, 1, 11, 0, 32, 0, 32, 1, 32, 2,
+  253, 133, 2, 11,
+]);
+
+/** Whether this engine has relaxed SIMD (Chromium 114 and later), so the pool can take the fused build. */
+export function relaxedSimd(): boolean {
+  return WebAssembly.validate(RELAXED_PROBE);
+}
+
+const compiled = new Map<boolean, WebAssembly.Module>();
+
+export interface WasmPoolOptions {
+  /** The relaxed-SIMD build (fused multiply-adds in the products). Default: where the engine has it. */
+  relaxed?: boolean;
+}
 
 /** A pool of `threads` threads over a fresh instance; throws when SharedArrayBuffer or workers are unavailable. */
-export function createWasmPool(threads: number): WasmPool {
-  compiled ??= new WebAssembly.Module(Uint8Array.from(atob(WASM_THREADS_BASE64), (c) => c.charCodeAt(0)));
-  const module = compiled;
+export function createWasmPool(threads: number, options: WasmPoolOptions = {}): WasmPool {
+  const relaxed = options.relaxed ?? relaxedSimd();
+  let module = compiled.get(relaxed);
+  if (!module) {
+    const base64 = relaxed ? WASM_RELAXED_BASE64 : WASM_THREADS_BASE64;
+    module = new WebAssembly.Module(Uint8Array.from(atob(base64), (c) => c.charCodeAt(0)));
+    compiled.set(relaxed, module);
+  }
   const memory = new WebAssembly.Memory({ initial: THREADS_INITIAL_PAGES, maximum: MAX_PAGES, shared: true });
   const x = new WebAssembly.Instance(module, { env: { memory } }).exports as unknown as PoolExports;
   // the workers' stacks go above __heap_base, one by one as they start; each call's arrays go above them
@@ -110,8 +132,8 @@ export function createWasmPool(threads: number): WasmPool {
 /** The threaded WebAssembly kernel over a new pool of `threads` threads, and the pool. */
 export function createWasmThreadsKernel(
   threads: number,
-  options: WasmKernelOptions = {},
+  options: WasmKernelOptions & WasmPoolOptions = {},
 ): { kernel: Kernel; pool: WasmPool } {
-  const pool = createWasmPool(threads);
+  const pool = createWasmPool(threads, options.relaxed === undefined ? {} : { relaxed: options.relaxed });
   return { kernel: createWasmKernel(pool.exports, { name: 'wasm-threads', ...options }), pool };
 }
