@@ -61,8 +61,9 @@ uint64_t wait_for_call(uint64_t seen) {
   }
   pool.sleepers.fetch_add(1, std::memory_order_seq_cst);
   uint64_t w;
+  // waits of 50 ms at most: an engine stops a worker (terminate, or the process's exit) between waits, not in one
   while (((w = pool.state.load(std::memory_order_seq_cst)) >> 32) == seen)
-    __builtin_wasm_memory_atomic_wait64((long long*)&pool.state.v, (long long)w, -1);
+    __builtin_wasm_memory_atomic_wait64((long long*)&pool.state.v, (long long)w, 50 * 1000 * 1000);
   pool.sleepers.fetch_sub(1, std::memory_order_relaxed);
   return w;
 }

@@ -6,7 +6,6 @@
  * without those headers, it gets the one-thread 'wasm' kernel.
  */
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';

@@ -62,10 +62,17 @@ export function startWorker(start: WorkerStart): StartedWorker {
   const threads = nodeWorkerThreads();
   if (threads) {
     const w = new threads.Worker(WORKER_SOURCE, { eval: true });
-    w.unref(); // a worker waiting for calls does not keep the process alive
+    // ref'd until it is up (so that awaiting `ready` keeps the process alive), then not: a worker waiting for
+    // calls does not keep the process alive
     const ready = new Promise<void>((done, fail) => {
-      w.on('message', () => done());
-      w.on('error', (e) => fail(e));
+      w.on('message', () => {
+        w.unref();
+        done();
+      });
+      w.on('error', (e) => {
+        w.unref();
+        fail(e);
+      });
     });
     w.postMessage(start);
     return { ready, terminate: () => void w.terminate() };
