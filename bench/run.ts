@@ -2,6 +2,7 @@
  * The benchmark: stacked-rnn against PyTorch, onnxruntime-node and tfjs-wasm (each when installed) on the issue's
  * configurations, in one run, on the same weights and input, each contender in its own process.
  *
+ *   npm run bench -- --browser [--configs BCE] [--cells rnn,lstm,gru]    in Chromium, against onnxruntime-web
  *   npm run bench [-- --cell rnn|lstm|gru] [--configs ABCDE] [--train CD] [--sweep] [--kernels native,wasm] [--threads 1,2,4]
  *   node --import tsx bench/run.ts ...    the same without installing the peers first
  *
@@ -54,6 +55,11 @@ if (process.argv.includes('--help') || process.argv.includes('-h')) {
       .join('\n')
       .trim(),
   );
+  process.exit(0);
+}
+
+if (process.argv.includes('--browser')) {
+  await import('./browser.js'); // the browser benchmark: its own configurations and table
   process.exit(0);
 }
 

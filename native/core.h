@@ -39,6 +39,11 @@ typedef double vd __attribute__((vector_size(RNN_DBYTES)));
 typedef int64_t vi __attribute__((vector_size(RNN_DBYTES)));
 
 static inline vf splat(float s) { return s - (vf){}; }  // s - 0 is s exactly, so this is a plain broadcast
+// c + a * b of the products: fused by -ffp-contract=fast where the target has FMA (AVX2), or by the relaxed-SIMD
+// WebAssembly build's definition (native/wasm_threads.cc: f32x4.relaxed_madd)
+#ifndef RNN_MADD
+#define RNN_MADD(a, b, c) ((c) + (a) * (b))
+#endif
 static inline vd splatd(double s) { return s - (vd){}; }
 
 // Panels: panel p holds W's rows p*NR .. p*NR+NR-1 transposed, Bp[(p*K + k)*NR + c] = W[(p*NR + c)*K + k], with
@@ -105,8 +110,8 @@ __attribute__((noinline)) static void tile(float* T, const float* A, size_t lda,
         const vf a = splat(A[i * lda + k]);
 #pragma GCC unroll 8
         for (int q = 0; q < NP; q++) {
-          c[i][q][0] += a * b[q][0];
-          c[i][q][1] += a * b[q][1];
+          c[i][q][0] = RNN_MADD(a, b[q][0], c[i][q][0]);
+          c[i][q][1] = RNN_MADD(a, b[q][1], c[i][q][1]);
         }
       }
     }
@@ -369,7 +374,7 @@ static void recurrence_row_tanh(float* out, ptrdiff_t ostep, const float* pre, p
   for (int k = 0; k < H; k++) {
     const vf a = splat(hin[k]);
 #pragma GCC unroll 16
-    for (int v = 0; v < V; v++) c[v] += a * *(const vf*)(Bp + (size_t)(v / 2) * H * NR + (size_t)k * NR + (v % 2) * VL);
+    for (int v = 0; v < V; v++) c[v] = RNN_MADD(a, *(const vf*)(Bp + (size_t)(v / 2) * H * NR + (size_t)k * NR + (v % 2) * VL), c[v]);
   }
   for (int j = 0; j < H; j++) h[j] = hin[j];  // n = 0 leaves the state as it was
   for (int s = 0; s < n; s++) {
@@ -426,7 +431,7 @@ static void recurrence_row_tanh(float* out, ptrdiff_t ostep, const float* pre, p
           const vf a = splat(h[k]);
 #pragma GCC unroll 16
           for (int v = 0; v < V; v++)
-            c[v] += a * *(const vf*)(Bp + (size_t)(v / 2) * H * NR + (size_t)k * NR + (v % 2) * VL);
+            c[v] = RNN_MADD(a, *(const vf*)(Bp + (size_t)(v / 2) * H * NR + (size_t)k * NR + (v % 2) * VL), c[v]);
         }
       }
     }

@@ -27,7 +27,11 @@
 #include <thread>
 #include <vector>
 
+#ifdef __wasm__
+#include "wasm_pool.h"  // the threaded WebAssembly build's pool (native/wasm_threads.cc)
+#else
 #include "pool.h"
+#endif
 
 namespace {
 

@@ -18,6 +18,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { getKernel, type Kernel, kernelNames, type Mode, referenceKernel } from '../src/kernels/index.js';
 import { createNativeKernel, EXACT_BELOW, nativeAddon, nativeUnavailable } from '../src/kernels/native.js';
+import { createWasmThreadsKernel, relaxedSimd } from '../src/kernels/wasm/pool.js';
 import { createWasmKernel, wasmExports } from '../src/kernels/wasm/wasm.js';
 import { Generator } from '../src/random.js';
 import type { FloatArray } from '../src/tensor.js';
@@ -38,6 +39,12 @@ if (nativeAddon) {
 }
 if (wasmExports) {
   kernels.push({ kernel: createWasmKernel(wasmExports, { name: 'wasm (every call)', exactBelow: 0 }), exactBelow: 0 });
+  // the threaded build (its workers come up during the run: calls before that run on this thread alone), and its
+  // relaxed-SIMD build where the engine has it (Chromium; Node.js 20 with --experimental-wasm-relaxed-simd)
+  const threads = (name: string, relaxed: boolean) =>
+    createWasmThreadsKernel(2, { name: `${name} (every call)`, exactBelow: 0, relaxed }).kernel;
+  kernels.push({ kernel: threads('wasm-threads', false), exactBelow: 0 });
+  if (relaxedSimd()) kernels.push({ kernel: threads('wasm-threads relaxed', true), exactBelow: 0 });
 }
 
 /** Runs a kernel call and asserts who did it: the kernel itself for float32, the reference kernel for float64. */

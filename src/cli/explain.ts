@@ -51,7 +51,9 @@ const TYPES: Record<string, string> = {
 
 const CSP = [
   "default-src 'self'",
-  "script-src 'self'",
+  // WebAssembly (the kernel), and its threads: Web Workers from a Blob URL of the library's own source
+  "script-src 'self' 'wasm-unsafe-eval'",
+  "worker-src 'self' blob:",
   "style-src 'self' 'unsafe-inline'", // the page colours cells through style attributes
   "img-src 'self' data:",
   "font-src 'self'",
@@ -114,6 +116,9 @@ async function serveFile(root: string, req: IncomingMessage, res: ServerResponse
       'Content-Length': String(body.length),
       'Cache-Control': html ? 'no-cache' : 'public, max-age=3600',
       'X-Content-Type-Options': 'nosniff',
+      // cross-origin isolated, so the page has SharedArrayBuffer and the kernel runs on every core
+      'Cross-Origin-Opener-Policy': 'same-origin',
+      'Cross-Origin-Embedder-Policy': 'require-corp',
       ...(html ? { 'Content-Security-Policy': CSP, 'Referrer-Policy': 'no-referrer' } : {}),
     });
     res.end(req.method === 'HEAD' ? undefined : body);

@@ -6,6 +6,7 @@ import { RnnError } from '../errors.js';
 import type { Kernel } from './kernel.js';
 import { nativeKernel } from './native.js';
 import { referenceKernel } from './reference.js';
+import { browserThreadsKernel } from './wasm/browser.js';
 import { wasmKernel } from './wasm/wasm.js';
 
 export type { Kernel, Mode, RecurrenceArgs } from './kernel.js';
@@ -13,9 +14,10 @@ export { referenceKernel } from './reference.js';
 export { getThreads, MAX_THREADS, setThreads } from './threads.js';
 
 const registry = new Map<string, Kernel>([[referenceKernel.name, referenceKernel]]);
-// in order of preference, last wins: WebAssembly SIMD (any platform, the browser's), then native (Node.js on x64
-// with AVX2 + FMA, every core: ./threads.ts) when its addon loads
-for (const fast of [wasmKernel, nativeKernel]) if (fast) registry.set(fast.name, fast);
+// in order of preference, last wins: WebAssembly SIMD on one thread (any platform), then on every core in a
+// cross-origin isolated page ('wasm-threads'), then native (Node.js on x64 with AVX2 + FMA, every core:
+// ./threads.ts) when its addon loads
+for (const fast of [wasmKernel, browserThreadsKernel, nativeKernel]) if (fast) registry.set(fast.name, fast);
 
 /** Makes a kernel selectable by name (fast kernels register themselves when their module loads). */
 export function registerKernel(kernel: Kernel): void {

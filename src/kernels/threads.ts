@@ -6,8 +6,11 @@
  * The native kernel has one pool of threads per process, so the count is the process's: worker_threads that load
  * the library after the first share it, and setThreads in any of them sets it for all. The thread count never
  * changes a float: the kernel splits its work so that every output element is the same chain of operations
- * whatever the count (test/kernel-threads.test.ts). The WebAssembly and reference kernels run on one thread
- * whatever the setting.
+ * whatever the count (test/kernel-threads.test.ts).
+ *
+ * In the browser the count is the threaded WebAssembly kernel's (./wasm/browser.ts): navigator.hardwareConcurrency
+ * by default, used in a cross-origin isolated page (Web Workers sharing the module's memory); a page that is not
+ * isolated runs on one thread whatever the setting. The reference kernel always runs on one thread.
  */
 import { RnnError } from '../errors.js';
 
@@ -40,11 +43,12 @@ function nodeProcess():
   return (globalThis as { process?: ReturnType<typeof nodeProcess> }).process;
 }
 
-/** The logical CPUs Node.js reports, or 1 outside Node.js. */
+/** The logical CPUs Node.js reports, or the browser's navigator.hardwareConcurrency, or 1. */
 function machineThreads(): number {
   // getBuiltinModule keeps node:os out of the static imports, so bundlers for the browser never see it
   const os = nodeProcess()?.getBuiltinModule?.('node:os') as typeof import('node:os') | undefined;
-  const n = os?.availableParallelism?.() ?? 1;
+  const browser = (globalThis as { navigator?: { hardwareConcurrency?: number } }).navigator?.hardwareConcurrency;
+  const n = os?.availableParallelism?.() ?? browser ?? 1;
   return Math.max(1, Math.min(MAX_THREADS, n));
 }
 
@@ -58,7 +62,7 @@ function envThreads(): number | undefined {
 
 let threads = envThreads() ?? machineThreads();
 
-/** The number of threads the native kernel runs a call on (the calling thread included). */
+/** The number of threads the native kernel (or the browser's threaded WebAssembly kernel) runs a call on. */
 export function getThreads(): number {
   return backend ? backend.get() : threads;
 }

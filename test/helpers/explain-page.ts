@@ -128,7 +128,8 @@ export async function startSession(): Promise<ExplainSession> {
       });
       page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
       page.on('request', (r) => {
-        if (!r.url().startsWith(url) && !r.url().startsWith('data:')) {
+        // blob: of the server's origin: the WebAssembly kernel's workers, made from the library's own source
+        if (!r.url().startsWith(url) && !r.url().startsWith('data:') && !r.url().startsWith(`blob:${url}`)) {
           problems.push(`request outside the server: ${r.url()}`);
         }
       });

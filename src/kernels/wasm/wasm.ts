@@ -12,30 +12,11 @@
 import type { FloatArray } from '../../dtype.js';
 import { EXACT_BELOW, float32Scratch, readF32, sinkF32 } from '../f32.js';
 import { gatedRecurrence, gatedRecurrenceBackward } from '../gated.js';
-import type { Kernel, RecurrenceArgs, RecurrenceBackwardArgs } from '../kernel.js';
+import type { Kernel, LayersArgs, RecurrenceArgs, RecurrenceBackwardArgs } from '../kernel.js';
 import { referenceKernel } from '../reference.js';
 import { WASM_KERNEL_BASE64 } from './binary.js';
-
-interface WasmExports {
-  memory: WebAssembly.Memory;
-  __heap_base: WebAssembly.Global;
-  panel_width(): number;
-  // biome-ignore format: one line per C signature
-  linear(y: number, x: number, w: number, b1: number, b2: number, M: number, C: number, O: number, Bp: number): void;
-  // biome-ignore format: one line per C signature
-  recurrence(out: number, hN: number, pre: number, whh: number, h0: number, L: number, N: number, H: number, outStride: number, outOffset: number, relu: number, reverse: number, lengths: number, Bp: number, buf: number): void;
-  // biome-ignore format: one line per C signature
-  linear_backward(dx: number, dw: number, db1: number, db2: number, dy: number, x: number, w: number, M: number, C: number, O: number, Bp: number, work: number, acc: number, bsum: number): void;
-  // biome-ignore format: one line per C signature
-  recurrence_backward(dpre: number, dh0: number, dwhh: number, dout: number, dhN: number, out: number, h0: number, whh: number, L: number, N: number, H: number, outStride: number, outOffset: number, relu: number, reverse: number, lengths: number, Z: number, Bp: number, dh: number, zero: number, work: number, acc: number): void;
-  gated_work_bytes(backward: number, lstm: number, L: number, N: number, H: number, P: number): number;
-  // biome-ignore format: one line per C signature
-  gated_recurrence(out: number, hN: number, cN: number, pre: number, whh: number, h0: number, c0: number, whr: number, bhh: number, tape: number, L: number, N: number, H: number, P: number, outStride: number, outOffset: number, lstm: number, reverse: number, lengths: number, work: number): void;
-  // biome-ignore format: one line per C signature
-  gated_recurrence_backward(dpre: number, dh0: number, dc0: number, dwhh: number, dwhr: number, dbhh: number, dout: number, dhN: number, dcN: number, out: number, h0: number, c0: number, whh: number, whr: number, tape: number, L: number, N: number, H: number, P: number, outStride: number, outOffset: number, lstm: number, reverse: number, lengths: number, work: number): void;
-  grad_weight_floats(O: number, C: number): number;
-  grad_weight_doubles(O: number, C: number): number;
-}
+import { wasmLayers } from './layers.js';
+import { Layout, type WasmExports } from './memory.js';
 
 /** Why the WebAssembly kernel is not in use, or null when it is. */
 export let wasmUnavailable: string | null = null;
@@ -48,39 +29,6 @@ function instantiate(): WasmExports | null {
   } catch (e) {
     wasmUnavailable = `WebAssembly SIMD is unavailable (${(e as Error).message})`;
     return null;
-  }
-}
-
-/** Byte offsets in the module's memory for one call's arrays, laid out from __heap_base, 64-byte aligned. */
-class Layout {
-  private end: number;
-  constructor(private readonly w: WasmExports) {
-    this.end = Number(w.__heap_base.value);
-  }
-  take(bytes: number): number {
-    const at = Math.ceil(this.end / 64) * 64;
-    this.end = at + bytes;
-    return at;
-  }
-  /** Grows the memory to hold everything taken; views made before this may be detached. */
-  commit(): void {
-    const have = this.w.memory.buffer.byteLength;
-    if (this.end > have) this.w.memory.grow(Math.ceil((this.end - have) / 65536));
-  }
-  f32(at: number, length: number): Float32Array {
-    return new Float32Array(this.w.memory.buffer, at, length);
-  }
-  /** Takes room for `a` (none when null: address 0) to be copied in with `put` once committed. */
-  array(a: FloatArray | null, length: number): number {
-    return a ? this.take(4 * length) : 0;
-  }
-  /** Copies a (float32) array in at `at`. */
-  put(at: number, a: FloatArray | null, length: number): void {
-    if (a) this.f32(at, length).set(a.subarray(0, length));
-  }
-  /** Copies `length` floats at `at` back out into `a`. */
-  get(at: number, a: FloatArray | null, length: number): void {
-    if (a) a.set(this.f32(at, length));
   }
 }
 
@@ -243,6 +191,9 @@ export function createWasmKernel(w: WasmExports, options: WasmKernelOptions = {}
       w.linear(py, px, pw, pb1, pb2, M, C, O, bp);
       y.set(m.f32(py, M * O));
     },
+
+    // the threaded build's layer wavefront (./layers.ts); the one-thread build has none
+    ...(w.layers ? { layers: (a: LayersArgs) => wasmLayers(w, a, exactBelow) } : {}),
 
     recurrence(a: RecurrenceArgs) {
       if (a.mode === 'LSTM' || a.mode === 'GRU') {

@@ -1,0 +1,161 @@
+/**
+ * The browser benchmark (`npm run bench -- --browser [--configs BCE] [--cells rnn,lstm,gru]`): stacked-rnn against
+ * onnxruntime-web's wasm backend in Chromium, on the same weights and input (bench/torch_peer.py, with the ONNX
+ * graph PyTorch exports), in one run. The library is bundled as a user bundles it (esbuild, browser platform:
+ * bench/browser-page.ts); the page is served cross-origin isolated (Cross-Origin-Opener-Policy: same-origin,
+ * Cross-Origin-Embedder-Policy: require-corp), and once more without, for the one-thread kernel a page that is not
+ * isolated runs. Columns: ours at 1 and 2 threads, ours not isolated, onnxruntime-web at 1 and 2 threads (each
+ * thread count its own page load: onnxruntime-web sets its threads once per page). Prints the table (median ms,
+ * ort-web's best / ours' best: above 1 means we are faster, error against PyTorch float64) and writes it with the
+ * raw numbers to bench/results/browser-*.json.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { extname, join, normalize } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { build } from 'esbuild';
+import { chromium } from 'playwright-core';
+import type { PageResult } from './browser-page.js';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const PYTHON = '/usr/bin/python3';
+const CHROMIUM = '/usr/bin/chromium';
+const CONFIGS: Record<string, { L: number; N: number; I: number; H: number; K: number }> = {
+  B: { L: 100, N: 1, I: 32, H: 64, K: 2 },
+  C: { L: 256, N: 32, I: 128, H: 256, K: 3 },
+  E: { L: 2048, N: 8, I: 64, H: 128, K: 2 },
+};
+
+function flag(name: string, fallback: string): string {
+  const i = process.argv.indexOf(name);
+  return i >= 0 ? (process.argv[i + 1] ?? fallback) : fallback;
+}
+
+const configs = flag('--configs', 'BCE').split('');
+const cells = flag('--cells', 'rnn,lstm,gru').split(',');
+const ORT_DIST = join(ROOT, 'bench/node_modules/onnxruntime-web/dist');
+if (!existsSync(ORT_DIST)) throw new Error('onnxruntime-web is not installed: run `npm run bench -- --browser`');
+
+const dir = mkdtempSync(join(tmpdir(), 'stacked-rnn-browser-'));
+const cases = [];
+for (const cell of cells) {
+  for (const config of configs) {
+    const c = CONFIGS[config];
+    if (!c) throw new Error(`unknown configuration '${config}': choose from ${Object.keys(CONFIGS).join('')}`);
+    const id = `${cell}-${config}`;
+    mkdirSync(join(dir, 'data', id), { recursive: true });
+    const args = [join(ROOT, 'bench/torch_peer.py'), join(dir, 'data', id), ...[c.L, c.N, c.I, c.H, c.K].map(String)];
+    const r = spawnSync(PYTHON, [...args, '--cell', cell, '--onnx'], { encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`torch_peer.py ${id} failed:\n${r.stderr}`);
+    cases.push({ id, cell, config, ...c });
+  }
+}
+writeFileSync(join(dir, 'data/manifest.json'), JSON.stringify(cases));
+await build({
+  entryPoints: [join(ROOT, 'bench/browser-page.ts')],
+  outfile: join(dir, 'page.js'),
+  bundle: true,
+  platform: 'browser',
+  format: 'esm',
+  logLevel: 'warning',
+});
+writeFileSync(
+  join(dir, 'index.html'),
+  '<!doctype html><meta charset="utf-8"><script type="module" src="page.js"></script>',
+);
+
+const TYPES: Record<string, string> = {
+  '.html': 'text/html',
+  '.js': 'text/javascript',
+  '.mjs': 'text/javascript',
+  '.wasm': 'application/wasm',
+  '.json': 'application/json',
+};
+// /iso/... cross-origin isolated, /plain/... not; /ort/... onnxruntime-web's files
+const server = createServer((req, res) => {
+  const path = normalize(decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname));
+  const [, top = '', ...rest] = path.split('/');
+  const file =
+    top === 'ort' ? join(ORT_DIST, ...rest) : rest.join('') === '' ? join(dir, 'index.html') : join(dir, ...rest);
+  if (!file.startsWith(dir) && !file.startsWith(ORT_DIST)) return void res.writeHead(404).end();
+  const isolated = top === 'iso' || top === 'ort';
+  try {
+    const body = readFileSync(file);
+    res.writeHead(200, {
+      'Content-Type': TYPES[extname(file)] ?? 'application/octet-stream',
+      ...(isolated
+        ? { 'Cross-Origin-Opener-Policy': 'same-origin', 'Cross-Origin-Embedder-Policy': 'require-corp' }
+        : {}),
+    });
+    res.end(body);
+  } catch {
+    res.writeHead(404).end();
+  }
+});
+await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
+const origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+
+const browser = await chromium.launch({
+  executablePath: CHROMIUM,
+  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
+});
+const runs: { label: string; path: string }[] = [
+  { label: 'ours 1 thread', path: '/iso/?who=ours&threads=1' },
+  { label: 'ours 2 threads', path: '/iso/?who=ours&threads=2' },
+  { label: 'ours not isolated', path: '/plain/?who=ours&threads=2' },
+  { label: 'ort-web 1 thread', path: '/iso/?who=ort&threads=1' },
+  { label: 'ort-web 2 threads', path: '/iso/?who=ort&threads=2' },
+];
+const results: { label: string; result: PageResult }[] = [];
+try {
+  for (const run of runs) {
+    const page = await browser.newPage();
+    page.on('pageerror', (e) => console.error(`${run.label}: ${e.message}`));
+    await page.goto(`${origin}${run.path}`);
+    await page.waitForFunction(() => (globalThis as { bench?: { done: boolean } }).bench?.done, null, {
+      timeout: 20 * 60_000,
+      polling: 500,
+    });
+    const got = (await page.evaluate(() => (globalThis as { bench?: unknown }).bench)) as {
+      result?: PageResult;
+      error?: string;
+    };
+    await page.close();
+    if (!got.result) throw new Error(`${run.label}: ${got.error}`);
+    console.error(`${run.label}: ${got.result.kernel}, ${got.result.threads} running, isolated ${got.result.isolated}`);
+    results.push({ label: run.label, result: got.result });
+  }
+} finally {
+  await browser.close();
+  server.close();
+}
+
+const version = browser.version();
+const ms = (label: string, id: string) => results.find((r) => r.label === label)?.result.cases.find((c) => c.id === id);
+const lines = [
+  `Chromium ${version}, ${new Date().toISOString().slice(0, 10)}; median ms; ratio: onnxruntime-web's best / ours' best (above 1: we are faster)`,
+  '',
+  `| case | ${runs.map((r) => r.label).join(' | ')} | ratio | error ours | error ort |`,
+  `|---|${runs.map(() => '---:').join('|')}|---:|---:|---:|`,
+];
+for (const c of cases) {
+  const t = runs.map((r) => ms(r.label, c.id)?.ms ?? Number.NaN);
+  const [o1, o2, , r1, r2] = t as [number, number, number, number, number];
+  const ratio = Math.min(r1, r2) / Math.min(o1, o2);
+  const err = (label: string) => (ms(label, c.id)?.error ?? Number.NaN).toExponential(1);
+  const shown = t.map((v) => (v < 10 ? v.toFixed(2) : v.toFixed(0)));
+  lines.push(
+    `| ${c.cell.toUpperCase()} ${c.config} | ${shown.join(' | ')} | ${ratio.toFixed(2)} | ${err('ours 2 threads')} | ${err('ort-web 2 threads')} |`,
+  );
+}
+console.log(lines.join('\n'));
+const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+mkdirSync(join(ROOT, 'bench/results'), { recursive: true });
+writeFileSync(
+  join(ROOT, `bench/results/browser-${stamp}.json`),
+  JSON.stringify({ version, table: lines, results }, null, 2),
+);
+rmSync(dir, { recursive: true, force: true });

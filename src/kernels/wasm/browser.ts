@@ -1,0 +1,29 @@
+/**
+ * The threaded WebAssembly kernel as the browser's default: in a page that is cross-origin isolated (served with
+ * `Cross-Origin-Opener-Policy: same-origin` and `Cross-Origin-Embedder-Policy: require-corp`, so that
+ * SharedArrayBuffer exists), a pool of getThreads() threads (navigator.hardwareConcurrency unless setThreads says
+ * otherwise), bound to setThreads. Elsewhere null: a page that is not isolated runs the one-thread kernel
+ * (./wasm.ts), and Node.js keeps the native kernel (the threaded one is there for tests: ./pool.ts).
+ */
+import type { Kernel } from '../kernel.js';
+import { bindThreads, getThreads } from '../threads.js';
+import { createWasmThreadsKernel, type WasmPool } from './pool.js';
+import { workersAvailable } from './workers.js';
+
+/** The browser's pool, when the threaded kernel is in use (for the tests and the benchmark to await its workers). */
+export let browserPool: WasmPool | null = null;
+
+function start(): Kernel | null {
+  if ((globalThis as { process?: unknown }).process !== undefined || !workersAvailable()) return null;
+  try {
+    const { kernel, pool } = createWasmThreadsKernel(getThreads());
+    bindThreads({ get: () => pool.threads(), set: (n) => pool.setThreads(n) }, false);
+    browserPool = pool;
+    return kernel;
+  } catch {
+    return null; // no shared memory after all (an embedder's policy): the one-thread kernel
+  }
+}
+
+/** The threaded WebAssembly kernel of a cross-origin isolated page, or null. */
+export const browserThreadsKernel: Kernel | null = start();
