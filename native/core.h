@@ -167,12 +167,13 @@ static inline int tile_rows(int left) {
 // soon as its sums are done, while it is still in L1. Rows go in blocks of MC so a block of A stays in L2 while
 // the panels go by, and each panel is reused by every row of the block.
 //
-// Where the panels are too many to stay in L2 from one call to the next (a recurrence's W_hh past PF_FLOATS, read
-// again every step; a large input projection), the first tile of each panel would wait for it from L3 or memory
-// while the others find it in L2: so the tiles of each panel prefetch the next one, a slice each, spread over
-// their terms. The loads are the same, only earlier: no float changes. Measured on one core at H = 2048 (W_hh 16
-// MB): the recurrence 4% faster, the input projection 3%. At 4 MB it was 3% slower, so it starts above that.
+// Where the panels are too many to stay in L2 (past PF_FLOATS: an input projection at H = 2048), the first tile of
+// each panel would wait for it from L3 or memory while the others find it in L2: so the tiles of a row block
+// prefetch the next panel, a slice each, spread over their terms. The loads are the same, only earlier: no float
+// changes. Only for row blocks of PF_TILES tiles or more, whose slices are small: the projection at H = 2048 was
+// 1% to 7% faster on 2 threads; the recurrence's steps (3 to 6 tiles a block) 1% to 7% slower.
 #define PF_FLOATS (1 << 21)
+#define PF_TILES 8
 template <class Epi>
 static void for_tiles(const float* A, size_t lda, const float* Bp, int K, int m0, int m1, int p0, int p1, Epi&& epi) {
   const size_t ps = (size_t)K * NR;
@@ -185,8 +186,10 @@ static void for_tiles(const float* A, size_t lda, const float* Bp, int K, int m0
     for (int p = p0; p < p1;) {
       const int step = tile_panels(R0, p1 - p);
       const float* next = Bp + (size_t)(p + step) * ps;  // the next step's panels: (step x K x NR), 16 floats a line
-      const int lines = fetch && p + step < p1 ? (int)((p1 - p - step < step ? p1 - p - step : step) * ps / 16) : 0;
       const int tiles = (me - mb + MR - 1) / MR;  // tile_rows makes as many tiles as MR rows each would
+      const int lines = fetch && tiles >= PF_TILES && p + step < p1
+                            ? (int)((p1 - p - step < step ? p1 - p - step : step) * ps / 16)
+                            : 0;
       for (int m = mb, R, i = 0; m < me; m += R, i++) {
         R = tile_rows(me - m);
         const int l0 = (int)((int64_t)lines * i / tiles), l1 = (int)((int64_t)lines * (i + 1) / tiles);
