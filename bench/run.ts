@@ -3,7 +3,7 @@
  * configurations, in one run, on the same weights and input, each contender in its own process.
  *
  *   npm run bench -- --browser [--configs BCE] [--cells rnn,lstm,gru]    in Chromium, against onnxruntime-web
- *   npm run bench [-- --cell rnn|lstm|gru] [--configs ABCDE] [--train CD] [--sweep] [--kernels native,wasm] [--threads 1,2,4]
+ *   npm run bench [-- --cell rnn|lstm|gru] [--configs ABCDE] [--train CD] [--sweep] [--scaling] [--kernels native,wasm] [--threads 1,2,4]
  *   node --import tsx bench/run.ts ...    the same without installing the peers first
  *
  * --cell picks the network: nn.RNN (tanh, the default), nn.LSTM or nn.GRU, the same cell on every contender.
@@ -20,8 +20,13 @@
  * resolves from there: onnxruntime-node (the graph PyTorch exports: ONNX RNN, LSTM or GRU ops), and tfjs
  * (@tensorflow/tfjs with @tensorflow/tfjs-backend-wasm, bench/tfjs-peer.ts; the RNN only). `npm run lint --prefix bench` type-checks this directory against them. Prints one table of
  * median times, ratios (PyTorch time / ours: above 1 means we are faster), output error against PyTorch float64
- * and peak memory, and writes it with the raw numbers to bench/results/. With --sweep, also times a one-layer
+ * and peak memory, and writes it with the raw numbers to bench/results/. With --scaling, also times a one-layer
  * network around configuration C while L, N or H doubles, and draws docs/performance-scaling.svg.
+ *
+ * --sweep times the forward at every size of bench/sweep.ts (issue 17: H from 64 to 2048, a wide input, a long
+ * sequence, a large batch, a deep stack; the LSTM and GRU at H 1024 and 2048) against PyTorch at its best of 1 and
+ * 2 threads, with each of --kernels' GFLOP/s; without --configs it runs only the sweep. --sizes H2048,LSTM-H1024
+ * runs only the sizes named.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -31,6 +36,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { handoffNs } from './handoff.js';
 import { type Series, scalingSvg } from './plot.js';
+import { SWEEP, type SweepRow, sweepFlops, sweepTable } from './sweep.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const PYTHON = '/usr/bin/python3';
@@ -70,10 +76,13 @@ function flag(name: string, fallback: string): string {
 
 const cell = flag('--cell', 'rnn');
 if (!['rnn', 'lstm', 'gru'].includes(cell)) throw new Error(`unknown cell '${cell}': choose rnn, lstm or gru`);
-const configs = flag('--configs', 'ABCDE').split('');
+const sizeSweep = process.argv.includes('--sweep');
+const configs = flag('--configs', sizeSweep ? '' : 'ABCDE')
+  .split('')
+  .filter((c) => c !== '');
 const trainOn = new Set(flag('--train', 'CD').split(''));
 const kernels = flag('--kernels', 'native,wasm').split(',');
-const sweep = process.argv.includes('--sweep');
+const sweep = process.argv.includes('--scaling');
 const threadCounts: (number | undefined)[] = flag('--threads', '')
   .split(',')
   .filter((t) => t !== '')
@@ -251,7 +260,7 @@ const machine = `${cpus()[0]?.model ?? 'unknown CPU'}, ${cpus().length} cores, N
 const handoffs = rows.map((r) => `${r.config.split(' ')[0]} ${r.handoffNs?.map((n) => n.toFixed(0)).join('/')}`);
 const cellName = { rnn: 'nn.RNN (tanh)', lstm: 'nn.LSTM', gru: 'nn.GRU' }[cell];
 const text = `Cell: ${cellName}.\n\n${table(rows, peers)}\n\nMedian ms per call; ratios are the peer's time over stacked-rnn's (above 1: stacked-rnn is faster). Error: max |output - PyTorch float64| / max(1, max |PyTorch float64|). Core-to-core round trip before/after each configuration (bench/handoff.ts; the host moves it, and the native layer pipeline with it): ${handoffs.join(', ')} ns. ${machine}, ${stamp}.`;
-console.log(text);
+if (rows.length > 0) console.log(text);
 mkdirSync(join(ROOT, 'bench', 'results'), { recursive: true });
 const results: Record<string, unknown> = { machine, stamp, cell, kernels, rows };
 
@@ -277,8 +286,60 @@ if (sweep) {
   console.log(`\nwrote docs/${svg}`);
 }
 
+/** One size of the sweep: PyTorch at 1 and 2 threads (each run makes the same weights and input), then ours. */
+function runSweepSize(size: (typeof SWEEP)[number]): SweepRow {
+  const dir = mkdtempSync(join(tmpdir(), `stacked-rnn-sweep-${size.name}-`));
+  try {
+    const sizes = [size.L, size.N, size.I, size.H, size.K].map(String);
+    const torch = [1, 2].map((t) =>
+      json(PYTHON, ['bench/torch_peer.py', dir, ...sizes, '--cell', size.cell, '--threads', String(t)]),
+    );
+    const ours = kernels.map((k) =>
+      json(process.execPath, [
+        '--import',
+        'tsx',
+        'bench/contender.ts',
+        dir,
+        'stacked-rnn',
+        k,
+        ...sizes,
+        '--cell',
+        size.cell,
+      ]),
+    );
+    return {
+      ...size,
+      torchMs: torch.map((r) => num(r.forward_ms)) as [number, number],
+      oursMs: ours.map((r) => num(r.forward_ms)),
+      error: [num(ours[0]?.error), num(torch[0]?.error)],
+    };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+if (sizeSweep) {
+  const swept: SweepRow[] = [];
+  const named = flag('--sizes', '')
+    .split(',')
+    .filter((n) => n !== '');
+  for (const n of named) {
+    if (!SWEEP.some((s) => s.name === n))
+      throw new Error(`unknown size '${n}': choose from ${SWEEP.map((s) => s.name)}`);
+  }
+  for (const size of SWEEP.filter((s) => named.length === 0 || named.includes(s.name))) {
+    process.stderr.write(`sweep ${size.name} ...\n`);
+    swept.push(runSweepSize(size));
+  }
+  results.sizeSweep = swept.map((r) => ({ ...r, gflop: sweepFlops(r) / 1e9 }));
+  const text = `${sweepTable(swept, kernels)}\n\n${machine}, ${stamp}.`;
+  console.log(`\n${text}`);
+  writeFileSync(join(ROOT, 'bench', 'results', 'latest-sweep.md'), `${text}\n`);
+}
+
 // results/<stamp>.json always; latest.md for the RNN (as before), latest-lstm.md and latest-gru.md for the others
 const latest = cell === 'rnn' ? 'latest.md' : `latest-${cell}.md`;
 writeFileSync(join(ROOT, 'bench', 'results', `${stamp}.json`), `${JSON.stringify(results, null, 2)}\n`);
-writeFileSync(join(ROOT, 'bench', 'results', latest), `${text}\n`);
-console.log(`\nwrote bench/results/${stamp}.json and bench/results/${latest}`);
+if (rows.length > 0) writeFileSync(join(ROOT, 'bench', 'results', latest), `${text}\n`);
+const wrote = [`${stamp}.json`, ...(rows.length > 0 ? [latest] : []), ...(sizeSweep ? ['latest-sweep.md'] : [])];
+console.log(`\nwrote ${wrote.map((f) => `bench/results/${f}`).join(', ')}`);

@@ -8,7 +8,8 @@
 // - The input projection (and dx in the backward) hands out blocks of 96 rows from a shared counter.
 // - The recurrence (forward and backward) splits the batch into blocks of rows, each run through every step by a
 //   team of threads that share each step's output panels (`recurrence_split`): with enough rows every team is
-//   one thread (rows are independent sequences: nothing crosses between the cores from one step to the next);
+//   one thread (rows are independent sequences: nothing crosses between the cores from one step to the next),
+//   unless W_hh is larger than the L3 (TEAM_WEIGHTS);
 //   with few rows one team of every thread shares each step (a column split), a step starting once every panel
 //   of the step before is done, since step t+1 needs all of h_t; in between, both.
 // - A unidirectional stack whose steps are too small to split (`layers`) runs as a wavefront: layer k on one
@@ -110,17 +111,29 @@ constexpr int BLOCK_ROWS = MR;
 // between its cores and its rows of h handed over.
 constexpr double TEAM_WORK = 1 << 16;
 
+// Weights a step reads (floats: rowWork, a row's multiply-adds) from which the largest team is preferred to blocks
+// of rows: past the whole shared L3 (32 MB here), where every step reads W_hh from memory. A block of rows reads
+// all of W_hh every step, so with a block on each core memory gives W_hh once per core and step; a team's members
+// read only their home panels (W_hh / team), for all the rows, at the price of a meeting per step. Measured on 2
+// cores, the LSTM and GRU at H = 2048 (64 and 48 MB): the forward 4% to 14% faster (the GRU once 42%), the
+// backward -3% to +6%. Below it the meetings cost more than they save: the RNN at H = 2048 (16 MB, in L3) was 10%
+// faster on a quiet machine but 7% to 60% slower on a loaded one, where a member that loses its core holds up
+// every step; at H = 512 and 1024 (N = 128 and 32) 30% and 10% slower.
+constexpr double TEAM_WEIGHTS = 1 << 23;
+
 // The split of a time loop of N rows on T threads, a step costing rowWork multiply-adds a row in `parts` parts
 // that a team can share: none below 2^19 multiply-adds a step (step_shared); else the most threads that blocks of
-// at least BLOCK_ROWS rows and teams whose members keep teamWork a step allow, and of those the smallest teams.
+// at least BLOCK_ROWS rows and teams whose members keep teamWork a step allow, and of those the smallest teams
+// (the largest past TEAM_WEIGHTS).
 inline Split split_steps(int N, double rowWork, int parts, int T, double teamWork) {
   if (T < 2 || N <= 0 || parts <= 0 || (double)N * rowWork < (1 << 19)) return {1, 1, 1};
   const int most = N / BLOCK_ROWS < 1 ? 1 : N / BLOCK_ROWS;
+  const bool huge = rowWork >= TEAM_WEIGHTS;
   Split best{1, 1, 1};
   for (int team = 1; team <= parts && team <= T; team++) {
     const int blocks = most < T / team ? most : T / team;
     if (team > 1 && (double)N / blocks * rowWork / team < teamWork) continue;
-    if (blocks * team > best.threads) best = {blocks * team, blocks, team};
+    if (blocks * team > best.threads || (huge && blocks * team == best.threads)) best = {blocks * team, blocks, team};
   }
   return best;
 }

@@ -361,7 +361,8 @@ for (const { name: kernelName, kernel, counts } of fast) {
 /**
  * Shapes the native kernel shares between its threads (native/gated_jobs.h's gated_split): by blocks of rows (a
  * step of at least 2^19 multiply-adds, a block at least one tile of rows), by the parts of each step (each member
- * of a team keeping 2^19 multiply-adds a step), or both. `split` is how two threads share it.
+ * of a team keeping 2^19 multiply-adds a step), or both; past 2^23 floats of W_hh (native/jobs.h's TEAM_WEIGHTS),
+ * by a team of every thread even where the rows would make a block for each. `split` is how two threads share it.
  */
 const SHARED: (Shape & { mode: Mode; split: 'rows' | 'columns' })[] = [
   { mode: 'LSTM', L: 5, N: 32, H: 64, D: 1, reverse: false, lengths: true, split: 'rows' },
@@ -371,6 +372,8 @@ const SHARED: (Shape & { mode: Mode; split: 'rows' | 'columns' })[] = [
   { mode: 'LSTM', L: 3, N: 4, H: 360, P: 300, D: 1, reverse: true, lengths: false, split: 'columns' },
   { mode: 'GRU', L: 5, N: 50, H: 60, D: 2, reverse: true, lengths: true, split: 'rows' },
   { mode: 'GRU', L: 3, N: 3, H: 500, D: 1, reverse: false, lengths: true, split: 'columns' },
+  // W_hh of 4 x 1536 x 1536 floats (36 MB) and 12 rows, two blocks' worth
+  { mode: 'LSTM', L: 2, N: 12, H: 1536, D: 1, reverse: false, lengths: true, split: 'columns' },
 ];
 
 describe('the fused native LSTM and GRU give the bits of one thread at 2, 3, 4 and 8 threads', {
