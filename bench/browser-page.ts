@@ -24,6 +24,9 @@ interface Case {
 export interface CaseResult {
   id: string;
   threads: number;
+  /** when the case's timing began and ended (ms since 1970, for bench/browser.ts's load samples) */
+  from: number;
+  to: number;
   ms: number;
   reps: number;
   /** max|out - PyTorch float64| / max(1, max|PyTorch float64|) */
@@ -166,10 +169,12 @@ async function main(): Promise<void> {
   for (const c of cases) {
     const x = new Float32Array(await bytes(`data/${c.id}/x.bin`));
     const out64 = new Float64Array(await bytes(`data/${c.id}/out64.bin`));
+    const from = performance.timeOrigin + performance.now();
     const [timed, out] = ort ? await ortRun(ort, c, x) : await ours(c, x, counts);
+    const to = performance.timeOrigin + performance.now();
     const error = scaledError(out, out64);
     for (const [i, [ms, reps]] of timed.entries())
-      result.cases.push({ id: c.id, threads: counts[i] ?? 1, ms, reps, error });
+      result.cases.push({ id: c.id, threads: counts[i] ?? 1, from, to, ms, reps, error });
   }
   state.bench = { done: true, result };
 }

@@ -148,34 +148,55 @@ const pages: { path: string; labels: [string, number][] }[] = [
   { path: '/iso/?who=ort&threads=2', labels: [['ort-web 2 threads', 2]] },
 ];
 const runs = pages.flatMap((p) => p.labels.map(([label, threads]) => ({ label, threads, path: p.path })));
-const results: { path: string; result: PageResult; othersCores: number | null }[] = [];
+/** A sample of cpuNow(), at `at` ms since 1970. */
+type Sample = { at: number; cpu: NonNullable<ReturnType<typeof cpuNow>> };
+/** The cores other processes took between two samples: the machine's busy time less that of our processes alive
+ * at the second (one that exits meanwhile, such as the last page's renderer shutting down, counts as others': it
+ * takes little). */
+function othersCores(a: Sample, b: Sample): number {
+  let ours = 0;
+  for (const [pid, ms] of b.cpu.ours) ours += ms - (a.cpu.ours.get(pid) ?? 0);
+  return Math.max(0, (b.cpu.busy - a.cpu.busy - ours) / (b.at - a.at));
+}
+/** Of the samples, the last at or before `from` and the first at or after `to` (the nearest ones otherwise). */
+function around(samples: Sample[], from: number, to: number): [Sample, Sample] | null {
+  const before = samples.filter((s) => s.at <= from).at(-1) ?? samples[0];
+  const after = samples.find((s) => s.at >= to) ?? samples.at(-1);
+  return before && after && after.at > before.at ? [before, after] : null;
+}
+const results: { path: string; result: PageResult; othersCores: number | null; samples: Sample[] }[] = [];
 try {
   for (const run of pages) {
     const page = await browser.newPage();
     page.on('pageerror', (e) => console.error(`${run.path}: ${e.message}`));
-    const [t0, cpu0] = [performance.now(), cpuNow()];
+    // the machine's load, sampled 4 times a second while the page runs
+    const samples: Sample[] = [];
+    const sample = () => {
+      const cpu = cpuNow();
+      if (cpu) samples.push({ at: Date.now(), cpu });
+    };
+    sample();
+    const sampler = setInterval(sample, 250);
     await page.goto(`${origin}${run.path}`);
     await page.waitForFunction(() => (globalThis as { bench?: { done: boolean } }).bench?.done, null, {
       timeout: 20 * 60_000,
       polling: 500,
     });
-    const [t1, cpu1] = [performance.now(), cpuNow()];
+    clearInterval(sampler);
+    sample();
     const got = (await page.evaluate(() => (globalThis as { bench?: unknown }).bench)) as {
       result?: PageResult;
       error?: string;
     };
     await page.close();
     if (!got.result) throw new Error(`${run.path}: ${got.error}`);
-    // ours: what each of our processes alive at the end took since the start (one that exits meanwhile, such as
-    // the last page's renderer shutting down, counts as others': it takes little)
-    let ours = 0;
-    for (const [pid, ms] of cpu1?.ours ?? []) ours += ms - (cpu0?.ours.get(pid) ?? 0);
-    const others = cpu0 && cpu1 ? (cpu1.busy - cpu0.busy - ours) / (t1 - t0) : null;
+    const whole = around(samples, 0, Number.POSITIVE_INFINITY);
+    const others = whole ? othersCores(...whole) : null;
     console.error(
       `${run.path}: ${got.result.kernel}, ${got.result.threads} running, isolated ${got.result.isolated}` +
         (others === null ? '' : `, other processes took ${others.toFixed(2)} cores`),
     );
-    results.push({ path: run.path, result: got.result, othersCores: others === null ? null : Math.max(0, others) });
+    results.push({ path: run.path, result: got.result, othersCores: others, samples });
   }
 } finally {
   await browser.close();
@@ -191,8 +212,8 @@ const ms = (label: string, id: string) => {
 const lines = [
   `Chromium ${version}, ${new Date().toISOString().slice(0, 10)}; median ms; ratio: onnxruntime-web's best / ours' best (above 1: we are faster)`,
   '',
-  `| case | ${runs.map((r) => r.label).join(' | ')} | ratio | error ours | error ort |`,
-  `|---|${runs.map(() => '---:').join('|')}|---:|---:|---:|`,
+  `| case | ${runs.map((r) => r.label).join(' | ')} | ratio | error ours | error ort | others' cores |`,
+  `|---|${runs.map(() => '---:').join('|')}|---:|---:|---:|---:|`,
 ];
 for (const c of cases) {
   const t = runs.map((r) => ms(r.label, c.id)?.ms ?? Number.NaN);
@@ -200,17 +221,27 @@ for (const c of cases) {
   const ratio = Math.min(r1, r2) / Math.min(o1, o2);
   const err = (label: string) => (ms(label, c.id)?.error ?? Number.NaN).toExponential(1);
   const shown = t.map((v) => (v < 10 ? v.toFixed(2) : v.toFixed(0)));
+  // the cores other processes took while this case ran, page by page (ours 1 and 2, not isolated, ort 1, ort 2)
+  const load = results.map((r) => {
+    const at = r.result.cases.find((k) => k.id === c.id);
+    const span = at ? around(r.samples, at.from, at.to) : null;
+    return span ? othersCores(...span).toFixed(1) : '?';
+  });
   lines.push(
-    `| ${c.cell.toUpperCase()} ${c.config} | ${shown.join(' | ')} | ${ratio.toFixed(2)} | ${err('ours 2 threads')} | ${err('ort-web 2 threads')} |`,
+    `| ${c.cell.toUpperCase()} ${c.config} | ${shown.join(' | ')} | ${ratio.toFixed(2)} | ${err('ours 2 threads')} | ${err('ort-web 2 threads')} | ${load.join(' / ')} |`,
   );
 }
 const loads = results.map((r) => `${r.path} ${r.othersCores === null ? '?' : r.othersCores.toFixed(2)}`);
-lines.push('', `Cores other processes took during each page (of ${availableParallelism()}): ${loads.join('; ')}`);
+lines.push(
+  '',
+  `Others' cores: what other processes took of the ${availableParallelism()} while the case ran, in each page (ours 1 and 2 threads, ours not isolated, ort-web 1, ort-web 2; Linux).`,
+  `During each whole page: ${loads.join('; ')}`,
+);
 console.log(lines.join('\n'));
 const stamp = new Date().toISOString().replace(/[:.]/g, '-');
 mkdirSync(join(ROOT, 'bench/results'), { recursive: true });
 writeFileSync(
   join(ROOT, `bench/results/browser-${stamp}.json`),
-  JSON.stringify({ version, table: lines, results }, null, 2),
+  JSON.stringify({ version, table: lines, results: results.map(({ samples, ...r }) => r) }, null, 2),
 );
 rmSync(dir, { recursive: true, force: true });
