@@ -1,9 +1,11 @@
 /**
  * The browser benchmark's page (bundled by bench/browser.ts with esbuild for the browser, as a user bundles the
- * library): `?who=ours&threads=T` times stacked-rnn (the threaded WebAssembly kernel at T threads in a cross-origin
- * isolated page, the one-thread kernel otherwise), `?who=ort&threads=T` onnxruntime-web's wasm backend at T threads
- * (its own build, served from bench/node_modules under /ort/). Every case of /data/manifest.json runs on the
- * weights, input and float64 output that bench/torch_peer.py wrote; the results go to `window.bench`.
+ * library): `?who=ours&threads=1,2` times stacked-rnn (the threaded WebAssembly kernel in a cross-origin isolated
+ * page, the one-thread kernel otherwise) at each of those thread counts, taking turns call by call within each case
+ * so that whatever else the machine runs meanwhile slows every count alike; `?who=ort&threads=T` times
+ * onnxruntime-web's wasm backend at T threads (its own build, served from bench/node_modules under /ort/; it sets
+ * its threads once per page). Every case of /data/manifest.json runs on the weights, input and float64 output that
+ * bench/torch_peer.py wrote; the results go to `window.bench`.
  */
 import { GRU, getKernel, getThreads, LSTM, RNN, setThreads, Tensor } from '../src/index.js';
 import { browserPool } from '../src/kernels/wasm/browser.js';
@@ -21,6 +23,10 @@ interface Case {
 
 export interface CaseResult {
   id: string;
+  threads: number;
+  /** when the case's timing began and ended (ms since 1970, for bench/browser.ts's load samples) */
+  from: number;
+  to: number;
   ms: number;
   reps: number;
   /** max|out - PyTorch float64| / max(1, max|PyTorch float64|) */
@@ -29,6 +35,7 @@ export interface CaseResult {
 
 export interface PageResult {
   who: string;
+  /** the threads running (ours: at the largest count asked for) */
   threads: number;
   isolated: boolean;
   kernel: string;
@@ -53,6 +60,7 @@ interface Ort {
 const state = globalThis as { bench?: { done: boolean; result?: PageResult; error?: string } };
 const BUDGET_MS = 2000;
 const WARMUP_MS = 300;
+const TURN_MS = 25;
 
 async function bytes(path: string): Promise<ArrayBuffer> {
   const r = await fetch(path);
@@ -60,20 +68,38 @@ async function bytes(path: string): Promise<ArrayBuffer> {
   return r.arrayBuffer();
 }
 
-/** Median of repeated calls after a warm-up, as bench/contender.ts. */
-async function medianMs(fn: () => unknown): Promise<[number, number]> {
+/**
+ * Medians of repeated calls after a warm-up, as bench/contender.ts, one for each of `setups` (ours: a thread count
+ * to set), the setups taking turns of at least TURN_MS (a call at least), so that a short call still finds the
+ * pool's workers awake, as back-to-back calls do.
+ */
+async function medianMs(fn: () => unknown, setups: (() => void)[] = [() => {}]): Promise<[number, number][]> {
   const warm = performance.now();
-  do await fn();
-  while (performance.now() - warm < WARMUP_MS);
-  const times: number[] = [];
+  do
+    for (const setup of setups) {
+      setup();
+      await fn();
+    }
+  while (performance.now() - warm < WARMUP_MS * setups.length);
+  const times: number[][] = setups.map(() => []);
   const start = performance.now();
-  while (times.length < 200 && (times.length < 3 || performance.now() - start < BUDGET_MS)) {
-    const t0 = performance.now();
-    await fn();
-    times.push(performance.now() - t0);
+  const budget = BUDGET_MS * setups.length;
+  const enough = () => times.every((t) => t.length >= 200 || (t.length >= 3 && performance.now() - start > budget));
+  while (!enough()) {
+    for (const [i, setup] of setups.entries()) {
+      setup();
+      const turn = performance.now();
+      do {
+        const t0 = performance.now();
+        await fn();
+        times[i]?.push(performance.now() - t0);
+      } while (performance.now() - turn < TURN_MS);
+    }
   }
-  times.sort((a, b) => a - b);
-  return [times[Math.floor(times.length / 2)] as number, times.length];
+  return times.map((t) => {
+    t.sort((a, b) => a - b);
+    return [t[Math.floor(t.length / 2)] as number, t.length];
+  });
 }
 
 function scaledError(got: ArrayLike<number>, want: Float64Array): number {
@@ -86,7 +112,7 @@ function scaledError(got: ArrayLike<number>, want: Float64Array): number {
   return diff / scale;
 }
 
-async function ours(c: Case, x: Float32Array): Promise<[number, number, Float32Array]> {
+async function ours(c: Case, x: Float32Array, threads: number[]): Promise<[[number, number][], Float32Array]> {
   const names = JSON.parse(new TextDecoder().decode(await bytes(`data/${c.id}/weights.json`))) as [string, number[]][];
   const all = new Float32Array(await bytes(`data/${c.id}/weights.bin`));
   let at = 0;
@@ -100,24 +126,28 @@ async function ours(c: Case, x: Float32Array): Promise<[number, number, Float32A
   const rnn = new Cell({ inputSize: c.I, hiddenSize: c.H, numLayers: c.K });
   rnn.loadStateDict(sd);
   const input = new Tensor(x, [c.L, c.N, c.I]);
-  const [ms, reps] = await medianMs(() => rnn.forwardStates(input));
-  return [ms, reps, rnn.forwardStates(input)[0].data as Float32Array];
+  const timed = await medianMs(
+    () => rnn.forwardStates(input),
+    threads.map((t) => () => setThreads(t)),
+  );
+  return [timed, rnn.forwardStates(input)[0].data as Float32Array];
 }
 
-async function ortRun(ort: Ort, c: Case, x: Float32Array): Promise<[number, number, Float32Array]> {
+async function ortRun(ort: Ort, c: Case, x: Float32Array): Promise<[[number, number][], Float32Array]> {
   const session = await ort.InferenceSession.create(new Uint8Array(await bytes(`data/${c.id}/model.onnx`)), {
     executionProviders: ['wasm'],
   });
   const feeds = { x: new ort.Tensor('float32', x, [c.L, c.N, c.I]) };
   const first = session.outputNames[0] as string;
-  const [ms, reps] = await medianMs(() => session.run(feeds));
-  return [ms, reps, ((await session.run(feeds))[first] as { data: Float32Array }).data];
+  const timed = await medianMs(() => session.run(feeds));
+  return [timed, ((await session.run(feeds))[first] as { data: Float32Array }).data];
 }
 
 async function main(): Promise<void> {
   const params = new URLSearchParams(location.search);
   const who = params.get('who') ?? 'ours';
-  const threads = Number(params.get('threads') ?? '1');
+  const counts = (params.get('threads') ?? '1').split(',').map(Number);
+  const threads = Math.max(...counts);
   const cases = JSON.parse(new TextDecoder().decode(await bytes('data/manifest.json'))) as Case[];
   let ort: Ort | null = null;
   if (who === 'ort') {
@@ -139,8 +169,12 @@ async function main(): Promise<void> {
   for (const c of cases) {
     const x = new Float32Array(await bytes(`data/${c.id}/x.bin`));
     const out64 = new Float64Array(await bytes(`data/${c.id}/out64.bin`));
-    const [ms, reps, out] = ort ? await ortRun(ort, c, x) : await ours(c, x);
-    result.cases.push({ id: c.id, ms, reps, error: scaledError(out, out64) });
+    const from = performance.timeOrigin + performance.now();
+    const [timed, out] = ort ? await ortRun(ort, c, x) : await ours(c, x, counts);
+    const to = performance.timeOrigin + performance.now();
+    const error = scaledError(out, out64);
+    for (const [i, [ms, reps]] of timed.entries())
+      result.cases.push({ id: c.id, threads: counts[i] ?? 1, from, to, ms, reps, error });
   }
   state.bench = { done: true, result };
 }

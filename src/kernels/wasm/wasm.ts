@@ -79,8 +79,9 @@ export function createWasmKernel(w: WasmExports, options: WasmKernelOptions = {}
     const [pbhh, ptape, plen] = [m.array(bhh, G * H), m.array(tape, L * N * W), lengths ? m.take(4 * N) : 0];
     const work = m.take(w.gated_work_bytes(0, lstm ? 1 : 0, L, N, H, P));
     m.commit();
-    // the other direction's half of `out`, and the tape's padded rows, must survive the round trip
-    m.put(pout, out, outLength);
+    // the other direction's half of `out` (when there is one: the call writes every element of its own), and the
+    // tape's padded rows, must survive the round trip
+    if (a.outStride !== P) m.put(pout, out, outLength);
     m.put(ppre, pre, L * N * G * H);
     m.put(pwhh, whh, G * H * P);
     m.put(ph0, h0, N * P);
@@ -217,8 +218,8 @@ export function createWasmKernel(w: WasmExports, options: WasmKernelOptions = {}
       const plen = lengths ? m.take(4 * N) : 0;
       const [bp, buf] = [m.take(4 * panels(H) * H), m.take(8 * N * H)];
       m.commit();
-      // the other direction's half of `out` must survive the round trip
-      m.f32(pout, outLength).set(out.subarray(0, outLength));
+      // the other direction's half of `out` must survive the round trip; one direction alone writes all of it
+      if (a.outStride !== H) m.f32(pout, outLength).set(out.subarray(0, outLength));
       m.f32(ppre, L * N * H).set(pre.subarray(0, L * N * H));
       m.f32(pwhh, H * H).set(whh.subarray(0, H * H));
       m.f32(ph0, N * H).set(h0.subarray(0, N * H));
