@@ -13,6 +13,8 @@
 #include <mutex>
 #include <thread>
 
+#include "pool_call.h"
+
 namespace {
 
 inline void cpu_relax() { __builtin_ia32_pause(); }
@@ -36,7 +38,6 @@ struct Pool {
   std::condition_variable cv;
   std::mutex busy;  // one parallel call at a time; a concurrent caller (another worker_thread) runs alone
 };
-constexpr uint64_t CLOSED = 1 << 16;
 
 // never destroyed: glibc's condition-variable destructor would wait at exit for the sleeping workers
 Pool& pool = *new Pool;
@@ -82,14 +83,7 @@ void worker_main(int tid) {
   for (;;) {
     uint64_t w = wait_for_call(seen);
     seen = w >> 32;
-    // join while the call is still open and wants this thread; a newer call is seen by the next wait
-    while ((w >> 32) == seen && !(w & CLOSED) && tid < (int)(w >> 17 & 0x7fff)) {
-      if (pool.state.compare_exchange_weak(w, w + 1, std::memory_order_acq_rel)) {
-        pool.job(pool.ctx, tid, (int)(w >> 17 & 0x7fff));
-        pool.finished.fetch_add(1, std::memory_order_release);
-        break;
-      }
-    }
+    join_call(pool, w, seen, tid);
   }
 }
 

@@ -181,13 +181,13 @@ __attribute__((export_name("gated_work_bytes"))) int gated_work_bytes(int backwa
   return (int)w.at + 64;  // room to align the region's start
 }
 
-// src/kernels/kernel.ts's recurrence for the LSTM (lstm 1) and the GRU (native/gated.h), on this thread; null
-// pointers are absent arrays (cN, c0, whr, bhh, tape, lengths). work: gated_work_bytes(0, ...) bytes.
-__attribute__((export_name("gated_recurrence"))) void gated_recurrence(
-    float* out, float* hN, float* cN, const float* pre, const float* whh, const float* h0, const float* c0,
-    const float* whr, const float* bhh, float* tape, int L, int N, int H, int P, int outStride, int outOffset, int lstm,
-    int reverse, const int32_t* lengths, char* work) {
-  if (N == 0 || H == 0) return;
+// The fused forward of gated_recurrence's arguments over the work carved from `work`: W_hh (and W_hr) packed, c,
+// the projected state and hh set, ready to run on this thread (gated_recurrence) or on the pool
+// (wasm_threads.cc's pool_gated_recurrence).
+static GatedForward gated_forward(float* out, const float* pre, const float* whh, const float* h0, const float* c0,
+                                  const float* whr, const float* bhh, float* tape, int L, int N, int H, int P,
+                                  int outStride, int outOffset, int lstm, int reverse, const int32_t* lengths,
+                                  char* work) {
   const int G = lstm ? 4 : 3;
   Carve w{(size_t)work};
   const GatedForwardWork s(w, G, N, H, P);
@@ -201,10 +201,27 @@ __attribute__((export_name("gated_recurrence"))) void gated_recurrence(
   f.out = out + outOffset, f.outStride = (size_t)outStride, f.pre = pre, f.h0 = h0, f.bhh = lstm ? nullptr : bhh;
   f.tape = tape, f.Bp = s.Bp, f.Bpr = s.Bpr, f.hbuf[0] = s.hbuf, f.hbuf[1] = s.hbuf + (size_t)N * P;
   f.c = lstm ? s.c : nullptr, f.hh = s.hh;
-  f.run_all();
+  return f;
+}
+
+// A run forward's last state into h_N (N, P) and, for the LSTM, c_N (N, H) when not null.
+static void gated_forward_end(const GatedForward& f, float* hN, float* cN) {
   const float* last = f.last();
-  for (int i = 0; i < N * P; i++) hN[i] = last[i];
-  for (int i = 0; lstm && cN && i < N * H; i++) cN[i] = s.c[i];
+  for (int i = 0; i < f.N * f.P; i++) hN[i] = last[i];
+  for (int i = 0; f.c && cN && i < f.N * f.H; i++) cN[i] = f.c[i];
+}
+
+// src/kernels/kernel.ts's recurrence for the LSTM (lstm 1) and the GRU (native/gated.h), on this thread; null
+// pointers are absent arrays (cN, c0, whr, bhh, tape, lengths). work: gated_work_bytes(0, ...) bytes.
+__attribute__((export_name("gated_recurrence"))) void gated_recurrence(
+    float* out, float* hN, float* cN, const float* pre, const float* whh, const float* h0, const float* c0,
+    const float* whr, const float* bhh, float* tape, int L, int N, int H, int P, int outStride, int outOffset, int lstm,
+    int reverse, const int32_t* lengths, char* work) {
+  if (N == 0 || H == 0) return;
+  GatedForward f = gated_forward(out, pre, whh, h0, c0, whr, bhh, tape, L, N, H, P, outStride, outOffset, lstm,
+                                 reverse, lengths, work);
+  f.run_all();
+  gated_forward_end(f, hN, cN);
 }
 
 // Its backward (native/gated_backward.h), accumulating; null pointers are absent arrays (dc0, dwhr, dbhh, dout, dhN,

@@ -16,6 +16,8 @@
 #include <atomic>
 #include <cstdlib>
 
+#include "pool_call.h"
+
 namespace {
 
 inline void cpu_relax() {}  // WebAssembly has no pause instruction
@@ -36,7 +38,6 @@ struct Pool {
   Job job = nullptr;
   void* ctx = nullptr;
 };
-constexpr uint64_t CLOSED = 1 << 16;
 
 Pool pool;
 
@@ -128,13 +129,7 @@ __attribute__((export_name("worker_main"))) void worker_main(int tid) {
   for (;;) {
     uint64_t w = wait_for_call(seen);
     seen = w >> 32;
-    while ((w >> 32) == seen && !(w & CLOSED) && tid < (int)(w >> 17 & 0x7fff)) {
-      if (pool.state.compare_exchange_weak(w, w + 1, std::memory_order_acq_rel)) {
-        pool.job(pool.ctx, tid, (int)(w >> 17 & 0x7fff));
-        pool.finished.fetch_add(1, std::memory_order_release);
-        break;
-      }
-    }
+    join_call(pool, w, seen, tid);
   }
 }
 }

@@ -55,23 +55,10 @@ __attribute__((export_name("pool_gated_recurrence"))) int pool_gated_recurrence(
     const float* whr, const float* bhh, float* tape, int L, int N, int H, int P, int outStride, int outOffset, int lstm,
     int reverse, const int32_t* lengths, char* work) {
   if (N == 0 || H == 0) return 1;
-  const int G = lstm ? 4 : 3;
-  Carve w{(size_t)work};
-  const GatedForwardWork s(w, G, N, H, P);
-  pack_gated(s.Bp, whh, G, H, P);
-  if (s.Bpr) pack_panels(s.Bpr, whr, P, H);
-  for (int i = 0; lstm && i < N * H; i++) s.c[i] = c0 ? c0[i] : 0.0f;
-  for (int i = 0; s.Bpr && i < N * P; i++) s.hbuf[i] = h0[i];
-  for (int i = 0; s.hh && i < N * H; i++) s.hh[i] = 0.0f;
-  GatedForward f;
-  f.G = G, f.L = L, f.N = N, f.H = H, f.P = P, f.reverse = reverse, f.lengths = lengths;
-  f.out = out + outOffset, f.outStride = (size_t)outStride, f.pre = pre, f.h0 = h0, f.bhh = lstm ? nullptr : bhh;
-  f.tape = tape, f.Bp = s.Bp, f.Bpr = s.Bpr, f.hbuf[0] = s.hbuf, f.hbuf[1] = s.hbuf + (size_t)N * P;
-  f.c = lstm ? s.c : nullptr, f.hh = s.hh;
+  GatedForward f = gated_forward(out, pre, whh, h0, c0, whr, bhh, tape, L, N, H, P, outStride, outOffset, lstm,
+                                 reverse, lengths, work);
   if (!run_gated(f)) return 0;
-  const float* last = f.last();
-  for (int i = 0; i < N * P; i++) hN[i] = last[i];
-  for (int i = 0; lstm && cN && i < N * H; i++) cN[i] = s.c[i];
+  gated_forward_end(f, hN, cN);
   return 1;
 }
 
