@@ -9,6 +9,7 @@
  */
 import { GRU, getKernel, getThreads, LSTM, RNN, setThreads, Tensor } from '../src/index.js';
 import { browserPool } from '../src/kernels/wasm/browser.js';
+import { scaledError } from './error.js';
 
 interface Case {
   id: string;
@@ -100,16 +101,6 @@ async function medianMs(fn: () => unknown, setups: (() => void)[] = [() => {}]):
     t.sort((a, b) => a - b);
     return [t[Math.floor(t.length / 2)] as number, t.length];
   });
-}
-
-function scaledError(got: ArrayLike<number>, want: Float64Array): number {
-  let diff = 0;
-  let scale = 1;
-  for (let i = 0; i < want.length; i++) {
-    diff = Math.max(diff, Math.abs((got[i] as number) - (want[i] as number)));
-    scale = Math.max(scale, Math.abs(want[i] as number));
-  }
-  return diff / scale;
 }
 
 async function ours(c: Case, x: Float32Array, threads: number[]): Promise<[[number, number][], Float32Array]> {

@@ -24,6 +24,7 @@ import { GRU } from '../src/rnn/gru.js';
 import { LSTM } from '../src/rnn/lstm.js';
 import { RNN } from '../src/rnn/rnn.js';
 import { Tensor } from '../src/tensor.js';
+import { scaledError } from './error.js';
 
 /** The part of onnxruntime-node used here (a bench/package.json peer, which run.ts uses only when it resolves). */
 interface Ort {
@@ -54,17 +55,6 @@ function floats(name: string): Float32Array {
 function doubles(name: string): Float64Array {
   const b = readFileSync(join(dir, name));
   return new Float64Array(b.buffer, b.byteOffset, b.byteLength / 8).slice();
-}
-
-/** max|got - want| / max(1, max|want|), as the parity tests measure. */
-function scaledError(got: ArrayLike<number>, want: ArrayLike<number>): number {
-  let diff = 0;
-  let scale = 1;
-  for (let i = 0; i < want.length; i++) {
-    diff = Math.max(diff, Math.abs((got[i] as number) - (want[i] as number)));
-    scale = Math.max(scale, Math.abs(want[i] as number));
-  }
-  return diff / scale;
 }
 
 /**

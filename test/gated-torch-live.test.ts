@@ -31,6 +31,7 @@ import type { RNNBase } from '../src/rnn/base.js';
 import { GRU } from '../src/rnn/gru.js';
 import { LSTM } from '../src/rnn/lstm.js';
 import { Tensor } from '../src/tensor.js';
+import { flatError } from './helpers/compare.js';
 import { referenceCalls } from './helpers/kernels.js';
 import { assertTorch, PYTHON, torchSkip } from './helpers/torch.js';
 
@@ -88,17 +89,6 @@ function describeCase(c: Case): string {
   const dirs = c.bidirectional ? ', bidirectional' : '';
   const lengths = c.lengths ? ', lengths' : '';
   return `${c.cell.toUpperCase()}(${c.I}, ${c.H}, num_layers=${c.K}${proj}${dirs}) on L ${c.L}, N ${c.N}${lengths}`;
-}
-
-/** max |got - want| / max(1, max |want|), as bench/contender.ts measures it. */
-function scaledError(got: ArrayLike<number>, want: ArrayLike<number>): number {
-  let diff = 0;
-  let scale = 1;
-  for (let i = 0; i < want.length; i++) {
-    diff = Math.max(diff, Math.abs((got[i] as number) - (want[i] as number)));
-    scale = Math.max(scale, Math.abs(want[i] as number));
-  }
-  return diff / scale;
 }
 
 function rmsError(got: ArrayLike<number>, want: ArrayLike<number>): number {
@@ -184,14 +174,14 @@ describe('the fused LSTM and GRU are no less accurate than PyTorch float32', { s
       });
       assert.equal(offset, g64.length, 'every gradient compared');
       const rows = results.map(([name, ours, f32, f64]) => {
-        const [e, torch32] = [scaledError(ours, f64), scaledError(f32, f64)];
+        const [e, torch32] = [flatError(ours, f64), flatError(f32, f64)];
         return `${name} ${e.toExponential(1)} / ${torch32.toExponential(1)} (rms ${(rmsError(ours, f64) / rmsError(f32, f64)).toFixed(2)}x)`;
       });
       t.diagnostic(`max error ours / PyTorch float32 (rms ratio):\n  ${rows.join('\n  ')}`);
       // the benchmark's error column: the output (unprojected: a projected output is a float32 product on both sides)
       const [, output, out32, out64] = results[0] as (typeof results)[0];
       if (!c.P) {
-        const [e, torch32] = [scaledError(output, out64), scaledError(out32, out64)];
+        const [e, torch32] = [flatError(output, out64), flatError(out32, out64)];
         assert.ok(e <= torch32, `output: max error ${e} against PyTorch float32's ${torch32}`);
       }
       // every value of the forward's results, and of the gradients, each tensor scaled as above

@@ -23,21 +23,26 @@ function sameShape(a: readonly number[], b: readonly number[]): boolean {
   return a.length === b.length && a.every((s, i) => s === b[i]);
 }
 
-/** max|got - want| / max(1, max|want|); throws when the shapes differ, since then nothing is comparable. */
-export function scaledError(got: Flat, want: Flat, what = 'tensor'): number {
-  if (!sameShape(got.shape, want.shape)) {
-    throw new Error(`${what}: expected shape [${want.shape.join(', ')}], got [${got.shape.join(', ')}]`);
-  }
+/** max|got - want| / max(1, max|want|) over flat arrays of the same length; a NaN or infinity is an infinite error. */
+export function flatError(got: ArrayLike<number>, want: ArrayLike<number>): number {
   let diff = 0;
   let scale = 1;
-  for (let i = 0; i < want.data.length; i++) {
-    const w = want.data[i] as number;
-    const d = Math.abs((got.data[i] as number) - w);
+  for (let i = 0; i < want.length; i++) {
+    const w = want[i] as number;
+    const d = Math.abs((got[i] as number) - w);
     if (!Number.isFinite(d)) return Number.POSITIVE_INFINITY;
     if (d > diff) diff = d;
     if (Math.abs(w) > scale) scale = Math.abs(w);
   }
   return diff / scale;
+}
+
+/** flatError of two tensors; throws when the shapes differ, since then nothing is comparable. */
+export function scaledError(got: Flat, want: Flat, what = 'tensor'): number {
+  if (!sameShape(got.shape, want.shape)) {
+    throw new Error(`${what}: expected shape [${want.shape.join(', ')}], got [${got.shape.join(', ')}]`);
+  }
+  return flatError(got.data, want.data);
 }
 
 /** The error of a forward pass: the worse of output and h_n. */
