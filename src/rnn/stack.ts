@@ -54,10 +54,18 @@ export interface StackWorkspace {
 }
 
 /**
- * Buffers up to this many elements are kept in a workspace: below it, allocating (and zeroing) is a visible part
- * of a forward; above it, the arithmetic dwarfs the allocation and holding the buffer would only hold memory.
+ * A forward whose layer output has up to this many elements keeps its internal buffers in the workspace, however
+ * many layers it has: allocating (and zeroing) them is a visible part of a small forward.
  */
 export const WORKSPACE_MAX = 1 << 18;
+
+/**
+ * A larger forward keeps them too while they come to at most this many elements together (64 MiB of float32):
+ * a fresh buffer costs its pages' first touch and zeroing, which on C's LSTM (a 32 MiB projection and two 8 MiB
+ * layer outputs) was 14-16% of a forward on two threads. Past it the module would hold more memory between calls
+ * than its result, and the arithmetic dwarfs the allocation.
+ */
+export const WORKSPACE_HELD_MAX = 1 << 24;
 
 /** `kernel.scratch(like, length)`, or the same buffer as last time when its length fits and it may be kept. */
 function scratch(kernel: Kernel, like: FloatArray, length: number, kept: FloatArray | null): FloatArray {
@@ -115,7 +123,10 @@ export function stackForward(
   const P = dims.P ?? H;
   const G = gatesOf(mode);
   const size = L * N * D * P; // of a layer's output
-  const kept = workspace !== null && size <= WORKSPACE_MAX ? workspace : null;
+  // what the workspace would hold: the projection, and the outputs of the layers below the last (two that
+  // alternate, or one per layer for a kernel's `layers`)
+  const held = L * N * G * H + Math.max(2, K - 1) * size;
+  const kept = workspace !== null && (size <= WORKSPACE_MAX || held <= WORKSPACE_HELD_MAX) ? workspace : null;
   // A kernel that runs the whole stack at once (layer k following layer k-1 step by step) gets it when nothing
   // happens between the layers: one direction, no dropout, no projection. It asks for the layers' buffers only once
   // it runs.
