@@ -16,6 +16,8 @@ import { createNativeKernel, nativeAddon } from '../src/kernels/native.js';
 import { Generator } from '../src/random.js';
 import { type StackDims, type StackTape, stackForward } from '../src/rnn/stack.js';
 import { stackBackward } from '../src/rnn/stack-backward.js';
+import { assertSameBits } from './helpers/bits.js';
+import { countingLayers } from './helpers/kernels.js';
 import { int, uniform } from './helpers/random.js';
 
 type Gated = 'LSTM' | 'GRU';
@@ -62,15 +64,6 @@ function describeCase(c: Case): string {
   return `(${c.mode}, L ${L}, N ${N}, I ${I}, H ${H}, K ${K}${lengths}${c.c0 ? ', c0' : ''})`;
 }
 
-function assertSameBits(what: string, got: ArrayLike<number> | null, want: ArrayLike<number> | null): void {
-  assert.equal(got === null, want === null, what);
-  if (!got || !want) return;
-  assert.equal(got.length, want.length, what);
-  for (let i = 0; i < got.length; i++) {
-    if (!Object.is(got[i], want[i])) assert.fail(`${what}[${i}] = ${got[i]}, layer by layer ${want[i]}`);
-  }
-}
-
 const addon = nativeAddon;
 const cores = cpus().length;
 const needsTwoThreads = cores >= 2 ? false : `one core (os.cpus() counts ${cores}): with one thread layers declines`;
@@ -90,25 +83,11 @@ describe('the native kernel runs a unidirectional LSTM or GRU stack in one call'
     api.threads(loaded);
   });
 
-  /** The native kernel, counting the stacks its `layers` ran rather than declined. */
-  function counting(): { kernel: Kernel; ran: () => number } {
-    let ran = 0;
-    const kernel: Kernel = {
-      ...native,
-      layers(a) {
-        const took = native.layers?.(a) ?? false;
-        ran += took ? 1 : 0;
-        return took;
-      },
-    };
-    return { kernel, ran: () => ran };
-  }
-
   test('it writes the same outputs, final states and tapes as layer by layer, on 40 LSTM and GRU stacks', {
     skip: needsTwoThreads,
   }, () => {
     const g = new Generator(2026);
-    const counted = counting();
+    const counted = countingLayers(native);
     for (let c = 0; c < 40; c++) {
       const mode: Gated = c % 2 === 0 ? 'LSTM' : 'GRU';
       const N = c % 4 < 2 ? 1 : int(g, 2, 9);
@@ -126,17 +105,19 @@ describe('the native kernel runs a unidirectional LSTM or GRU stack in one call'
       const got = forward(counted.kernel, k, c % 2 === 0 ? (tapes[0] as StackTape) : null);
       const want = forward(layerByLayer, k, c % 2 === 0 ? (tapes[1] as StackTape) : null);
       const what = describeCase(k);
-      assertSameBits(`${what} output`, got.output, want.output);
-      assertSameBits(`${what} h_n`, got.hN, want.hN);
-      assertSameBits(`${what} c_n`, got.cN, want.cN);
+      assertSameBits(`${what} output`, got.output, want.output, 'layer by layer');
+      assertSameBits(`${what} h_n`, got.hN, want.hN, 'layer by layer');
+      assertSameBits(`${what} c_n`, got.cN, want.cN, 'layer by layer');
       if (c % 2 === 0) {
         const [a, b] = tapes as [StackTape, StackTape];
         assert.equal(a.cells.length, dims.K, `${what}: a tape per layer`);
         a.cells.forEach((cell, i) => {
           assert.equal(cell?.length, dims.L * N * tapeWidth(mode, dims.H), `${what} tape ${i}`);
-          assertSameBits(`${what} tape ${i}`, cell ?? null, b.cells[i] ?? null);
+          assertSameBits(`${what} tape ${i}`, cell ?? null, b.cells[i] ?? null, 'layer by layer');
         });
-        a.layerOutputs.forEach((o, i) => assertSameBits(`${what} kept output ${i}`, o, b.layerOutputs[i] ?? null));
+        a.layerOutputs.forEach((o, i) =>
+          assertSameBits(`${what} kept output ${i}`, o, b.layerOutputs[i] ?? null, 'layer by layer'),
+        );
       }
     }
     assert.equal(counted.ran(), 40, 'stacks the one call ran');
@@ -148,12 +129,12 @@ describe('the native kernel runs a unidirectional LSTM or GRU stack in one call'
     }, () => {
       const k = makeCase(new Generator(7), { L: 100, N: 1, I: 32, H: 64, K: 3, D: 1 }, mode, null);
       const want = forward(layerByLayer, k);
-      const counted = counting();
+      const counted = countingLayers(native);
       for (let i = 0; i < 200; i++) {
         const got = forward(counted.kernel, k);
-        assertSameBits(`call ${i} output`, got.output, want.output);
-        assertSameBits(`call ${i} h_n`, got.hN, want.hN);
-        assertSameBits(`call ${i} c_n`, got.cN, want.cN);
+        assertSameBits(`call ${i} output`, got.output, want.output, 'layer by layer');
+        assertSameBits(`call ${i} h_n`, got.hN, want.hN, 'layer by layer');
+        assertSameBits(`call ${i} c_n`, got.cN, want.cN, 'layer by layer');
       }
       assert.equal(counted.ran(), 200, 'calls the one call ran');
     });
@@ -185,10 +166,10 @@ describe('the native kernel runs a unidirectional LSTM or GRU stack in one call'
         const params = dw.flatMap((l) => l.flatMap((w) => [w.wih, w.whh, w.bih, w.bhh]));
         return [dx, dh0, ...(dc0 ? [dc0] : []), ...params] as Float32Array[];
       };
-      const counted = counting();
+      const counted = countingLayers(native);
       const [got, want] = [grads(counted.kernel), grads(layerByLayer)];
       assert.equal(counted.ran(), 1, 'the recorded forward ran as one call');
-      got.forEach((a, i) => assertSameBits(`gradient ${i}`, a, want[i] as Float32Array));
+      got.forEach((a, i) => assertSameBits(`gradient ${i}`, a, want[i] as Float32Array, 'layer by layer'));
     });
   }
 
@@ -234,7 +215,7 @@ describe('the native kernel runs a unidirectional LSTM or GRU stack in one call'
     try {
       assert.equal(api.threads(1), 1);
       assert.deepEqual(callLayers(native, k), { ran: false, asked: 0, untouched: true });
-      assertSameBits('output', forward(native, k).output, forward(layerByLayer, k).output);
+      assertSameBits('output', forward(native, k).output, forward(layerByLayer, k).output, 'layer by layer');
     } finally {
       api.threads(before);
     }
@@ -256,7 +237,7 @@ describe('the native kernel runs a unidirectional LSTM or GRU stack in one call'
           whr: P < H ? uniform(g, P * H, 0.3) : null,
         })),
       );
-      const counted = counting();
+      const counted = countingLayers(native);
       const lstm = mode === 'LSTM';
       const [output, hN] = [new Float32Array(L * N * D * P), new Float32Array(2 * D * N * P)];
       const [cN, c0] = lstm ? [new Float32Array(2 * D * N * H), uniform(g, 2 * D * N * H)] : [null, null];

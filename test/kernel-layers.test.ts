@@ -20,6 +20,8 @@ import { Generator } from '../src/random.js';
 import { type StackDims, type StackTape, stackForward } from '../src/rnn/stack.js';
 import { stackBackward } from '../src/rnn/stack-backward.js';
 import type { FloatArray } from '../src/tensor.js';
+import { assertSameBits } from './helpers/bits.js';
+import { countingLayers } from './helpers/kernels.js';
 import { int, uniform } from './helpers/random.js';
 import { atThreads, THREAD_COUNTS } from './helpers/threads.js';
 
@@ -66,13 +68,6 @@ function describeCase(c: Case): string {
   return `(L ${L}, N ${N}, I ${I}, H ${H}, K ${K}, ${c.mode}${lengths})`;
 }
 
-function assertSameBits(what: string, got: Float32Array, want: Float32Array): void {
-  assert.equal(got.length, want.length, what);
-  for (let i = 0; i < got.length; i++) {
-    if (!Object.is(got[i], want[i])) assert.fail(`${what}[${i}] = ${got[i]}, layer by layer ${want[i]}`);
-  }
-}
-
 const addon = nativeAddon;
 /** The thread counts the wavefront runs at. */
 const COUNTS = THREAD_COUNTS;
@@ -93,24 +88,10 @@ describe('the native kernel runs a unidirectional stack in one call', {
     setThreads(loaded);
   });
 
-  /** The native kernel, counting the stacks its `layers` ran rather than declined. */
-  function counting(): { kernel: Kernel; ran: () => number } {
-    let ran = 0;
-    const kernel: Kernel = {
-      ...native,
-      layers(a) {
-        const took = native.layers?.(a) ?? false;
-        ran += took ? 1 : 0;
-        return took;
-      },
-    };
-    return { kernel, ran: () => ran };
-  }
-
   for (const n of COUNTS) {
     test(`at ${n} threads it writes the same outputs and final states as linear then recurrence layer by layer, on 60 stacks`, () => {
       const g = new Generator(2024);
-      const counted = counting();
+      const counted = countingLayers(native);
       for (let c = 0; c < 60; c++) {
         const fused = c % 2 === 0; // N = 1, tanh, H a multiple of 16 up to 64: the single-row path
         const N = fused ? 1 : int(g, 1, 6);
@@ -121,8 +102,8 @@ describe('the native kernel runs a unidirectional stack in one call', {
         const k = makeCase(g, dims, mode, lengths, c % 7 !== 3);
         const got = atThreads(n, () => forward(counted.kernel, k));
         const want = atThreads(1, () => forward(layerByLayer, k));
-        assertSameBits(`${describeCase(k)} output`, got.output, want.output);
-        assertSameBits(`${describeCase(k)} h_n`, got.hN, want.hN);
+        assertSameBits(`${describeCase(k)} output`, got.output, want.output, 'layer by layer');
+        assertSameBits(`${describeCase(k)} h_n`, got.hN, want.hN, 'layer by layer');
       }
       assert.equal(counted.ran(), 60, 'stacks the one call ran');
     });
@@ -133,12 +114,12 @@ describe('the native kernel runs a unidirectional stack in one call', {
       const g = new Generator(7);
       const k = makeCase(g, { L: 100, N: 1, I: 32, H: 64, K: 4, D: 1 }, 'RNN_TANH', null);
       const want = forward(layerByLayer, k);
-      const counted = counting();
+      const counted = countingLayers(native);
       atThreads(n, () => {
         for (let i = 0; i < 300; i++) {
           const got = forward(counted.kernel, k);
-          assertSameBits(`call ${i} output`, got.output, want.output);
-          assertSameBits(`call ${i} h_n`, got.hN, want.hN);
+          assertSameBits(`call ${i} output`, got.output, want.output, 'layer by layer');
+          assertSameBits(`call ${i} h_n`, got.hN, want.hN, 'layer by layer');
         }
       });
       assert.equal(counted.ran(), 300, 'calls the one call ran');
@@ -185,10 +166,13 @@ describe('the native kernel runs a unidirectional stack in one call', {
     };
     const want = atThreads(1, () => grads(layerByLayer));
     for (const n of COUNTS) {
-      const counted = counting();
+      const counted = countingLayers(native);
       const got = atThreads(n, () => grads(counted.kernel));
       assert.equal(counted.ran(), 1, `at ${n} threads the recorded forward ran as one call`);
-      got.forEach((a, i) => assertSameBits(`${n} threads: gradient ${i}`, a, want[i] as Float32Array));
+      got.forEach(
+        (a, i) => assertSameBits(`${n} threads: gradient ${i}`, a, want[i] as Float32Array),
+        'layer by layer',
+      );
     }
   });
 
@@ -228,7 +212,7 @@ describe('the native kernel runs a unidirectional stack in one call', {
       assert.equal(api.threads(), 1);
       const { outs, hN } = buffers(k);
       assert.deepEqual(callLayers(native, k, outs, hN), { ran: false, asked: 0 });
-      assertSameBits('output', forward(native, k).output, forward(layerByLayer, k).output);
+      assertSameBits('output', forward(native, k).output, forward(layerByLayer, k).output, 'layer by layer');
     });
     const { outs, hN } = buffers(k);
     assert.equal(callLayers(native, k, outs, hN).ran, true, 'with two threads it takes the same stack');

@@ -22,6 +22,7 @@ import { getThreads, setThreads } from '../src/kernels/threads.js';
 import { Generator } from '../src/random.js';
 import { RNN } from '../src/rnn/rnn.js';
 import { Tensor } from '../src/tensor.js';
+import { assertSameBits } from './helpers/bits.js';
 import { uniform } from './helpers/random.js';
 import { atThreads, THREAD_COUNTS } from './helpers/threads.js';
 
@@ -62,13 +63,6 @@ function splitAt(n: number, N: number, H: number): { words: string; kind: string
           ? `${team} threads sharing each step's columns`
           : `${blocks} blocks of rows, ${team} threads sharing each step of each`;
   return { words, kind };
-}
-
-function assertSameBits(what: string, got: ArrayLike<number>, want: ArrayLike<number>): void {
-  assert.equal(got.length, want.length, `${what}: length`);
-  for (let i = 0; i < got.length; i++) {
-    if (!Object.is(got[i], want[i])) assert.fail(`${what}[${i}]: ${got[i]}, one thread ${want[i]}`);
-  }
 }
 
 describe('the native kernel gives the bits of one thread at 2, 3, 4 and 8 threads', {

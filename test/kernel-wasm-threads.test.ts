@@ -13,6 +13,7 @@ import { createWasmThreadsKernel, type WasmPool } from '../src/kernels/wasm/pool
 import { createWasmKernel, wasmExports } from '../src/kernels/wasm/wasm.js';
 import { Generator } from '../src/random.js';
 import { type StackDims, type StackTape, stackForward } from '../src/rnn/stack.js';
+import { assertSameBits } from './helpers/bits.js';
 import { uniform } from './helpers/random.js';
 
 interface Case {
@@ -116,13 +117,6 @@ function run(kernel: Kernel, c: Case, seed: number) {
   return { output, hN, cN, cells };
 }
 
-function assertSameBits(what: string, got: Float32Array | null, want: Float32Array | null): void {
-  assert.equal(got?.length, want?.length, `${what}: length`);
-  for (let i = 0; got && want && i < got.length; i++) {
-    if (!Object.is(got[i], want[i])) assert.fail(`${what}[${i}] = ${got[i]}, on one thread ${want[i]}`);
-  }
-}
-
 describe('the threaded WebAssembly kernel writes the floats of the one-thread WebAssembly kernel', {
   skip: wasmExports ? false : 'no WebAssembly SIMD',
 }, () => {
@@ -147,11 +141,11 @@ describe('the threaded WebAssembly kernel writes the floats of the one-thread We
         test(`${c.name} (${c.mode}, L ${L}, N ${N}, I ${I}, H ${H}${P}, K ${K}, D ${D}${c.lengths ? ', lengths' : ''}: ${c.takes})`, () => {
           const got = run(kernel, c, 100 + i);
           const want = run(single, c, 100 + i);
-          assertSameBits('output', got.output, want.output);
-          assertSameBits('h_n', got.hN, want.hN);
-          assertSameBits('c_n', got.cN, want.cN);
+          assertSameBits('output', got.output, want.output, 'on one thread');
+          assertSameBits('h_n', got.hN, want.hN, 'on one thread');
+          assertSameBits('c_n', got.cN, want.cN, 'on one thread');
           assert.equal(got.cells.length, want.cells.length);
-          got.cells.forEach((t, k) => assertSameBits(`tape ${k}`, t, want.cells[k] ?? null));
+          got.cells.forEach((t, k) => assertSameBits(`tape ${k}`, t, want.cells[k] ?? null, 'on one thread'));
         });
       }
     });

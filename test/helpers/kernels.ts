@@ -1,4 +1,5 @@
 /** Watching which kernel does the work: a fast kernel hands what it does not take to the reference kernel. */
+import type { Kernel } from '../../src/kernels/kernel.js';
 import { referenceKernel } from '../../src/kernels/reference.js';
 
 const CALLS = ['linear', 'recurrence', 'linearBackward', 'recurrenceBackward'] as const;
@@ -27,4 +28,18 @@ export function referenceCalls(fn: () => void): number {
     });
   }
   return calls;
+}
+
+/** `kernel` counting the stacks its `layers` ran rather than declined. */
+export function countingLayers(kernel: Kernel): { kernel: Kernel; ran: () => number } {
+  let ran = 0;
+  const counted: Kernel = {
+    ...kernel,
+    layers(a) {
+      const took = kernel.layers?.(a) ?? false;
+      ran += took ? 1 : 0;
+      return took;
+    },
+  };
+  return { kernel: counted, ran: () => ran };
 }
