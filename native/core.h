@@ -226,32 +226,37 @@ static inline vf join(vh a, vh b) { return __builtin_shufflevector(a, b, 0, 1, 2
 
 // exp for 0 <= z <= 40 in float64: z = k ln2 + r, |r| <= ln2/2, Taylor to r^9 (relative error < 1e-11, far
 // below float32's 6e-8, so the float32 result is the correctly rounded one but for values within 1e-11 of a tie).
-static inline vd exp_small(vd z) {
+// Written once for any float64 vector D (with I its int64 vector of the same lanes): the gate epilogues of
+// gated.h run it on wider vectors, with the same operations lane by lane.
+template <class D, class I>
+static inline D exp_small_of(D z) {
   const double shifter = 6755399441055744.0;  // 1.5 * 2^52: adding it rounds to an integer kept in the low bits
-  const vd kd = z * 1.4426950408889634 + shifter;
-  const vd k = kd - shifter;
-  const vd r = (z - k * 0.6931471803691238) - k * 1.9082149292705877e-10;
+  const D kd = z * 1.4426950408889634 + shifter;
+  const D k = kd - shifter;
+  const D r = (z - k * 0.6931471803691238) - k * 1.9082149292705877e-10;
   // Estrin's scheme: the same polynomial as Horner's 9 dependent steps, in 4 levels
-  const vd r2 = r * r, r4 = r2 * r2, r8 = r4 * r4;
-  const vd a0 = 1.0 + r, a1 = 0.5 + r * (1.0 / 6), a2 = 1.0 / 24 + r * (1.0 / 120), a3 = 1.0 / 720 + r * (1.0 / 5040),
+  const D r2 = r * r, r4 = r2 * r2, r8 = r4 * r4;
+  const D a0 = 1.0 + r, a1 = 0.5 + r * (1.0 / 6), a2 = 1.0 / 24 + r * (1.0 / 120), a3 = 1.0 / 720 + r * (1.0 / 5040),
            a4 = 1.0 / 40320 + r * (1.0 / 362880);
-  const vd p = (a0 + r2 * a1) + r4 * (a2 + r2 * a3) + r8 * a4;
-  vi bits;
+  const D p = (a0 + r2 * a1) + r4 * (a2 + r2 * a3) + r8 * a4;
+  I bits;
   __builtin_memcpy(&bits, &kd, sizeof bits);
   bits = (bits - (int64_t)0x4338000000000000LL + 1023) << 52;
-  vd scale;
+  D scale;
   __builtin_memcpy(&scale, &bits, sizeof scale);
   return p * scale;
 }
+static inline vd exp_small(vd z) { return exp_small_of<vd, vi>(z); }
 
 // tanh in float64, close enough to exact that rounding to float32 is correctly rounded but for rare ties.
 // What tanh_vd and tanh_vd4 share: tanh(x) from z = min(|x|, 20) and two = 2 / (e^(2z) + 1), that is 1 - two,
 // or the series where |x| < 0.01 (where 1 - two cancels), with x's sign; NaN stays NaN.
-static inline vd tanh_from(vd x, vd z, vd two) {
-  const vd big = 1.0 - two;
-  const vd x2 = z * z;
-  const vd small = z + z * x2 * (-1.0 / 3 + x2 * (2.0 / 15 - x2 * (17.0 / 315)));  // |x| < 0.01: error < 1e-17
-  vd r = z < 0.01 ? small : big;
+template <class D>
+static inline D tanh_from(D x, D z, D two) {
+  const D big = 1.0 - two;
+  const D x2 = z * z;
+  const D small = z + z * x2 * (-1.0 / 3 + x2 * (2.0 / 15 - x2 * (17.0 / 315)));  // |x| < 0.01: error < 1e-17
+  D r = z < 0.01 ? small : big;
   r = x < 0 ? -r : r;
   return x != x ? x : r;
 }

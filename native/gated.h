@@ -91,31 +91,8 @@ static inline gd gsplat(double s) { return s - (gd){}; }
 static inline gd gabs(gd x) { return x < 0 ? -x : x; }
 
 // core.h's exp_small and tanh_from for gd: the same operations, lane by lane.
-static inline gd g_exp(gd z) {
-  const double shifter = 6755399441055744.0;
-  const gd kd = z * 1.4426950408889634 + shifter;
-  const gd k = kd - shifter;
-  const gd r = (z - k * 0.6931471803691238) - k * 1.9082149292705877e-10;
-  const gd r2 = r * r, r4 = r2 * r2, r8 = r4 * r4;
-  const gd a0 = 1.0 + r, a1 = 0.5 + r * (1.0 / 6), a2 = 1.0 / 24 + r * (1.0 / 120), a3 = 1.0 / 720 + r * (1.0 / 5040),
-           a4 = 1.0 / 40320 + r * (1.0 / 362880);
-  const gd p = (a0 + r2 * a1) + r4 * (a2 + r2 * a3) + r8 * a4;
-  gi bits;
-  __builtin_memcpy(&bits, &kd, sizeof bits);
-  bits = (bits - (int64_t)0x4338000000000000LL + 1023) << 52;
-  gd scale;
-  __builtin_memcpy(&scale, &bits, sizeof scale);
-  return p * scale;
-}
-
-static inline gd g_tanh_from(gd x, gd z, gd two) {
-  const gd big = 1.0 - two;
-  const gd x2 = z * z;
-  const gd small = z + z * x2 * (-1.0 / 3 + x2 * (2.0 / 15 - x2 * (17.0 / 315)));
-  gd r = z < 0.01 ? small : big;
-  r = x < 0 ? -r : r;
-  return x != x ? x : r;
-}
+static inline gd g_exp(gd z) { return exp_small_of<gd, gi>(z); }
+static inline gd g_tanh_from(gd x, gd z, gd two) { return tanh_from(x, z, two); }
 
 // GV floats at p as float64, and back (widening in one instruction, as widen).
 static inline gd gld(const float* p) {
