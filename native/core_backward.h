@@ -8,13 +8,13 @@
 // and where A itself is transposed (dW = dY^T X) a chunk of it is transposed into a small buffer first.
 
 // Panels of a matrix whose output features are its columns: Bp[(p*K + k)*NR + c] = row(k)[p*NR + c], zeros past
-// O. For w (O, C) read as (K = O) x C this packs w^T; for a chunk of rows of X it packs X^T. Only panels p0..p1
-// when given (each panel's place in Bp is the same either way).
+// O. For w (O, C) read as (K = O) x C this packs w^T; for a chunk of rows of X it packs X^T.
 template <class Row>
-static void pack_panels_rows(float* Bp, Row&& row, int K, int O, int p0, int p1) {
+static void pack_panels_rows(float* Bp, Row&& row, int K, int O) {
+  const int P = (int)panel_count(O);
   for (int k = 0; k < K; k++) {
     const float* src = row(k);
-    for (int p = p0; p < p1; p++) {
+    for (int p = 0; p < P; p++) {
       float* d = Bp + ((size_t)p * K + k) * NR;
       const int c0 = p * NR;
       const int width = O - c0 < NR ? O - c0 : NR;
@@ -22,11 +22,6 @@ static void pack_panels_rows(float* Bp, Row&& row, int K, int O, int p0, int p1)
       for (int c = width; c < NR; c++) d[c] = 0.0f;
     }
   }
-}
-
-template <class Row>
-static void pack_panels_rows(float* Bp, Row&& row, int K, int O) {
-  pack_panels_rows(Bp, row, K, O, 0, (int)panel_count(O));
 }
 
 // dx rows m0..m1 (C features) += dy (rows O apart) @ w (O, C), from w^T's panels (pack_panels_rows over w's rows).
@@ -56,57 +51,56 @@ static inline size_t grad_weight_work(int O, int C) {
 // Doubles between the rows of a weight-gradient accumulator (O, C): padded off a multiple of 4 KB for the same reason.
 static inline size_t acc_ld(int C) { return (size_t)C + 8; }
 
-// grad_weight_rows in its three parts, each over the rows or panels it is given (the same floats however a chunk's
-// work is cut into them).
-
-// The chunk's dY transposed, features o0..o1 (o0 a multiple of 4): At rows o0..o1 (rows GW_LD apart) = rows
-// m0..m1 of dY (dyrow(m): O features), and bsum[o0..o1] (when not null) += their column sums, row after row.
-template <class DY>
-static void grad_weight_transpose(float* At, double* bsum, DY&& dyrow, int m0, int m1, int o0, int o1) {
+// A chunk's two operands in work (grad_weight_work floats): At (O, Kc), rows GW_LD apart, = rows m0..m1 of dY
+// (dyrow(m): O features) transposed, with bsum (O, when not null) += their column sums row after row; then the
+// panels of X's rows m0..m1 (xrow(m): C features), whose start is returned.
+template <class DY, class XR>
+static const float* grad_weight_operands(float* work, double* bsum, DY&& dyrow, XR&& xrow, int m0, int m1, int O,
+                                         int C) {
   const int Kc = m1 - m0;
+  float* At = work;
   for (int k0 = 0; k0 < Kc; k0 += 4) {  // 4 rows at a time, in 4 x 4 blocks
     const int k1 = Kc < k0 + 4 ? Kc : k0 + 4;
     const float* r[4];
     for (int k = k0; k < k1; k++) r[k - k0] = dyrow(m0 + k);
-    int o = o0;
+    int o = 0;
     if (k1 - k0 == 4) {
-      for (; o + 4 <= o1; o += 4) transpose4(At + (size_t)o * GW_LD + k0, GW_LD, r[0] + o, r[1] + o, r[2] + o, r[3] + o);
+      for (; o + 4 <= O; o += 4) transpose4(At + (size_t)o * GW_LD + k0, GW_LD, r[0] + o, r[1] + o, r[2] + o, r[3] + o);
     }
-    for (; o < o1; o++) {
+    for (; o < O; o++) {
       for (int k = k0; k < k1; k++) At[(size_t)o * GW_LD + k] = r[k - k0][o];
     }
     if (bsum) {
       for (int k = k0; k < k1; k++)
-        for (int o2 = o0; o2 < o1; o2++) bsum[o2] += (double)r[k - k0][o2];
+        for (int o2 = 0; o2 < O; o2++) bsum[o2] += (double)r[k - k0][o2];
     }
   }
+  float* Bp = work + (size_t)O * GW_LD;
+  pack_panels_rows(Bp, [&](int k) { return xrow(m0 + k); }, Kc, C);
+  return Bp;
 }
 
-// acc rows o0..o1 (C features, rows acc_ld(C) apart) += At rows o0..o1 @ the chunk's panels p0..p1, in float64.
-static void grad_weight_tiles(double* acc, const float* At, const float* Bp, int Kc, int o0, int o1, int p0, int p1,
-                              int C) {
-  for_tiles(At, (size_t)GW_LD, Bp, Kc, o0, o1, p0, p1, [&](int m, int R, int p, int np, const float* T) {
+// The chunk's tiles of dY^T @ X (At and Bp from grad_weight_operands, Kc rows): put(row, column, tile row, width)
+// for each tile row's width columns of output row `row` from column `column` on.
+template <class Put>
+static void grad_weight_tiles(const float* At, const float* Bp, int Kc, int O, int C, Put&& put) {
+  for_tiles(At, (size_t)GW_LD, Bp, Kc, 0, O, 0, (int)panel_count(C), [&](int m, int R, int p, int np, const float* T) {
     const int c0 = p * NR;
     const int width = C - c0 < np * NR ? C - c0 : np * NR;
-    for (int i = 0; i < R; i++) {
-      double* dst = acc + (size_t)(m + i) * acc_ld(C) + c0;
-      const float* t = T + i * TW;
-      for (int j = 0; j < width; j++) dst[j] += (double)t[j];
-    }
+    for (int i = 0; i < R; i++) put(m + i, c0, T + i * TW, width);
   });
 }
 
-// acc (O, C; rows acc_ld(C) apart) += dY^T @ X over rows m0..m1 (at most GW_ROWS), in float64; dyrow(m) is row m of dY (O features),
-// xrow(m) row m of X (C features); bsum (O), when not null, += the column sums of those rows of dY.
+// acc (O, C; rows acc_ld(C) apart) += dY^T @ X over rows m0..m1 (at most GW_ROWS), in float64; dyrow(m) is row m
+// of dY (O features), xrow(m) row m of X (C features); bsum (O), when not null, += the column sums of those rows.
 template <class DY, class XR>
 static void grad_weight_rows(double* acc, double* bsum, float* work, DY&& dyrow, XR&& xrow, int m0, int m1, int O,
                              int C) {
-  const int Kc = m1 - m0;
-  float* At = work;                       // (O, Kc) the chunk of dY, transposed, rows GW_LD apart
-  float* Bp = work + (size_t)O * GW_LD;   // panels of the chunk of X
-  grad_weight_transpose(At, bsum, dyrow, m0, m1, 0, O);
-  pack_panels_rows(Bp, [&](int k) { return xrow(m0 + k); }, Kc, C);
-  grad_weight_tiles(acc, At, Bp, Kc, 0, O, 0, (int)panel_count(C), C);
+  const float* Bp = grad_weight_operands(work, bsum, dyrow, xrow, m0, m1, O, C);
+  grad_weight_tiles(work, Bp, m1 - m0, O, C, [&](int o, int c0, const float* t, int width) {
+    double* dst = acc + (size_t)o * acc_ld(C) + c0;
+    for (int j = 0; j < width; j++) dst[j] += (double)t[j];
+  });
 }
 
 // One chunk's dY^T @ X over rows m0..m1 (at most GW_ROWS) by itself: sums (O, C; rows `ld` floats apart) = the
@@ -117,20 +111,11 @@ static void grad_weight_rows(double* acc, double* bsum, float* work, DY&& dyrow,
 template <class DY, class XR>
 static void grad_weight_chunk(float* sums, size_t ld, double* bsum, float* work, DY&& dyrow, XR&& xrow, int m0,
                               int m1, int O, int C) {
-  const int Kc = m1 - m0;
-  float* At = work;
-  float* Bp = work + (size_t)O * GW_LD;
   for (int o = 0; bsum && o < O; o++) bsum[o] = 0.0;
-  grad_weight_transpose(At, bsum, dyrow, m0, m1, 0, O);
-  pack_panels_rows(Bp, [&](int k) { return xrow(m0 + k); }, Kc, C);
-  for_tiles(At, (size_t)GW_LD, Bp, Kc, 0, O, 0, (int)panel_count(C), [&](int m, int R, int p, int np, const float* T) {
-    const int c0 = p * NR;
-    const int width = C - c0 < np * NR ? C - c0 : np * NR;
-    for (int i = 0; i < R; i++) {
-      float* dst = sums + (size_t)(m + i) * ld + c0;
-      const float* t = T + i * TW;
-      for (int j = 0; j < width; j++) dst[j] = t[j];
-    }
+  const float* Bp = grad_weight_operands(work, bsum, dyrow, xrow, m0, m1, O, C);
+  grad_weight_tiles(work, Bp, m1 - m0, O, C, [&](int o, int c0, const float* t, int width) {
+    float* dst = sums + (size_t)o * ld + c0;
+    for (int j = 0; j < width; j++) dst[j] = t[j];
   });
 }
 
