@@ -12,6 +12,8 @@
 //                                      set when n is given (src/kernels/threads.ts: at the first load, and on
 //                                      setThreads)
 //   recurrenceSplit(N, H): number[]    [threads, blocks, team]: how recurrence would split such a step now
+//   prepare(w, layout, O, C), preparedBytes(p)   weights packed once (native/prepared.h); every w, whh and whr
+//                                      below may be such a handle instead of the Float32Array
 //   linear(y, x, w, b1|null, b2|null, M, C, O)
 //   recurrence(out, hN, pre, whh, h0, L, N, H, outStride, outOffset, relu, reverse, lengths|null)
 //   layers(outs[], hN, x, h0, wih[], whh[], bih[], bhh[], L, N, I, H, relu, lengths|null): boolean
@@ -90,39 +92,40 @@ bool get_int(napi_env env, napi_value v, int64_t* out) {
   return napi_get_value_int64(env, v, out) == napi_ok && *out >= 0 && *out <= 0x7fffffff;
 }
 
+#include "prepared.h"
+
 napi_value Linear(napi_env env, napi_callback_info info) {
   size_t argc = 8;
   napi_value a[8];
   napi_get_cb_info(env, info, &argc, a, nullptr, nullptr);
   if (argc != 8) return throw_range(env, "linear: expected 8 arguments");
   float *y, *x, *w, *b1, *b2;
-  size_t ny, nx, nw, nb1, nb2;
+  const float* packed;
+  size_t ny, nx, nb1, nb2;
   int64_t M, C, O;
   if (!get_f32(env, a[0], &y, &ny, false) || !get_f32(env, a[1], &x, &nx, false) ||
-      !get_f32(env, a[2], &w, &nw, false) || !get_f32(env, a[3], &b1, &nb1, true) ||
-      !get_f32(env, a[4], &b2, &nb2, true) || !get_int(env, a[5], &M) || !get_int(env, a[6], &C) ||
-      !get_int(env, a[7], &O)) {
-    return throw_range(env, "linear: expected (Float32Array y, x, w, b1|null, b2|null, M, C, O)");
+      !get_f32(env, a[3], &b1, &nb1, true) || !get_f32(env, a[4], &b2, &nb2, true) || !get_int(env, a[5], &M) ||
+      !get_int(env, a[6], &C) || !get_int(env, a[7], &O) || !get_weight(env, a[2], 0, O, C, &w, &packed, false)) {
+    return throw_range(env, "linear: expected (Float32Array y, x, w or its prepared panels, b1|null, b2|null, M, C, O)");
   }
-  if (ny < (size_t)(M * O) || nx < (size_t)(M * C) || nw < (size_t)(O * C) || (b1 && nb1 < (size_t)O) ||
-      (b2 && nb2 < (size_t)O)) {
+  if (ny < (size_t)(M * O) || nx < (size_t)(M * C) || (b1 && nb1 < (size_t)O) || (b2 && nb2 < (size_t)O)) {
     return throw_range(env, "linear: an array is shorter than M, C and O require");
   }
   if (M == 0 || O == 0) return nullptr;
-  float* Bp = alloc_floats(panel_count((int)O) * NR * (size_t)C);
-  if (!Bp) return throw_range(env, "linear: out of memory");
-  pack_panels(Bp, w, (int)O, (int)C);
+  float* own = packed ? nullptr : alloc_floats(panel_count((int)O) * NR * (size_t)C);
+  if (!packed && !own) return throw_range(env, "linear: out of memory");
+  if (own) pack_panels(own, w, (int)O, (int)C);
   LinearJob job;
   job.y = y;
   job.x = x;
-  job.Bp = Bp;
+  job.Bp = packed ? packed : own;
   job.b1 = b1;
   job.b2 = b2;
   job.M = (int)M;
   job.C = (int)C;
   job.O = (int)O;
   run(linear_job, &job, product_threads(M, C, O));
-  std::free(Bp);
+  std::free(own);
   return nullptr;
 }
 
@@ -132,40 +135,43 @@ napi_value Recurrence(napi_env env, napi_callback_info info) {
   napi_get_cb_info(env, info, &argc, a, nullptr, nullptr);
   if (argc != 13) return throw_range(env, "recurrence: expected 13 arguments");
   float *out, *hN, *pre, *whh, *h0;
-  size_t nout, nhN, npre, nwhh, nh0, nlen;
+  const float* packed;
+  size_t nout, nhN, npre, nh0, nlen;
   int32_t* lengths;
   int64_t L, N, H, outStride, outOffset;
   bool relu = false, reverse = false;
   if (!get_f32(env, a[0], &out, &nout, false) || !get_f32(env, a[1], &hN, &nhN, false) ||
-      !get_f32(env, a[2], &pre, &npre, false) || !get_f32(env, a[3], &whh, &nwhh, false) ||
-      !get_f32(env, a[4], &h0, &nh0, false) || !get_int(env, a[5], &L) || !get_int(env, a[6], &N) ||
-      !get_int(env, a[7], &H) || !get_int(env, a[8], &outStride) || !get_int(env, a[9], &outOffset) ||
+      !get_f32(env, a[2], &pre, &npre, false) || !get_f32(env, a[4], &h0, &nh0, false) ||
+      !get_int(env, a[5], &L) || !get_int(env, a[6], &N) || !get_int(env, a[7], &H) ||
+      !get_int(env, a[8], &outStride) || !get_int(env, a[9], &outOffset) ||
       napi_get_value_bool(env, a[10], &relu) != napi_ok || napi_get_value_bool(env, a[11], &reverse) != napi_ok ||
-      !get_i32_array(env, a[12], &lengths, &nlen)) {
+      !get_i32_array(env, a[12], &lengths, &nlen) ||
+      (H > 0 && !get_weight(env, a[3], 0, H, H, &whh, &packed, false))) {
     return throw_range(env,
-                       "recurrence: expected (Float32Array out, hN, pre, whh, h0, L, N, H, outStride, outOffset, "
-                       "relu, reverse, Int32Array lengths|null)");
+                       "recurrence: expected (Float32Array out, hN, pre, whh or its prepared panels, h0, L, N, H, "
+                       "outStride, outOffset, relu, reverse, Int32Array lengths|null)");
   }
   const size_t outNeed = L * N > 0 ? (size_t)((L * N - 1) * outStride + outOffset + H) : 0;
   if (nout < outNeed || outOffset + H > outStride || nhN < (size_t)(N * H) || npre < (size_t)(L * N * H) ||
-      nwhh < (size_t)(H * H) || nh0 < (size_t)(N * H) || (lengths && nlen < (size_t)N)) {
+      nh0 < (size_t)(N * H) || (lengths && nlen < (size_t)N)) {
     return throw_range(env, "recurrence: an array is shorter than L, N, H and the output stride require");
   }
   if (N == 0 || H == 0) return nullptr;
-  float* Bp = alloc_floats(panel_count((int)H) * NR * (size_t)H);
+  float* own = packed ? nullptr : alloc_floats(panel_count((int)H) * NR * (size_t)H);
   float* buf = alloc_floats(2 * (size_t)N * H);
-  if (!Bp || !buf) {
-    std::free(Bp);
+  if ((!packed && !own) || !buf) {
+    std::free(own);
     std::free(buf);
     return throw_range(env, "recurrence: out of memory");
   }
-  pack_panels(Bp, whh, (int)H, (int)H);
+  if (own) pack_panels(own, whh, (int)H, (int)H);
+  const float* Bp = packed ? packed : own;
   if (const RowTanh row = L > 0 ? row_tanh_for((int)N, (int)H, relu, lengths) : nullptr) {
     // online inference: the whole time loop on this thread, accumulators in registers (core.h)
     const ptrdiff_t last = reverse ? (ptrdiff_t)L - 1 : 0, dir = reverse ? -1 : 1;
     row(out + outOffset + last * outStride, dir * (ptrdiff_t)outStride, pre + last * H, dir * (ptrdiff_t)H, Bp, h0, hN,
         (int)L);
-    std::free(Bp);
+    std::free(own);
     std::free(buf);
     return nullptr;
   }
@@ -187,14 +193,14 @@ napi_value Recurrence(napi_env env, napi_callback_info info) {
   job.lengths = lengths;
   const Split split = recurrence_split((int)N, (int)H, pool.threads.load(std::memory_order_relaxed));
   if (!job.sched.init((int)L, (int)N, job.P, split)) {
-    std::free(Bp);
+    std::free(own);
     std::free(buf);
     return throw_range(env, "recurrence: out of memory");
   }
   run(recurrence_job, &job, split.threads);
   const float* last = L == 0 ? h0 : job.buf[(L - 1) & 1];
   std::memmove(hN, last, (size_t)N * H * sizeof(float));
-  std::free(Bp);
+  std::free(own);
   std::free(buf);
   return nullptr;
 }
@@ -545,6 +551,10 @@ napi_value Init(napi_env env, napi_value exports) {
     napi_set_named_property(env, exports, "linearBackward", v);
     napi_create_function(env, "recurrenceBackward", NAPI_AUTO_LENGTH, RecurrenceBackward, nullptr, &v);
     napi_set_named_property(env, exports, "recurrenceBackward", v);
+    napi_create_function(env, "prepare", NAPI_AUTO_LENGTH, Prepare, nullptr, &v);
+    napi_set_named_property(env, exports, "prepare", v);
+    napi_create_function(env, "preparedBytes", NAPI_AUTO_LENGTH, PreparedBytes, nullptr, &v);
+    napi_set_named_property(env, exports, "preparedBytes", v);
     register_gated(env, exports);
   }
   return exports;

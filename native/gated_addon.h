@@ -2,7 +2,7 @@
 // native/addon.cc's one translation unit, included inside its namespace after its own helpers (get_f32, get_int,
 // throw_range), so it includes nothing itself. Exports (float32 throughout, meanings of src/kernels/kernel.ts):
 //   gatedRecurrence(out, hN, cN|null, pre, whh, h0, c0|null, whr|null, bhh|null, tape|null, L, N, H, P, outStride,
-//                   outOffset, lstm, reverse, lengths|null)
+//                   outOffset, lstm, reverse, lengths|null)    whh and whr may be prepared (native/prepared.h)
 //   gatedRecurrenceBackward(dpre, dh0, dc0|null, dwhh, dwhr|null, dbhh|null, dout|null, dhN|null, dcN|null, out,
 //                           h0, c0|null, whh, whr|null, tape, L, N, H, P, outStride, outOffset, lstm, reverse,
 //                           lengths|null)
@@ -60,41 +60,45 @@ napi_value GatedRecurrence(napi_env env, napi_callback_info info) {
       "tape|null, L, N, H, P, outStride, outOffset, lstm, reverse, Int32Array lengths|null)";
   if (argc != 19) return throw_range(env, usage);
   float *out, *hN, *cN, *pre, *whh, *h0, *c0, *whr, *bhh, *tape;
-  size_t nout, nhN, ncN, npre, nwhh, nh0, nc0, nwhr, nbhh, ntape;
+  const float *whhPacked = nullptr, *whrPacked = nullptr;
+  size_t nout, nhN, ncN, npre, nh0, nc0, nbhh, ntape;
   GatedShape s;
   if (!get_f32(env, a[0], &out, &nout, false) || !get_f32(env, a[1], &hN, &nhN, false) ||
       !get_f32(env, a[2], &cN, &ncN, true) || !get_f32(env, a[3], &pre, &npre, false) ||
-      !get_f32(env, a[4], &whh, &nwhh, false) || !get_f32(env, a[5], &h0, &nh0, false) ||
-      !get_f32(env, a[6], &c0, &nc0, true) || !get_f32(env, a[7], &whr, &nwhr, true) ||
+      !get_f32(env, a[5], &h0, &nh0, false) || !get_f32(env, a[6], &c0, &nc0, true) ||
       !get_f32(env, a[8], &bhh, &nbhh, true) || !get_f32(env, a[9], &tape, &ntape, true) ||
       !get_int(env, a[10], &s.L) || !get_int(env, a[11], &s.N) || !get_int(env, a[12], &s.H) ||
       !get_int(env, a[13], &s.P) || !get_int(env, a[14], &s.outStride) || !get_int(env, a[15], &s.outOffset) ||
       napi_get_value_bool(env, a[16], &s.lstm) != napi_ok || napi_get_value_bool(env, a[17], &s.reverse) != napi_ok ||
-      !get_i32_array(env, a[18], &s.lengths, &s.nlen)) {
+      !get_i32_array(env, a[18], &s.lengths, &s.nlen) ||
+      !get_weight(env, a[4], s.G(), s.G() * s.H, s.P, &whh, &whhPacked, false) ||
+      !get_weight(env, a[7], 0, s.P, s.H, &whr, &whrPacked, true)) {
     return throw_range(env, usage);
   }
+  const bool projected = whr != nullptr || whrPacked != nullptr;
   if (s.N == 0 || s.H == 0) return nullptr;
-  if (const char* why = s.invalid(whr != nullptr)) return throw_range(env, why);
+  if (const char* why = s.invalid(projected)) return throw_range(env, why);
   const int G = s.G();
-  const size_t L = s.L, N = s.N, H = s.H, P = s.P, GH = G * H, W = (G + 1) * H;
-  if (nout < s.outNeed() || nhN < N * P || (s.lstm && cN && ncN < N * H) || npre < L * N * GH || nwhh < GH * P ||
-      nh0 < N * P || (s.lstm && c0 && nc0 < N * H) || (whr && nwhr < P * H) || (!s.lstm && bhh && nbhh < GH) ||
-      (tape && ntape < L * N * W)) {
+  const size_t L = s.L, N = s.N, H = s.H, P = s.P, W = (G + 1) * H;
+  if (nout < s.outNeed() || nhN < N * P || (s.lstm && cN && ncN < N * H) || npre < L * N * G * H || nh0 < N * P ||
+      (s.lstm && c0 && nc0 < N * H) || (!s.lstm && bhh && nbhh < (size_t)G * H) || (tape && ntape < L * N * W)) {
     return throw_range(env, "gatedRecurrence: an array is shorter than L, N, H, P and the output stride require");
   }
   Owned own;
-  float* Bp = own.keep(alloc_floats((size_t)unit_blocks((int)H) * G * NR * P));
-  float* Bpr = whr ? own.keep(alloc_floats(panel_count((int)P) * NR * H)) : nullptr;
+  float* packHH = whhPacked ? nullptr : own.keep(alloc_floats((size_t)unit_blocks((int)H) * G * NR * P));
+  float* packHR = whr ? own.keep(alloc_floats(panel_count((int)P) * NR * H)) : nullptr;
   float* hbuf = own.keep(alloc_floats(2 * N * P));
   float* c = s.lstm ? own.keep(alloc_floats(N * H)) : nullptr;
-  float* hh = whr ? own.keep(static_cast<float*>(std::calloc(N * H, sizeof(float)))) : nullptr;
+  float* hh = projected ? own.keep(static_cast<float*>(std::calloc(N * H, sizeof(float)))) : nullptr;
   if (!own.ok()) return throw_range(env, "gatedRecurrence: out of memory");
-  pack_gated(Bp, whh, G, (int)H, (int)P);
-  if (Bpr) pack_panels(Bpr, whr, (int)P, (int)H);
+  if (packHH) pack_gated(packHH, whh, G, (int)H, (int)P);
+  if (packHR) pack_panels(packHR, whr, (int)P, (int)H);
+  const float* Bp = whhPacked ? whhPacked : packHH;
+  const float* Bpr = whrPacked ? whrPacked : packHR;
   if (c) {
     for (size_t i = 0; i < N * H; i++) c[i] = c0 ? c0[i] : 0.0f;
   }
-  if (whr) std::memcpy(hbuf, h0, N * P * sizeof(float));
+  if (projected) std::memcpy(hbuf, h0, N * P * sizeof(float));
   GatedForward f;
   f.G = G, f.L = (int)L, f.N = (int)N, f.H = (int)H, f.P = (int)P, f.reverse = s.reverse, f.lengths = s.lengths;
   f.out = out + s.outOffset, f.outStride = (size_t)s.outStride, f.pre = pre, f.h0 = h0;

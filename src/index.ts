@@ -80,6 +80,7 @@ export {
   type RNNCellGradients,
   type RNNCellOptions,
 } from './rnn/rnn-cell.js';
+export { RecurrentStream, type StepOptions, type StreamOptions } from './rnn/stream.js';
 export {
   type DType,
   type FloatArray,

@@ -71,6 +71,8 @@ export function checkShape(shape: readonly number[], length: number): void {
 export class Tensor {
   readonly data: FloatArray;
   readonly shape: readonly number[];
+  /** See `version`. */
+  #version = 0;
 
   constructor(data: FloatArray, shape: readonly number[]) {
     checkShape(shape, data.length);
@@ -80,6 +82,22 @@ export class Tensor {
 
   get dtype(): DType {
     return dtypeOf(this.data);
+  }
+
+  /**
+   * PyTorch's `_version`: a counter that every write the library makes into `data` in place moves on
+   * (`loadStateDict`, an optimizer's `step`). A module keeps its weights prepared for its kernel (packed once, see
+   * `RNNBase.preparedBytes`) and prepares them again when a parameter's version has moved. Code that writes `data`
+   * itself calls `bumpVersion()` after (or the module's `parametersChanged()`), as PyTorch's `.data` writes bypass
+   * `_version`.
+   */
+  get version(): number {
+    return this.#version;
+  }
+
+  /** Says that `data` was written in place: moves `version` on. */
+  bumpVersion(): void {
+    this.#version++;
   }
 
   /** Number of dimensions, like `tensor.dim()`. */

@@ -8,19 +8,31 @@ import type { FloatArray } from '../tensor.js';
 import { referenceKernel } from './reference.js';
 
 /**
- * Below this many elements per layer buffer, plain loops are as fast as a fast kernel's call, and the reference
- * kernel's float64 keeps tiny float32 problems within PyTorch float32's own error: the reference runs.
+ * Below this many elements per layer buffer, a call that says nothing of its work goes to the reference kernel
+ * (its float64 keeps tiny float32 problems within PyTorch float32's own error). Calls that give their work are
+ * judged by it instead (`FAST_MIN_WORK`).
  */
 export const EXACT_BELOW = 4096;
 
 /**
- * A fast float32 kernel's `scratch`: float32 buffers of at least `exactBelow` elements for float32 models (the
- * calls that fill them stay in the fast kernel), the reference kernel's float64 scratch otherwise (which sends
- * every call of that layer to the reference).
+ * The multiply-adds from which a fast kernel's call beats the reference kernel's plain loops, with the weights
+ * prepared (packed once): measured with `npm run bench -- --crossover`, the native kernel was as fast as the
+ * reference at about 300 multiply-adds per call (an RNN step of N 1, I 8, H 8) and 4-40x faster from 2^12 on.
  */
-export function float32Scratch(exactBelow: number): (like: FloatArray, length: number) => FloatArray {
-  return (like, length) =>
-    like instanceof Float32Array && length >= exactBelow
+export const FAST_MIN_WORK = 1024;
+
+/**
+ * A fast float32 kernel's `scratch`: float32 buffers for float32 models when the call that fills them has at least
+ * `minWork` multiply-adds (or, said by no work, at least `exactBelow` elements), so that the call stays in the
+ * fast kernel; the reference kernel's float64 scratch otherwise (which sends every call of that layer to the
+ * reference).
+ */
+export function float32Scratch(
+  exactBelow: number,
+  minWork = exactBelow === 0 ? 0 : FAST_MIN_WORK,
+): (like: FloatArray, length: number, work?: number) => FloatArray {
+  return (like, length, work) =>
+    like instanceof Float32Array && (work === undefined ? length >= exactBelow : work >= minWork)
       ? new Float32Array(length)
       : referenceKernel.scratch(like, length);
 }

@@ -39,6 +39,15 @@ export function gatesOf(mode: Mode): number {
 }
 
 /**
+ * The multiply-adds of a stack's smallest layer call (its input projection and recurrence, reading I features in
+ * layer 0 and D*P above): what a kernel weighs to choose whether a stack's calls are worth its fast path
+ * (`Kernel.scratch`'s `work`).
+ */
+export function layerWork(L: number, N: number, I: number, H: number, P: number, D: number, mode: Mode): number {
+  return L * N * (gatesOf(mode) * H * (Math.min(I, D * P) + P) + (P === H ? 0 : P * H));
+}
+
+/**
  * Values per (step, row) a gated recurrence keeps for its backward, beside the h it writes to `out`: the LSTM's
  * four gate values and c (5H), the GRU's three gate values and h W_hn^T + b_hn (4H). The RNN keeps nothing (f' is
  * read off its output).
@@ -81,6 +90,9 @@ export interface RecurrenceArgs extends RecurrenceShape {
   bhh?: FloatArray | null; // (G*H)
   /** Written when given (LSTM and GRU): what the backward reads besides `out`, `tapeWidth(mode, H)` per row. */
   tape?: FloatArray | null; // (L, N, tapeWidth)
+  /** This kernel's prepared `whh` (layout: the mode's) and `whr`, read instead of them when given. */
+  whhPrepared?: PreparedWeight | null;
+  whrPrepared?: PreparedWeight | null;
 }
 
 export interface RecurrenceBackwardArgs extends RecurrenceShape {
@@ -114,8 +126,28 @@ export interface RecurrenceBackwardArgs extends RecurrenceShape {
 }
 
 /**
+ * A weight matrix that a kernel has laid out once for its products (`Kernel.prepare`): opaque, owned by the module
+ * that asked for it, and freed with it. Valid only for the values the weights had when it was made.
+ */
+export interface PreparedWeight {
+  /** The bytes it holds. */
+  readonly bytes: number;
+}
+
+/** How a weight is laid out: `panels` for a plain product (W_ih, the RNN's W_hh, W_hr), or a gated cell's W_hh. */
+export type WeightLayout = 'panels' | 'LSTM' | 'GRU';
+
+/** One direction's weights as a kernel prepared them (null where it did not, or there is no such weight). */
+export interface PreparedDirection {
+  wih: PreparedWeight | null;
+  whh: PreparedWeight | null;
+  whr: PreparedWeight | null;
+}
+
+/**
  * One direction of one layer, by PyTorch's names: weight_ih, weight_hh, bias_ih, bias_hh (null without bias),
- * weight_hr (a projected LSTM's; null or omitted otherwise).
+ * weight_hr (a projected LSTM's; null or omitted otherwise), and the module's prepared copies of them, which a
+ * kernel reads instead of packing the arrays again.
  */
 export interface DirectionWeights {
   wih: FloatArray; // (G*H, I) for layer 0, (G*H, D*P) above
@@ -123,6 +155,7 @@ export interface DirectionWeights {
   bih: FloatArray | null; // (G*H)
   bhh: FloatArray | null; // (G*H)
   whr?: FloatArray | null; // (P, H)
+  prepared?: PreparedDirection | null;
 }
 
 /** A whole unidirectional stack of K layers (without proj_size), for `Kernel.layers`. */
@@ -156,9 +189,22 @@ export interface LayersArgs {
 
 export interface Kernel {
   readonly name: string;
-  /** Scratch for intermediate values such as `pre`; a kernel may keep more precision than the dtype. */
-  scratch(like: FloatArray, length: number): FloatArray;
-  /** y (M, O) = x (M, C) @ w (O, C)^T + b1 (O) + b2 (O); a null bias is skipped. Overwrites y. */
+  /**
+   * Scratch for intermediate values such as `pre`; a kernel may keep more precision than the dtype. `work`, the
+   * multiply-adds of the call that fills it (default: as many as its elements), lets a fast kernel hand calls too
+   * small to gain from it to the reference, through a float64 buffer.
+   */
+  scratch(like: FloatArray, length: number, work?: number): FloatArray;
+  /**
+   * Optional: `w` (O, C) laid out once for this kernel's products, for a module to keep and pass back with the
+   * calls (`linear`'s `prepared`, `RecurrenceArgs.whhPrepared`/`whrPrepared`) while the weights are unchanged.
+   * Null when this kernel does not prepare such weights (float64, say); the calls then take the arrays.
+   */
+  prepare?(w: FloatArray, layout: WeightLayout, O: number, C: number): PreparedWeight | null;
+  /**
+   * y (M, O) = x (M, C) @ w (O, C)^T + b1 (O) + b2 (O); a null bias is skipped. Overwrites y. `prepared`: this
+   * kernel's `prepare(w, 'panels', O, C)`, read instead of `w` when given.
+   */
   linear(
     y: FloatArray,
     x: FloatArray,
@@ -168,6 +214,7 @@ export interface Kernel {
     M: number,
     C: number,
     O: number,
+    prepared?: PreparedWeight | null,
   ): void;
   /** The recurrence of one direction over every step, h_{-1} = h0 (and c_{-1} = c0): see the modes above. */
   recurrence(args: RecurrenceArgs): void;

@@ -17,9 +17,17 @@
  * result instead.
  */
 import type { FloatArray } from '../dtype.js';
-import { EXACT_BELOW, float32Scratch, readF32, sinkF32 } from './f32.js';
+import { EXACT_BELOW, FAST_MIN_WORK, float32Scratch, readF32, sinkF32 } from './f32.js';
 import { gatedRecurrence, gatedRecurrenceBackward } from './gated.js';
-import type { Kernel, LayersArgs, RecurrenceArgs, RecurrenceBackwardArgs } from './kernel.js';
+import {
+  type Kernel,
+  type LayersArgs,
+  layerWork,
+  type PreparedWeight,
+  type RecurrenceArgs,
+  type RecurrenceBackwardArgs,
+  type WeightLayout,
+} from './kernel.js';
 import { referenceKernel } from './reference.js';
 import { bindThreads } from './threads.js';
 
@@ -39,7 +47,7 @@ export interface NativeAddon {
   linear(
     y: Float32Array,
     x: Float32Array,
-    w: Float32Array,
+    w: Float32Array | unknown,
     b1: Float32Array | null,
     b2: Float32Array | null,
     M: number,
@@ -50,7 +58,7 @@ export interface NativeAddon {
     out: Float32Array,
     hN: Float32Array,
     pre: Float32Array,
-    whh: Float32Array,
+    whh: Float32Array | unknown,
     h0: Float32Array,
     L: number,
     N: number,
@@ -77,6 +85,13 @@ export interface NativeAddon {
     relu: boolean,
     lengths: Int32Array | null,
   ): boolean;
+  /**
+   * `w` (O, C) packed once (native/prepared.h): layout 0 panels, 3 the GRU's and 4 the LSTM's W_hh. An external
+   * that linear's w, recurrence's whh and gatedRecurrence's whh and whr take instead of the array.
+   */
+  prepare(w: Float32Array, layout: 0 | 3 | 4, O: number, C: number): unknown;
+  /** The bytes a prepared weight holds. */
+  preparedBytes(prepared: unknown): number;
   /** Whether `layers` takes a stack of K layers, N rows and H features (it declines, writing nothing, otherwise). */
   layersTakes(K: number, N: number, H: number): boolean;
   linearBackward(
@@ -115,10 +130,10 @@ export interface NativeAddon {
     hN: Float32Array,
     cN: Float32Array | null,
     pre: Float32Array,
-    whh: Float32Array,
+    whh: Float32Array | unknown,
     h0: Float32Array,
     c0: Float32Array | null,
-    whr: Float32Array | null,
+    whr: Float32Array | unknown | null,
     bhh: Float32Array | null,
     tape: Float32Array | null,
     L: number,
@@ -242,12 +257,27 @@ export interface NativeKernelOptions {
   name?: string;
   /**
    * Scratch buffers (a layer's `pre` (L, N, H) or output (L, N, D*H)) shorter than this come from the reference
-   * kernel (float64), which sends the whole layer to the reference. Default 4096; 0 runs every float32 call native.
+   * kernel (float64), which sends the whole layer to the reference, when the call does not say its work (calls
+   * that do are judged by FAST_MIN_WORK multiply-adds). Default 4096; 0 runs every float32 call native.
    */
   exactBelow?: number;
 }
 
 export { EXACT_BELOW };
+
+/** A weight packed by one addon build (native/prepared.h), as `Kernel.prepare` returns it. */
+class NativePrepared implements PreparedWeight {
+  constructor(
+    readonly addon: NativeAddon,
+    readonly handle: unknown,
+    readonly bytes: number,
+  ) {}
+}
+
+const LAYOUTS = { panels: 0, GRU: 3, LSTM: 4 } as const;
+
+/** Steps below which a stack runs layer by layer rather than as a wavefront (`layers`). */
+const LAYERS_MIN_STEPS = 4;
 
 /**
  * A kernel over the addon: float32 buffers go native, anything else (float64 scratch included) to the reference
@@ -256,12 +286,23 @@ export { EXACT_BELOW };
  */
 export function createNativeKernel(addon: NativeAddon, options: NativeKernelOptions = {}): Kernel {
   const exactBelow = options.exactBelow ?? EXACT_BELOW;
+  const minWork = exactBelow === 0 ? 0 : FAST_MIN_WORK;
+  /**
+   * Whether `layers` should leave a stack to the layer-by-layer calls: too little work for this kernel (the
+   * reference runs it), or too few steps for a wavefront to overlap (it would pack every layer's weights for
+   * nothing: the layer-by-layer calls read the module's prepared ones).
+   */
+  const leaveLayers = (a: LayersArgs) =>
+    a.L < LAYERS_MIN_STEPS || layerWork(a.L, a.N, a.I, a.H, a.H, 1, a.mode) < minWork;
+  /** The handle of a weight this addon prepared, else the array itself (packed again by the call). */
+  const weight = (prepared: PreparedWeight | null | undefined, w: Float32Array): unknown =>
+    prepared instanceof NativePrepared && prepared.addon === addon ? prepared.handle : w;
   /** An LSTM or GRU stack as a wavefront (native/gated_jobs.h), on the same rule as the RNN's `layers`. */
   function gatedLayers(a: LayersArgs): boolean {
     const { hN, x, h0, weights, N, H } = a;
     const lstm = a.mode === 'LSTM';
     const [c0, cN] = lstm ? [a.c0 ?? null, a.cN ?? null] : [null, null];
-    if (a.L * N * H < exactBelow || !addon.gatedLayersTakes(lstm, weights.length, N, H)) return false;
+    if (leaveLayers(a) || !addon.gatedLayersTakes(lstm, weights.length, N, H)) return false;
     if (!f32(hN, x, h0, c0, cN) || !weights.every((w) => f32(w.wih, w.whh, w.bih, w.bhh))) return false;
     const outs = weights.map((_, k) => a.layerOutput(k));
     const tapes = a.layerTape ? weights.map((_, k) => (a.layerTape as (k: number) => FloatArray)(k)) : null;
@@ -276,9 +317,15 @@ export function createNativeKernel(addon: NativeAddon, options: NativeKernelOpti
 
     scratch: float32Scratch(exactBelow),
 
-    linear(y, x, w, b1, b2, M, C, O) {
+    prepare(w, layout: WeightLayout, O, C) {
+      if (!(w instanceof Float32Array) || O < 1 || C < 1) return null;
+      const handle = addon.prepare(w, LAYOUTS[layout], O, C);
+      return new NativePrepared(addon, handle, addon.preparedBytes(handle));
+    },
+
+    linear(y, x, w, b1, b2, M, C, O, prepared) {
       if (y instanceof Float32Array && x instanceof Float32Array && w instanceof Float32Array && f32(b1, b2)) {
-        addon.linear(y, x, w, b1 as Float32Array | null, b2 as Float32Array | null, M, C, O);
+        addon.linear(y, x, weight(prepared, w), b1 as Float32Array | null, b2 as Float32Array | null, M, C, O);
       } else {
         referenceKernel.linear(y, x, w, b1, b2, M, C, O);
       }
@@ -292,7 +339,7 @@ export function createNativeKernel(addon: NativeAddon, options: NativeKernelOpti
         const [c0, cN, whr, bhh, tape] = [a.c0 ?? null, a.cN ?? null, a.whr ?? null, a.bhh ?? null, a.tape ?? null];
         if (f32(a.out, a.hN, a.pre, a.whh, a.h0, c0, cN, whr, bhh, tape)) {
           // biome-ignore format: the addon's argument order
-          addon.gatedRecurrence(a.out as Float32Array, a.hN as Float32Array, lstm ? (cN as Float32Array | null) : null, a.pre as Float32Array, a.whh as Float32Array, a.h0 as Float32Array, lstm ? (c0 as Float32Array | null) : null, whr as Float32Array | null, lstm ? null : (bhh as Float32Array | null), tape as Float32Array | null, a.L, a.N, a.H, a.P ?? a.H, a.outStride, a.outOffset, lstm, a.reverse, a.lengths);
+          addon.gatedRecurrence(a.out as Float32Array, a.hN as Float32Array, lstm ? (cN as Float32Array | null) : null, a.pre as Float32Array, weight(a.whhPrepared, a.whh as Float32Array), a.h0 as Float32Array, lstm ? (c0 as Float32Array | null) : null, whr === null ? null : weight(a.whrPrepared, whr as Float32Array), lstm ? null : (bhh as Float32Array | null), tape as Float32Array | null, a.L, a.N, a.H, a.P ?? a.H, a.outStride, a.outOffset, lstm, a.reverse, a.lengths);
         } else {
           gatedRecurrence(kernel, a);
         }
@@ -307,7 +354,21 @@ export function createNativeKernel(addon: NativeAddon, options: NativeKernelOpti
         h0 instanceof Float32Array
       ) {
         const relu = a.mode === 'RNN_RELU';
-        addon.recurrence(out, hN, pre, whh, h0, a.L, a.N, a.H, a.outStride, a.outOffset, relu, a.reverse, a.lengths);
+        addon.recurrence(
+          out,
+          hN,
+          pre,
+          weight(a.whhPrepared, whh),
+          h0,
+          a.L,
+          a.N,
+          a.H,
+          a.outStride,
+          a.outOffset,
+          relu,
+          a.reverse,
+          a.lengths,
+        );
       } else {
         referenceKernel.recurrence(a);
       }
@@ -318,7 +379,7 @@ export function createNativeKernel(addon: NativeAddon, options: NativeKernelOpti
       const { hN, x, h0, weights, N, H } = a;
       // Decided before any buffer is made: small problems go to the reference kernel (its float64 scratch), and
       // the rest of the rule is the addon's (two threads or more, and a step the recurrence would not share).
-      if (a.L * N * H < exactBelow || !addon.layersTakes(weights.length, N, H)) return false;
+      if (leaveLayers(a) || !addon.layersTakes(weights.length, N, H)) return false;
       if (!f32(hN, x, h0) || !weights.every((w) => f32(w.wih, w.whh, w.bih, w.bhh))) return false;
       const outs = weights.map((_, k) => a.layerOutput(k));
       if (!f32(...outs)) return false;

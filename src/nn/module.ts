@@ -113,9 +113,26 @@ export abstract class Module {
     }
   }
 
-  /** `[name, tensor]` for every parameter, like `named_parameters()`. The tensors are live: editing edits the model. */
+  /**
+   * `[name, tensor]` for every parameter, like `named_parameters()`. The tensors are live: editing edits the model.
+   * After writing a parameter's `data` yourself, call `parametersChanged()` (or the tensor's `bumpVersion()`), so
+   * that weights the module keeps prepared for its kernel are prepared again (`loadStateDict` and the optimizers
+   * say so themselves).
+   */
   namedParameters(): [string, Tensor][] {
     return [...this.params.entries()];
+  }
+
+  /** Says that parameters were written in place outside the library: moves every parameter's `version` on. */
+  parametersChanged(): void {
+    for (const p of this.params.values()) p.bumpVersion();
+  }
+
+  /** The sum of the parameters' versions: it moves whenever any parameter is written through the library. */
+  protected parametersVersion(): number {
+    let v = 0;
+    for (const p of this.params.values()) v += p.version;
+    return v;
   }
 
   /** One parameter by its PyTorch name, e.g. `rnn.parameter('weight_ih_l1')`. */
@@ -240,7 +257,10 @@ export abstract class Module {
     }
     for (const [name, p] of this.params) {
       const src = given.get(name);
-      if (src) p.data.set(src.data);
+      if (src) {
+        p.data.set(src.data);
+        p.bumpVersion();
+      }
     }
     return { missingKeys, unexpectedKeys };
   }

@@ -6,6 +6,7 @@
  */
 import { checkInteger, RnnError } from '../errors.js';
 import { getKernel, type Kernel, type Mode } from '../kernels/index.js';
+import { gatesOf, type WeightLayout } from '../kernels/kernel.js';
 import { checkDtype, checkGradient, Module, toGenerator } from '../nn/module.js';
 import type { Generator } from '../random.js';
 import { allocate, type DType, type FloatArray, formatBytes, MAX_TENSOR_BYTES, Tensor } from '../tensor.js';
@@ -14,6 +15,7 @@ import { type ForwardShape, finishForward, prepareForward, swap01 } from './inpu
 import { type ParameterKind, parameterCount, parameterName, parameterSpecs, type RnnArchitecture } from './params.js';
 import { type DirectionWeights, type StackTape, type StackWorkspace, stackForward, WORKSPACE_MAX } from './stack.js';
 import { stackBackward, tapeBytes } from './stack-backward.js';
+import { RecurrentStream, type StreamOptions } from './stream.js';
 
 /**
  * The most parameter tensors a module may have (num_layers * directions * 4 or 5): far beyond any real network,
@@ -168,6 +170,12 @@ export abstract class RNNBase extends Module {
    * (loadStateDict and optimizers write into them), so these views stay live.
    */
   private readonly weights: DirectionWeights[][];
+  /**
+   * `weights` with the kernel's prepared copies (`Kernel.prepare`: packed once), made at the first forward and
+   * again after a parameter's version moves (see `Tensor.version`); null until then, or when the kernel prepares
+   * nothing for this dtype.
+   */
+  private prepared: { version: number; weights: DirectionWeights[][]; bytes: number } | null = null;
   /** Internal buffers a forward leaves for the next one (see StackWorkspace); never a returned array. */
   private readonly workspace: StackWorkspace = { pre: null, hidden: [] };
   /** The initial states of forwards given none: zeros, only ever read, kept while small (see WORKSPACE_MAX). */
@@ -245,6 +253,48 @@ export abstract class RNNBase extends Module {
     return { cell, inputSize, hiddenSize, numLayers, bidirectional, bias, projSize };
   }
 
+  /**
+   * The weights every forward reads: the parameters' arrays with the kernel's prepared copies beside them, made
+   * again only when a parameter was written (its `version` moved) since they were made. A kernel that prepares
+   * nothing gets the arrays alone.
+   */
+  protected stackWeights(): DirectionWeights[][] {
+    const kernel = this.kernel;
+    if (!kernel.prepare || this.dtype !== 'float32') return this.weights;
+    const version = this.parametersVersion();
+    if (this.prepared?.version === version) return this.prepared.weights;
+    this.prepared = null; // the old copies go before the new ones are made, so both are never held
+    const layout = this.cell === 'RNN' ? 'panels' : this.cell;
+    const G = gatesOf(this.mode);
+    const [H, P] = [this.hiddenSize, this.stateSize];
+    let bytes = 0;
+    const prepare = (w: FloatArray | null | undefined, kind: WeightLayout, O: number, C: number) => {
+      const p = w ? (kernel.prepare?.(w, kind, O, C) ?? null) : null;
+      bytes += p?.bytes ?? 0;
+      return p;
+    };
+    const weights = this.weights.map((layer, k) =>
+      layer.map((w) => ({
+        ...w,
+        prepared: {
+          wih: prepare(w.wih, 'panels', G * H, k === 0 ? this.inputSize : this.directions * P),
+          whh: prepare(w.whh, layout, G * H, P),
+          whr: prepare(w.whr, 'panels', P, H),
+        },
+      })),
+    );
+    this.prepared = { version, weights, bytes };
+    return weights;
+  }
+
+  /**
+   * Bytes held by the weights prepared for this module's kernel (packed panels: about the float32 parameters'
+   * own size); 0 before the first forward, and for kernels or dtypes that prepare nothing. Freed with the module.
+   */
+  get preparedBytes(): number {
+    return this.prepared?.bytes ?? 0;
+  }
+
   /** Weights of layer k, direction d, as flat arrays (live views of the parameters). */
   directionWeights(k: number, d: number): DirectionWeights {
     return this.directionArrays(k, d, (name) => this.params.get(name)?.data ?? null);
@@ -302,7 +352,7 @@ export abstract class RNNBase extends Module {
       p.x,
       p.states?.[0] ?? (zeros as FloatArray),
       lstm ? (p.states?.[1] ?? zeros) : null,
-      this.weights,
+      this.stackWeights(),
       { L: p.L, N: p.N, I: this.inputSize, H, K, D, P },
       this.mode,
       p.lengths,
@@ -325,6 +375,31 @@ export abstract class RNNBase extends Module {
       };
     }
     return result;
+  }
+
+  /**
+   * This module stepped one time step per call, its state kept between calls (Keras's stateful RNNs): a steady
+   * loop on the module's prepared weights that allocates nothing but what it returns. See `RecurrentStream`.
+   *
+   * @example
+   * ```ts
+   * const s = lstm.eval().stream({ batch: 1 });
+   * const y = s.step(x_t);          // x_t (1, I) -> (1, P), what out[t] of lstm.forward(x) holds
+   * ```
+   */
+  stream(options: StreamOptions = {}): RecurrentStream {
+    return new RecurrentStream(
+      {
+        kernel: this.kernel,
+        shape: this.forwardShape,
+        mode: this.mode,
+        hiddenSize: this.hiddenSize,
+        stateSize: this.stateSize,
+        weights: () => this.stackWeights(),
+        dropoutActive: () => this.training && this.dropout > 0 && this.numLayers > 1,
+      },
+      options,
+    );
   }
 
   /** A zero state of at least `length` elements; the same array again while it stays small. */
@@ -419,7 +494,10 @@ export abstract class RNNBase extends Module {
         inputSize: k === 0 ? this.inputSize : D * this.stateSize,
         seed: 0,
       });
-      for (const [name, p] of single.params) p.data.set(this.parameter(name.replace('_l0', `_l${k}`)).data);
+      for (const [name, p] of single.params) {
+        p.data.set(this.parameter(name.replace('_l0', `_l${k}`)).data);
+        p.bumpVersion();
+      }
       return single;
     });
   }
@@ -486,7 +564,9 @@ export function stackModules<T extends RNNBase>(
   for (const r of modules) {
     for (const [name, p] of r.namedParameters()) {
       const k = Number(/_l(\d+)/.exec(name)?.[1]);
-      stacked.parameter(name.replace(/_l\d+/, `_l${base + k}`)).data.set(p.data);
+      const target = stacked.parameter(name.replace(/_l\d+/, `_l${base + k}`));
+      target.data.set(p.data);
+      target.bumpVersion();
     }
     base += r.numLayers;
   }

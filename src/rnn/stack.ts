@@ -11,7 +11,7 @@
  * [forward | reverse]. The cell changes what a step computes, never this stacking: it is written once, here.
  */
 import { type FloatArray, zerosLike } from '../dtype.js';
-import { type DirectionWeights, gatesOf, type Kernel, type Mode, tapeWidth } from '../kernels/kernel.js';
+import { type DirectionWeights, gatesOf, type Kernel, layerWork, type Mode, tapeWidth } from '../kernels/kernel.js';
 import type { Generator } from '../random.js';
 
 export type { DirectionWeights };
@@ -67,9 +67,12 @@ export const WORKSPACE_MAX = 1 << 18;
  */
 export const WORKSPACE_HELD_MAX = 1 << 24;
 
-/** `kernel.scratch(like, length)`, or the same buffer as last time when its length fits and it may be kept. */
-function scratch(kernel: Kernel, like: FloatArray, length: number, kept: FloatArray | null): FloatArray {
-  return kept !== null && kept.length === length ? kept : kernel.scratch(like, length);
+/**
+ * `kernel.scratch(like, length, work)`, or the same buffer as last time when its length fits and it may be kept
+ * (a kept buffer was made for the same work: the workspace is keyed by the module and its shapes).
+ */
+function scratch(kernel: Kernel, like: FloatArray, length: number, work: number, kept: FloatArray | null): FloatArray {
+  return kept !== null && kept.length === length ? kept : kernel.scratch(like, length, work);
 }
 
 /**
@@ -83,14 +86,15 @@ function layerBuffer(
   kernel: Kernel,
   output: FloatArray,
   size: number,
+  work: number,
   slot: number,
   last: boolean,
   tape: StackTape | null,
   kept: StackWorkspace | null,
 ): FloatArray {
   if (last && !tape) return output;
-  if (!kept || tape) return kernel.scratch(output, size);
-  const out = scratch(kernel, output, size, kept.hidden[slot] ?? null);
+  if (!kept || tape) return kernel.scratch(output, size, work);
+  const out = scratch(kernel, output, size, work, kept.hidden[slot] ?? null);
   kept.hidden[slot] = out;
   return out;
 }
@@ -123,6 +127,7 @@ export function stackForward(
   const P = dims.P ?? H;
   const G = gatesOf(mode);
   const size = L * N * D * P; // of a layer's output
+  const work = layerWork(L, N, I, H, P, D, mode);
   // what the workspace would hold: the projection, and the outputs of the layers below the last (two that
   // alternate, or one per layer for a kernel's `layers`)
   const held = L * N * G * H + Math.max(2, K - 1) * size;
@@ -135,7 +140,7 @@ export function stackForward(
     const cells: FloatArray[] = [];
     const layerWeights = weights.map((w) => w[0] as DirectionWeights);
     const layerOutput = (k: number) => {
-      outs[k] ??= layerBuffer(kernel, output, size, k, k === K - 1, tape, kept);
+      outs[k] ??= layerBuffer(kernel, output, size, work, k, k === K - 1, tape, kept);
       return outs[k] as FloatArray;
     };
     // the gated cells' tapes, in the precision of the layer's output (as `recurrence`'s are in pre's)
@@ -159,7 +164,7 @@ export function stackForward(
     }
   }
   // (L, N, G*H) input projection plus biases, reused per direction
-  const pre = scratch(kernel, output, L * N * G * H, kept ? kept.pre : null);
+  const pre = scratch(kernel, output, L * N * G * H, work, kept ? kept.pre : null);
   if (kept) kept.pre = pre;
   // The GRU's b_hh is multiplied by its reset gate, so it stays in the recurrence; the others' adds to pre.
   const gru = mode === 'GRU';
@@ -168,13 +173,14 @@ export function stackForward(
   let inFeatures = I;
   for (let k = 0; k < K; k++) {
     const last = k === K - 1;
-    const out = layerBuffer(kernel, output, size, k & 1, last, tape, kept); // (L, N, D*P)
+    const out = layerBuffer(kernel, output, size, work, k & 1, last, tape, kept); // (L, N, D*P)
     for (let d = 0; d < D; d++) {
       const w = weights[k]?.[d] as DirectionWeights;
       const state = (k * D + d) * N; // this (layer, direction)'s first row of h0, hN, c0, cN
       // (L, N, W) the gated cells' per-step values, in pre's precision, which the backward computes in
       const cellTape = tape && W > 0 ? zerosLike(pre, L * N * W) : null;
-      kernel.linear(pre, input, w.wih, w.bih, gru ? null : w.bhh, L * N, inFeatures, G * H);
+      const prepared = w.prepared ?? null;
+      kernel.linear(pre, input, w.wih, w.bih, gru ? null : w.bhh, L * N, inFeatures, G * H, prepared?.wih);
       kernel.recurrence({
         out,
         hN: hN.subarray(state * P, (state + N) * P),
@@ -195,6 +201,8 @@ export function stackForward(
         whr: w.whr ?? null,
         bhh: gru ? w.bhh : null,
         tape: cellTape,
+        whhPrepared: prepared?.whh ?? null,
+        whrPrepared: prepared?.whr ?? null,
       });
       if (tape) tape.cells.push(cellTape);
     }

@@ -126,6 +126,7 @@ export class SGD {
       const grad = gradOf(param, i);
       if (grad === null) return;
       const p = param.value.data;
+      param.value.bumpVersion(); // written in place below: prepared copies of it are stale
       const r = rounder(p);
       const first = this.buffers[i] === null;
       const buf = this.buffers[i] ?? allocate(param.value.dtype, p.length);
@@ -217,6 +218,7 @@ export class Adam {
       const grad = gradOf(param, i);
       if (grad === null) return;
       const p = param.value.data;
+      param.value.bumpVersion(); // written in place below: prepared copies of it are stale
       const r = rounder(p);
       const n = p.length;
       const dtype = param.value.dtype;

@@ -1,0 +1,108 @@
+// Prepared weights (issue 21): a weight matrix packed once into the panels a call's products read, held by a
+// JavaScript external that frees it when collected, so that a module packs its weights once, not on every call
+// (oneDNN's reordered weights, onnxruntime's pre-packed initializers). Part of native/addon.cc's one translation
+// unit, included inside its namespace after its helpers (get_f32, get_int, throw_range), so it includes nothing.
+//
+//   prepare(w, layout, O, C): External     w (O, C) as `layout` lays it out:
+//       0  pack_panels: panels of NR of the O outputs (linear's W_ih, the RNN's W_hh, a projection's W_hr)
+//       3  pack_gated, G = 3: the GRU's W_hh (O = 3H), the gates of NR features side by side
+//       4  pack_gated, G = 4: the LSTM's W_hh (O = 4H)
+//   preparedBytes(External): number        the bytes it holds
+//
+// Every call that takes a weight (linear's w, recurrence's whh, gatedRecurrence's whh and whr) takes either the
+// Float32Array, packed for that call alone as before, or an External of the matching layout and sizes, read as
+// it is. A packed layout depends on the build (NR: 16 floats for AVX2, 32 for AVX-512), so an External made by
+// one build is refused by the other (`isa`).
+
+struct Prepared {
+  int layout;  // 0, 3 or 4 (see above)
+  int isa;     // RNN_VBYTES of the build that packed it
+  int64_t O, C;
+  size_t bytes;
+  float* Bp;
+};
+
+size_t prepared_floats(int layout, int64_t O, int64_t C) {
+  if (layout == 0) return panel_count((int)O) * NR * (size_t)C;
+  return (size_t)unit_blocks((int)(O / layout)) * layout * NR * (size_t)C;
+}
+
+void finalize_prepared(napi_env env, void* data, void*) {
+  Prepared* p = static_cast<Prepared*>(data);
+  int64_t change = 0;
+  napi_adjust_external_memory(env, -(int64_t)p->bytes, &change);
+  std::free(p->Bp);
+  delete p;
+}
+
+napi_value Prepare(napi_env env, napi_callback_info info) {
+  size_t argc = 4;
+  napi_value a[4];
+  napi_get_cb_info(env, info, &argc, a, nullptr, nullptr);
+  float* w;
+  size_t nw;
+  int64_t layout, O, C;
+  if (argc != 4 || !get_f32(env, a[0], &w, &nw, false) || !get_int(env, a[1], &layout) || !get_int(env, a[2], &O) ||
+      !get_int(env, a[3], &C) || (layout != 0 && layout != 3 && layout != 4) || O < 1 || C < 1 ||
+      (layout != 0 && O % layout != 0)) {
+    return throw_range(env, "prepare: expected (Float32Array w, layout 0|3|4, O >= 1, C >= 1), O a multiple of the layout's gates");
+  }
+  if (nw < (size_t)(O * C)) return throw_range(env, "prepare: w is shorter than O * C");
+  const size_t floats = prepared_floats((int)layout, O, C);
+  Prepared* p = new (std::nothrow) Prepared{(int)layout, RNN_VBYTES, O, C, floats * sizeof(float), alloc_floats(floats)};
+  if (!p || !p->Bp) {
+    if (p) std::free(p->Bp);
+    delete p;
+    return throw_range(env, "prepare: out of memory");
+  }
+  if (layout == 0) {
+    pack_panels(p->Bp, w, (int)O, (int)C);
+  } else {
+    pack_gated(p->Bp, w, (int)layout, (int)(O / layout), (int)C);
+  }
+  napi_value result;
+  if (napi_create_external(env, p, finalize_prepared, nullptr, &result) != napi_ok) {
+    std::free(p->Bp);
+    delete p;
+    return throw_range(env, "prepare: could not make the handle");
+  }
+  int64_t change = 0;
+  napi_adjust_external_memory(env, (int64_t)p->bytes, &change);
+  return result;
+}
+
+// The Prepared behind v, or null when v is not an External.
+Prepared* prepared_of(napi_env env, napi_value v) {
+  napi_valuetype type;
+  if (napi_typeof(env, v, &type) != napi_ok || type != napi_external) return nullptr;
+  void* data = nullptr;
+  napi_get_value_external(env, v, &data);
+  return static_cast<Prepared*>(data);
+}
+
+napi_value PreparedBytes(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value a[1];
+  napi_get_cb_info(env, info, &argc, a, nullptr, nullptr);
+  Prepared* p = argc == 1 ? prepared_of(env, a[0]) : nullptr;
+  if (!p) return throw_range(env, "preparedBytes: expected a prepared weight");
+  napi_value result;
+  napi_create_double(env, (double)p->bytes, &result);
+  return result;
+}
+
+// A weight argument: a Float32Array of at least O*C floats (*w set, *packed null; nullable: null/undefined gives
+// both null), or an External prepared with `layout` for exactly O and C by this build (*packed set, *w null).
+bool get_weight(napi_env env, napi_value v, int layout, int64_t O, int64_t C, float** w, const float** packed,
+                bool nullable) {
+  *packed = nullptr;
+  if (Prepared* p = prepared_of(env, v)) {
+    *w = nullptr;
+    if (p->layout != layout || p->isa != RNN_VBYTES || p->O != O || p->C != C) return false;
+    *packed = p->Bp;
+    return true;
+  }
+  size_t n = 0;
+  if (!get_f32(env, v, w, &n, nullable)) return false;
+  return *w == nullptr || n >= (size_t)(O * C);
+}

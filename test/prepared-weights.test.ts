@@ -1,0 +1,148 @@
+/**
+ * Prepared weights: a module packs its weights for its kernel once (`Kernel.prepare`) and packs them again only
+ * when a parameter was written: by loadStateDict, an optimizer's step, or code that says so (parametersChanged,
+ * bumpVersion). A stale panel must never be used: after every kind of write, the module computes what a fresh
+ * module holding the same weights computes, bit for bit.
+ */
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import {
+  Adam,
+  GRU,
+  getKernel,
+  type Kernel,
+  LSTM,
+  parametersOf,
+  RNN,
+  type RNNBase,
+  randn,
+  registerKernel,
+  SGD,
+  type Tensor,
+} from '../src/index.js';
+import { assertSameBits } from './helpers/bits.js';
+
+const fast = getKernel();
+const skip = fast.prepare ? false : `the ${fast.name} kernel prepares no weights (no native addon here)`;
+
+let prepares = 0;
+/** The default kernel, counting the weights it prepares. */
+registerKernel({
+  ...fast,
+  name: 'counting',
+  prepare: (w, layout, O, C) => {
+    prepares++;
+    return fast.prepare?.(w, layout, O, C) ?? null;
+  },
+});
+/** The default kernel without prepared weights: every call packs the arrays, as before. */
+const { prepare: _unused, ...unprepared } = fast;
+registerKernel({ ...unprepared, name: 'unprepared' } as Kernel);
+
+type Make = (backend: string) => RNNBase;
+const CASES: [string, Make][] = [
+  ['RNN', (backend) => new RNN({ inputSize: 16, hiddenSize: 64, numLayers: 2, seed: 1, backend })],
+  ['LSTM', (backend) => new LSTM({ inputSize: 16, hiddenSize: 48, numLayers: 2, seed: 2, backend })],
+  [
+    'LSTM proj_size',
+    (backend) => new LSTM({ inputSize: 16, hiddenSize: 48, projSize: 20, numLayers: 2, seed: 3, backend }),
+  ],
+  ['GRU', (backend) => new GRU({ inputSize: 16, hiddenSize: 48, numLayers: 2, bidirectional: true, seed: 4, backend })],
+];
+
+const x = randn([7, 3, 16], { generator: 9 });
+
+/** The output and states of a forward, flat. */
+function run(m: RNNBase): Float32Array[] {
+  const [out, states] = m.forwardStates(x);
+  return [out, ...states].map((t: Tensor) => t.data as Float32Array);
+}
+
+/** Asserts that `m` computes what a fresh module with its weights computes, bit for bit. */
+function assertCurrent(what: string, m: RNNBase, make: Make): void {
+  const fresh = make('unprepared');
+  fresh.loadStateDict(m.stateDict());
+  const [got, want] = [run(m), run(fresh)];
+  got.forEach((g, i) => assertSameBits(`${what}: result ${i}`, g, want[i] ?? null, 'a fresh module'));
+}
+
+describe('prepared weights', { skip }, () => {
+  for (const [name, make] of CASES) {
+    test(`${name}: a forward on prepared weights gives the bits of the arrays packed by each call`, () => {
+      const [a, b] = [run(make('counting')), run(make('unprepared'))];
+      a.forEach((g, i) => assertSameBits(`result ${i}`, g, b[i] ?? null, 'unprepared'));
+    });
+
+    test(`${name}: the weights are prepared once, and again only after a write`, () => {
+      const m = make('counting');
+      prepares = 0;
+      run(m);
+      const once = prepares;
+      assert.ok(once > 0, 'prepared at the first forward');
+      run(m);
+      if (!m.bidirectional) m.stream({ batch: 3 }).step(randn([3, 16]));
+      assert.equal(prepares, once, 'no second preparation while nothing changed');
+      m.loadStateDict(m.stateDict());
+      run(m);
+      assert.equal(prepares, 2 * once, 'prepared again after loadStateDict');
+      assert.ok(m.preparedBytes > 0);
+    });
+
+    test(`${name}: loadStateDict's weights are the ones used next`, () => {
+      const m = make('counting');
+      run(m);
+      const other = make('unprepared');
+      other.parameter('weight_hh_l1').data.fill(0.01);
+      m.loadStateDict(other.stateDict());
+      assertCurrent('after loadStateDict', m, make);
+    });
+
+    test(`${name}: an SGD step's weights are the ones used next`, () => {
+      const m = make('counting');
+      const [out] = m.forwardStates(x, null, { requiresGrad: true });
+      m.backwardStates(out);
+      new SGD(parametersOf(m), { lr: 0.5, momentum: 0.9 }).step();
+      assertCurrent('after SGD.step', m, make);
+    });
+
+    test(`${name}: an Adam step's weights are the ones used next, by forward and by a stream`, () => {
+      const m = make('counting').eval();
+      const stream = m.bidirectional ? null : m.stream();
+      stream?.step(randn([16]));
+      const [out] = m.forwardStates(x, null, { requiresGrad: true });
+      m.backwardStates(out);
+      new Adam(parametersOf(m), { lr: 0.1 }).step();
+      assertCurrent('after Adam.step', m, make);
+      if (!stream) return;
+      const fresh = make('unprepared').eval();
+      fresh.loadStateDict(m.stateDict());
+      const xt = randn([16], { generator: 5 });
+      stream.reset();
+      assertSameBits(
+        'stream step after Adam.step',
+        stream.step(xt).data,
+        fresh.stream().step(xt).data,
+        'a fresh module',
+      );
+    });
+
+    test(`${name}: a write to a parameter's data is used once parametersChanged() says so`, () => {
+      const m = make('counting');
+      run(m);
+      m.parameter('weight_ih_l0').data.fill(0.25);
+      m.parametersChanged();
+      assertCurrent('after parametersChanged', m, make);
+      m.parameter('weight_hh_l0').data.fill(-0.125);
+      m.parameter('weight_hh_l0').bumpVersion();
+      assertCurrent('after bumpVersion', m, make);
+    });
+  }
+
+  test('a float64 module prepares nothing and holds no prepared bytes', () => {
+    const m = new LSTM({ inputSize: 4, hiddenSize: 8, dtype: 'float64', backend: 'counting' });
+    prepares = 0;
+    m.forward(randn([3, 4], { dtype: 'float64' }));
+    assert.equal(prepares, 0);
+    assert.equal(m.preparedBytes, 0);
+  });
+});
