@@ -81,6 +81,8 @@ export {
   type RNNCellOptions,
 } from './rnn/rnn-cell.js';
 export { RecurrentStream, type StepOptions, type StreamOptions } from './rnn/stream.js';
+// Choosing the next token from logits: greedy, softmax with a temperature, and torch.multinomial's seeded draw.
+export { argmax, type LogitsRow, type SamplingOptions, type SoftmaxOptions, sample, softmax } from './sampling.js';
 export {
   type DType,
   type FloatArray,
