@@ -3,6 +3,7 @@
  * configurations, in one run, on the same weights and input, each contender in its own process.
  *
  *   npm run bench -- --browser [--configs BCE] [--cells rnn,lstm,gru]    in Chromium, against onnxruntime-web
+ *   npm run bench -- --stream [--steps 400] [--only LSTM-64-256-2]     one step per call, and text generation
  *   npm run bench [-- --cell rnn|lstm|gru] [--configs ABCDE] [--train CD] [--sweep] [--scaling] [--kernels native,wasm] [--threads 1,2,4]
  *   node --import tsx bench/run.ts ...    the same without installing the peers first
  *
@@ -61,6 +62,11 @@ if (process.argv.includes('--help') || process.argv.includes('-h')) {
       .join('\n')
       .trim(),
   );
+  process.exit(0);
+}
+
+if (process.argv.includes('--stream')) {
+  await import('./stream.js'); // the streaming benchmark: one step per call, and text generation
   process.exit(0);
 }
 

@@ -256,7 +256,7 @@ napi_value Layers(napi_env env, napi_callback_info info) {
   int64_t L, N, I, H;
   bool relu = false;
   const char* usage =
-      "layers: expected (Float32Array[] outs, hN, x, h0, Float32Array[] wih, whh, (Float32Array|null)[] bih, bhh, "
+      "layers: expected (Float32Array[] outs, hN, x, h0, (Float32Array|prepared)[] wih, whh, (Float32Array|null)[] bih, bhh, "
       "L, N, I, H, relu, Int32Array lengths|null)";
   uint32_t K = 0;
   bool isArray = false;
@@ -268,10 +268,11 @@ napi_value Layers(napi_env env, napi_callback_info info) {
     return throw_range(env, usage);
   }
   std::vector<float*> outs(K), wih(K), whh(K), bih(K), bhh(K);
+  std::vector<const float*> wihPacked(K), whhPacked(K);
   const size_t LNH = (size_t)(L * N * H);
   if (!get_f32_list(env, a[0], K, outs.data(), LNH, LNH, false) ||
-      !get_f32_list(env, a[4], K, wih.data(), (size_t)(H * I), (size_t)(H * H), false) ||
-      !get_f32_list(env, a[5], K, whh.data(), (size_t)(H * H), (size_t)(H * H), false) ||
+      !get_weight_list(env, a[4], K, 0, H, I, H, wih.data(), wihPacked.data()) ||
+      !get_weight_list(env, a[5], K, 0, H, H, H, whh.data(), whhPacked.data()) ||
       !get_f32_list(env, a[6], K, bih.data(), (size_t)H, (size_t)H, true) ||
       !get_f32_list(env, a[7], K, bhh.data(), (size_t)H, (size_t)H, true)) {
     return throw_range(env, "layers: expected arrays of K Float32Arrays as long as L, N, I and H require");
@@ -298,7 +299,11 @@ napi_value Layers(napi_env env, napi_callback_info info) {
     return p;
   };
   std::vector<float*> Bih(K), Bhh(K);
-  for (uint32_t k = 0; k < K; k++) Bih[k] = take_floats(ihFloats), Bhh[k] = take_floats(hhFloats);
+  // prepared weights are read as they are (the job packs only the arrays: wih[k] or whh[k] not null)
+  for (uint32_t k = 0; k < K; k++) {
+    Bih[k] = wihPacked[k] ? const_cast<float*>(wihPacked[k]) : take_floats(ihFloats);
+    Bhh[k] = whhPacked[k] ? const_cast<float*>(whhPacked[k]) : take_floats(hhFloats);
+  }
   // one thread per layer, up to the thread count; each with its own work buffers
   const int nt = threads_for((int)K, pool.threads.load(std::memory_order_relaxed));
   std::vector<float*> work(nt);

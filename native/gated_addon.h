@@ -266,9 +266,10 @@ napi_value GatedLayers(napi_env env, napi_callback_info info) {
   const size_t NH = (size_t)(N * H), LNH = (size_t)L * NH, GH = (size_t)G * H;
   const bool recorded = tapesType != napi_null && tapesType != napi_undefined;
   std::vector<float*> outs(K), wih(K), whh(K), bih(K), bhh(K), tapes(K);
+  std::vector<const float*> wihPacked(K), whhPacked(K);
   if (!get_f32_list(env, a[0], K, outs.data(), LNH, LNH, false) ||
-      !get_f32_list(env, a[6], K, wih.data(), GH * I, GH * H, false) ||
-      !get_f32_list(env, a[7], K, whh.data(), GH * H, GH * H, false) ||
+      !get_weight_list(env, a[6], K, 0, (int64_t)GH, I, H, wih.data(), wihPacked.data()) ||
+      !get_weight_list(env, a[7], K, G, (int64_t)GH, H, H, whh.data(), whhPacked.data()) ||
       !get_f32_list(env, a[8], K, bih.data(), GH, GH, true) || !get_f32_list(env, a[9], K, bhh.data(), GH, GH, true) ||
       (recorded && !get_f32_list(env, a[10], K, tapes.data(), LNH * (G + 1), LNH * (G + 1), false))) {
     return throw_range(env, "gatedLayers: expected arrays of K Float32Arrays as long as L, N, I and H require");
@@ -291,8 +292,10 @@ napi_value GatedLayers(napi_env env, napi_callback_info info) {
   Owned own;
   std::vector<float*> Bih(K), Bhh(K);
   for (uint32_t k = 0; k < K; k++) {
-    Bih[k] = own.keep(alloc_floats(panel_count((int)GH) * NR * (size_t)(I > H ? I : H)));
-    Bhh[k] = own.keep(alloc_floats((size_t)unit_blocks((int)H) * G * NR * H));
+    // prepared weights are read as they are (the job packs only the arrays)
+    Bih[k] = wihPacked[k] ? const_cast<float*>(wihPacked[k])
+                          : own.keep(alloc_floats(panel_count((int)GH) * NR * (size_t)(I > H ? I : H)));
+    Bhh[k] = whhPacked[k] ? const_cast<float*>(whhPacked[k]) : own.keep(alloc_floats((size_t)unit_blocks((int)H) * G * NR * H));
   }
   // one thread per layer, up to the thread count; each with its own work buffers
   const int nt = threads_for((int)K, pool.threads.load(std::memory_order_relaxed));

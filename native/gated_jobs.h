@@ -104,8 +104,8 @@ void gated_layers_job(void* c, int tid, int) {
   for (int k; (k = job.next.fetch_add(1, std::memory_order_relaxed)) < j.K;) {
     const float* in = k == 0 ? j.x : j.outs[k - 1];
     const int C = k == 0 ? j.I : j.H;
-    pack_panels(j.Bih[k], j.wih[k], (int)GH, C);
-    pack_gated(j.Bhh[k], j.whh[k], j.G, j.H, j.H);
+    if (j.wih[k]) pack_panels(j.Bih[k], j.wih[k], (int)GH, C);  // null: prepared, already in Bih[k]
+    if (j.whh[k]) pack_gated(j.Bhh[k], j.whh[k], j.G, j.H, j.H);
     std::atomic<int>* below = k > 0 ? &j.progress[k - 1].steps : nullptr;
     std::atomic<int>& mine = j.progress[k].steps;
     std::memcpy(h, j.h0 + k * NH, NH * sizeof(float));

@@ -427,11 +427,11 @@ struct LayersPlan {
   const float* x;             // (L, N, I)
   float* const* outs;         // K x (L, N, H)
   float* hN;                  // (K, N, H): h0 to begin with, each layer's last state at the end
-  const float* const* wih;    // K x (H, I or H)
-  const float* const* whh;    // K x (H, H)
+  const float* const* wih;    // K x (H, I or H), null where Bih holds it prepared
+  const float* const* whh;    // K x (H, H), likewise
   const float* const* b1;     // K x (H) or null
   const float* const* b2;     // K x (H) or null
-  float* const* Bih;          // K x room for W_ih's panels, packed by the thread that takes the layer
+  float* const* Bih;          // K x room for W_ih's panels, packed by the thread that takes the layer (or prepared)
   float* const* Bhh;          // K x room for W_hh's panels, likewise
   float* const* work;         // per thread (tid): pre (CH, N, H), two states (N, H), the chunk's outputs (CH, N, H)
   int L, N, I, H, K, CH;
@@ -458,8 +458,8 @@ void layers_job(void* c, int tid, int) {
   for (int k; (k = job.next.fetch_add(1, std::memory_order_relaxed)) < j.K;) {
     const float* in = k == 0 ? j.x : j.outs[k - 1];
     const int C = k == 0 ? j.I : j.H;
-    pack_panels(j.Bih[k], j.wih[k], j.H, C);
-    pack_panels(j.Bhh[k], j.whh[k], j.H, j.H);
+    if (j.wih[k]) pack_panels(j.Bih[k], j.wih[k], j.H, C);  // null: prepared, already in Bih[k]
+    if (j.whh[k]) pack_panels(j.Bhh[k], j.whh[k], j.H, j.H);
     std::atomic<int>* below = k > 0 ? &j.progress[k - 1].steps : nullptr;
     std::atomic<int>& mine = j.progress[k].steps;
     std::memcpy(h, j.hN + k * NH, NH * sizeof(float));

@@ -76,19 +76,33 @@ struct GatedBackwardWork {
 
 extern "C" {
 
-// y (M, O) = x (M, C) @ w (O, C)^T + b1 + b2; Bp is scratch for panel_count(O) * NR * C floats.
+// w (O, C) packed into Bp as `layout` lays it out (0: pack_panels; 3 or 4: pack_gated, the GRU's or LSTM's W_hh):
+// a weight prepared once (src/kernels/wasm/wasm.ts's prepare), which the calls below take with a null weight.
+__attribute__((export_name("pack"))) void pack(float* Bp, const float* w, int layout, int O, int C) {
+  if (layout == 0) pack_panels(Bp, w, O, C);
+  else pack_gated(Bp, w, layout, O / layout, C);
+}
+
+// The floats `pack` writes.
+__attribute__((export_name("packed_floats"))) int packed_floats(int layout, int O, int C) {
+  return layout == 0 ? (int)(panel_count(O) * NR * C) : unit_blocks(O / layout) * layout * NR * C;
+}
+
+// y (M, O) = x (M, C) @ w (O, C)^T + b1 + b2; Bp is scratch for panel_count(O) * NR * C floats, or with a null w
+// holds w's prepared panels.
 __attribute__((export_name("linear"))) void linear(float* y, const float* x, const float* w, const float* b1,
                                                    const float* b2, int M, int C, int O, float* Bp) {
-  pack_panels(Bp, w, O, C);
+  if (w) pack_panels(Bp, w, O, C);
   linear_rows(y, x, Bp, b1, b2, 0, M, C, O);
 }
 
-// src/kernels/kernel.ts's recurrence; Bp is scratch for panel_count(H) * NR * H floats, buf for 2 * N * H.
+// src/kernels/kernel.ts's recurrence; Bp is scratch for panel_count(H) * NR * H floats (with a null whh: whh's
+// prepared panels), buf for 2 * N * H.
 __attribute__((export_name("recurrence"))) void recurrence(float* out, float* hN, const float* pre, const float* whh,
                                                            const float* h0, int L, int N, int H, int outStride,
                                                            int outOffset, int relu, int reverse,
                                                            const int32_t* lengths, float* Bp, float* buf) {
-  pack_panels(Bp, whh, H, H);
+  if (whh) pack_panels(Bp, whh, H, H);
   if (const RowTanh row = L > 0 ? row_tanh_for(N, H, relu, lengths) : nullptr) {
     // online inference (N = 1, tanh): the fused time loop, accumulators kept from the products to the activation
     const ptrdiff_t last = reverse ? (ptrdiff_t)L - 1 : 0, dir = reverse ? -1 : 1;
@@ -187,19 +201,20 @@ __attribute__((export_name("gated_work_bytes"))) int gated_work_bytes(int backwa
 static GatedForward gated_forward(float* out, const float* pre, const float* whh, const float* h0, const float* c0,
                                   const float* whr, const float* bhh, float* tape, int L, int N, int H, int P,
                                   int outStride, int outOffset, int lstm, int reverse, const int32_t* lengths,
-                                  char* work) {
+                                  char* work, const float* whhPacked, const float* whrPacked) {
   const int G = lstm ? 4 : 3;
   Carve w{(size_t)work};
   const GatedForwardWork s(w, G, N, H, P);
-  pack_gated(s.Bp, whh, G, H, P);
-  if (s.Bpr) pack_panels(s.Bpr, whr, P, H);
+  if (!whhPacked) pack_gated(s.Bp, whh, G, H, P);
+  if (s.Bpr && !whrPacked) pack_panels(s.Bpr, whr, P, H);
   for (int i = 0; lstm && i < N * H; i++) s.c[i] = c0 ? c0[i] : 0.0f;
   for (int i = 0; s.Bpr && i < N * P; i++) s.hbuf[i] = h0[i];
   for (int i = 0; s.hh && i < N * H; i++) s.hh[i] = 0.0f;
   GatedForward f;
   f.G = G, f.L = L, f.N = N, f.H = H, f.P = P, f.reverse = reverse, f.lengths = lengths;
   f.out = out + outOffset, f.outStride = (size_t)outStride, f.pre = pre, f.h0 = h0, f.bhh = lstm ? nullptr : bhh;
-  f.tape = tape, f.Bp = s.Bp, f.Bpr = s.Bpr, f.hbuf[0] = s.hbuf, f.hbuf[1] = s.hbuf + (size_t)N * P;
+  f.tape = tape, f.Bp = whhPacked ? whhPacked : s.Bp, f.Bpr = s.Bpr && whrPacked ? whrPacked : s.Bpr;
+  f.hbuf[0] = s.hbuf, f.hbuf[1] = s.hbuf + (size_t)N * P;
   f.c = lstm ? s.c : nullptr, f.hh = s.hh;
   return f;
 }
@@ -212,14 +227,15 @@ static void gated_forward_end(const GatedForward& f, float* hN, float* cN) {
 }
 
 // src/kernels/kernel.ts's recurrence for the LSTM (lstm 1) and the GRU (native/gated.h), on this thread; null
-// pointers are absent arrays (cN, c0, whr, bhh, tape, lengths). work: gated_work_bytes(0, ...) bytes.
+// pointers are absent arrays (cN, c0, whr, bhh, tape, lengths). work: gated_work_bytes(0, ...) bytes. whhPacked and
+// whrPacked: the weights' prepared panels (`pack`), read instead of packing whh and whr, or null.
 __attribute__((export_name("gated_recurrence"))) void gated_recurrence(
     float* out, float* hN, float* cN, const float* pre, const float* whh, const float* h0, const float* c0,
     const float* whr, const float* bhh, float* tape, int L, int N, int H, int P, int outStride, int outOffset, int lstm,
-    int reverse, const int32_t* lengths, char* work) {
+    int reverse, const int32_t* lengths, char* work, const float* whhPacked, const float* whrPacked) {
   if (N == 0 || H == 0) return;
   GatedForward f = gated_forward(out, pre, whh, h0, c0, whr, bhh, tape, L, N, H, P, outStride, outOffset, lstm,
-                                 reverse, lengths, work);
+                                 reverse, lengths, work, whhPacked, whrPacked);
   f.run_all();
   gated_forward_end(f, hN, cN);
 }

@@ -20,7 +20,7 @@ extern "C" {
 // wasm.cc's linear, its row blocks on the pool.
 __attribute__((export_name("pool_linear"))) void pool_linear(float* y, const float* x, const float* w, const float* b1,
                                                              const float* b2, int M, int C, int O, float* Bp) {
-  pack_panels(Bp, w, O, C);
+  if (w) pack_panels(Bp, w, O, C);  // null: Bp holds w's prepared panels
   LinearJob job;
   job.y = y, job.x = x, job.Bp = Bp, job.b1 = b1, job.b2 = b2, job.M = M, job.C = C, job.O = O;
   run(linear_job, &job, product_threads(M, C, O));
@@ -36,7 +36,7 @@ __attribute__((export_name("pool_recurrence"))) int pool_recurrence(float* out, 
     recurrence(out, hN, pre, whh, h0, L, N, H, outStride, outOffset, relu, reverse, lengths, Bp, buf);
     return 1;
   }
-  pack_panels(Bp, whh, H, H);
+  if (whh) pack_panels(Bp, whh, H, H);  // null: Bp holds whh's prepared panels
   RecurrenceJob job;
   job.out = out, job.pre = pre, job.Bp = Bp, job.h0 = h0, job.buf[0] = buf, job.buf[1] = buf + (size_t)N * H;
   job.L = L, job.N = N, job.H = H, job.P = (int)panel_count(H), job.outStride = (size_t)outStride;
@@ -53,10 +53,10 @@ __attribute__((export_name("pool_recurrence"))) int pool_recurrence(float* out, 
 __attribute__((export_name("pool_gated_recurrence"))) int pool_gated_recurrence(
     float* out, float* hN, float* cN, const float* pre, const float* whh, const float* h0, const float* c0,
     const float* whr, const float* bhh, float* tape, int L, int N, int H, int P, int outStride, int outOffset, int lstm,
-    int reverse, const int32_t* lengths, char* work) {
+    int reverse, const int32_t* lengths, char* work, const float* whhPacked, const float* whrPacked) {
   if (N == 0 || H == 0) return 1;
   GatedForward f = gated_forward(out, pre, whh, h0, c0, whr, bhh, tape, L, N, H, P, outStride, outOffset, lstm,
-                                 reverse, lengths, work);
+                                 reverse, lengths, work, whhPacked, whrPacked);
   if (!run_gated(f)) return 0;
   gated_forward_end(f, hN, cN);
   return 1;

@@ -23,6 +23,7 @@ import {
   tensor,
   zeros,
 } from '../src/index.js';
+import { layerWork } from '../src/kernels/kernel.js';
 import { type Flat, scaledError } from './helpers/compare.js';
 import { asTensor, MaskReplay } from './helpers/grad.js';
 
@@ -617,13 +618,14 @@ describe('the functional forward', () => {
 });
 
 describe('the tape', () => {
-  const bytesPer = (dtype: 'float32' | 'float64') =>
-    getKernel().scratch(dtype === 'float32' ? new Float32Array(0) : new Float64Array(0), 0).BYTES_PER_ELEMENT;
+  /** Bytes per element of the kernel's buffers for a stack of this work (a float32 model's small ones are float64). */
+  const bytesPer = (dtype: 'float32' | 'float64', work: number) =>
+    getKernel().scratch(dtype === 'float32' ? new Float32Array(0) : new Float64Array(0), 0, work).BYTES_PER_ELEMENT;
 
   test("an LSTM's recorded forward holds each layer's output and each direction's gates and c (5H), plus masks with dropout", () => {
     for (const dtype of ['float32', 'float64'] as const) {
       const [L, N, H, P, K, D] = [5, 2, 4, 3, 3, 2];
-      const b = bytesPer(dtype);
+      const b = bytesPer(dtype, layerWork(L, N, 3, H, P, D, 'LSTM'));
       const m = new LSTM({
         inputSize: 3,
         hiddenSize: H,

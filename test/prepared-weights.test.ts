@@ -5,12 +5,13 @@
  * module holding the same weights computes, bit for bit.
  */
 import assert from 'node:assert/strict';
-import { describe, test } from 'node:test';
+import { after, describe, test } from 'node:test';
 import {
   Adam,
   GRU,
   getKernel,
   type Kernel,
+  kernelNames,
   LSTM,
   parametersOf,
   RNN,
@@ -20,24 +21,29 @@ import {
   SGD,
   type Tensor,
 } from '../src/index.js';
+import { createWasmThreadsKernel } from '../src/kernels/wasm/pool.js';
 import { assertSameBits } from './helpers/bits.js';
 
-const fast = getKernel();
-const skip = fast.prepare ? false : `the ${fast.name} kernel prepares no weights (no native addon here)`;
+/** Each kernel that prepares weights: native (where the addon loads), wasm, and the threaded wasm on 2 threads. */
+const threaded = createWasmThreadsKernel(2);
+after(() => threaded.pool.close());
+const kernels = [...kernelNames().map((n) => getKernel(n)), threaded.kernel].filter((k) => k.prepare);
 
 let prepares = 0;
-/** The default kernel, counting the weights it prepares. */
-registerKernel({
-  ...fast,
-  name: 'counting',
-  prepare: (w, layout, O, C) => {
-    prepares++;
-    return fast.prepare?.(w, layout, O, C) ?? null;
-  },
-});
-/** The default kernel without prepared weights: every call packs the arrays, as before. */
-const { prepare: _unused, ...unprepared } = fast;
-registerKernel({ ...unprepared, name: 'unprepared' } as Kernel);
+for (const fast of kernels) {
+  /** The kernel, counting the weights it prepares. */
+  registerKernel({
+    ...fast,
+    name: `${fast.name}-counting`,
+    prepare: (w, layout, O, C) => {
+      prepares++;
+      return fast.prepare?.(w, layout, O, C) ?? null;
+    },
+  });
+  /** The kernel without prepared weights: every call packs the arrays, as before. */
+  const { prepare: _unused, ...unprepared } = fast;
+  registerKernel({ ...unprepared, name: `${fast.name}-unprepared` } as Kernel);
+}
 
 type Make = (backend: string) => RNNBase;
 const CASES: [string, Make][] = [
@@ -66,83 +72,89 @@ function assertCurrent(what: string, m: RNNBase, make: Make): void {
   got.forEach((g, i) => assertSameBits(`${what}: result ${i}`, g, want[i] ?? null, 'a fresh module'));
 }
 
-describe('prepared weights', { skip }, () => {
-  for (const [name, make] of CASES) {
-    test(`${name}: a forward on prepared weights gives the bits of the arrays packed by each call`, () => {
-      const [a, b] = [run(make('counting')), run(make('unprepared'))];
-      a.forEach((g, i) => assertSameBits(`result ${i}`, g, b[i] ?? null, 'unprepared'));
-    });
+for (const fast of kernels)
+  describe(`prepared weights on the ${fast.name} kernel`, () => {
+    const on =
+      (make: Make): Make =>
+      (backend) =>
+        make(`${fast.name}-${backend}`);
+    for (const [name, makeAny] of CASES) {
+      const make = on(makeAny);
+      test(`${name}: a forward on prepared weights gives the bits of the arrays packed by each call`, () => {
+        const [a, b] = [run(make('counting')), run(make('unprepared'))];
+        a.forEach((g, i) => assertSameBits(`result ${i}`, g, b[i] ?? null, 'unprepared'));
+      });
 
-    test(`${name}: the weights are prepared once, and again only after a write`, () => {
-      const m = make('counting');
+      test(`${name}: the weights are prepared once, and again only after a write`, () => {
+        const m = make('counting');
+        prepares = 0;
+        run(m);
+        const once = prepares;
+        assert.ok(once > 0, 'prepared at the first forward');
+        run(m);
+        if (!m.bidirectional) m.stream({ batch: 3 }).step(randn([3, 16]));
+        assert.equal(prepares, once, 'no second preparation while nothing changed');
+        m.loadStateDict(m.stateDict());
+        run(m);
+        assert.equal(prepares, 2 * once, 'prepared again after loadStateDict');
+        assert.ok(m.preparedBytes > 0);
+      });
+
+      test(`${name}: loadStateDict's weights are the ones used next`, () => {
+        const m = make('counting');
+        run(m);
+        const other = make('unprepared');
+        other.parameter('weight_hh_l1').data.fill(0.01);
+        m.loadStateDict(other.stateDict());
+        assertCurrent('after loadStateDict', m, make);
+      });
+
+      test(`${name}: an SGD step's weights are the ones used next`, () => {
+        const m = make('counting');
+        const [out] = m.forwardStates(x, null, { requiresGrad: true });
+        m.backwardStates(out);
+        new SGD(parametersOf(m), { lr: 0.5, momentum: 0.9 }).step();
+        assertCurrent('after SGD.step', m, make);
+      });
+
+      test(`${name}: an Adam step's weights are the ones used next, by forward and by a stream`, () => {
+        const m = make('counting').eval();
+        const stream = m.bidirectional ? null : m.stream();
+        stream?.step(randn([16]));
+        const [out] = m.forwardStates(x, null, { requiresGrad: true });
+        m.backwardStates(out);
+        new Adam(parametersOf(m), { lr: 0.1 }).step();
+        assertCurrent('after Adam.step', m, make);
+        if (!stream) return;
+        const fresh = make('unprepared').eval();
+        fresh.loadStateDict(m.stateDict());
+        const xt = randn([16], { generator: 5 });
+        stream.reset();
+        assertSameBits(
+          'stream step after Adam.step',
+          stream.step(xt).data,
+          fresh.stream().step(xt).data,
+          'a fresh module',
+        );
+      });
+
+      test(`${name}: a write to a parameter's data is used once parametersChanged() says so`, () => {
+        const m = make('counting');
+        run(m);
+        m.parameter('weight_ih_l0').data.fill(0.25);
+        m.parametersChanged();
+        assertCurrent('after parametersChanged', m, make);
+        m.parameter('weight_hh_l0').data.fill(-0.125);
+        m.parameter('weight_hh_l0').bumpVersion();
+        assertCurrent('after bumpVersion', m, make);
+      });
+    }
+
+    test('a float64 module prepares nothing and holds no prepared bytes', () => {
+      const m = new LSTM({ inputSize: 4, hiddenSize: 8, dtype: 'float64', backend: `${fast.name}-counting` });
       prepares = 0;
-      run(m);
-      const once = prepares;
-      assert.ok(once > 0, 'prepared at the first forward');
-      run(m);
-      if (!m.bidirectional) m.stream({ batch: 3 }).step(randn([3, 16]));
-      assert.equal(prepares, once, 'no second preparation while nothing changed');
-      m.loadStateDict(m.stateDict());
-      run(m);
-      assert.equal(prepares, 2 * once, 'prepared again after loadStateDict');
-      assert.ok(m.preparedBytes > 0);
+      m.forward(randn([3, 4], { dtype: 'float64' }));
+      assert.equal(prepares, 0);
+      assert.equal(m.preparedBytes, 0);
     });
-
-    test(`${name}: loadStateDict's weights are the ones used next`, () => {
-      const m = make('counting');
-      run(m);
-      const other = make('unprepared');
-      other.parameter('weight_hh_l1').data.fill(0.01);
-      m.loadStateDict(other.stateDict());
-      assertCurrent('after loadStateDict', m, make);
-    });
-
-    test(`${name}: an SGD step's weights are the ones used next`, () => {
-      const m = make('counting');
-      const [out] = m.forwardStates(x, null, { requiresGrad: true });
-      m.backwardStates(out);
-      new SGD(parametersOf(m), { lr: 0.5, momentum: 0.9 }).step();
-      assertCurrent('after SGD.step', m, make);
-    });
-
-    test(`${name}: an Adam step's weights are the ones used next, by forward and by a stream`, () => {
-      const m = make('counting').eval();
-      const stream = m.bidirectional ? null : m.stream();
-      stream?.step(randn([16]));
-      const [out] = m.forwardStates(x, null, { requiresGrad: true });
-      m.backwardStates(out);
-      new Adam(parametersOf(m), { lr: 0.1 }).step();
-      assertCurrent('after Adam.step', m, make);
-      if (!stream) return;
-      const fresh = make('unprepared').eval();
-      fresh.loadStateDict(m.stateDict());
-      const xt = randn([16], { generator: 5 });
-      stream.reset();
-      assertSameBits(
-        'stream step after Adam.step',
-        stream.step(xt).data,
-        fresh.stream().step(xt).data,
-        'a fresh module',
-      );
-    });
-
-    test(`${name}: a write to a parameter's data is used once parametersChanged() says so`, () => {
-      const m = make('counting');
-      run(m);
-      m.parameter('weight_ih_l0').data.fill(0.25);
-      m.parametersChanged();
-      assertCurrent('after parametersChanged', m, make);
-      m.parameter('weight_hh_l0').data.fill(-0.125);
-      m.parameter('weight_hh_l0').bumpVersion();
-      assertCurrent('after bumpVersion', m, make);
-    });
-  }
-
-  test('a float64 module prepares nothing and holds no prepared bytes', () => {
-    const m = new LSTM({ inputSize: 4, hiddenSize: 8, dtype: 'float64', backend: 'counting' });
-    prepares = 0;
-    m.forward(randn([3, 4], { dtype: 'float64' }));
-    assert.equal(prepares, 0);
-    assert.equal(m.preparedBytes, 0);
   });
-});

@@ -19,7 +19,7 @@ export const EXACT_BELOW = 4096;
  * prepared (packed once): measured with `npm run bench -- --crossover`, the native kernel was as fast as the
  * reference at about 300 multiply-adds per call (an RNN step of N 1, I 8, H 8) and 4-40x faster from 2^12 on.
  */
-export const FAST_MIN_WORK = 1024;
+export const FAST_MIN_WORK = 4096;
 
 /**
  * A fast float32 kernel's `scratch`: float32 buffers for float32 models when the call that fills them has at least

@@ -74,8 +74,8 @@ export interface NativeAddon {
     hN: Float32Array,
     x: Float32Array,
     h0: Float32Array,
-    wih: Float32Array[],
-    whh: Float32Array[],
+    wih: (Float32Array | unknown)[],
+    whh: (Float32Array | unknown)[],
     bih: (Float32Array | null)[],
     bhh: (Float32Array | null)[],
     L: number,
@@ -154,8 +154,8 @@ export interface NativeAddon {
     x: Float32Array,
     h0: Float32Array,
     c0: Float32Array | null,
-    wih: Float32Array[],
-    whh: Float32Array[],
+    wih: (Float32Array | unknown)[],
+    whh: (Float32Array | unknown)[],
     bih: (Float32Array | null)[],
     bhh: (Float32Array | null)[],
     tapes: Float32Array[] | null,
@@ -276,9 +276,6 @@ class NativePrepared implements PreparedWeight {
 
 const LAYOUTS = { panels: 0, GRU: 3, LSTM: 4 } as const;
 
-/** Steps below which a stack runs layer by layer rather than as a wavefront (`layers`). */
-const LAYERS_MIN_STEPS = 4;
-
 /**
  * A kernel over the addon: float32 buffers go native, anything else (float64 scratch included) to the reference
  * kernel. In the backward, small float64 buffers beside float32 ones are read and accumulated through float32
@@ -287,13 +284,8 @@ const LAYERS_MIN_STEPS = 4;
 export function createNativeKernel(addon: NativeAddon, options: NativeKernelOptions = {}): Kernel {
   const exactBelow = options.exactBelow ?? EXACT_BELOW;
   const minWork = exactBelow === 0 ? 0 : FAST_MIN_WORK;
-  /**
-   * Whether `layers` should leave a stack to the layer-by-layer calls: too little work for this kernel (the
-   * reference runs it), or too few steps for a wavefront to overlap (it would pack every layer's weights for
-   * nothing: the layer-by-layer calls read the module's prepared ones).
-   */
-  const leaveLayers = (a: LayersArgs) =>
-    a.L < LAYERS_MIN_STEPS || layerWork(a.L, a.N, a.I, a.H, a.H, 1, a.mode) < minWork;
+  /** Whether `layers` should leave a stack to the reference: too little work for this kernel (FAST_MIN_WORK). */
+  const leaveLayers = (a: LayersArgs) => layerWork(a.L, a.N, a.I, a.H, a.H, 1, a.mode) < minWork;
   /** The handle of a weight this addon prepared, else the array itself (packed again by the call). */
   const weight = (prepared: PreparedWeight | null | undefined, w: Float32Array): unknown =>
     prepared instanceof NativePrepared && prepared.addon === addon ? prepared.handle : w;
@@ -308,7 +300,7 @@ export function createNativeKernel(addon: NativeAddon, options: NativeKernelOpti
     const tapes = a.layerTape ? weights.map((_, k) => (a.layerTape as (k: number) => FloatArray)(k)) : null;
     if (!f32(...outs) || (tapes && !f32(...tapes))) return false;
     // biome-ignore format: the addon's argument order
-    return addon.gatedLayers(outs as Float32Array[], hN as Float32Array, cN as Float32Array | null, x as Float32Array, h0 as Float32Array, c0 as Float32Array | null, weights.map((w) => w.wih as Float32Array), weights.map((w) => w.whh as Float32Array), weights.map((w) => w.bih as Float32Array | null), weights.map((w) => w.bhh as Float32Array | null), tapes as Float32Array[] | null, a.L, N, a.I, H, lstm, a.lengths);
+    return addon.gatedLayers(outs as Float32Array[], hN as Float32Array, cN as Float32Array | null, x as Float32Array, h0 as Float32Array, c0 as Float32Array | null, weights.map((w) => weight(w.prepared?.wih, w.wih as Float32Array)), weights.map((w) => weight(w.prepared?.whh, w.whh as Float32Array)), weights.map((w) => w.bih as Float32Array | null), weights.map((w) => w.bhh as Float32Array | null), tapes as Float32Array[] | null, a.L, N, a.I, H, lstm, a.lengths);
   }
 
   const kernel: Kernel = {
@@ -384,7 +376,7 @@ export function createNativeKernel(addon: NativeAddon, options: NativeKernelOpti
       const outs = weights.map((_, k) => a.layerOutput(k));
       if (!f32(...outs)) return false;
       // biome-ignore format: the addon's argument order
-      return addon.layers(outs as Float32Array[], hN as Float32Array, x as Float32Array, h0 as Float32Array, weights.map((w) => w.wih as Float32Array), weights.map((w) => w.whh as Float32Array), weights.map((w) => w.bih as Float32Array | null), weights.map((w) => w.bhh as Float32Array | null), a.L, N, a.I, H, a.mode === 'RNN_RELU', a.lengths);
+      return addon.layers(outs as Float32Array[], hN as Float32Array, x as Float32Array, h0 as Float32Array, weights.map((w) => weight(w.prepared?.wih, w.wih as Float32Array)), weights.map((w) => weight(w.prepared?.whh, w.whh as Float32Array)), weights.map((w) => w.bih as Float32Array | null), weights.map((w) => w.bhh as Float32Array | null), a.L, N, a.I, H, a.mode === 'RNN_RELU', a.lengths);
     },
 
     linearBackward(dx, dw, db1, db2, dy, x, w, M, C, O) {

@@ -19,7 +19,16 @@ export interface WasmExports {
   recurrence_backward(dpre: number, dh0: number, dwhh: number, dout: number, dhN: number, out: number, h0: number, whh: number, L: number, N: number, H: number, outStride: number, outOffset: number, relu: number, reverse: number, lengths: number, Z: number, Bp: number, dh: number, zero: number, work: number, acc: number): void;
   gated_work_bytes(backward: number, lstm: number, L: number, N: number, H: number, P: number): number;
   // biome-ignore format: one line per C signature
-  gated_recurrence(out: number, hN: number, cN: number, pre: number, whh: number, h0: number, c0: number, whr: number, bhh: number, tape: number, L: number, N: number, H: number, P: number, outStride: number, outOffset: number, lstm: number, reverse: number, lengths: number, work: number): void;
+  gated_recurrence(out: number, hN: number, cN: number, pre: number, whh: number, h0: number, c0: number, whr: number, bhh: number, tape: number, L: number, N: number, H: number, P: number, outStride: number, outOffset: number, lstm: number, reverse: number, lengths: number, work: number, whhPacked: number, whrPacked: number): void;
+  /** w (O, C) packed at Bp as `layout` lays it out (0 panels, 3 the GRU's W_hh, 4 the LSTM's): a prepared weight. */
+  pack(Bp: number, w: number, layout: number, O: number, C: number): void;
+  /** The floats `pack` writes. */
+  packed_floats(layout: number, O: number, C: number): number;
+  /**
+   * The threaded build's pool: `bytes` kept between calls (a prepared weight) below every call's arrays and the
+   * workers' stacks, at the returned offset. The one-thread build's kernel keeps such blocks itself.
+   */
+  reserve?(bytes: number): number;
   // biome-ignore format: one line per C signature
   gated_recurrence_backward(dpre: number, dh0: number, dc0: number, dwhh: number, dwhr: number, dbhh: number, dout: number, dhN: number, dcN: number, out: number, h0: number, c0: number, whh: number, whr: number, tape: number, L: number, N: number, H: number, P: number, outStride: number, outOffset: number, lstm: number, reverse: number, lengths: number, work: number): void;
   grad_weight_floats(O: number, C: number): number;
@@ -38,8 +47,12 @@ export interface WasmExports {
 /** Byte offsets in the module's memory for one call's arrays, laid out from __heap_base, 64-byte aligned. */
 export class Layout {
   private end: number;
-  constructor(private readonly w: WasmExports) {
-    this.end = Number(w.__heap_base.value);
+  /** `start`: where the call's arrays may begin (above blocks kept between calls); default __heap_base. */
+  constructor(
+    private readonly w: WasmExports,
+    start = Number(w.__heap_base.value),
+  ) {
+    this.end = start;
   }
   take(bytes: number): number {
     const at = Math.ceil(this.end / 64) * 64;

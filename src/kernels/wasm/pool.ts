@@ -98,6 +98,13 @@ export function createWasmPool(threads: number, options: WasmPoolOptions = {}): 
     linear: x.pool_linear,
     recurrence: (...a) => okRecurrence(x.pool_recurrence(...a)),
     gated_recurrence: (...a) => okGated(x.pool_gated_recurrence(...a)),
+    // kept blocks go where the next stack would, and base moves past them: stacks and calls stay above
+    reserve(bytes) {
+      const at = Math.ceil(base / 64) * 64;
+      base = at + bytes;
+      grow(base);
+      return at;
+    },
   };
   const pool: WasmPool = {
     exports,

@@ -12,7 +12,14 @@
 import type { FloatArray } from '../../dtype.js';
 import { EXACT_BELOW, float32Scratch, readF32, sinkF32 } from '../f32.js';
 import { gatedRecurrence, gatedRecurrenceBackward } from '../gated.js';
-import type { Kernel, LayersArgs, RecurrenceArgs, RecurrenceBackwardArgs } from '../kernel.js';
+import type {
+  Kernel,
+  LayersArgs,
+  PreparedWeight,
+  RecurrenceArgs,
+  RecurrenceBackwardArgs,
+  WeightLayout,
+} from '../kernel.js';
 import { referenceKernel } from '../reference.js';
 import { WASM_KERNEL_BASE64 } from './binary.js';
 import { wasmLayers } from './layers.js';
@@ -39,9 +46,43 @@ export interface WasmKernelOptions {
   exactBelow?: number;
 }
 
+/** A weight packed in one instance's memory (its `pack`), as `Kernel.prepare` returns it; freed when collected. */
+class WasmPrepared implements PreparedWeight {
+  constructor(
+    readonly exports: WasmExports,
+    readonly at: number,
+    readonly bytes: number,
+  ) {}
+}
+
+const LAYOUTS = { panels: 0, GRU: 3, LSTM: 4 } as const;
+
 /** A kernel over a WebAssembly instance: float32 buffers go to it, anything else to the reference kernel. */
 export function createWasmKernel(w: WasmExports, options: WasmKernelOptions = {}): Kernel {
   const exactBelow = options.exactBelow ?? EXACT_BELOW;
+  // Prepared weights live in the module's memory between calls, below every call's arrays: in the pool's kept
+  // region (w.reserve, below the workers' stacks too), or from `top` up in the one-thread build. A collected
+  // handle's block goes to `free`, by size, for the next weight of that size.
+  let top = Number(w.__heap_base.value);
+  const free = new Map<number, number[]>();
+  const collected = new FinalizationRegistry<[number, number]>(([at, bytes]) => {
+    free.set(bytes, [...(free.get(bytes) ?? []), at]);
+  });
+  const reserve = (bytes: number): number => {
+    const reused = free.get(bytes)?.pop();
+    if (reused !== undefined) return reused;
+    if (w.reserve) return w.reserve(bytes);
+    const at = Math.ceil(Math.max(top, Number(w.__heap_base.value)) / 64) * 64;
+    top = at + bytes;
+    const have = w.memory.buffer.byteLength;
+    if (top > have) w.memory.grow(Math.ceil((top - have) / 65536));
+    return at;
+  };
+  /** A call's arrays, above the kept blocks. */
+  const layout = () => new Layout(w, Math.max(top, Number(w.__heap_base.value)));
+  /** The offset of a weight this instance prepared, or null. */
+  const packedAt = (p: PreparedWeight | null | undefined): number | null =>
+    p instanceof WasmPrepared && p.exports === w ? p.at : null;
   const NR = w.panel_width();
   const panels = (O: number) => Math.ceil(O / NR) * NR;
   const isF32 = (...arrays: (FloatArray | null)[]) => arrays.every((v) => v === null || v instanceof Float32Array);
@@ -62,7 +103,7 @@ export function createWasmKernel(w: WasmExports, options: WasmKernelOptions = {}
     }
     const G = lstm ? 4 : 3;
     const W = (G + 1) * H;
-    const m = new Layout(w);
+    const m = layout();
     const outLength = L * N * a.outStride;
     const [pout, phN, pcN, ppre] = [
       m.take(4 * outLength),
@@ -70,11 +111,12 @@ export function createWasmKernel(w: WasmExports, options: WasmKernelOptions = {}
       m.array(cN, N * H),
       m.array(pre, L * N * G * H),
     ];
+    const [whhAt, whrAt] = [packedAt(a.whhPrepared), whr ? packedAt(a.whrPrepared) : null];
     const [pwhh, ph0, pc0, pwhr] = [
-      m.array(whh, G * H * P),
+      whhAt === null ? m.array(whh, G * H * P) : 0,
       m.array(h0, N * P),
       m.array(c0, N * H),
-      m.array(whr, P * H),
+      whrAt === null ? m.array(whr, P * H) : 0,
     ];
     const [pbhh, ptape, plen] = [m.array(bhh, G * H), m.array(tape, L * N * W), lengths ? m.take(4 * N) : 0];
     const work = m.take(w.gated_work_bytes(0, lstm ? 1 : 0, L, N, H, P));
@@ -83,15 +125,15 @@ export function createWasmKernel(w: WasmExports, options: WasmKernelOptions = {}
     // tape's padded rows, must survive the round trip
     if (a.outStride !== P) m.put(pout, out, outLength);
     m.put(ppre, pre, L * N * G * H);
-    m.put(pwhh, whh, G * H * P);
+    if (pwhh) m.put(pwhh, whh, G * H * P);
     m.put(ph0, h0, N * P);
     m.put(pc0, c0, N * H);
-    m.put(pwhr, whr, P * H);
+    if (pwhr) m.put(pwhr, whr, P * H);
     m.put(pbhh, bhh, G * H);
     m.put(ptape, tape, L * N * W);
     putLengths(plen, lengths, N);
     // biome-ignore format: the C argument order
-    w.gated_recurrence(pout, phN, pcN, ppre, pwhh, ph0, pc0, pwhr, pbhh, ptape, L, N, H, P, a.outStride, a.outOffset, lstm ? 1 : 0, a.reverse ? 1 : 0, plen, work);
+    w.gated_recurrence(pout, phN, pcN, ppre, pwhh, ph0, pc0, pwhr, pbhh, ptape, L, N, H, P, a.outStride, a.outOffset, lstm ? 1 : 0, a.reverse ? 1 : 0, plen, work, whhAt ?? 0, whrAt ?? 0);
     m.get(pout, out, outLength);
     m.get(phN, hN, N * P);
     m.get(pcN, cN, N * H);
@@ -116,7 +158,7 @@ export function createWasmKernel(w: WasmExports, options: WasmKernelOptions = {}
     const [h0, c0] = [readF32(a.h0), lstm ? readF32(a.c0 ?? null) : null];
     const G = lstm ? 4 : 3;
     const W = (G + 1) * H;
-    const m = new Layout(w);
+    const m = layout();
     const outLength = L * N * a.outStride;
     const [pdpre, pdh0, pdc0, pdwhh] = [
       m.take(4 * L * N * G * H),
@@ -173,20 +215,35 @@ export function createWasmKernel(w: WasmExports, options: WasmKernelOptions = {}
 
     scratch: float32Scratch(exactBelow),
 
-    linear(y, x, wt, b1, b2, M, C, O) {
+    prepare(wt, kind: WeightLayout, O, C) {
+      if (!(wt instanceof Float32Array) || O < 1 || C < 1) return null;
+      const bytes = 4 * w.packed_floats(LAYOUTS[kind], O, C);
+      const at = reserve(bytes);
+      const m = layout();
+      const pw = m.take(4 * O * C);
+      m.commit();
+      m.put(pw, wt, O * C);
+      w.pack(at, pw, LAYOUTS[kind], O, C);
+      const prepared = new WasmPrepared(w, at, bytes);
+      collected.register(prepared, [at, bytes]);
+      return prepared;
+    },
+
+    linear(y, x, wt, b1, b2, M, C, O, prepared) {
       const f32 = (a: FloatArray | null) => a === null || a instanceof Float32Array;
       if (!(f32(y) && f32(x) && f32(wt) && f32(b1) && f32(b2))) {
         referenceKernel.linear(y, x, wt, b1, b2, M, C, O);
         return;
       }
-      const m = new Layout(w);
-      const [py, px, pw] = [m.take(4 * M * O), m.take(4 * M * C), m.take(4 * O * C)];
+      const at = packedAt(prepared);
+      const m = layout();
+      const [py, px, pw] = [m.take(4 * M * O), m.take(4 * M * C), at === null ? m.take(4 * O * C) : 0];
       const pb1 = b1 ? m.take(4 * O) : 0;
       const pb2 = b2 ? m.take(4 * O) : 0;
-      const bp = m.take(4 * panels(O) * C);
+      const bp = at ?? m.take(4 * panels(O) * C);
       m.commit();
       m.f32(px, M * C).set(x.subarray(0, M * C));
-      m.f32(pw, O * C).set(wt.subarray(0, O * C));
+      if (pw) m.f32(pw, O * C).set(wt.subarray(0, O * C));
       if (b1) m.f32(pb1, O).set(b1.subarray(0, O));
       if (b2) m.f32(pb2, O).set(b2.subarray(0, O));
       w.linear(py, px, pw, pb1, pb2, M, C, O, bp);
@@ -206,22 +263,23 @@ export function createWasmKernel(w: WasmExports, options: WasmKernelOptions = {}
         referenceKernel.recurrence(a);
         return;
       }
-      const m = new Layout(w);
+      const at = packedAt(a.whhPrepared);
+      const m = layout();
       const outLength = L * N * a.outStride;
       const [pout, phN, ppre, pwhh, ph0] = [
         m.take(4 * outLength),
         m.take(4 * N * H),
         m.take(4 * L * N * H),
-        m.take(4 * H * H),
+        at === null ? m.take(4 * H * H) : 0,
         m.take(4 * N * H),
       ];
       const plen = lengths ? m.take(4 * N) : 0;
-      const [bp, buf] = [m.take(4 * panels(H) * H), m.take(8 * N * H)];
+      const [bp, buf] = [at ?? m.take(4 * panels(H) * H), m.take(8 * N * H)];
       m.commit();
       // the other direction's half of `out` must survive the round trip; one direction alone writes all of it
       if (a.outStride !== H) m.f32(pout, outLength).set(out.subarray(0, outLength));
       m.f32(ppre, L * N * H).set(pre.subarray(0, L * N * H));
-      m.f32(pwhh, H * H).set(whh.subarray(0, H * H));
+      if (pwhh) m.f32(pwhh, H * H).set(whh.subarray(0, H * H));
       m.f32(ph0, N * H).set(h0.subarray(0, N * H));
       if (lengths) new Int32Array(w.memory.buffer, plen, N).set(lengths.subarray(0, N));
       const relu = a.mode === 'RNN_RELU' ? 1 : 0;
@@ -254,7 +312,7 @@ export function createWasmKernel(w: WasmExports, options: WasmKernelOptions = {}
       const [dx32, flushDx] = sinkF32(dx);
       const [db1_32, flush1] = sinkF32(db1);
       const [db2_32, flush2] = sinkF32(db2);
-      const m = new Layout(w);
+      const m = layout();
       const [pdx, pdw, pdb1, pdb2] = [m.array(dx32, M * C), m.take(4 * O * C), m.array(db1_32, O), m.array(db2_32, O)];
       const [pdy, px, pw] = [m.take(4 * M * O), m.take(4 * M * C), m.take(4 * O * C)];
       const bp = dx ? m.take(4 * panels(C) * O) : 0;
@@ -293,7 +351,7 @@ export function createWasmKernel(w: WasmExports, options: WasmKernelOptions = {}
       }
       const [dh0, flush] = sinkF32(a.dh0);
       const [dhN, h0] = [readF32(a.dhN), readF32(a.h0)];
-      const m = new Layout(w);
+      const m = layout();
       const outLength = L * N * a.outStride;
       const [pdpre, pdh0, pdwhh] = [m.take(4 * L * N * H), m.take(4 * N * H), m.take(4 * H * H)];
       const [pdout, pdhN, pout] = [m.array(dout, outLength), m.array(dhN, N * H), m.take(4 * outLength)];
