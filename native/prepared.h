@@ -3,7 +3,7 @@
 // (oneDNN's reordered weights, onnxruntime's pre-packed initializers). Part of native/addon.cc's one translation
 // unit, included inside its namespace after its helpers (get_f32, get_int, throw_range), so it includes nothing.
 //
-//   prepare(w, layout, O, C): External     w (O, C) as `layout` lays it out:
+//   prepare(w, layout, O, C, into?): External     w (O, C) as `layout` lays it out (into: a handle to pack again):
 //       0  pack_panels: panels of NR of the O outputs (linear's W_ih, the RNN's W_hh, a projection's W_hr)
 //       3  pack_gated, G = 3: the GRU's W_hh (O = 3H), the gates of NR features side by side
 //       4  pack_gated, G = 4: the LSTM's W_hh (O = 4H)
@@ -35,19 +35,38 @@ void finalize_prepared(napi_env env, void* data, void*) {
   delete p;
 }
 
+Prepared* prepared_of(napi_env env, napi_value v);
+
+void pack_prepared(Prepared* p, const float* w) {
+  if (p->layout == 0) {
+    pack_panels(p->Bp, w, (int)p->O, (int)p->C);
+  } else {
+    pack_gated(p->Bp, w, p->layout, (int)(p->O / p->layout), (int)p->C);
+  }
+}
+
+// prepare(w, layout, O, C, into?): into, a handle of the same layout and sizes, is packed again in place and
+// returned (a module whose weights changed keeps its memory rather than waiting for the old handle's finalizer).
 napi_value Prepare(napi_env env, napi_callback_info info) {
-  size_t argc = 4;
-  napi_value a[4];
+  size_t argc = 5;
+  napi_value a[5];
   napi_get_cb_info(env, info, &argc, a, nullptr, nullptr);
   float* w;
   size_t nw;
   int64_t layout, O, C;
-  if (argc != 4 || !get_f32(env, a[0], &w, &nw, false) || !get_int(env, a[1], &layout) || !get_int(env, a[2], &O) ||
-      !get_int(env, a[3], &C) || (layout != 0 && layout != 3 && layout != 4) || O < 1 || C < 1 ||
-      (layout != 0 && O % layout != 0)) {
+  if ((argc != 4 && argc != 5) || !get_f32(env, a[0], &w, &nw, false) || !get_int(env, a[1], &layout) ||
+      !get_int(env, a[2], &O) || !get_int(env, a[3], &C) || (layout != 0 && layout != 3 && layout != 4) || O < 1 ||
+      C < 1 || (layout != 0 && O % layout != 0)) {
     return throw_range(env, "prepare: expected (Float32Array w, layout 0|3|4, O >= 1, C >= 1), O a multiple of the layout's gates");
   }
   if (nw < (size_t)(O * C)) return throw_range(env, "prepare: w is shorter than O * C");
+  if (argc == 5) {
+    Prepared* into = prepared_of(env, a[4]);
+    if (into && into->layout == layout && into->isa == RNN_VBYTES && into->O == O && into->C == C) {
+      pack_prepared(into, w);
+      return a[4];
+    }
+  }
   const size_t floats = prepared_floats((int)layout, O, C);
   Prepared* p = new (std::nothrow) Prepared{(int)layout, RNN_VBYTES, O, C, floats * sizeof(float), alloc_floats(floats)};
   if (!p || !p->Bp) {
@@ -55,11 +74,7 @@ napi_value Prepare(napi_env env, napi_callback_info info) {
     delete p;
     return throw_range(env, "prepare: out of memory");
   }
-  if (layout == 0) {
-    pack_panels(p->Bp, w, (int)O, (int)C);
-  } else {
-    pack_gated(p->Bp, w, (int)layout, (int)(O / layout), (int)C);
-  }
+  pack_prepared(p, w);
   napi_value result;
   if (napi_create_external(env, p, finalize_prepared, nullptr, &result) != napi_ok) {
     std::free(p->Bp);

@@ -21,7 +21,7 @@ import { type StackDims, type StackTape, stackForward } from '../src/rnn/stack.j
 import { stackBackward } from '../src/rnn/stack-backward.js';
 import type { FloatArray } from '../src/tensor.js';
 import { assertSameBits } from './helpers/bits.js';
-import { countingLayers } from './helpers/kernels.js';
+import { countingLayers, oneChunk } from './helpers/kernels.js';
 import { int, uniform } from './helpers/random.js';
 import { atThreads, THREAD_COUNTS } from './helpers/threads.js';
 
@@ -96,7 +96,7 @@ describe('the native kernel runs a unidirectional stack in one call', {
         const fused = c % 2 === 0; // N = 1, tanh, H a multiple of 16 up to 64: the single-row path
         const N = fused ? 1 : int(g, 1, 6);
         const H = fused ? 16 * int(g, 1, 4) : int(g, 1, 70);
-        const dims = { L: int(g, 1, 45), N, I: int(g, 1, 50), H, K: int(g, 2, 4), D: 1 };
+        const dims = { L: oneChunk(N) + int(g, 1, 45), N, I: int(g, 1, 50), H, K: int(g, 2, 4), D: 1 };
         const mode = fused || c % 3 !== 1 ? 'RNN_TANH' : 'RNN_RELU';
         const lengths = !fused && c % 5 === 1 ? Int32Array.from({ length: N }, () => int(g, 1, dims.L)) : null;
         const k = makeCase(g, dims, mode, lengths, c % 7 !== 3);
@@ -219,7 +219,7 @@ describe('the native kernel runs a unidirectional stack in one call', {
   });
 
   test('it declines small problems (the reference kernel rounds those once) without asking for buffers', () => {
-    const k = makeCase(new Generator(6), { L: 3, N: 3, I: 2, H: 3, K: 2, D: 1 }, 'RNN_TANH', null);
+    const k = makeCase(new Generator(6), { L: 12, N: 3, I: 2, H: 3, K: 2, D: 1 }, 'RNN_TANH', null);
     const defaults = createNativeKernel(api);
     const small = buffers(k);
     assert.deepEqual(callLayers(defaults, k, small.outs, small.hN), { ran: false, asked: 0 });
@@ -228,9 +228,9 @@ describe('the native kernel runs a unidirectional stack in one call', {
   });
 
   test('it takes only float32 buffers, and leaves the rest to the layer-by-layer path', () => {
-    const k = makeCase(new Generator(5), { L: 3, N: 1, I: 2, H: 16, K: 2, D: 1 }, 'RNN_TANH', null);
+    const k = makeCase(new Generator(5), { L: 40, N: 1, I: 2, H: 16, K: 2, D: 1 }, 'RNN_TANH', null);
     const mixed = buffers(k);
-    mixed.outs[0] = new Float64Array(3 * 16);
+    mixed.outs[0] = new Float64Array(40 * 16);
     assert.equal(callLayers(native, k, mixed.outs, mixed.hN).ran, false);
     const { outs, hN } = buffers(k);
     assert.equal(callLayers(native, k, outs, hN).ran, true, 'the same stack in float32 buffers');

@@ -30,14 +30,18 @@ after(() => threaded.pool.close());
 const kernels = [...kernelNames().map((n) => getKernel(n)), threaded.kernel].filter((k) => k.prepare);
 
 let prepares = 0;
+/** How many of them were packed again into the handle they replace. */
+let repacked = 0;
 for (const fast of kernels) {
   /** The kernel, counting the weights it prepares. */
   registerKernel({
     ...fast,
     name: `${fast.name}-counting`,
-    prepare: (w, layout, O, C) => {
+    prepare: (w, layout, O, C, into) => {
       prepares++;
-      return fast.prepare?.(w, layout, O, C) ?? null;
+      const p = fast.prepare?.(w, layout, O, C, into) ?? null;
+      if (into && p === into) repacked++;
+      return p;
     },
   });
   /** The kernel without prepared weights: every call packs the arrays, as before. */
@@ -94,10 +98,14 @@ for (const fast of kernels)
         run(m);
         if (!m.bidirectional) m.stream({ batch: 3 }).step(randn([3, 16]));
         assert.equal(prepares, once, 'no second preparation while nothing changed');
+        const bytes = m.preparedBytes;
+        repacked = 0;
         m.loadStateDict(m.stateDict());
         run(m);
         assert.equal(prepares, 2 * once, 'prepared again after loadStateDict');
-        assert.ok(m.preparedBytes > 0);
+        assert.equal(repacked, once, 'each packed again in place, into the handle it replaces');
+        assert.equal(m.preparedBytes, bytes);
+        assert.ok(bytes > 0);
       });
 
       test(`${name}: loadStateDict's weights are the ones used next`, () => {

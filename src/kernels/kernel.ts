@@ -198,9 +198,17 @@ export interface Kernel {
   /**
    * Optional: `w` (O, C) laid out once for this kernel's products, for a module to keep and pass back with the
    * calls (`linear`'s `prepared`, `RecurrenceArgs.whhPrepared`/`whrPrepared`) while the weights are unchanged.
-   * Null when this kernel does not prepare such weights (float64, say); the calls then take the arrays.
+   * Null when this kernel does not prepare such weights (float64, say); the calls then take the arrays. `into`:
+   * an earlier result for the same layout and sizes, which the kernel may pack again in place and return (a
+   * module whose weights changed keeps its memory).
    */
-  prepare?(w: FloatArray, layout: WeightLayout, O: number, C: number): PreparedWeight | null;
+  prepare?(
+    w: FloatArray,
+    layout: WeightLayout,
+    O: number,
+    C: number,
+    into?: PreparedWeight | null,
+  ): PreparedWeight | null;
   /**
    * y (M, O) = x (M, C) @ w (O, C)^T + b1 (O) + b2 (O); a null bias is skipped. Overwrites y. `prepared`: this
    * kernel's `prepare(w, 'panels', O, C)`, read instead of `w` when given.

@@ -89,7 +89,7 @@ export interface NativeAddon {
    * `w` (O, C) packed once (native/prepared.h): layout 0 panels, 3 the GRU's and 4 the LSTM's W_hh. An external
    * that linear's w, recurrence's whh and gatedRecurrence's whh and whr take instead of the array.
    */
-  prepare(w: Float32Array, layout: 0 | 3 | 4, O: number, C: number): unknown;
+  prepare(w: Float32Array, layout: 0 | 3 | 4, O: number, C: number, into?: unknown): unknown;
   /** The bytes a prepared weight holds. */
   preparedBytes(prepared: unknown): number;
   /** Whether `layers` takes a stack of K layers, N rows and H features (it declines, writing nothing, otherwise). */
@@ -284,8 +284,14 @@ const LAYOUTS = { panels: 0, GRU: 3, LSTM: 4 } as const;
 export function createNativeKernel(addon: NativeAddon, options: NativeKernelOptions = {}): Kernel {
   const exactBelow = options.exactBelow ?? EXACT_BELOW;
   const minWork = exactBelow === 0 ? 0 : FAST_MIN_WORK;
-  /** Whether `layers` should leave a stack to the reference: too little work for this kernel (FAST_MIN_WORK). */
-  const leaveLayers = (a: LayersArgs) => layerWork(a.L, a.N, a.I, a.H, a.H, 1, a.mode) < minWork;
+  /**
+   * Whether `layers` should leave a stack to the layer-by-layer calls: too little work for this kernel
+   * (FAST_MIN_WORK: the reference runs it), or a single chunk of steps (native/addon.cc's CH: 16 rows), which a
+   * wavefront cannot overlap: the layers would run one after the other, plus a hand-over between the threads (a
+   * step of a stream, or one forward per step, took 4x as long).
+   */
+  const leaveLayers = (a: LayersArgs) =>
+    a.L <= (a.N >= 16 ? 1 : Math.floor(16 / a.N)) || layerWork(a.L, a.N, a.I, a.H, a.H, 1, a.mode) < minWork;
   /** The handle of a weight this addon prepared, else the array itself (packed again by the call). */
   const weight = (prepared: PreparedWeight | null | undefined, w: Float32Array): unknown =>
     prepared instanceof NativePrepared && prepared.addon === addon ? prepared.handle : w;
@@ -309,10 +315,13 @@ export function createNativeKernel(addon: NativeAddon, options: NativeKernelOpti
 
     scratch: float32Scratch(exactBelow),
 
-    prepare(w, layout: WeightLayout, O, C) {
+    prepare(w, layout: WeightLayout, O, C, into) {
       if (!(w instanceof Float32Array) || O < 1 || C < 1) return null;
-      const handle = addon.prepare(w, LAYOUTS[layout], O, C);
-      return new NativePrepared(addon, handle, addon.preparedBytes(handle));
+      const old = into instanceof NativePrepared && into.addon === addon ? into : null;
+      const handle = old
+        ? addon.prepare(w, LAYOUTS[layout], O, C, old.handle)
+        : addon.prepare(w, LAYOUTS[layout], O, C);
+      return old?.handle === handle ? old : new NativePrepared(addon, handle, addon.preparedBytes(handle));
     },
 
     linear(y, x, w, b1, b2, M, C, O, prepared) {

@@ -6,7 +6,7 @@
  */
 import { checkInteger, RnnError } from '../errors.js';
 import { getKernel, type Kernel, type Mode } from '../kernels/index.js';
-import { gatesOf, type WeightLayout } from '../kernels/kernel.js';
+import { gatesOf, type PreparedWeight, type WeightLayout } from '../kernels/kernel.js';
 import { checkDtype, checkGradient, Module, toGenerator } from '../nn/module.js';
 import type { Generator } from '../random.js';
 import { allocate, type DType, type FloatArray, formatBytes, MAX_TENSOR_BYTES, Tensor } from '../tensor.js';
@@ -263,25 +263,36 @@ export abstract class RNNBase extends Module {
     if (!kernel.prepare || this.dtype !== 'float32') return this.weights;
     const version = this.parametersVersion();
     if (this.prepared?.version === version) return this.prepared.weights;
-    this.prepared = null; // the old copies go before the new ones are made, so both are never held
+    // the old copies are packed again in place where the kernel can (`into`), so both are never held
+    const old = this.prepared?.weights ?? null;
+    this.prepared = null;
     const layout = this.cell === 'RNN' ? 'panels' : this.cell;
     const G = gatesOf(this.mode);
     const [H, P] = [this.hiddenSize, this.stateSize];
     let bytes = 0;
-    const prepare = (w: FloatArray | null | undefined, kind: WeightLayout, O: number, C: number) => {
-      const p = w ? (kernel.prepare?.(w, kind, O, C) ?? null) : null;
+    const prepare = (
+      w: FloatArray | null | undefined,
+      kind: WeightLayout,
+      O: number,
+      C: number,
+      into: PreparedWeight | null | undefined,
+    ) => {
+      const p = w ? (kernel.prepare?.(w, kind, O, C, into) ?? null) : null;
       bytes += p?.bytes ?? 0;
       return p;
     };
     const weights = this.weights.map((layer, k) =>
-      layer.map((w) => ({
-        ...w,
-        prepared: {
-          wih: prepare(w.wih, 'panels', G * H, k === 0 ? this.inputSize : this.directions * P),
-          whh: prepare(w.whh, layout, G * H, P),
-          whr: prepare(w.whr, 'panels', P, H),
-        },
-      })),
+      layer.map((w, d) => {
+        const was = old?.[k]?.[d]?.prepared;
+        return {
+          ...w,
+          prepared: {
+            wih: prepare(w.wih, 'panels', G * H, k === 0 ? this.inputSize : this.directions * P, was?.wih),
+            whh: prepare(w.whh, layout, G * H, P, was?.whh),
+            whr: prepare(w.whr, 'panels', P, H, was?.whr),
+          },
+        };
+      }),
     );
     this.prepared = { version, weights, bytes };
     return weights;

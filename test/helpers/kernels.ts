@@ -43,3 +43,11 @@ export function countingLayers(kernel: Kernel): { kernel: Kernel; ran: () => num
   };
   return { kernel: counted, ran: () => ran };
 }
+
+/**
+ * The steps of one chunk of the native layer wavefront for N rows (native/addon.cc's CH: about 16 rows): a stack
+ * of at most this many steps has nothing to overlap, and the kernel runs it layer by layer.
+ */
+export function oneChunk(N: number): number {
+  return N >= 16 ? 1 : Math.floor(16 / N);
+}

@@ -215,15 +215,18 @@ export function createWasmKernel(w: WasmExports, options: WasmKernelOptions = {}
 
     scratch: float32Scratch(exactBelow),
 
-    prepare(wt, kind: WeightLayout, O, C) {
+    prepare(wt, kind: WeightLayout, O, C, into) {
       if (!(wt instanceof Float32Array) || O < 1 || C < 1) return null;
       const bytes = 4 * w.packed_floats(LAYOUTS[kind], O, C);
-      const at = reserve(bytes);
+      // an earlier handle of this size is packed again in place (its layout and sizes give its bytes)
+      const old = into instanceof WasmPrepared && into.exports === w && into.bytes === bytes ? into : null;
+      const at = old ? old.at : reserve(bytes);
       const m = layout();
       const pw = m.take(4 * O * C);
       m.commit();
       m.put(pw, wt, O * C);
       w.pack(at, pw, LAYOUTS[kind], O, C);
+      if (old) return old;
       const prepared = new WasmPrepared(w, at, bytes);
       collected.register(prepared, [at, bytes]);
       return prepared;
