@@ -20,6 +20,8 @@ interface Case {
   I: number;
   H: number;
   K: number;
+  /** A streaming case: `steps` calls of one time step each (x.bin (steps, 1, N, I)), the state carried. */
+  steps?: number;
 }
 
 export interface CaseResult {
@@ -116,6 +118,23 @@ async function ours(c: Case, x: Float32Array, threads: number[]): Promise<[[numb
   const Cell = { rnn: RNN, lstm: LSTM, gru: GRU }[c.cell];
   const rnn = new Cell({ inputSize: c.I, hiddenSize: c.H, numLayers: c.K });
   rnn.loadStateDict(sd);
+  if (c.steps) {
+    // one call per time step, the state carried: the whole run of steps is one timed call
+    const s = rnn.eval().stream({ batch: c.N });
+    const per = c.N * c.I;
+    const inputs = Array.from({ length: c.steps }, (_, i) => x.subarray(i * per, (i + 1) * per));
+    const out = new Float32Array(c.N * c.H);
+    const run = () => {
+      s.reset();
+      for (const xt of inputs) s.step(xt, { out });
+    };
+    const timed = await medianMs(
+      run,
+      threads.map((t) => () => setThreads(t)),
+    );
+    run();
+    return [timed, out];
+  }
   const input = new Tensor(x, [c.L, c.N, c.I]);
   const timed = await medianMs(
     () => rnn.forwardStates(input),
@@ -128,6 +147,27 @@ async function ortRun(ort: Ort, c: Case, x: Float32Array): Promise<[[number, num
   const session = await ort.InferenceSession.create(new Uint8Array(await bytes(`data/${c.id}/model.onnx`)), {
     executionProviders: ['wasm'],
   });
+  if (c.steps) {
+    const steps = c.steps;
+    const per = c.N * c.I;
+    const inputs = Array.from(
+      { length: steps },
+      (_, i) => new ort.Tensor('float32', x.subarray(i * per, (i + 1) * per), [1, c.N, c.I]),
+    );
+    const zeros = () => new ort.Tensor('float32', new Float32Array(c.K * c.N * c.H), [c.K, c.N, c.H]);
+    let last: Float32Array = new Float32Array(0);
+    const run = async () => {
+      let [h, cs] = [zeros(), zeros()];
+      for (const xt of inputs) {
+        const r = await session.run(c.cell === 'lstm' ? { x: xt, h0: h, c0: cs } : { x: xt, h0: h });
+        [h, cs] = [r.h_n as unknown, (r.c_n ?? cs) as unknown];
+        last = (r.y as { data: Float32Array }).data;
+      }
+    };
+    const timed = await medianMs(run);
+    await run();
+    return [timed, last];
+  }
   const feeds = { x: new ort.Tensor('float32', x, [c.L, c.N, c.I]) };
   const first = session.outputNames[0] as string;
   const timed = await medianMs(() => session.run(feeds));

@@ -9,6 +9,10 @@
  * its own page: onnxruntime-web sets its threads once per page). Prints the table (median ms, ort-web's best /
  * ours' best: above 1 means we are faster, error against PyTorch float64) and the cores that other processes took
  * during each page (Linux), and writes them with the raw numbers to bench/results/browser-*.json.
+ *
+ * With --stream, issue 21's per-step cases instead (S1-S3: I, H, K = 16, 64, 2; 64, 256, 2; 128, 512, 3; N 1):
+ * each call a run of 100 time steps, one step per call of `stream().step` or of onnxruntime-web's session (h0, c0
+ * fed back), the table in ms per 100 steps.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -37,12 +41,33 @@ function flag(name: string, fallback: string): string {
 
 const configs = flag('--configs', 'BCE').split('');
 const cells = flag('--cells', 'rnn,lstm,gru').split(',');
+/** --stream: issue 21's per-step table instead, one call per time step with the state carried (S1-S3: I, H, K). */
+const streaming = process.argv.includes('--stream');
+const STREAM: Record<string, { I: number; H: number; K: number }> = {
+  S1: { I: 16, H: 64, K: 2 },
+  S2: { I: 64, H: 256, K: 2 },
+  S3: { I: 128, H: 512, K: 3 },
+};
+const STREAM_STEPS = 100;
 const ORT_DIST = join(ROOT, 'bench/node_modules/onnxruntime-web/dist');
 if (!existsSync(ORT_DIST)) throw new Error('onnxruntime-web is not installed: run `npm run bench -- --browser`');
 
 const dir = mkdtempSync(join(tmpdir(), 'stacked-rnn-browser-'));
 const cases = [];
-for (const cell of cells) {
+for (const cell of streaming ? cells : []) {
+  for (const [config, c] of Object.entries(STREAM)) {
+    const id = `${cell}-${config}`;
+    mkdirSync(join(dir, 'data', id), { recursive: true });
+    // the weights, the STREAM_STEPS inputs (steps, 1, 1, I) and the graph with h0/c0 as inputs (bench/stream_torch.py)
+    const args = [join(ROOT, 'bench/stream_torch.py'), join(dir, 'data', id), cell, c.I, c.H, c.K, 1, 1, STREAM_STEPS];
+    const r = spawnSync(PYTHON, [...args.map(String), '1'], { encoding: 'utf8', cwd: join(ROOT, 'bench') });
+    if (r.status !== 0) throw new Error(`stream_torch.py ${id} failed:\n${r.stderr}`);
+    const last = (JSON.parse(r.stdout.trim().split('\n').at(-1) as string) as { last: number[] }).last;
+    writeFileSync(join(dir, 'data', id, 'out64.bin'), new Uint8Array(Float64Array.from(last).buffer));
+    cases.push({ id, cell, config, L: 1, N: 1, ...c, steps: STREAM_STEPS });
+  }
+}
+for (const cell of streaming ? [] : cells) {
   for (const config of configs) {
     const c = CONFIGS[config];
     if (!c) throw new Error(`unknown configuration '${config}': choose from ${Object.keys(CONFIGS).join('')}`);
