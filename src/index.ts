@@ -80,6 +80,8 @@ export {
   type RNNCellGradients,
   type RNNCellOptions,
 } from './rnn/rnn-cell.js';
+// Choosing the next token from logits: greedy, softmax with a temperature, and torch.multinomial's seeded draw.
+export { argmax, type LogitsRow, type SamplingOptions, type SoftmaxOptions, sample, softmax } from './sampling.js';
 export {
   type DType,
   type FloatArray,

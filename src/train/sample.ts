@@ -1,9 +1,10 @@
 /**
  * Text from a character model: feed a prime, then repeatedly draw the next character from the softmax of the
- * logits divided by a temperature and feed it back, carrying the hidden state from step to step.
+ * logits divided by a temperature (`sample`, src/sampling.ts: torch.multinomial's draw) and feed it back, carrying the hidden state from step to step.
  */
 import { RnnError } from '../errors.js';
 import { Generator } from '../random.js';
+import { sample } from '../sampling.js';
 import { Tensor } from '../tensor.js';
 import { oneHot } from './data.js';
 import type { SequenceModel } from './model.js';
@@ -17,21 +18,6 @@ export interface SampleOptions {
   temperature?: number;
   /** Seeds the draws. Default: random. */
   seed?: number | Generator;
-}
-
-/** Index drawn from softmax(logits / temperature); the largest logit when temperature is 0. */
-export function drawIndex(logits: ArrayLike<number>, temperature: number, g: Generator): number {
-  let best = 0;
-  for (let i = 1; i < logits.length; i++) if ((logits[i] as number) > (logits[best] as number)) best = i;
-  if (temperature === 0) return best;
-  const max = logits[best] as number;
-  const weights = Array.from(logits, (z) => Math.exp((z - max) / temperature));
-  let u = g.nextDouble() * weights.reduce((a, b) => a + b, 0);
-  for (let i = 0; i < weights.length; i++) {
-    u -= weights[i] as number;
-    if (u < 0) return i;
-  }
-  return weights.length - 1;
 }
 
 /** The prime followed by `length` generated characters. */
@@ -85,7 +71,7 @@ export function sampleText(model: SequenceModel, options: SampleOptions = {}): s
   const out = [...chars];
   for (let i = 0; i < length; i++) {
     const last = logits.data.subarray(logits.numel - V); // (V) logits of the last step
-    const next = drawIndex(last, temperature, g);
+    const next = sample(last, { temperature, generator: g });
     out.push(vocab[next] as string);
     if (i + 1 < length) [logits, states] = model.forward(new Tensor(oneHot([next], V, dtype), [1, 1, V]), { states });
   }
