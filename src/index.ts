@@ -18,6 +18,7 @@ export {
   readPtStateDict,
   writePtStateDict,
 } from './io/pt/index.js';
+export { PtFloat, PtTuple, type PtWritable, writePtObject } from './io/pt/write-object.js';
 // Files: safetensors, PyTorch .pt (restricted unpickler; nothing in a file is ever run), JSON tensors, and
 // finding an RNN in a bigger model's state dict. All pure: they take and return bytes, and run in a browser.
 export {
@@ -29,7 +30,16 @@ export {
   type WritableTensor,
   writeSafetensors,
 } from './io/safetensors.js';
-export { architectureOf, findPrefixes, rnnFromStateDict, selectPrefix } from './io/state-dict.js';
+export {
+  architectureOf,
+  type FromStateDictOptions,
+  findPrefixes,
+  gruFromStateDict,
+  lstmFromStateDict,
+  moduleFromStateDict,
+  rnnFromStateDict,
+  selectPrefix,
+} from './io/state-dict.js';
 export {
   getKernel,
   getThreads,
@@ -51,6 +61,7 @@ export { submoduleStateDict } from './nn/submodule.js';
 export { Generator } from './random.js';
 export { type BackwardOptions, type ForwardOptions, type RecurrentOptions, RNNBase } from './rnn/base.js';
 export type { CellKind, Nonlinearity } from './rnn/cell.js';
+export type { RecurrentModule } from './rnn/from-architecture.js';
 export {
   type FunctionalOptions,
   type FunctionalResult,
