@@ -5,6 +5,7 @@
  * G gates, D directions, K layers.
  */
 export { RnnError, type RnnErrorCode, type RnnErrorDetails } from './errors.js';
+export { type LanguageModel, type LanguageModelOptions, languageModelFromStateDict } from './io/char-model.js';
 export { readJsonTensors, writeJsonTensors } from './io/json-tensors.js';
 export {
   COMMON_STATE_DICT_KEYS,
@@ -57,6 +58,14 @@ export type { RecurrenceArgs, RecurrenceBackwardArgs } from './kernels/kernel.js
 export { Embedding, type EmbeddingIds, type EmbeddingOptions } from './nn/embedding.js';
 export { Linear, type LinearOptions } from './nn/linear.js';
 export type { LoadResult, StateDict } from './nn/module.js';
+export {
+  Sequential,
+  type SequentialChild,
+  type SequentialForwardOptions,
+  type SequentialGradients,
+  type SequentialState,
+  type SequentialStateGradients,
+} from './nn/sequential.js';
 export { submoduleStateDict } from './nn/submodule.js';
 export { Generator } from './random.js';
 export { type BackwardOptions, type ForwardOptions, type RecurrentOptions, RNNBase } from './rnn/base.js';
@@ -118,11 +127,14 @@ export { type ModelConfig, SequenceModel } from './train/model.js';
 export {
   Adam,
   type AdamOptions,
+  AdamW,
+  type AdamWOptions,
   type Optimizer,
   type Param,
   parametersOf,
   SGD,
   type SGDOptions,
 } from './train/optim.js';
+export type { OptimizerStateDict, ParamGroup } from './train/optim-state.js';
 export { lossPlotSvg, type Series } from './train/plot.js';
 export { type SampleOptions, sampleText } from './train/sample.js';

@@ -1,6 +1,7 @@
 /**
  * Writing any object torch.save would write for a checkpoint - dicts, lists, tuples, numbers, strings, booleans,
- * None and tensors - as a `.pt` file that `torch.load(path, weights_only=True)` reads: e.g.
+ * None and tensors - as a `.pt` file that `torch.load(path)` reads (weights_only=True too when it holds no
+ * float: torch 1.13's weights-only unpickler refuses floats, in its own optimizer state dicts as well): e.g.
  * `{ model: sd, optimizer: opt.stateDict(), epoch: 3 }`. Same archive layout as `writePtStateDict`.
  */
 import { RnnError } from '../../errors.js';
