@@ -6,17 +6,17 @@
  * plain objects, PtTuple) are both read.
  */
 import { RnnError } from '../errors.js';
-import { PtTuple } from '../io/pt/write-object.js';
+import { PtTuple, type PtWritable } from '../io/pt/write-object.js';
 import { allocate, type DType, type FloatArray, Tensor } from '../tensor.js';
 
 /** One parameter group: hyperparameters by torch's names, and the indices of its parameters. */
-export type ParamGroup = Record<string, unknown> & { params: number[] };
+export type ParamGroup = { [key: string]: PtWritable } & { params: number[] };
 
 /** An optimizer's state dict, as torch's `optimizer.state_dict()`; `writePtObject` writes it for torch.load. */
-export interface OptimizerStateDict {
+export type OptimizerStateDict = {
   state: Map<number, Record<string, Tensor | null>>;
   param_groups: ParamGroup[];
-}
+};
 
 /** A scalar float32 tensor, as torch 1.13 keeps Adam's step. */
 export function stepTensor(step: number): Tensor {
