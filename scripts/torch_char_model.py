@@ -7,6 +7,9 @@
       DIR/expected.json  for ids (L, N) and targets: logits, cross-entropy loss, every parameter's gradient by name
                        (at the saved weights), the weights after one more Adam step resumed from the saved state,
                        and greedy text from the prime "The" (length 80)
+  /usr/bin/python3 scripts/torch_char_model.py sample LM_PT VOCAB PRIME LENGTH TEMPERATURE TOP_K|none SEED
+      prints torch's text: the prime, then LENGTH draws of torch.multinomial(softmax(top-k(logits) / T)) after
+      torch.manual_seed(SEED), as `stacked-rnn sample` draws them
   /usr/bin/python3 scripts/torch_char_model.py resume CKPT GRADS OUT
       loads our checkpoint CKPT ({'model', 'optimizer', 'epoch'}) into CharModel and torch.optim.Adam with
       load_state_dict (strict), sets the gradients from GRADS (a .pt state dict by parameter name), takes one step
@@ -128,11 +131,42 @@ def resume(ckpt_path, grads_path, out_path):
     print(json.dumps({"epoch": ckpt["epoch"], "lr": opt.param_groups[0]["lr"]}))
 
 
+def sample_text(model_path, vocab_path, prime, length, temperature, top_k, seed):
+    """torch's draw for `stacked-rnn sample --temperature T --top-k K --seed S` (the CLI's live test)."""
+    with open(vocab_path) as f:
+        itos = json.load(f)
+    stoi = {c: i for i, c in enumerate(itos)}
+    sd = torch.load(model_path)["model"]
+    V, E = sd["emb.weight"].shape
+    H = sd["rnn.weight_hh_l0"].shape[1]
+    cell = {1: "RNN", 4: "LSTM", 3: "GRU"}[sd["rnn.weight_hh_l0"].shape[0] // H]
+    model = CharModel(V, E, H, cell)
+    model.load_state_dict(sd)
+    model.eval()
+    torch.manual_seed(seed)
+    with torch.no_grad():
+        logits, state = model(torch.tensor([[stoi[c] for c in prime]]).T)
+        out = list(prime)
+        for i in range(length):
+            last = logits[-1, 0].clone()
+            if top_k is not None and top_k < V:
+                kth = torch.topk(last, top_k).values[-1]
+                last[last < kth] = -float("inf")
+            nxt = int(torch.multinomial(torch.softmax(last / temperature, -1), 1))
+            out.append(itos[nxt])
+            if i + 1 < length:
+                logits, state = model(torch.tensor([[nxt]]), state)
+    return "".join(out)
+
+
 if __name__ == "__main__":
     args = sys.argv[1:]
     if args[:1] == ["make"] and len(args) >= 2:
         make(args[1], int(args[2]) if len(args) > 2 else 0, args[3] if len(args) > 3 else "LSTM")
     elif args[:1] == ["resume"] and len(args) == 4:
         resume(*args[1:])
+    elif args[:1] == ["sample"] and len(args) == 8:
+        k = None if args[6] == "none" else int(args[6])
+        print(sample_text(args[1], args[2], args[3], int(args[4]), float(args[5]), k, int(args[7])), end="")
     else:
         sys.exit(__doc__)
