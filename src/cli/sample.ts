@@ -16,6 +16,7 @@ import { CHECKPOINT_FORMAT, loadCheckpoint } from '../train/checkpoint.js';
 import { encodeWith, generateIds, type Vocabulary, vocabularyFrom } from '../train/generate.js';
 import { sampleText } from '../train/sample.js';
 import { parseInteger } from './options.js';
+import { readVocab } from './vocab-file.js';
 import { KEY_HELP } from './weights.js';
 
 export interface SampleCommandOptions {
@@ -39,24 +40,6 @@ function parseTemperature(value: string): number {
     throw new InvalidArgumentError(`temperature must be a number >= 0, got '${value}'.`);
   }
   return t;
-}
-
-/** A vocab.json file as a vocabulary (see vocabularyFrom for the forms it takes). */
-async function readVocab(path: string): Promise<Vocabulary> {
-  const text = new TextDecoder().decode(await readBytes(path, { maxBytes: 64 * 1024 * 1024 }));
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch (err) {
-    throw new RnnError('invalid_argument', `${path} is not JSON: ${err instanceof Error ? err.message : String(err)}`, {
-      hint: 'a vocabulary file is a JSON array of tokens in id order, e.g. ["\\n", " ", "T", "h", "e"]',
-    });
-  }
-  try {
-    return vocabularyFrom(parsed);
-  } catch (err) {
-    throw err instanceof RnnError ? new RnnError(err.code, `${path}: ${err.message}`, { hint: err.hint ?? '' }) : err;
-  }
 }
 
 /** The prime and the generated text. */
