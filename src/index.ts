@@ -46,6 +46,7 @@ export {
   getThreads,
   type Kernel,
   kernelNames,
+  kernelReady,
   MAX_THREADS,
   type Mode,
   referenceKernel,

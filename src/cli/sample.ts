@@ -58,7 +58,7 @@ export async function sampleCommand(o: SampleCommandOptions): Promise<string> {
   const sd: Record<string, Tensor> = {};
   let fileVocab: Vocabulary | undefined;
   if (format === 'safetensors') {
-    const { metadata, tensors } = readSafetensors(bytes);
+    const { metadata } = readSafetensors(bytes);
     if (metadata.format === CHECKPOINT_FORMAT && metadata.task !== 'text') {
       // A one-hot model of `train --task chars`: its vocabulary is in the file.
       if (o.vocab !== undefined || o.key !== undefined || o.prefix !== undefined) {

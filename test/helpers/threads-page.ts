@@ -4,7 +4,17 @@
  * as the layer wavefront and a GRU, whether 1 and 2 threads write the same bits and how far the output is from the
  * reference kernel's (float64 sums). The answers go to `window.threadsPage`.
  */
-import { GRU, getKernel, getThreads, LSTM, RNN, type RNNBase, setThreads, Tensor } from '../../src/index.js';
+import {
+  GRU,
+  getKernel,
+  getThreads,
+  kernelReady,
+  LSTM,
+  RNN,
+  type RNNBase,
+  setThreads,
+  Tensor,
+} from '../../src/index.js';
 import { browserPool } from '../../src/kernels/wasm/browser.js';
 import { relaxedSimd } from '../../src/kernels/wasm/pool.js';
 
@@ -48,6 +58,7 @@ const NETS: { name: string; make: (backend?: string) => RNNBase; L: number; N: n
 
 async function main(): Promise<ThreadsPage> {
   setThreads(2);
+  await kernelReady();
   await browserPool?.ready();
   const nets = NETS.map(({ name, make, L, N, I }) => {
     const x = new Tensor(
