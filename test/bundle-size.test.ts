@@ -15,11 +15,15 @@ import {
   symlinkSync,
   writeFileSync,
 } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
+import { chromium } from 'playwright-core';
+import { BROWSER_SKIP, CHROMIUM } from './helpers/explain-page.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const app = mkdtempSync(join(tmpdir(), 'stacked-rnn-bundle-'));
@@ -28,10 +32,11 @@ symlinkSync(ROOT, join(app, 'node_modules', 'stacked-rnn'));
 writeFileSync(
   join(app, 'main.js'),
   [
-    "import { LSTM, randn } from 'stacked-rnn';",
+    "import { getKernel, kernelReady, LSTM, randn } from 'stacked-rnn';",
+    'await kernelReady();',
     'const lstm = new LSTM({ inputSize: 8, hiddenSize: 16, numLayers: 2, seed: 0 });',
     'const [out] = lstm.forward(randn([5, 2, 8], { generator: 0 }));',
-    'document.body.textContent = String(out.data[0]);',
+    'globalThis.answer = { kernel: getKernel().name, out: out.data[0] };',
   ].join('\n'),
 );
 writeFileSync(join(app, 'index.html'), '<!doctype html><script type="module" src="./main.js"></script>');
@@ -89,4 +94,59 @@ test("Vite's default build loads under 250 kB at start and the threaded builds o
   console.log(`vite build: ${JSON.stringify(files)}; at start ${start} bytes`);
   assert.equal(Object.keys(files).filter((f) => f.startsWith('pool-')).length, 1);
   assert.ok(start < 250 * KB, `${start} bytes at start`);
+});
+
+test('in Chromium, only a cross-origin isolated page fetches the threaded chunk, and runs it', {
+  skip: BROWSER_SKIP,
+}, async () => {
+  const outdir = join(app, 'esbuild-split');
+  const files = sizes(outdir);
+  const server = createServer((req, res) => {
+    const isolated = req.url?.startsWith('/iso/') ?? false;
+    const name = (req.url ?? '').split('/').pop() || 'index.html';
+    const headers = isolated
+      ? { 'Cross-Origin-Opener-Policy': 'same-origin', 'Cross-Origin-Embedder-Policy': 'require-corp' }
+      : {};
+    if (name === 'index.html') {
+      res.writeHead(200, { 'Content-Type': 'text/html', ...headers });
+      res.end('<!doctype html><script type="module" src="main.js"></script>');
+    } else if (name in files) {
+      res.writeHead(200, { 'Content-Type': 'text/javascript', ...headers });
+      res.end(readFileSync(join(outdir, name)));
+    } else {
+      res.writeHead(404);
+      res.end();
+    }
+  });
+  await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
+  const origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: ['--headless', '--no-sandbox', '--disable-gpu'],
+  });
+  try {
+    for (const [path, kernel, fetchesPool] of [
+      ['/plain/', 'wasm', false],
+      ['/iso/', 'wasm-threads', true],
+    ] as const) {
+      const page = await browser.newPage();
+      const requested: string[] = [];
+      page.on('request', (r) => requested.push(r.url()));
+      await page.goto(`${origin}${path}`);
+      await page.waitForFunction(() => (globalThis as { answer?: unknown }).answer !== undefined, null, {
+        timeout: 60_000,
+      });
+      const answer = (await page.evaluate(() => (globalThis as { answer?: unknown }).answer)) as { kernel: string };
+      assert.equal(answer.kernel, kernel, path);
+      assert.equal(
+        requested.some((u) => /\/pool-[^/]*\.js$/.test(u)),
+        fetchesPool,
+        `${path}: ${requested.join(', ')}`,
+      );
+      await page.close();
+    }
+  } finally {
+    await browser.close();
+    server.close();
+  }
 });
