@@ -7,7 +7,7 @@
  * its threads once per page). Every case of /data/manifest.json runs on the weights, input and float64 output that
  * bench/torch_peer.py wrote; the results go to `window.bench`.
  */
-import { GRU, getKernel, getThreads, LSTM, RNN, setThreads, Tensor } from '../src/index.js';
+import { GRU, getKernel, getThreads, kernelReady, LSTM, RNN, setThreads, Tensor } from '../src/index.js';
 import { browserPool } from '../src/kernels/wasm/browser.js';
 import { scaledError } from './error.js';
 
@@ -188,6 +188,7 @@ async function main(): Promise<void> {
     ort.env.wasm.wasmPaths = '/ort/';
   } else {
     setThreads(threads);
+    await kernelReady();
     await browserPool?.ready();
   }
   const result: PageResult = {

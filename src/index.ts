@@ -5,6 +5,7 @@
  * G gates, D directions, K layers.
  */
 export { RnnError, type RnnErrorCode, type RnnErrorDetails } from './errors.js';
+export { type LanguageModel, type LanguageModelOptions, languageModelFromStateDict } from './io/char-model.js';
 export { readJsonTensors, writeJsonTensors } from './io/json-tensors.js';
 export {
   COMMON_STATE_DICT_KEYS,
@@ -18,6 +19,7 @@ export {
   readPtStateDict,
   writePtStateDict,
 } from './io/pt/index.js';
+export { PtFloat, PtTuple, type PtWritable, writePtObject } from './io/pt/write-object.js';
 // Files: safetensors, PyTorch .pt (restricted unpickler; nothing in a file is ever run), JSON tensors, and
 // finding an RNN in a bigger model's state dict. All pure: they take and return bytes, and run in a browser.
 export {
@@ -29,12 +31,22 @@ export {
   type WritableTensor,
   writeSafetensors,
 } from './io/safetensors.js';
-export { architectureOf, findPrefixes, rnnFromStateDict, selectPrefix } from './io/state-dict.js';
+export {
+  architectureOf,
+  type FromStateDictOptions,
+  findPrefixes,
+  gruFromStateDict,
+  lstmFromStateDict,
+  moduleFromStateDict,
+  rnnFromStateDict,
+  selectPrefix,
+} from './io/state-dict.js';
 export {
   getKernel,
   getThreads,
   type Kernel,
   kernelNames,
+  kernelReady,
   MAX_THREADS,
   type Mode,
   referenceKernel,
@@ -47,10 +59,19 @@ export type { RecurrenceArgs, RecurrenceBackwardArgs } from './kernels/kernel.js
 export { Embedding, type EmbeddingIds, type EmbeddingOptions } from './nn/embedding.js';
 export { Linear, type LinearOptions } from './nn/linear.js';
 export type { LoadResult, StateDict } from './nn/module.js';
+export {
+  Sequential,
+  type SequentialChild,
+  type SequentialForwardOptions,
+  type SequentialGradients,
+  type SequentialState,
+  type SequentialStateGradients,
+} from './nn/sequential.js';
 export { submoduleStateDict } from './nn/submodule.js';
 export { Generator } from './random.js';
 export { type BackwardOptions, type ForwardOptions, type RecurrentOptions, RNNBase } from './rnn/base.js';
 export type { CellKind, Nonlinearity } from './rnn/cell.js';
+export type { RecurrentModule } from './rnn/from-architecture.js';
 export {
   type FunctionalOptions,
   type FunctionalResult,
@@ -108,11 +129,14 @@ export { type ModelConfig, SequenceModel } from './train/model.js';
 export {
   Adam,
   type AdamOptions,
+  AdamW,
+  type AdamWOptions,
   type Optimizer,
   type Param,
   parametersOf,
   SGD,
   type SGDOptions,
 } from './train/optim.js';
+export type { OptimizerStateDict, ParamGroup } from './train/optim-state.js';
 export { lossPlotSvg, type Series } from './train/plot.js';
 export { type SampleOptions, sampleText } from './train/sample.js';

@@ -36,7 +36,10 @@ export interface SamplingOptions extends SoftmaxOptions {
    * `logits[logits < torch.topk(logits, k).values[-1]] = -inf` does before the softmax. Default: all.
    */
   topK?: number;
-  /** The random stream, or a seed for a new one (`torch.manual_seed(seed)`). Default: a random seed. */
+  /**
+   * The random stream, or a seed for a new one (`torch.manual_seed(seed)`) at each call: to draw a sequence of
+   * tokens, pass one Generator to every call. Default: a random seed.
+   */
   generator?: Generator | number;
 }
 

@@ -2,7 +2,7 @@
  * Text generation as the README shows it: a PyTorch character model (Embedding -> 2-layer LSTM -> Linear) saved
  * with torch.save, loaded from its .pt file, primed and run one step per call through `lstm.stream()`, the next
  * character chosen by `argmax`: the text equals PyTorch's greedy text, character for character, for several seeds
- * (scripts/torch_char_model.py, run now). Without torch for /usr/bin/python3 the test skips and says why, unless
+ * (scripts/torch_char_greedy.py, run now). Without torch for /usr/bin/python3 the test skips and says why, unless
  * STACKED_RNN_REQUIRE_TORCH=1 (CI), where that is a failure.
  */
 import assert from 'node:assert/strict';
@@ -15,7 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { argmax, Embedding, IntTensor, Linear, LSTM, readPtStateDict, submoduleStateDict } from '../src/index.js';
 import { assertTorch, PYTHON, torchSkip } from './helpers/torch.js';
 
-const SCRIPT = fileURLToPath(new URL('../scripts/torch_char_model.py', import.meta.url));
+const SCRIPT = fileURLToPath(new URL('../scripts/torch_char_greedy.py', import.meta.url));
 const skip = torchSkip();
 
 /** The README's generation loop: prime, then `length` greedy characters, one LSTM step per character. */

@@ -73,6 +73,7 @@ describe('the threaded WebAssembly kernel in Chromium', { skip: BROWSER_SKIP }, 
     assert.equal(got.isolated, true);
     assert.equal(got.kernel, 'wasm-threads');
     assert.equal(got.running, 2);
+    assert.equal(got.threads, 2, 'getThreads() says the 2 threads that run');
     assert.equal(got.relaxed, true, 'Chromium has relaxed SIMD');
     for (const net of got.nets) {
       assert.ok(net.sameBits, `${net.name}: 2 threads wrote other bits than 1`);
@@ -85,6 +86,7 @@ describe('the threaded WebAssembly kernel in Chromium', { skip: BROWSER_SKIP }, 
     assert.equal(got.isolated, false);
     assert.equal(got.kernel, 'wasm');
     assert.equal(got.running, 1);
+    assert.equal(got.threads, 1, 'getThreads() says the one thread that runs, not the 2 asked for');
     for (const net of got.nets) assert.ok(net.error < 1e-5, `${net.name}: error ${net.error} against the reference`);
   });
 });

@@ -14,11 +14,12 @@ export async function inspectCommand(
   path: string,
   o: { prefix?: string; key?: string; cell?: CellKind },
 ): Promise<string> {
-  const { sd, where, others } = await readRnnWeights(path, o);
+  const { sd, where, others, fileDtypes } = await readRnnWeights(path, o);
   const a = architectureOf(sd, o.cell);
   const specs = parameterSpecs(a);
   const count = specs.reduce((n, s) => n + s.shape.reduce((x, y) => x * y, 1), 0);
-  const dtypes = [...new Set(Object.values(sd).map((t) => t.dtype))].join(', ');
+  // The file's dtypes: a float16 or bfloat16 file is read as float32 but is not a float32 file.
+  const dtypes = fileDtypes.join(', ');
   const width = Math.max(...specs.map((s) => s.name.length));
   const lines = [
     `${path}: nn.${a.cell} state dict${where ? ` at ${where}` : ''}`,

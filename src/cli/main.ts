@@ -15,7 +15,7 @@ import { registerTrain } from './train.js';
 
 export function buildProgram(): Command {
   const program = new Command('stacked-rnn')
-    .description("PyTorch's multi-layer torch.nn.RNN in TypeScript, exact to PyTorch's numbers")
+    .description("PyTorch's multi-layer torch.nn.RNN, nn.LSTM and nn.GRU in TypeScript, exact to PyTorch's numbers")
     .version('0.1.0')
     .exitOverride()
     .configureOutput({

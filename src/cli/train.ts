@@ -18,6 +18,7 @@ import { checkTrainConfig, defaultConfig, type TrainConfig, Trainer } from '../t
 import { TASKS, type TaskName } from '../train/model.js';
 import { lossPlotSvg } from '../train/plot.js';
 import { parseCell, parseDtype, parseInteger, parseNonlinearity } from './options.js';
+import { trainOnData } from './train-data.js';
 import { KEY_HELP, type RnnWeights, readRnnWeights } from './weights.js';
 
 export interface TrainCommandOptions {
@@ -41,6 +42,12 @@ export interface TrainCommandOptions {
   /** Start from these weights (.pt or .safetensors): an RNN state dict, or a whole model with rnn.* and head.*. */
   init?: string;
   key?: string;
+  /** Train on this file instead of the embedded data: text (a character model) or .csv (next-step regression). */
+  data?: string;
+  /** With --data text: the width of the character embedding. */
+  embedding?: number;
+  /** With --data text and a PyTorch --init model: its vocabulary, tokens in id order (vocab.json). */
+  vocab?: string;
 }
 
 /** Where output goes: a TTY gets a live bar, anything else a line every ~10% of the steps. */
@@ -81,7 +88,7 @@ function parseLayerList(value: string): number[] {
 }
 
 /** runs/<task>-YYYYMMDD-HHMMSS in local time. */
-function defaultOutDir(task: TaskName, now = new Date()): string {
+export function defaultOutDir(task: string, now = new Date()): string {
   const p = (n: number) => String(n).padStart(2, '0');
   const stamp = `${now.getFullYear()}${p(now.getMonth() + 1)}${p(now.getDate())}-${p(now.getHours())}${p(now.getMinutes())}${p(now.getSeconds())}`;
   return join('runs', `${task}-${stamp}`);
@@ -114,7 +121,7 @@ export function configFor(o: TrainCommandOptions, layers: number): TrainConfig {
 }
 
 /** Live progress: a cli-progress bar on a TTY, else a plain line at every tenth of the run. */
-class Progress {
+export class Progress {
   private bar: SingleBar | null = null;
   private start = 0;
   private nextLine = 0;
@@ -210,7 +217,12 @@ function headPrefix(prefix: string): string {
 }
 
 /** Trains one model, yielding to the event loop now and then so the bar redraws and Ctrl-C can stop it early. */
-async function runOne(trainer: Trainer, label: string, out: Output, stop: { requested: boolean }): Promise<Trainer> {
+export async function runOne<T extends { readonly config: TrainConfig; step(): number }>(
+  trainer: T,
+  label: string,
+  out: Output,
+  stop: { requested: boolean },
+): Promise<T> {
   const config = trainer.config;
   const progress = new Progress(out, label, config.steps);
   progress.begin();
@@ -229,7 +241,7 @@ async function runOne(trainer: Trainer, label: string, out: Output, stop: { requ
   return trainer;
 }
 
-function metadataOf(c: TrainConfig, steps: number): Record<string, string> {
+export function metadataOf(c: TrainConfig, steps: number): Record<string, string> {
   return {
     trained_steps: String(steps),
     seed: String(c.seed),
@@ -242,7 +254,7 @@ function metadataOf(c: TrainConfig, steps: number): Record<string, string> {
   };
 }
 
-const fall = (losses: readonly number[]) => {
+export const fall = (losses: readonly number[]) => {
   const first = losses[0] as number;
   const last = losses.at(-1) as number;
   const change = last <= first ? `${(first / last).toFixed(1)}x lower` : `${(last / first).toFixed(1)}x higher`;
@@ -251,6 +263,13 @@ const fall = (losses: readonly number[]) => {
 
 /** Runs the command; returns the closing summary (what was written where). */
 export async function trainCommand(o: TrainCommandOptions, out: Output): Promise<string> {
+  if (o.data !== undefined) return trainOnData(o, out);
+  for (const [flag, given] of [
+    ['--embedding', o.embedding],
+    ['--vocab', o.vocab],
+  ] as const) {
+    if (given !== undefined) throw new RnnError('invalid_argument', `${flag} goes with --data: give --data too`);
+  }
   if (o.layers !== undefined && o.compareLayers !== undefined) {
     throw new RnnError(
       'invalid_argument',
@@ -378,6 +397,9 @@ export function registerTrain(program: Command): void {
       'start from these weights (.pt, .safetensors or .json): an RNN state dict, a model holding one, or rnn.* and head.*',
     )
     .option('--key <k>', `with --init: ${KEY_HELP}`)
+    .option('--data <file>', 'train on your own data: a text file (character model) or a .csv (next-step regression)')
+    .option('--embedding <e>', 'with --data text: embedding width (default 32)', parseInteger('embedding', 1, 4096))
+    .option('--vocab <file>', "with --data text and a PyTorch --init model: the model's vocab.json")
     .action(async (opts: TrainCommandOptions) => {
       const summary = await trainCommand(opts, {
         write: (t) => process.stdout.write(t),

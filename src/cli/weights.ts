@@ -24,6 +24,8 @@ export interface RnnWeights {
   where: string;
   /** The whole state dict's float tensors, for commands that load more than the RNN (train --init). */
   all: Record<string, Tensor>;
+  /** The dtypes of the module's tensors in the file (float16 and bfloat16 are read as float32). */
+  fileDtypes: string[];
 }
 
 /** Where the state dict was found in a checkpoint, in words: "key 'model' (the only state dict in the file)". */
@@ -69,7 +71,8 @@ export async function readRnnWeights(path: string, o: { key?: string; prefix?: s
   }
   const others = [...Object.keys(file.stateDict), ...file.integers].filter((n) => !own(n));
   const parts = [describeSource(file.source), prefix ? `prefix '${prefix}'` : ''].filter(Boolean);
-  return { sd, prefix, source: file.source, others, where: parts.join(', '), all: file.stateDict };
+  const fileDtypes = [...new Set(Object.keys(sd).map((k) => file.fileDtypes[prefix + k] ?? (sd[k] as Tensor).dtype))];
+  return { sd, prefix, source: file.source, others, where: parts.join(', '), all: file.stateDict, fileDtypes };
 }
 
 function prefixed(path: string, e: RnnError): RnnError {

@@ -163,7 +163,7 @@ function float64ToString(v: number): string {
  * The fewest significant digits (9 always suffice) whose correctly rounded decimal reads back to the same
  * float32: 0.1 in float32 is 0.100000001490116..., and prints as "0.1", not as the float64 digits.
  */
-function float32ToString(v: number): string {
+export function float32ToString(v: number): string {
   if (Object.is(v, -0)) return '-0';
   for (let digits = 1; digits < 9; digits++) {
     const candidate = Number(v.toPrecision(digits));

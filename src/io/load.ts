@@ -15,7 +15,13 @@ import { readSafetensors, toFloat, toIntegers, writeSafetensors } from './safete
 export { detectFormat, type TensorFormat } from './detect.js';
 
 /** A named tensor from a file: floating point as a Tensor, integers (e.g. `lengths`) as plain numbers. */
-export type FileTensor = { kind: 'float'; tensor: Tensor } | { kind: 'int'; shape: number[]; values: number[] };
+export type FileTensor =
+  | {
+      kind: 'float';
+      tensor: Tensor /** the file's dtype: float16 and bfloat16 are read as float32 */;
+      fileDtype?: string;
+    }
+  | { kind: 'int'; shape: number[]; values: number[] };
 
 /** The tensors of a file, and for a .pt checkpoint where in it the state dict was found. */
 export interface TensorFile {
@@ -85,13 +91,17 @@ export function parseTensorFile(bytes: Uint8Array, path: string, options: { key?
     return { format, tensors };
   }
   if (format === 'pt') {
-    const { tensors: found, ...source } = readPtSelection(bytes, options.key === undefined ? {} : { key: options.key });
+    const {
+      tensors: found,
+      fileDtypes,
+      ...source
+    } = readPtSelection(bytes, options.key === undefined ? {} : { key: options.key });
     for (const [name, t] of found) {
       tensors.set(
         name,
         t instanceof IntTensor
           ? { kind: 'int', shape: [...t.shape], values: integersOf(name, t) }
-          : { kind: 'float', tensor: t },
+          : { kind: 'float', tensor: t, fileDtype: fileDtypes.get(name) ?? t.dtype },
       );
     }
     return { format, tensors, source };
@@ -101,11 +111,14 @@ export function parseTensorFile(bytes: Uint8Array, path: string, options: { key?
       name,
       raw.dtype === 'I64' || raw.dtype === 'I32'
         ? { kind: 'int', shape: raw.shape, values: toIntegers(raw) }
-        : { kind: 'float', tensor: toFloat(raw) },
+        : { kind: 'float', tensor: toFloat(raw), fileDtype: SAFETENSORS_DTYPES[raw.dtype] ?? raw.dtype },
     );
   }
   return { format, tensors };
 }
+
+/** safetensors' dtype names as PyTorch's. */
+const SAFETENSORS_DTYPES: Record<string, string> = { F32: 'float32', F64: 'float64', F16: 'float16', BF16: 'bfloat16' };
 
 function integersOf(name: string, t: IntTensor): number[] {
   return Array.from(t.data as ArrayLike<number | bigint>, (v) => {
@@ -125,6 +138,8 @@ export interface StateDictFile {
   integers: string[];
   /** For .pt files: where the state dict was found in a checkpoint. */
   source?: PtStateDictSource;
+  /** Each float tensor's dtype in the file (float16 and bfloat16 are read as float32). */
+  fileDtypes: Record<string, string>;
 }
 
 /** The floating-point tensors of a weights file (a state dict), by name, and the names of its integer ones. */
@@ -132,11 +147,14 @@ export async function readStateDictFile(path: string, options: { key?: string } 
   const file = await readTensorFile(path, options);
   const stateDict: Record<string, Tensor> = {};
   const integers: string[] = [];
+  const fileDtypes: Record<string, string> = {};
   for (const [name, t] of file.tensors) {
-    if (t.kind === 'float') setEntry(stateDict, name, t.tensor);
-    else integers.push(name);
+    if (t.kind === 'float') {
+      setEntry(stateDict, name, t.tensor);
+      setEntry(fileDtypes, name, t.fileDtype ?? t.tensor.dtype);
+    } else integers.push(name);
   }
-  return { stateDict, integers, ...(file.source ? { source: file.source } : {}) };
+  return { stateDict, integers, fileDtypes, ...(file.source ? { source: file.source } : {}) };
 }
 
 /** What a tensor file can hold: float tensors, and integer tensors as plain values (e.g. `lengths`). */

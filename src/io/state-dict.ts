@@ -140,9 +140,34 @@ export function moduleFromStateDict(
 ): RecurrentModule {
   const { prefix, cell, ...rest } = options;
   const own = selectPrefix(sd, prefix).sd;
-  const module = moduleFor(architectureOf(own, cell), rest);
+  const module = moduleFor(architectureWithLoader(own, cell), rest);
   module.loadStateDict(own);
   return module.eval();
+}
+
+const LOADERS: Record<CellKind, string> = {
+  RNN: 'rnnFromStateDict',
+  LSTM: 'lstmFromStateDict',
+  GRU: 'gruFromStateDict',
+};
+
+/** `architectureOf`, whose error for another cell names the loader of the cell the state dict holds. */
+function architectureWithLoader(own: Record<string, Tensor>, cell: CellKind | undefined): RnnArchitecture {
+  try {
+    return architectureOf(own, cell);
+  } catch (e) {
+    if (!(e instanceof RnnError) || cell === undefined || e.expected !== cell || typeof e.got !== 'string') throw e;
+    const loader = LOADERS[e.got as CellKind];
+    throw new RnnError(
+      'state_dict',
+      `${e.message}; load it with ${loader}, or moduleFromStateDict for any of the three`,
+      {
+        expected: cell,
+        got: e.got,
+        hint: `${loader}(sd) or moduleFromStateDict(sd)`,
+      },
+    );
+  }
 }
 
 /**

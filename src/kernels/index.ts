@@ -17,7 +17,21 @@ const registry = new Map<string, Kernel>([[referenceKernel.name, referenceKernel
 // in order of preference, last wins: WebAssembly SIMD on one thread (any platform), then on every core in a
 // cross-origin isolated page ('wasm-threads'), then native (Node.js on x64 with AVX2 + FMA, every core:
 // ./threads.ts) when its addon loads
-for (const fast of [wasmKernel, browserThreadsKernel, nativeKernel]) if (fast) registry.set(fast.name, fast);
+for (const fast of [wasmKernel, nativeKernel]) if (fast) registry.set(fast.name, fast);
+// The threaded WebAssembly kernel of a cross-origin isolated page is imported on demand (./wasm/browser.ts) and
+// registers when it has loaded, after the others, so it is preferred from then on.
+const ready = browserThreadsKernel.then((k) => {
+  if (k) registry.set(k.name, k);
+});
+
+/**
+ * Resolves once the fastest kernel of this environment is loaded: in a cross-origin isolated page, the threaded
+ * WebAssembly kernel, which is imported on demand (modules made before run on the one-thread kernel); at once
+ * elsewhere. `await kernelReady()` before building the modules of a page that should run on every core.
+ */
+export function kernelReady(): Promise<void> {
+  return ready;
+}
 
 /** Makes a kernel selectable by name (fast kernels register themselves when their module loads). */
 export function registerKernel(kernel: Kernel): void {

@@ -62,9 +62,23 @@ function envThreads(): number | undefined {
 
 let threads = envThreads() ?? machineThreads();
 
-/** The number of threads the native kernel (or the browser's threaded WebAssembly kernel) runs a call on. */
+/**
+ * A browser page or worker that is not cross-origin isolated: it cannot share memory with workers, so the
+ * one-thread kernel runs whatever the setting.
+ */
+function singleThreadedPage(): boolean {
+  const g = globalThis as { crossOriginIsolated?: boolean; document?: unknown; WorkerGlobalScope?: unknown };
+  const browser = g.document !== undefined || g.WorkerGlobalScope !== undefined;
+  return browser && nodeProcess()?.getBuiltinModule === undefined && g.crossOriginIsolated !== true;
+}
+
+/**
+ * The number of threads the native kernel (or the browser's threaded WebAssembly kernel) runs a call on: 1 in a
+ * browser page that is not cross-origin isolated, where one thread runs whatever `setThreads` asked.
+ */
 export function getThreads(): number {
-  return backend ? backend.get() : threads;
+  if (backend) return backend.get();
+  return singleThreadedPage() ? 1 : threads;
 }
 
 /**

@@ -80,6 +80,22 @@ export abstract class RNNCellBase extends Module {
         `${cell}Cell options must be an object such as { inputSize: 2, hiddenSize: 3 }`,
       );
     }
+    // torch.nn.LSTMCell (like RNNCell and GRUCell) has no proj_size: PyTorch refuses the keyword, so do we,
+    // rather than ignore it. A projected LSTM is LSTM({ projSize }).
+    const projSize = (options as { projSize?: unknown }).projSize;
+    if (projSize !== undefined) {
+      throw new RnnError(
+        'invalid_argument',
+        `${cell}Cell.__init__() got an unexpected keyword argument 'proj_size': torch.nn.${cell}Cell has no projection`,
+        {
+          expected: 'no projSize',
+          got: projSize,
+          ...(cell === 'LSTM'
+            ? { hint: 'an LSTM with proj_size is new LSTM({ ..., projSize }) (numLayers 1 for one layer)' }
+            : {}),
+        },
+      );
+    }
     super(checkDtype(options.dtype ?? 'float32'), toGenerator(options.seed));
     this.cell = cell;
     this.inputSize = checkInteger(options.inputSize, 'input_size');

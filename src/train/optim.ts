@@ -9,6 +9,16 @@
 import { RnnError } from '../errors.js';
 import type { Module } from '../nn/module.js';
 import { allocate, type FloatArray, type Tensor } from '../tensor.js';
+import {
+  hyper,
+  type OptimizerStateDict,
+  readOptimizerState,
+  stateArray,
+  stateTensor,
+  stepOf,
+  stepTensor,
+  tuple,
+} from './optim-state.js';
 
 /**
  * What an optimizer updates: a parameter (changed in place) and its gradient. A null gradient skips the parameter
@@ -95,13 +105,15 @@ export class SGD {
   readonly params: readonly Param[];
   /** Mutable, for schedules. */
   lr: number;
-  readonly momentum: number;
-  readonly dampening: number;
-  readonly weightDecay: number;
-  readonly nesterov: boolean;
-  readonly maximize: boolean;
+  momentum: number;
+  dampening: number;
+  weightDecay: number;
+  nesterov: boolean;
+  maximize: boolean;
   /** One momentum buffer per parameter, created at its first step with a gradient. */
   private readonly buffers: (FloatArray | null)[];
+  /** Which parameters have taken a step (torch keeps `momentum_buffer: None` for them without momentum). */
+  private readonly stepped: boolean[];
 
   constructor(params: readonly Param[], options: SGDOptions) {
     this.params = checkParams(params);
@@ -118,6 +130,7 @@ export class SGD {
       });
     }
     this.buffers = params.map(() => null);
+    this.stepped = params.map(() => false);
   }
 
   step(): void {
@@ -125,6 +138,8 @@ export class SGD {
     this.params.forEach((param, i) => {
       const grad = gradOf(param, i);
       if (grad === null) return;
+      this.stepped[i] = true;
+      if (momentum === 0) return this.plainStep(param.value.data, grad);
       const p = param.value.data;
       param.value.bumpVersion(); // written in place below: prepared copies of it are stale
       const r = rounder(p);
@@ -146,6 +161,65 @@ export class SGD {
         }
         p[j] = r((p[j] as number) + negLr * d);
       }
+    });
+  }
+
+  /** Without momentum no buffer is kept, as torch keeps none (`momentum_buffer: None`). */
+  private plainStep(p: FloatArray, grad: FloatArray): void {
+    const r = rounder(p);
+    const [wd, negLr] = [r(this.weightDecay), r(-this.lr)];
+    for (let j = 0; j < p.length; j++) {
+      let d = this.maximize ? -(grad[j] as number) : (grad[j] as number);
+      if (this.weightDecay !== 0) d = r(d + wd * (p[j] as number));
+      p[j] = r((p[j] as number) + negLr * d);
+    }
+  }
+
+  /**
+   * The state in torch.optim.SGD's layout: `{ state: {i: { momentum_buffer }}, param_groups: [{ lr, momentum,
+   * dampening, weight_decay, nesterov, maximize, foreach, differentiable, params }] }` (copies).
+   */
+  stateDict(): OptimizerStateDict {
+    const state = new Map<number, Record<string, Tensor | null>>();
+    this.params.forEach((p, i) => {
+      if (!this.stepped[i]) return;
+      const b = this.buffers[i];
+      state.set(i, { momentum_buffer: b ? stateTensor(b, p.value.shape) : null });
+    });
+    return {
+      state,
+      param_groups: [
+        {
+          lr: this.lr,
+          momentum: this.momentum,
+          dampening: this.dampening,
+          weight_decay: this.weightDecay,
+          nesterov: this.nesterov,
+          maximize: this.maximize,
+          foreach: null,
+          differentiable: false,
+          params: this.params.map((_, i) => i),
+        },
+      ],
+    };
+  }
+
+  /**
+   * Resumes from a state dict in torch's layout (ours, or torch's as readPtObject reads it): the momentum
+   * buffers by parameter index and the group's hyperparameters, which replace this optimizer's, as torch does.
+   */
+  loadStateDict(sd: unknown): void {
+    const { group, state } = readOptimizerState(sd, this.params.length);
+    this.lr = hyper(group, 'lr', this.lr);
+    this.momentum = hyper(group, 'momentum', this.momentum);
+    this.dampening = hyper(group, 'dampening', this.dampening);
+    this.weightDecay = hyper(group, 'weight_decay', this.weightDecay);
+    this.nesterov = hyper(group, 'nesterov', this.nesterov);
+    this.maximize = hyper(group, 'maximize', this.maximize);
+    this.params.forEach((p, i) => {
+      const entry = state.get(i);
+      this.stepped[i] = entry !== undefined;
+      this.buffers[i] = entry ? stateArray(entry, 'momentum_buffer', i, p.value.numel, p.value.dtype) : null;
     });
   }
 }
@@ -184,12 +258,14 @@ export class Adam {
   readonly params: readonly Param[];
   /** Mutable, for schedules. */
   lr: number;
-  readonly betas: readonly [number, number];
-  readonly eps: number;
-  readonly weightDecay: number;
-  readonly amsgrad: boolean;
-  readonly maximize: boolean;
+  betas: readonly [number, number];
+  eps: number;
+  weightDecay: number;
+  amsgrad: boolean;
+  maximize: boolean;
   private readonly state: (AdamState | null)[];
+  /** AdamW: weight decay scales the parameter (p *= 1 - lr * weightDecay) instead of adding to the gradient. */
+  protected readonly decoupled: boolean = false;
 
   constructor(params: readonly Param[], options: AdamOptions = {}) {
     this.params = checkParams(params);
@@ -230,6 +306,7 @@ export class Adam {
       };
       this.state[i] = s;
       s.step += 1;
+      if (amsgrad && s.maxExpAvgSq === null) s.maxExpAvgSq = allocate(dtype, n);
       // The bias corrections are Python floats (double) in PyTorch; only the tensor operations round.
       const stepSize = lr / (1 - beta1 ** s.step);
       const bc2Sqrt = Math.sqrt(1 - beta2 ** s.step);
@@ -237,9 +314,11 @@ export class Adam {
       const [c1, c2] = [r(1 - beta1), r(1 - beta2)];
       const [epsR, bc2, negStep] = [r(eps), r(bc2Sqrt), r(-stepSize)];
       const { expAvg: m, expAvgSq: v, maxExpAvgSq: vMax } = s;
+      const decay = this.decoupled && weightDecay !== 0 ? r(1 - lr * weightDecay) : null;
       for (let j = 0; j < n; j++) {
         let g = maximize ? -(grad[j] as number) : (grad[j] as number);
-        if (weightDecay !== 0) g = r(g + wd * (p[j] as number));
+        if (decay !== null) p[j] = r((p[j] as number) * decay);
+        else if (weightDecay !== 0 && !this.decoupled) g = r(g + wd * (p[j] as number));
         const mj = r(r((m[j] as number) * b1) + c1 * g);
         const vj = r(r((v[j] as number) * b2) + r(r(c2 * g) * g));
         m[j] = mj;
@@ -254,7 +333,114 @@ export class Adam {
       }
     });
   }
+
+  /**
+   * The state in torch.optim.Adam's layout (copies): `{ state: {i: { step, exp_avg, exp_avg_sq,
+   * max_exp_avg_sq (amsgrad) }}, param_groups: [{ lr, betas, eps, weight_decay, amsgrad, maximize, foreach,
+   * capturable, differentiable, fused, params }] }`, `step` a float32 0-d tensor as torch 1.13 keeps it. Write it
+   * with `writePtObject` and torch's `optimizer.load_state_dict(torch.load(path)[...])` resumes from it.
+   */
+  stateDict(): OptimizerStateDict {
+    const state = new Map<number, Record<string, Tensor | null>>();
+    this.params.forEach((p, i) => {
+      const s = this.state[i];
+      if (!s) return;
+      const shape = p.value.shape;
+      state.set(i, {
+        step: stepTensor(s.step),
+        exp_avg: stateTensor(s.expAvg, shape),
+        exp_avg_sq: stateTensor(s.expAvgSq, shape),
+        ...(s.maxExpAvgSq ? { max_exp_avg_sq: stateTensor(s.maxExpAvgSq, shape) } : {}),
+      });
+    });
+    return {
+      state,
+      param_groups: [
+        {
+          lr: this.lr,
+          betas: tuple(...this.betas),
+          eps: this.eps,
+          weight_decay: this.weightDecay,
+          amsgrad: this.amsgrad,
+          maximize: this.maximize,
+          foreach: null,
+          capturable: false,
+          differentiable: false,
+          fused: false,
+          params: this.params.map((_, i) => i),
+        },
+      ],
+    };
+  }
+
+  /**
+   * Resumes from a state dict in torch's layout - a torch checkpoint's `optimizer` entry as readPtObject reads
+   * it, or ours: each parameter's step and moments by index (converted to the parameter's dtype), and the
+   * group's hyperparameters, which replace this optimizer's as torch's load_state_dict does. The next `step()`
+   * is then torch's next step.
+   */
+  loadStateDict(sd: unknown): void {
+    const { group, state } = readOptimizerState(sd, this.params.length);
+    this.lr = hyper(group, 'lr', this.lr);
+    this.eps = hyper(group, 'eps', this.eps);
+    this.weightDecay = hyper(group, 'weight_decay', this.weightDecay);
+    this.amsgrad = hyper(group, 'amsgrad', this.amsgrad);
+    this.maximize = hyper(group, 'maximize', this.maximize);
+    const betas = group.betas;
+    if (betas !== undefined) {
+      if (!Array.isArray(betas) || betas.length !== 2 || betas.some((b) => typeof b !== 'number')) {
+        throw new RnnError('state_dict', "param_groups 'betas' must be a pair of numbers", { got: String(betas) });
+      }
+      this.betas = [betas[0] as number, betas[1] as number];
+    }
+    this.params.forEach((p, i) => {
+      const entry = state.get(i);
+      if (!entry) {
+        this.state[i] = null;
+        return;
+      }
+      const { numel, dtype } = p.value;
+      const moment = (key: string): FloatArray => {
+        const a = stateArray(entry, key, i, numel, dtype);
+        if (a === null) throw new RnnError('state_dict', `state[${i}] has no '${key}'`, { expected: key });
+        return a;
+      };
+      this.state[i] = {
+        step: stepOf(entry, i),
+        expAvg: moment('exp_avg'),
+        expAvgSq: moment('exp_avg_sq'),
+        maxExpAvgSq: this.amsgrad ? moment('max_exp_avg_sq') : null,
+      };
+    });
+  }
 }
 
-/** Either optimizer: what the training loop needs. */
+export type AdamWOptions = AdamOptions;
+
+/**
+ * torch.optim.AdamW: Adam with decoupled weight decay (default 1e-2). Per element, before Adam's update with no
+ * weight decay in the gradient: `p *= 1 - lr * weightDecay` (torch's `param.mul_(1 - lr * weight_decay)`).
+ *
+ * @example
+ * const opt = new AdamW(model.parameters(), { lr: 3e-4, weightDecay: 0.1 });
+ */
+export class AdamW extends Adam {
+  protected override readonly decoupled: boolean = true;
+
+  constructor(params: readonly Param[], options: AdamWOptions = {}) {
+    super(params, { ...options, weightDecay: options.weightDecay ?? 1e-2 });
+  }
+
+  /** As Adam's, with AdamW's param_groups keys (no `differentiable`, `fused`). */
+  override stateDict(): OptimizerStateDict {
+    const sd = super.stateDict();
+    for (const g of sd.param_groups) {
+      delete g.differentiable;
+      delete g.fused;
+    }
+    return sd;
+  }
+}
+
+/** Any of the optimizers: what the training loop needs. */
 export type Optimizer = SGD | Adam;

@@ -16,6 +16,8 @@ export interface SampleOptions {
   prime?: string;
   /** Softmax temperature: below 1 is more conservative, above 1 wilder; 0 always takes the likeliest. Default 0.8. */
   temperature?: number;
+  /** Draw only among the k likeliest characters. Default: all. */
+  topK?: number;
   /** Seeds the draws. Default: random. */
   seed?: number | Generator;
 }
@@ -71,7 +73,11 @@ export function sampleText(model: SequenceModel, options: SampleOptions = {}): s
   const out = [...chars];
   for (let i = 0; i < length; i++) {
     const last = logits.data.subarray(logits.numel - V); // (V) logits of the last step
-    const next = sample(last, { temperature, generator: g });
+    const next = sample(last, {
+      temperature,
+      generator: g,
+      ...(options.topK === undefined ? {} : { topK: options.topK }),
+    });
     out.push(vocab[next] as string);
     if (i + 1 < length) [logits, states] = model.forward(new Tensor(oneHot([next], V, dtype), [1, 1, V]), { states });
   }

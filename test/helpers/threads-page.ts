@@ -4,7 +4,17 @@
  * as the layer wavefront and a GRU, whether 1 and 2 threads write the same bits and how far the output is from the
  * reference kernel's (float64 sums). The answers go to `window.threadsPage`.
  */
-import { GRU, getKernel, LSTM, RNN, type RNNBase, setThreads, Tensor } from '../../src/index.js';
+import {
+  GRU,
+  getKernel,
+  getThreads,
+  kernelReady,
+  LSTM,
+  RNN,
+  type RNNBase,
+  setThreads,
+  Tensor,
+} from '../../src/index.js';
 import { browserPool } from '../../src/kernels/wasm/browser.js';
 import { relaxedSimd } from '../../src/kernels/wasm/pool.js';
 
@@ -12,6 +22,8 @@ export interface ThreadsPage {
   isolated: boolean;
   kernel: string;
   running: number;
+  /** getThreads() after setThreads(2) */
+  threads: number;
   relaxed: boolean;
   /** per network: the bits at 2 threads equal those at 1, and max |ours - reference| / max(1, max |reference|) */
   nets: { name: string; sameBits: boolean; error: number }[];
@@ -46,6 +58,7 @@ const NETS: { name: string; make: (backend?: string) => RNNBase; L: number; N: n
 
 async function main(): Promise<ThreadsPage> {
   setThreads(2);
+  await kernelReady();
   await browserPool?.ready();
   const nets = NETS.map(({ name, make, L, N, I }) => {
     const x = new Tensor(
@@ -71,6 +84,7 @@ async function main(): Promise<ThreadsPage> {
     isolated: globalThis.crossOriginIsolated === true,
     kernel: getKernel().name,
     running: browserPool?.running() ?? 1,
+    threads: getThreads(),
     relaxed: relaxedSimd(),
     nets,
   };

@@ -157,6 +157,8 @@ export interface PtStateDictSource {
 /** The tensors of the state dict in a .pt file, and where in the file they were. */
 export interface PtSelection extends PtStateDictSource {
   tensors: Map<string, PtTensor>;
+  /** Each tensor's dtype in the file (float16 and bfloat16 are read as float32). */
+  fileDtypes: Map<string, string>;
 }
 
 function severalStateDicts(candidates: string[]): RnnError {
@@ -269,8 +271,12 @@ export function readPtSelection(bytes: Uint8Array, options?: PtReadOptions): PtS
   const a = open(bytes, options);
   const { dict, ...source } = selectStateDict(a.root, options?.key, a.limits.maxDepth);
   const tensors = new Map<string, PtTensor>();
-  for (const [name, ref] of dict.map) tensors.set(name as string, tensorOf(a, ref as TensorRef));
-  return { tensors, ...source };
+  const fileDtypes = new Map<string, string>();
+  for (const [name, ref] of dict.map) {
+    tensors.set(name as string, tensorOf(a, ref as TensorRef));
+    fileDtypes.set(name as string, (ref as TensorRef).storage.dtype);
+  }
+  return { tensors, fileDtypes, ...source };
 }
 
 /** The tensors of the state dict in a `.pt` file, by name: `readPtSelection(bytes, options).tensors`. */

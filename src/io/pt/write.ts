@@ -12,7 +12,7 @@ import { HOST_LITTLE_ENDIAN } from './materialize.js';
 import { writeStoredZip, type ZipMember } from './zip-write.js';
 
 /** Pickle opcodes, named as in Python's pickle.py. */
-const OP = {
+export const OP = {
   PROTO: 0x80,
   GLOBAL: 0x63,
   BINPUT: 0x71,
@@ -35,7 +35,7 @@ const OP = {
 } as const;
 
 /** Appends opcodes; globals and constant strings are memoized so each is spelled out once, as pickle does. */
-class Pickler {
+export class Pickler {
   private readonly parts: number[] = [];
   private readonly memo = new Map<string, number>();
   private readonly encoder = new TextEncoder();
@@ -146,6 +146,40 @@ function tensorBytes(t: Tensor | IntTensor): Uint8Array {
   return out;
 }
 
+/**
+ * Pickles `_rebuild_tensor_v2(storage, 0, size, stride, False, OrderedDict())` for `t`, its storage persisted
+ * under `key`, and adds the storage's bytes to `members` as `<folder>/data/<key>`.
+ */
+export function pickleTensor(
+  p: Pickler,
+  t: Tensor | IntTensor,
+  key: string,
+  folder: string,
+  members: ZipMember[],
+): void {
+  members.push({ name: `${folder}/data/${key}`, data: tensorBytes(t) });
+  // _rebuild_tensor_v2(storage, storage_offset, size, stride, requires_grad, backward_hooks)
+  p.global('torch._utils', '_rebuild_tensor_v2');
+  p.op(OP.MARK);
+  p.op(OP.MARK);
+  p.string('storage', true);
+  p.global('torch', STORAGE_CLASS[t.dtype]);
+  p.string(key);
+  p.string('cpu', true);
+  p.int(t.numel);
+  p.op(OP.TUPLE);
+  p.op(OP.BINPERSID);
+  p.int(0);
+  p.tuple(t.shape);
+  p.tuple(contiguousStrides(t.shape));
+  p.op(OP.NEWFALSE);
+  p.global('collections', 'OrderedDict');
+  p.op(OP.EMPTY_TUPLE);
+  p.op(OP.REDUCE);
+  p.op(OP.TUPLE);
+  p.op(OP.REDUCE);
+}
+
 export interface PtWriteOptions {
   /** The archive's folder name; torch.save uses the file's stem, or 'archive' for a buffer. Default 'archive'. */
   archiveName?: string;
@@ -187,29 +221,8 @@ export function writePtStateDict(sd: Record<string, Tensor | IntTensor>, options
         got: t === null ? 'null' : typeof t,
       });
     }
-    const key = String(i);
-    members.push({ name: `${folder}/data/${key}`, data: tensorBytes(t) });
     p.string(name);
-    // _rebuild_tensor_v2(storage, storage_offset, size, stride, requires_grad, backward_hooks)
-    p.global('torch._utils', '_rebuild_tensor_v2');
-    p.op(OP.MARK);
-    p.op(OP.MARK);
-    p.string('storage', true);
-    p.global('torch', STORAGE_CLASS[t.dtype]);
-    p.string(key);
-    p.string('cpu', true);
-    p.int(t.numel);
-    p.op(OP.TUPLE);
-    p.op(OP.BINPERSID);
-    p.int(0);
-    p.tuple(t.shape);
-    p.tuple(contiguousStrides(t.shape));
-    p.op(OP.NEWFALSE);
-    p.global('collections', 'OrderedDict');
-    p.op(OP.EMPTY_TUPLE);
-    p.op(OP.REDUCE);
-    p.op(OP.TUPLE);
-    p.op(OP.REDUCE);
+    pickleTensor(p, t, String(i), folder, members);
   });
   if (names.length > 0) p.op(OP.SETITEMS);
   p.op(OP.STOP);

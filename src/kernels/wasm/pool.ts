@@ -12,6 +12,7 @@
 import type { Kernel } from '../kernel.js';
 import { WASM_RELAXED_BASE64 } from './binary-relaxed.js';
 import { WASM_THREADS_BASE64 } from './binary-threads.js';
+import { wasmBytes } from './decode.js';
 import type { WasmExports } from './memory.js';
 import { createWasmKernel, type WasmKernelOptions } from './wasm.js';
 import { type StartedWorker, startWorker } from './workers.js';
@@ -70,7 +71,7 @@ export function createWasmPool(threads: number, options: WasmPoolOptions = {}): 
   let module = compiled.get(relaxed);
   if (!module) {
     const base64 = relaxed ? WASM_RELAXED_BASE64 : WASM_THREADS_BASE64;
-    module = new WebAssembly.Module(Uint8Array.from(atob(base64), (c) => c.charCodeAt(0)));
+    module = new WebAssembly.Module(wasmBytes(base64));
     compiled.set(relaxed, module);
   }
   const memory = new WebAssembly.Memory({ initial: THREADS_INITIAL_PAGES, maximum: MAX_PAGES, shared: true });

@@ -1,7 +1,7 @@
 /**
  * The WebAssembly kernel: native/core.h compiled for WebAssembly SIMD (scripts/build-wasm.sh), for the browser
- * and for Node.js without the native addon. It ships inside this module as base64, so it needs no download and
- * no build step; it is compiled synchronously on first import (about 20 KB) and runs on the calling thread.
+ * and for Node.js without the native addon. It ships inside this module (deflated, base64: ./decode.ts), so it needs no
+ * download and no build step; it is compiled synchronously on first import (about 20 KB) and runs on the calling thread.
  *
  * The LSTM and GRU recurrences are fused (native/gated.h), forward and backward, as in the native kernel.
  *
@@ -22,6 +22,7 @@ import type {
 } from '../kernel.js';
 import { referenceKernel } from '../reference.js';
 import { WASM_KERNEL_BASE64 } from './binary.js';
+import { wasmBytes } from './decode.js';
 import { wasmLayers } from './layers.js';
 import { Layout, type WasmExports } from './memory.js';
 
@@ -30,7 +31,7 @@ export let wasmUnavailable: string | null = null;
 
 function instantiate(): WasmExports | null {
   try {
-    const bytes = Uint8Array.from(atob(WASM_KERNEL_BASE64), (c) => c.charCodeAt(0));
+    const bytes = wasmBytes(WASM_KERNEL_BASE64);
     const instance = new WebAssembly.Instance(new WebAssembly.Module(bytes), {});
     return instance.exports as unknown as WasmExports;
   } catch (e) {
