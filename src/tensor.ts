@@ -68,6 +68,26 @@ export function checkShape(shape: readonly number[], length: number): void {
   }
 }
 
+/**
+ * Throws unless `t`'s data still holds its shape's elements. A tensor whose ArrayBuffer was transferred away
+ * (postMessage, structuredClone with transfer) reads as empty whatever its shape says: computing with it would give
+ * NaNs, or a kernel's raw RangeError.
+ */
+export function checkAttached(t: Tensor, what: string): void {
+  const want = numelOf(t.shape);
+  if (t.data.length !== want) {
+    throw new RnnError(
+      'invalid_argument',
+      `${what} holds ${t.data.length} elements where its shape ${formatSizeList(t.shape)} needs ${want}: its ArrayBuffer was transferred (detached)`,
+      {
+        expected: want,
+        got: t.data.length,
+        hint: 'transfer a copy (tensor.clone()), not the tensor the library still uses',
+      },
+    );
+  }
+}
+
 export class Tensor {
   readonly data: FloatArray;
   readonly shape: readonly number[];
@@ -193,8 +213,13 @@ export function tensor(values: NestedArray | ArrayLike<number>, shape?: readonly
 function isFlat(values: NestedArray | ArrayLike<number>): values is ArrayLike<number> {
   if (ArrayBuffer.isView(values)) return true;
   if (!Array.isArray(values)) return false;
-  return values.every((v) => typeof v === 'number');
+  // a plain loop: every() skips holes, which flatten() then reports
+  for (let i = 0; i < values.length; i++) if (!(i in values) || typeof values[i] !== 'number') return false;
+  return true;
 }
+
+/** The most nested dimensions `tensor()` and an Embedding's ids take, as the JSON tensor reader. */
+export const MAX_NESTED_DIMS = 64;
 
 /** Flattens nested arrays, checking they are rectangular and hold only finite-or-not numbers. */
 export function flatten(values: NestedArray): {
@@ -204,6 +229,13 @@ export function flatten(values: NestedArray): {
   const shape: number[] = [];
   let probe: NestedArray = values;
   while (Array.isArray(probe)) {
+    // The walk below recurses once per dimension: a value nested 20,000 deep must fail in words, not overflow.
+    if (shape.length === MAX_NESTED_DIMS) {
+      throw new RnnError('invalid_argument', `more than ${MAX_NESTED_DIMS} nested dimensions`, {
+        expected: `<= ${MAX_NESTED_DIMS} dimensions`,
+        got: `more than ${MAX_NESTED_DIMS}`,
+      });
+    }
     shape.push(probe.length);
     if (probe.length === 0) break;
     probe = probe[0] as NestedArray;
@@ -227,7 +259,15 @@ export function flatten(values: NestedArray): {
         { expected: shape[dim], got: Array.isArray(v) ? v.length : typeof v },
       );
     }
-    v.forEach((x, i) => walk(x, dim + 1, `${path}[${i}]`));
+    for (let i = 0; i < v.length; i++) {
+      // forEach would skip a hole ([1, , 2]) and report a shape error that does not mention it
+      if (!(i in v)) {
+        throw new RnnError('invalid_argument', `expected a number at ${path}[${i}], got a hole (an empty array slot)`, {
+          got: 'a hole',
+        });
+      }
+      walk(v[i] as NestedArray, dim + 1, `${path}[${i}]`);
+    }
   };
   walk(values, 0, '');
   return { flat, shape };

@@ -3,6 +3,7 @@
  * and building the module those names and shapes describe. Pure (no file system), so it runs in the browser too.
  */
 import { formatNames, RnnError } from '../errors.js';
+import { checkStateDictArg } from '../nn/module.js';
 import type { CellKind, Nonlinearity } from '../rnn/cell.js';
 import { moduleFor, type RecurrentModule } from '../rnn/from-architecture.js';
 import type { GRU } from '../rnn/gru.js';
@@ -44,6 +45,13 @@ export function selectPrefix(
   sd: Record<string, Tensor>,
   prefix?: string,
 ): { prefix: string; sd: Record<string, Tensor> } {
+  checkStateDictArg(sd, 'selectPrefix: the state dict');
+  if (prefix !== undefined && typeof prefix !== 'string') {
+    throw new RnnError(
+      'invalid_argument',
+      `the prefix must be a string, got ${prefix === null ? 'null' : typeof prefix}`,
+    );
+  }
   const keys = Object.keys(sd);
   let chosen: string;
   if (prefix !== undefined) {
@@ -96,6 +104,7 @@ export function selectPrefix(
  * `cell`, the state dict must be that module's. See `inferArchitecture` for what is refused and how.
  */
 export function architectureOf(sd: Record<string, Tensor>, cell?: CellKind): RnnArchitecture {
+  checkStateDictArg(sd, 'architectureOf: the state dict');
   return architectureFromShapes(new Map(Object.entries(sd).map(([k, t]) => [k, t.shape])), cell);
 }
 
@@ -138,6 +147,13 @@ export function moduleFromStateDict(
   sd: Record<string, Tensor>,
   options: FromStateDictOptions & { cell?: CellKind } = {},
 ): RecurrentModule {
+  checkStateDictArg(sd, 'sd');
+  if (typeof options !== 'object' || options === null) {
+    throw new RnnError(
+      'invalid_argument',
+      `options must be an object, got ${options === null ? 'null' : typeof options}`,
+    );
+  }
   const { prefix, cell, ...rest } = options;
   const own = selectPrefix(sd, prefix).sd;
   const module = moduleFor(architectureOf(own, cell), rest);

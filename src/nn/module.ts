@@ -14,6 +14,34 @@ export interface LoadResult {
   unexpectedKeys: string[];
 }
 
+/**
+ * Throws unless `sd` is a state dict: a Map or plain object whose values are Tensors (an array, null or a Tensor is
+ * not). `what` names the argument in the message, e.g. 'loadStateDict: sd'.
+ */
+export function checkStateDictArg(sd: unknown, what: string): asserts sd is StateDict {
+  const kind = (v: unknown) =>
+    v === null ? 'null' : Array.isArray(v) ? 'an array' : v instanceof Tensor ? 'a Tensor' : typeof v;
+  if (typeof sd !== 'object' || sd === null || Array.isArray(sd) || sd instanceof Tensor) {
+    throw new RnnError(
+      'invalid_argument',
+      `${what} must be a state dict (an object or Map of Tensors), got ${kind(sd)}`,
+      {
+        expected: 'a state dict',
+        got: kind(sd),
+      },
+    );
+  }
+  const entries = sd instanceof Map ? [...sd.entries()] : Object.entries(sd);
+  for (const [k, t] of entries) {
+    if (!(t instanceof Tensor)) {
+      throw new RnnError('invalid_argument', `${what}: the entry '${String(k)}' must be a Tensor, got ${kind(t)}`, {
+        expected: 'Tensor',
+        got: kind(t),
+      });
+    }
+  }
+}
+
 export function toGenerator(seed: number | Generator | undefined): Generator {
   if (seed instanceof Generator) return seed;
   if (seed === undefined) return new Generator(Math.floor(Math.random() * 2 ** 32));
@@ -194,6 +222,14 @@ export abstract class Module {
    * `strict` (the default) missing and unexpected keys are too, all reported at once as PyTorch does.
    */
   loadStateDict(sd: StateDict, options: { strict?: boolean } = {}): LoadResult {
+    if (typeof sd !== 'object' || sd === null || Array.isArray(sd))
+      checkStateDictArg(sd, 'loadStateDict: the state dict');
+    if (typeof options !== 'object' || options === null) {
+      throw new RnnError(
+        'invalid_argument',
+        `loadStateDict: options must be an object, got ${options === null ? 'null' : typeof options}`,
+      );
+    }
     const strict = options.strict ?? true;
     const entries = sd instanceof Map ? [...sd.entries()] : Object.entries(sd);
     const given = new Map(entries);

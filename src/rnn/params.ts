@@ -153,6 +153,21 @@ function cellOf(shapes: ReadonlyMap<string, readonly number[]>): { cell: CellKin
  * named, a few at a time (a hostile file may name thousands).
  */
 export function inferArchitecture(shapes: ReadonlyMap<string, readonly number[]>, cell?: CellKind): RnnArchitecture {
+  if (!(shapes instanceof Map)) {
+    throw new RnnError(
+      'invalid_argument',
+      `inferArchitecture takes a Map of parameter names to shapes, got ${shapes === null ? 'null' : typeof shapes}`,
+      { hint: 'for a state dict of Tensors, use architectureOf(sd)' },
+    );
+  }
+  for (const [k, v] of shapes) {
+    if (!Array.isArray(v) || !v.every((d) => Number.isSafeInteger(d) && d >= 0)) {
+      throw new RnnError(
+        'invalid_argument',
+        `inferArchitecture: the shape of '${k}' must be an array of sizes, got ${v === null ? 'null' : typeof v}`,
+      );
+    }
+  }
   const [, inputSize] = matrix(shapes, 'weight_ih_l0', 'gates * hidden_size', 'input_size');
   const found = cellOf(shapes);
   if (cell !== undefined && cell !== found.cell) {
