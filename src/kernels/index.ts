@@ -4,10 +4,11 @@
  */
 import { RnnError } from '../errors.js';
 import type { Kernel } from './kernel.js';
-import { nativeKernel } from './native.js';
+import { checkThreadsEnv } from './threads.js';
+import { nativeKernel, nativeUnavailable } from './native.js';
 import { referenceKernel } from './reference.js';
 import { browserThreadsKernel } from './wasm/browser.js';
-import { wasmKernel } from './wasm/wasm.js';
+import { wasmKernel, wasmUnavailable } from './wasm/wasm.js';
 
 export type { Kernel, Mode, RecurrenceArgs } from './kernel.js';
 export { referenceKernel } from './reference.js';
@@ -28,6 +29,15 @@ export function kernelNames(): string[] {
   return [...registry.keys()];
 }
 
+/** Why a kernel that exists in some environments is not registered in this one, or null. */
+function unavailable(name: string): string | null {
+  if (name === 'native') return nativeUnavailable;
+  if (name === 'wasm') return wasmUnavailable;
+  if (name === 'wasm-threads' && !browserThreadsKernel)
+    return 'it runs in a cross-origin isolated browser page (Node.js has the native kernel)';
+  return null;
+}
+
 function envBackend(): string | undefined {
   const env = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env;
   return env?.STACKED_RNN_BACKEND || undefined;
@@ -35,9 +45,21 @@ function envBackend(): string | undefined {
 
 /** The kernel named `name`, or `STACKED_RNN_BACKEND`, or the best registered one. */
 export function getKernel(name?: string): Kernel {
+  checkThreadsEnv();
   const wanted = name ?? envBackend();
   if (wanted !== undefined) {
     const k = registry.get(wanted);
+    const reason = k ? null : unavailable(wanted);
+    if (reason) {
+      // a kernel that exists but did not start here: its reason, not "Unknown backend"
+      throw new RnnError('invalid_argument', `backend '${wanted}' is unavailable here: ${reason}`, {
+        expected: kernelNames(),
+        got: wanted,
+        hint: `choose one of ${kernelNames()
+          .map((n) => `'${n}'`)
+          .join(', ')}`,
+      });
+    }
     if (!k) {
       throw new RnnError(
         'invalid_argument',
