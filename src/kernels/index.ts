@@ -4,9 +4,9 @@
  */
 import { RnnError } from '../errors.js';
 import type { Kernel } from './kernel.js';
-import { checkThreadsEnv } from './threads.js';
 import { nativeKernel, nativeUnavailable } from './native.js';
 import { referenceKernel } from './reference.js';
+import { checkThreadsEnv } from './threads.js';
 import { browserThreadsKernel } from './wasm/browser.js';
 import { wasmKernel, wasmUnavailable } from './wasm/wasm.js';
 
