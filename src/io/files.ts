@@ -99,6 +99,10 @@ export async function readBytes(path: string, options: { maxBytes?: number } = {
 export async function readHead(path: string, n: number): Promise<{ head: Uint8Array; size: number; regular: boolean }> {
   let handle: FileHandle | undefined;
   try {
+    // A FIFO is not opened here: opening it takes its writer's one pass, and the read that follows would wait
+    // for a second writer forever. stat() opens nothing.
+    const kind = await stat(path);
+    if (!kind.isFile() && !kind.isDirectory()) return { head: new Uint8Array(0), size: 0, regular: false };
     handle = await open(path, 'r');
     const info = await handle.stat();
     if (info.isDirectory()) throw ioError({ code: 'EISDIR' }, path, 'read');

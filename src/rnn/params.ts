@@ -130,6 +130,14 @@ function cellOf(shapes: ReadonlyMap<string, readonly number[]>): { cell: CellKin
         { expected: [4 * H, P], got: [...hh] },
       );
     }
+    if (P >= H) {
+      // nn.LSTM's own check: such a state dict would be described here and then refused by any module built
+      throw new RnnError(
+        'state_dict',
+        `weight_hr_l0 is [${P}, ${H}]: proj_size ${P} must be smaller than hidden_size ${H} (proj_size has to be smaller than hidden_size)`,
+        { expected: `proj_size < ${H}`, got: P },
+      );
+    }
     return { cell: 'LSTM', H, P };
   }
   const H = hh[1] as number;

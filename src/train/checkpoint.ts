@@ -180,6 +180,7 @@ function checkAgainstTensors(config: ModelConfig, parts: Record<'rnn' | 'head', 
   const a = architectureFromShapes(new Map(Object.entries(parts.rnn).map(([k, t]) => [k, t.shape])));
   const D = a.bidirectional ? 2 : 1;
   const claims: [string, unknown, unknown][] = [
+    ['cell', config.cell, a.cell],
     ['num_layers', config.numLayers, a.numLayers],
     ['hidden_size', config.hiddenSize, a.hiddenSize],
     ['input_size', config.inputSize, a.inputSize],
@@ -197,6 +198,14 @@ function checkAgainstTensors(config: ModelConfig, parts: Record<'rnn' | 'head', 
         expected: Object.fromEntries(wrong.map(([k, , held]) => [k, held])),
         got: Object.fromEntries(wrong.map(([k, said]) => [k, said])),
       },
+    );
+  }
+  const bias = parts.head.bias?.shape;
+  if (bias !== undefined && (bias.length !== 1 || bias[0] !== config.outputSize)) {
+    throw new RnnError(
+      'corrupt_file',
+      `checkpoint head.bias has shape ${formatSizeList(bias)}, expected [${config.outputSize}]`,
+      { expected: [config.outputSize], got: bias },
     );
   }
   if (head !== undefined && (head.length !== 2 || head[1] !== D * a.hiddenSize)) {

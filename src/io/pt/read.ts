@@ -37,7 +37,21 @@ function open(bytes: Uint8Array, options: PtReadOptions | undefined): PtArchive 
 }
 
 function tensorOf(a: PtArchive, ref: TensorRef): PtTensor {
-  return materialize(ref, a.storageBytes(ref.storage), a.littleEndian, a.budget);
+  return materialize(ref, a.storageBytes(ref.storage), a.littleEndian, a.budget, a.limits.maxExpandedBytes);
+}
+
+/** Runs `read`, naming the tensor in an over-the-limit error ("'weight_ih_l0': a tensor of size ..."). */
+function named<T>(name: string, read: () => T): T {
+  try {
+    return read();
+  } catch (err) {
+    if (!(err instanceof RnnError) || err.code !== 'unsupported') throw err;
+    throw new RnnError(err.code, `${quoteName(name)}: ${err.message}`, {
+      expected: err.expected,
+      got: err.got,
+      ...(err.hint ? { hint: err.hint } : {}),
+    });
+  }
 }
 
 function tooDeep(limit: number): RnnError {
@@ -269,7 +283,11 @@ export function readPtSelection(bytes: Uint8Array, options?: PtReadOptions): PtS
   const a = open(bytes, options);
   const { dict, ...source } = selectStateDict(a.root, options?.key, a.limits.maxDepth);
   const tensors = new Map<string, PtTensor>();
-  for (const [name, ref] of dict.map) tensors.set(name as string, tensorOf(a, ref as TensorRef));
+  for (const [name, ref] of dict.map)
+    tensors.set(
+      name as string,
+      named(name as string, () => tensorOf(a, ref as TensorRef)),
+    );
   return { tensors, ...source };
 }
 
