@@ -6,7 +6,7 @@
  * like the notebooks they come from.
  */
 import { type DType, dtypeOf, type FloatArray } from './dtype.js';
-import { formatSizeList, RnnError } from './errors.js';
+import { checkArgument, formatSizeList, isObject, RnnError } from './errors.js';
 import { formatTensor } from './format.js';
 import { Generator } from './random.js';
 
@@ -52,6 +52,7 @@ export function numelOf(shape: readonly number[]): number {
 
 /** Throws unless `shape` is a list of non-negative integers whose product is `length`, in PyTorch's words. */
 export function checkShape(shape: readonly number[], length: number): void {
+  checkArgument(Array.isArray(shape), 'the shape', 'an array of sizes', shape);
   for (const s of shape) {
     if (!Number.isSafeInteger(s) || s < 0) {
       throw new RnnError('invalid_argument', `Trying to create tensor with invalid shape ${formatSizeList(shape)}`, {
@@ -93,6 +94,12 @@ export class Tensor {
   readonly shape: readonly number[];
 
   constructor(data: FloatArray, shape: readonly number[]) {
+    checkArgument(
+      data instanceof Float32Array || data instanceof Float64Array,
+      "a Tensor's data",
+      'a Float32Array or Float64Array',
+      data,
+    );
     checkShape(shape, data.length);
     this.data = data;
     this.shape = Object.freeze([...shape]);
@@ -147,6 +154,7 @@ export class Tensor {
 
   /** A tensor with the same data (copied) and a new shape of the same number of elements; one size may be -1. */
   reshape(shape: readonly number[]): Tensor {
+    checkArgument(Array.isArray(shape), 'reshape: the shape', 'an array of sizes', shape);
     const known = shape.filter((s) => s !== -1);
     const inferred = shape.length - known.length === 1 ? this.numel / numelOf(known) : undefined;
     const full = shape.map((s) => (s === -1 ? (inferred ?? -1) : s));
@@ -155,6 +163,7 @@ export class Tensor {
 
   /** A copy in the other precision (or the same one). */
   to(dtype: DType): Tensor {
+    checkArgument(dtype === 'float32' || dtype === 'float64', 'dtype', "'float32' or 'float64'", dtype);
     const out = allocate(dtype, this.numel);
     out.set(this.data);
     return new Tensor(out, this.shape);
@@ -191,6 +200,18 @@ export class Tensor {
  * The values are copied.
  */
 export function tensor(values: NestedArray | ArrayLike<number>, shape?: readonly number[], dtype?: DType): Tensor {
+  checkArgument(
+    dtype === undefined || dtype === 'float32' || dtype === 'float64',
+    'dtype',
+    "'float32' or 'float64'",
+    dtype,
+  );
+  checkArgument(
+    typeof values === 'object' && values !== null,
+    'tensor: values',
+    'nested arrays of numbers or a typed array',
+    values,
+  );
   const kind: DType = dtype ?? (values instanceof Float64Array ? 'float64' : 'float32');
   if (shape !== undefined) {
     const flat = isFlat(values) ? values : flatten(values as NestedArray).flat;
@@ -274,6 +295,8 @@ export function flatten(values: NestedArray): {
 }
 
 export function zeros(shape: readonly number[], dtype: DType = 'float32'): Tensor {
+  checkShape(shape, numelOf(Array.isArray(shape) ? shape : []));
+  checkArgument(dtype === 'float32' || dtype === 'float64', 'dtype', "'float32' or 'float64'", dtype);
   return new Tensor(allocate(dtype, numelOf(shape)), shape);
 }
 
@@ -290,6 +313,7 @@ function generatorFrom(g: Generator | number | undefined): Generator {
 
 /** Standard normal samples, like `torch.randn(shape)` after `torch.manual_seed(seed)`. */
 export function randn(shape: readonly number[], options: RandomOptions = {}): Tensor {
+  checkArgument(isObject(options), 'options', 'an object such as { dtype, generator }', options);
   const t = zeros(shape, options.dtype ?? 'float32');
   generatorFrom(options.generator).normal(t.data, 0, 1);
   return t;
@@ -297,6 +321,7 @@ export function randn(shape: readonly number[], options: RandomOptions = {}): Te
 
 /** Uniform samples on [0, 1), like `torch.rand(shape)` after `torch.manual_seed(seed)`. */
 export function rand(shape: readonly number[], options: RandomOptions = {}): Tensor {
+  checkArgument(isObject(options), 'options', 'an object such as { dtype, generator }', options);
   const t = zeros(shape, options.dtype ?? 'float32');
   generatorFrom(options.generator).uniform(t.data, 0, 1);
   return t;

@@ -7,8 +7,8 @@
  * as JavaScript's shortest round-trip decimal, float32 values as the shortest decimal that reads back to the
  * same float32. Pure module: it runs in the browser bundle too.
  */
-import { RnnError } from '../errors.js';
-import type { Tensor } from '../tensor.js';
+import { checkArgument, isObject, RnnError } from '../errors.js';
+import { Tensor } from '../tensor.js';
 
 /** Deeper nesting than this is not a tensor anyone means, and would otherwise recurse without bound. */
 const MAX_DIMS = 64;
@@ -48,6 +48,7 @@ function kind(v: unknown): string {
  * MAX_JSON_BYTES characters is refused before parsing.
  */
 export function readJsonTensors(text: string): Map<string, { shape: number[]; values: number[] }> {
+  checkArgument(typeof text === 'string', 'readJsonTensors: text', 'a string', text);
   // Each character is at least one byte of the file it came from.
   if (text.length > MAX_JSON_BYTES) throw jsonTooLarge(text.length);
   let parsed: unknown;
@@ -117,6 +118,9 @@ function readOne(key: string, value: unknown): { shape: number[]; values: number
  * JSON cannot hold. Rows of the last dimension go one per line.
  */
 export function writeJsonTensors(record: Record<string, Tensor>): string {
+  checkArgument(isObject(record), 'writeJsonTensors: record', 'an object of named Tensors', record);
+  for (const [name, t] of Object.entries(record))
+    checkArgument(t instanceof Tensor, `writeJsonTensors: '${name}'`, 'a Tensor', t);
   const lines: string[] = [];
   for (const [name, t] of Object.entries(record)) {
     const format = t.dtype === 'float32' ? float32ToString : float64ToString;

@@ -2,7 +2,7 @@
  * State-dict matching: finding an nn.RNN's, nn.LSTM's or nn.GRU's parameters inside a bigger model's state dict,
  * and building the module those names and shapes describe. Pure (no file system), so it runs in the browser too.
  */
-import { formatNames, RnnError } from '../errors.js';
+import { checkArgument, formatNames, RnnError } from '../errors.js';
 import { checkStateDictArg } from '../nn/module.js';
 import type { CellKind, Nonlinearity } from '../rnn/cell.js';
 import { moduleFor, type RecurrentModule } from '../rnn/from-architecture.js';
@@ -20,6 +20,14 @@ const ANCHOR = 'weight_ih_l0';
  * `'module.rnn.'` in a DistributedDataParallel model, `'_orig_mod.'` in a torch.compile'd one.
  */
 export function findPrefixes(keys: Iterable<string>): string[] {
+  checkArgument(
+    typeof keys === 'object' &&
+      keys !== null &&
+      typeof (keys as { [Symbol.iterator]?: unknown })[Symbol.iterator] === 'function',
+    'findPrefixes: keys',
+    'an iterable of parameter names',
+    keys,
+  );
   const found: string[] = [];
   for (const k of keys) {
     if (k === ANCHOR || k.endsWith(`.${ANCHOR}`)) found.push(k.slice(0, k.length - ANCHOR.length));

@@ -2,7 +2,7 @@
  * Kernel selection. `STACKED_RNN_BACKEND` (or an explicit name) forces one, so tests can run every backend
  * against the reference; otherwise the fastest available is chosen.
  */
-import { RnnError } from '../errors.js';
+import { checkArgument, isObject, RnnError } from '../errors.js';
 import type { Kernel } from './kernel.js';
 import { nativeKernel, nativeUnavailable } from './native.js';
 import { referenceKernel } from './reference.js';
@@ -22,6 +22,12 @@ for (const fast of [wasmKernel, browserThreadsKernel, nativeKernel]) if (fast) r
 
 /** Makes a kernel selectable by name (fast kernels register themselves when their module loads). */
 export function registerKernel(kernel: Kernel): void {
+  checkArgument(
+    isObject(kernel) && typeof kernel.name === 'string',
+    'registerKernel: kernel',
+    'a Kernel with a name',
+    kernel,
+  );
   registry.set(kernel.name, kernel);
 }
 

@@ -115,7 +115,7 @@ export class Embedding extends Module {
       const v = flat[m] as number;
       y.set(weight.subarray(v * E, (v + 1) * E), m * E);
     }
-    this.tape = options.requiresGrad === true ? { ids: flat, shape } : null;
+    this.tape = options?.requiresGrad === true ? { ids: flat, shape } : null;
     return new Tensor(y, [...shape, E]);
   }
 

@@ -91,7 +91,7 @@ export class Linear extends Module {
     const y = allocate(this.dtype, M * O); // (M, O)
     const bias = this.bias ? this.parameter('bias').data : null;
     this.kernel.linear(y, input.data, this.parameter('weight').data, bias, null, M, I, O);
-    this.tape = options.requiresGrad === true ? input : null;
+    this.tape = options?.requiresGrad === true ? input : null;
     return new Tensor(y, [...input.shape.slice(0, -1), O]);
   }
 

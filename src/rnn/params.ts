@@ -9,7 +9,7 @@
  *   bias_hh_l{k}    (G*H)    only with bias
  *   weight_hr_l{k}  (P, H)   only with proj_size (LSTM)
  */
-import { formatNames, RnnError } from '../errors.js';
+import { checkArgument, formatNames, isObject, RnnError } from '../errors.js';
 import { type CellKind, gateCount } from './cell.js';
 
 /** The names RNNBase gives its parameters: weight_ih_l0, bias_hh_l2_reverse, weight_hr_l1, ... */
@@ -72,6 +72,7 @@ export function parameterCount(a: RnnArchitecture): number {
 
 /** Every parameter of the architecture, in PyTorch's registration (and state-dict) order. */
 export function parameterSpecs(a: RnnArchitecture): ParameterSpec[] {
+  checkArgument(isObject(a), 'parameterSpecs: the architecture', 'an object such as architectureOf(sd) returns', a);
   const D = a.bidirectional ? 2 : 1;
   const specs: ParameterSpec[] = [];
   for (let layer = 0; layer < a.numLayers; layer++) {

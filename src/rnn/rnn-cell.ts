@@ -216,7 +216,7 @@ export abstract class RNNCellBase extends Module {
       tape: cells,
     });
     const shape = batched ? [N, H] : [H];
-    if (options.requiresGrad === true)
+    if (options?.requiresGrad === true)
       this.tapes.push({ input, states: states ? [...states] : null, out, cells, N, shape });
     else this.tapes = [];
     const result = (a: FloatArray) => {
