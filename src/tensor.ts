@@ -207,9 +207,9 @@ export function tensor(values: NestedArray | ArrayLike<number>, shape?: readonly
     dtype,
   );
   checkArgument(
-    typeof values === 'object' && values !== null,
+    typeof values === 'number' || (typeof values === 'object' && values !== null),
     'tensor: values',
-    'nested arrays of numbers or a typed array',
+    'a number, nested arrays of numbers or a typed array',
     values,
   );
   const kind: DType = dtype ?? (values instanceof Float64Array ? 'float64' : 'float32');
