@@ -138,3 +138,17 @@ describe('item 21: STACKED_RNN_BACKEND=wasm where WebAssembly cannot reserve its
     assert.match(r.stderr, /^stacked-rnn: error: Unknown backend 'cuda'/);
   });
 });
+
+describe('past the list: a WebAssembly pool worker that fails to start', () => {
+  test('rejects its ready() but does not end the process with an unhandled rejection', () => {
+    const WORKERS = fileURLToPath(new URL('../src/kernels/wasm/workers.ts', import.meta.url));
+    const r = node(`
+const { startWorker } = await import(${JSON.stringify(WORKERS)});
+const w = startWorker({ module: null, memory: null, tid: 1, stack: 0 });
+setTimeout(() => { console.log('alive'); w.terminate(); }, 1500);
+// no handler until after the worker has failed: what a pool that never awaits ready() does
+setTimeout(() => w.ready.catch((e) => console.log('ready rejected:', e.message.split(':')[0])), 1000);`);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /^ready rejected: .+\nalive$/);
+  });
+});
