@@ -152,3 +152,21 @@ setTimeout(() => w.ready.catch((e) => console.log('ready rejected:', e.message.s
     assert.match(r.stdout, /^ready rejected: .+\nalive$/);
   });
 });
+
+describe('past the list: STACKED_RNN_NATIVE_ISA', () => {
+  test('a value other than avx2 or avx512 is one line instead of being ignored', () => {
+    const r = spawnSync(process.execPath, [CLI, 'demo'], {
+      encoding: 'utf8',
+      env: { ...process.env, STACKED_RNN_NATIVE_ISA: 'AVX2' },
+    });
+    assert.equal(r.status, 1, r.stderr);
+    assert.equal(r.stderr, "stacked-rnn: error: STACKED_RNN_NATIVE_ISA must be 'avx2' or 'avx512', got 'AVX2'\n");
+  });
+  test('avx2 is taken', () => {
+    const r = spawnSync(process.execPath, [CLI, 'demo'], {
+      encoding: 'utf8',
+      env: { ...process.env, STACKED_RNN_NATIVE_ISA: 'avx2' },
+    });
+    assert.equal(r.status, 0, r.stderr);
+  });
+});

@@ -5,7 +5,7 @@
  */
 import { Command, CommanderError } from 'commander';
 import { RnnError } from '../errors.js';
-import { checkThreadsEnv } from '../kernels/threads.js';
+import { checkEnvironment } from '../kernels/index.js';
 import { registerConvert } from './convert.js';
 import { registerDemo } from './demo.js';
 import { registerExplain } from './explain.js';
@@ -100,7 +100,7 @@ export function reportError(err: unknown): number {
 
 export async function main(argv: string[]): Promise<number> {
   try {
-    checkThreadsEnv(); // read while the modules loaded; reported here, in one line, whatever the command
+    checkEnvironment(); // read while the modules loaded; reported here, in one line, whatever the command
     await buildProgram().parseAsync(argv, { from: 'user' });
     return 0;
   } catch (err) {

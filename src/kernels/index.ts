@@ -44,6 +44,24 @@ function unavailable(name: string): string | null {
   return null;
 }
 
+/**
+ * Throws the RnnError of a wrong environment variable: STACKED_RNN_THREADS (an integer from 1 to 1024) or
+ * STACKED_RNN_NATIVE_ISA ('avx2' or 'avx512'; a typo would silently keep the default). They are read while the
+ * library loads, where an error would escape before anyone could report it; every module's constructor calls
+ * this (through getKernel), and the CLI before any command.
+ */
+export function checkEnvironment(): void {
+  checkThreadsEnv();
+  const isa = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env
+    ?.STACKED_RNN_NATIVE_ISA;
+  if (isa !== undefined && isa !== '' && isa !== 'avx2' && isa !== 'avx512') {
+    throw new RnnError('invalid_argument', `STACKED_RNN_NATIVE_ISA must be 'avx2' or 'avx512', got '${isa}'`, {
+      expected: ['avx2', 'avx512'],
+      got: isa,
+    });
+  }
+}
+
 function envBackend(): string | undefined {
   const env = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env;
   return env?.STACKED_RNN_BACKEND || undefined;
@@ -51,7 +69,7 @@ function envBackend(): string | undefined {
 
 /** The kernel named `name`, or `STACKED_RNN_BACKEND`, or the best registered one. */
 export function getKernel(name?: string): Kernel {
-  checkThreadsEnv();
+  checkEnvironment();
   const wanted = name ?? envBackend();
   if (wanted !== undefined) {
     const k = registry.get(wanted);
