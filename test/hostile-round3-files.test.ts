@@ -87,7 +87,7 @@ describe('item 10: the same file dropped on the explainer page', () => {
     const started = performance.now();
     assert.throws(
       () => readWeights('expanded-lstm.pt', readFileSync(fixture('expanded-lstm.pt'))),
-      /'weight_ih_l0': a tensor of size \[44000, 11000\] repeats/,
+      /a tensor of size \[44000, 11000\] (repeats|needs)/,
     );
     assert.ok(performance.now() - started < 2000, `${performance.now() - started} ms`);
   });

@@ -107,6 +107,8 @@ export function materialize(
   let numel = 1;
   for (const s of ref.shape) numel *= s;
   const outSize = dtype === 'float64' || dtype === 'int64' ? 8 : 4;
+  budget.take(numel * outSize, `a tensor of size [${ref.shape.join(', ')}]`);
+  // within the budget, a view that repeats its storage is bounded again, far lower: a legitimate file has none
   if (numel * outSize > maxExpandedBytes && isExpanded(ref)) {
     const size = `[${ref.shape.join(', ')}]`;
     throw new RnnError(
@@ -119,7 +121,6 @@ export function materialize(
       },
     );
   }
-  budget.take(numel * outSize, `a tensor of size [${ref.shape.join(', ')}]`);
   if (littleEndian && HOST_LITTLE_ENDIAN && dtype !== 'float16' && dtype !== 'bfloat16' && isContiguous(ref)) {
     // The common case: one copy of the bytes (which also aligns them), viewed as the right typed array.
     const size = ITEM_SIZE[dtype];
