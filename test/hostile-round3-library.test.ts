@@ -180,3 +180,32 @@ describe('item 19: nested arrays', () => {
     assert.equal(tensor(ok as number[]).ndim, 64);
   });
 });
+
+describe('past item 8: detached buffers elsewhere', () => {
+  test("a detached gradOutput is refused by an LSTM's, a Linear's and an Embedding's backward instead of giving NaNs", () => {
+    const [y] = lstm.forward(x, null, { requiresGrad: true });
+    refuses(() => lstm.backward(detached(y)), /gradOutput holds 0 elements.*detached/);
+    const linear = new Linear({ inFeatures: 2, outFeatures: 3 });
+    const out = linear.forward(randn([2, 2]), { requiresGrad: true });
+    refuses(() => linear.backward(detached(out)), /gradOutput holds 0 elements/);
+    const emb = new Embedding({ numEmbeddings: 4, embeddingDim: 2 });
+    const e = emb.forward([1, 2], { requiresGrad: true });
+    refuses(() => emb.backward(detached(e)), /gradOutput holds 0 elements/);
+  });
+  test("a module whose parameter's buffer was transferred away refuses to run instead of the kernel's RangeError", () => {
+    const linear = new Linear({ inFeatures: 2, outFeatures: 3 });
+    const w = linear.parameter('weight');
+    structuredClone(w.data.buffer, { transfer: [w.data.buffer as ArrayBuffer] });
+    refuses(() => linear.forward(randn([2, 2])), /the parameter 'weight' holds 0 elements/);
+    const rnn2 = new RNN({ inputSize: 2, hiddenSize: 3 });
+    const hh = rnn2.parameter('weight_hh_l0');
+    structuredClone(hh.data.buffer, { transfer: [hh.data.buffer as ArrayBuffer] });
+    refuses(() => rnn2.forward(x), /the parameter 'weight_hh_l0' holds 0 elements/);
+  });
+  test('loadStateDict of a detached tensor is refused instead of copying nothing', () => {
+    const target = new RNN({ inputSize: 2, hiddenSize: 3, seed: 9 });
+    const sd = rnn.stateDict();
+    sd.weight_ih_l0 = detached(sd.weight_ih_l0 as Tensor);
+    refuses(() => target.loadStateDict(sd), /the state dict's 'weight_ih_l0' holds 0 elements/);
+  });
+});

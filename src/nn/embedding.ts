@@ -108,6 +108,7 @@ export class Embedding extends Module {
    */
   forward(ids: EmbeddingIds, options: { requiresGrad?: boolean } = {}): Tensor {
     const { flat, shape } = readIds(ids, this.numEmbeddings);
+    this.checkAttachedParameters();
     const E = this.embeddingDim;
     const weight = this.parameter('weight').data; // (V, E)
     const y = allocate(this.dtype, flat.length * E); // (M, E), M = ids.numel

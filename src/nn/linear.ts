@@ -67,6 +67,7 @@ export class Linear extends Module {
       throw new RnnError('invalid_argument', `Linear.forward: input must be a Tensor, got ${typeof input}`);
     }
     checkAttached(input, 'Linear.forward: input');
+    this.checkAttachedParameters();
     const I = this.inFeatures;
     const O = this.outFeatures;
     if (input.ndim === 0 || input.shape[input.ndim - 1] !== I) {

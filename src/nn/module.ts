@@ -5,7 +5,7 @@
  */
 import { checkInteger, formatNames, formatSizeList, RnnError } from '../errors.js';
 import { Generator } from '../random.js';
-import { allocate, type DType, formatBytes, MAX_TENSOR_BYTES, Tensor } from '../tensor.js';
+import { allocate, checkAttached, type DType, formatBytes, MAX_TENSOR_BYTES, Tensor } from '../tensor.js';
 
 export type StateDict = Record<string, Tensor> | Map<string, Tensor>;
 
@@ -80,6 +80,7 @@ export function checkGradient(
       got: value === null ? null : typeof value,
     });
   }
+  checkAttached(value, what);
   if (value.shape.length !== shape.length || value.shape.some((s, i) => s !== shape[i])) {
     throw new RnnError(
       'shape_mismatch',
@@ -100,6 +101,11 @@ export function checkGradient(
 export abstract class Module {
   /** Parameters by PyTorch name, in registration order. */
   protected readonly params = new Map<string, Tensor>();
+
+  /** Throws when a parameter's ArrayBuffer was transferred away (detached): a kernel would read nothing from it. */
+  protected checkAttachedParameters(): void {
+    for (const [name, p] of this.params) checkAttached(p, `the parameter '${name}'`);
+  }
   /** Gradients by parameter name, made (as zeros) on first use; each stays the same Tensor for the module's life. */
   private readonly grads = new Map<string, Tensor>();
   /** Like PyTorch, a module starts in training mode (dropout active); call `eval()` for inference. */
@@ -254,6 +260,7 @@ export abstract class Module {
         errors.push(`While copying the parameter named "${name}", expected a Tensor, got ${typeof src}.`);
         continue;
       }
+      checkAttached(src, `the state dict's '${name}'`); // a detached tensor would copy nothing, silently
       if (src.shape.length !== p.shape.length || src.shape.some((s, i) => s !== p.shape[i])) {
         mismatched.push({ name, expected: p.shape, got: src.shape });
         errors.push(

@@ -282,6 +282,7 @@ export abstract class RNNBase extends Module {
   forwardStates(input: Tensor, states?: readonly unknown[] | null, options?: ForwardOptions): [Tensor, Tensor[]] {
     const shape = this.forwardShape;
     const p = prepareForward(shape, input, states ?? null, options?.lengths);
+    this.checkAttachedParameters();
     const D = this.directions;
     const H = this.hiddenSize;
     const P = this.stateSize;

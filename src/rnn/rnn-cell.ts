@@ -113,6 +113,7 @@ export abstract class RNNCellBase extends Module {
   private check(input: unknown, states: readonly unknown[] | null): { N: number; batched: boolean } {
     if (!(input instanceof Tensor)) throw new RnnError('invalid_argument', 'input must be a Tensor');
     checkAttached(input, 'input');
+    this.checkAttachedParameters();
     if (input.ndim !== 1 && input.ndim !== 2) {
       throw new RnnError(
         'shape_mismatch',
