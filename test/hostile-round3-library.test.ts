@@ -17,6 +17,7 @@ import {
   RNN,
   RnnError,
   randn,
+  readJsonTensors,
   recurrentForward,
   rnnFromStateDict,
   selectPrefix,
@@ -207,5 +208,14 @@ describe('past item 8: detached buffers elsewhere', () => {
     const sd = rnn.stateDict();
     sd.weight_ih_l0 = detached(sd.weight_ih_l0 as Tensor);
     refuses(() => target.loadStateDict(sd), /the state dict's 'weight_ih_l0' holds 0 elements/);
+  });
+});
+
+describe('past the list: every reader bounds its output with a limit the caller sets', () => {
+  test('readJsonTensors takes options.maxBytes (default 16 MiB), refusing longer text before parsing', () => {
+    const text = '{"x": [1, 2, 3]}';
+    assert.deepEqual(readJsonTensors(text).get('x')?.values, [1, 2, 3]);
+    refuses(() => readJsonTensors(text, { maxBytes: 10 }), /JSON tensor file of 16 bytes: JSON tensors are limited to/);
+    assert.deepEqual(readJsonTensors(text, { maxBytes: 16 }).get('x')?.shape, [3]);
   });
 });
