@@ -8,10 +8,11 @@ import assert from 'node:assert/strict';
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
+import { totalmem } from 'node:os';
 import { after, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { explainCommand } from '../src/cli/explain.js';
-import { RnnError } from '../src/index.js';
+import { RNN, RnnError, Tensor } from '../src/index.js';
 import { readPtSelection } from '../src/io/pt/index.js';
 import { readSafetensors, writeSafetensors } from '../src/io/safetensors.js';
 import { readWeights } from '../web/src/weights.js';
@@ -216,5 +217,30 @@ describe('item 22: the explain server and two Host headers', () => {
     } finally {
       await server.close();
     }
+  });
+});
+
+describe('past the list: run on an input whose forward would not fit in memory', () => {
+  test('is refused in one line naming the estimate, before the forward', (t) => {
+    // an RNN(1, 2048) (16 MiB of weights) on 4,000,000 rows of one feature (16 MB): about 130 GB of outputs
+    const H = 2048;
+    const rows = 4_000_000;
+    const bytes = rows * (H + 3 * H) * 4;
+    if (bytes <= totalmem()) {
+      t.skip('this machine has the memory');
+      return;
+    }
+    const rnn = new RNN({ inputSize: 1, hiddenSize: H, seed: 1 });
+    const weights = tmp.path('wide.safetensors');
+    writeFileSync(weights, writeSafetensors(rnn.stateDict()));
+    const input = tmp.path('long.safetensors');
+    writeFileSync(input, writeSafetensors({ input: new Tensor(new Float32Array(rows), [rows, 1, 1]) }));
+    const out = tmp.path('wide-out.safetensors');
+    const r = cliCapped('run', '--weights', weights, '--input', input, '--out', out);
+    failsInOneLine(
+      r,
+      /running this 1-layer RNN of hidden size 2048 on .* needs about \d+(\.\d)? GiB of memory; this machine has/,
+    );
+    assert.throws(() => readFileSync(out), /ENOENT/);
   });
 });
