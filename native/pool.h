@@ -9,8 +9,10 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <cstdio>
 #include <cstdlib>
 #include <mutex>
+#include <exception>
 #include <thread>
 
 #include "pool_call.h"
@@ -26,6 +28,7 @@ constexpr int MAX_THREADS = 1024;
 struct Pool {
   std::atomic<int> threads{1};  // the setting: the calling thread and up to threads - 1 workers
   int started = 0;  // workers started so far (tids 1 .. started)
+  bool start_failed = false;  // a worker failed to start (reported once)
   int cores = 1;    // std::thread::hardware_concurrency()
   // The posted call, one word: generation << 32 | wanted threads << 17 | CLOSED | workers that joined (bits 0-15).
   // CLOSED is set by the caller when its own part is done; a worker joins by adding 1 while it is clear.
@@ -87,6 +90,28 @@ void worker_main(int tid) {
   }
 }
 
+// Starts workers up to tid `upto`. A thread the system refuses to start (a container's pids limit, RLIMIT_NPROC,
+// memory for its stack) is not fatal: std::thread throws std::system_error, which unguarded would terminate the
+// process. The pool then keeps the workers that did start, lowers the setting to them (what getThreads() reports
+// from then on), and says so once on stderr. The posted call needs no change: a worker that never joins is one
+// that was late, which every job already covers.
+void start_workers(int upto) {
+  for (; pool.started < upto; pool.started++) {
+    try {
+      std::thread(worker_main, pool.started + 1).detach();
+    } catch (const std::exception& e) {  // std::system_error: EAGAIN
+      pool.threads.store(pool.started + 1, std::memory_order_relaxed);
+      if (!pool.start_failed) {
+        pool.start_failed = true;
+        std::fprintf(stderr,
+                     "stacked-rnn: warning: the system refused to start thread %d of %d (%s); running on %d thread%s\n",
+                     pool.started + 2, upto + 1, e.what(), pool.started + 1, pool.started == 0 ? "" : "s");
+      }
+      return;
+    }
+  }
+}
+
 // Runs job on the calling thread (tid 0) and on the workers 1 .. n-1 that join before the caller is done, with
 // n capped at the setting; alone (tid 0 of 1) when n < 2 or another thread's call holds the pool.
 void run(Job job, void* ctx, int n) {
@@ -96,7 +121,7 @@ void run(Job job, void* ctx, int n) {
     job(ctx, 0, 1);
     return;
   }
-  for (; pool.started < n - 1; pool.started++) std::thread(worker_main, pool.started + 1).detach();
+  if (pool.started < n - 1) start_workers(n - 1);
   pool.job = job;
   pool.ctx = ctx;
   pool.finished.store(0, std::memory_order_relaxed);

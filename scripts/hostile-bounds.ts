@@ -27,6 +27,7 @@ import { defaultConfig, Trainer } from '../src/train/loop.js';
 
 const CLI = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url));
 const FIXTURES = fileURLToPath(new URL('../test/fixtures/pt/', import.meta.url));
+const ROUND3 = fileURLToPath(new URL('../test/fixtures/round3/', import.meta.url));
 /** The address-space cap the issue's measurements used, in KiB for `ulimit -v`. */
 const CAP_KIB = 4 * 2 ** 20;
 /** Reports the child's peak resident memory (KiB) on fd 3 as it exits. */
@@ -262,6 +263,32 @@ const CASES: Case[] = [
     },
     status: 1,
     message: /'num_layers' is 100000000 but the tensors hold 2$/,
+    seconds: 3,
+    peakMiB: 200,
+  },
+  {
+    // issue 25, item 9: 1.6 KB describing two 1.8 GiB weights (5.7 GB of memory before it was refused)
+    name: 'a .pt of torch.expand views: an LSTM of 44000 x 11000 weights',
+    setup: (dir) => {
+      const x = join(dir, 'x3.json');
+      writePieces(x, [JSON.stringify({ input: [[[1, 2, 3]]] })]);
+      return ['run', '--weights', join(ROUND3, 'expanded-lstm.pt'), '--input', x, '--out', out(dir)];
+    },
+    status: 1,
+    message: /the limit for such views is 16\.0 MiB$/,
+    seconds: 3,
+    peakMiB: 200,
+  },
+  {
+    // issue 25, item 11: every flag within its range, about 87 GiB by arithmetic
+    name: 'train --cell lstm --hidden 1024 --layers 16 --batch 1024 --seq-len 200',
+    setup: (dir) => [
+      'train',
+      ...['--cell', 'lstm', '--hidden', '1024', '--layers', '16', '--batch', '1024', '--seq-len', '200'],
+      ...['--out', join(dir, 'run')],
+    ],
+    status: 1,
+    message: /of memory; this machine has/,
     seconds: 3,
     peakMiB: 200,
   },

@@ -68,6 +68,28 @@ export function checkInteger(value: unknown, what: string, min = 1): number {
   return value;
 }
 
+/**
+ * Throws RnnError('invalid_argument') unless `ok`: `${what} must be ${expected}, got <value's kind>`. For the
+ * arguments of exported functions, so that a wrong one fails in words rather than as a TypeError inside.
+ */
+export function checkArgument(ok: boolean, what: string, expected: string, value: unknown): void {
+  if (ok) return;
+  const got =
+    value === null
+      ? 'null'
+      : Array.isArray(value)
+        ? 'an array'
+        : typeof value === 'object'
+          ? `${value.constructor?.name ?? 'an object'}`
+          : describe(value);
+  throw new RnnError('invalid_argument', `${what} must be ${expected}, got ${got}`, { expected, got });
+}
+
+/** Whether `value` is a plain object (not null, not an array). */
+export function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
 function describe(value: unknown): string {
   if (typeof value === 'number') return String(value);
   if (typeof value === 'string') return `'${value}'`;

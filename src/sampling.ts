@@ -14,7 +14,7 @@
  * at most one float32 rounding, so a draw can differ only where two ratios p / q tie to within that.
  */
 import type { FloatArray } from './dtype.js';
-import { RnnError } from './errors.js';
+import { checkArgument, isObject, RnnError } from './errors.js';
 import { Generator } from './random.js';
 import { libmLog } from './random_math.js';
 import { Tensor } from './tensor.js';
@@ -69,6 +69,7 @@ export function argmax(logits: LogitsRow | Tensor): number | number[] {
 export function softmax(logits: LogitsRow, options?: SoftmaxOptions): FloatArray;
 export function softmax(logits: Tensor, options?: SoftmaxOptions): Tensor;
 export function softmax(logits: LogitsRow | Tensor, options: SoftmaxOptions = {}): FloatArray | Tensor {
+  checkArgument(isObject(options), 'softmax options', 'an object such as { temperature: 0.8 }', options);
   const temperature = checkTemperature(options.temperature ?? 1);
   if (logits instanceof Tensor) {
     const out = logits.data instanceof Float64Array ? new Float64Array(logits.numel) : new Float32Array(logits.numel);
@@ -98,6 +99,7 @@ export function softmax(logits: LogitsRow | Tensor, options: SoftmaxOptions = {}
 export function sample(logits: LogitsRow, options?: SamplingOptions): number;
 export function sample(logits: Tensor, options?: SamplingOptions): number[];
 export function sample(logits: LogitsRow | Tensor, options: SamplingOptions = {}): number | number[] {
+  checkArgument(isObject(options), 'sample options', 'an object such as { temperature: 0.8, topK: 40 }', options);
   const temperature = checkTemperature(options.temperature ?? 1);
   const rows = logits instanceof Tensor ? rowsOf(logits) : [checkRow(logits)];
   const topK = options.topK;
@@ -196,6 +198,8 @@ function checkTemperature(temperature: number): number {
 }
 
 function checkRow(row: LogitsRow): LogitsRow {
+  const ok = Array.isArray(row) || row instanceof Float32Array || row instanceof Float64Array;
+  checkArgument(ok, 'logits', 'a Tensor, a Float32Array or Float64Array, or an array of numbers', row);
   if (row.length === 0) {
     throw new RnnError('shape_mismatch', 'logits must hold at least one value, got an empty row', {
       expected: 'V >= 1',

@@ -6,7 +6,7 @@
  * like the notebooks they come from.
  */
 import { type DType, dtypeOf, type FloatArray } from './dtype.js';
-import { formatSizeList, RnnError } from './errors.js';
+import { checkArgument, formatSizeList, isObject, RnnError } from './errors.js';
 import { formatTensor } from './format.js';
 import { Generator } from './random.js';
 
@@ -52,6 +52,7 @@ export function numelOf(shape: readonly number[]): number {
 
 /** Throws unless `shape` is a list of non-negative integers whose product is `length`, in PyTorch's words. */
 export function checkShape(shape: readonly number[], length: number): void {
+  checkArgument(Array.isArray(shape), 'the shape', 'an array of sizes', shape);
   for (const s of shape) {
     if (!Number.isSafeInteger(s) || s < 0) {
       throw new RnnError('invalid_argument', `Trying to create tensor with invalid shape ${formatSizeList(shape)}`, {
@@ -68,6 +69,26 @@ export function checkShape(shape: readonly number[], length: number): void {
   }
 }
 
+/**
+ * Throws unless `t`'s data still holds its shape's elements. A tensor whose ArrayBuffer was transferred away
+ * (postMessage, structuredClone with transfer) reads as empty whatever its shape says: computing with it would give
+ * NaNs, or a kernel's raw RangeError.
+ */
+export function checkAttached(t: Tensor, what: string): void {
+  const want = numelOf(t.shape);
+  if (t.data.length !== want) {
+    throw new RnnError(
+      'invalid_argument',
+      `${what} holds ${t.data.length} elements where its shape ${formatSizeList(t.shape)} needs ${want}: its ArrayBuffer was transferred (detached)`,
+      {
+        expected: want,
+        got: t.data.length,
+        hint: 'transfer a copy (tensor.clone()), not the tensor the library still uses',
+      },
+    );
+  }
+}
+
 export class Tensor {
   readonly data: FloatArray;
   readonly shape: readonly number[];
@@ -75,6 +96,12 @@ export class Tensor {
   #version = 0;
 
   constructor(data: FloatArray, shape: readonly number[]) {
+    checkArgument(
+      data instanceof Float32Array || data instanceof Float64Array,
+      "a Tensor's data",
+      'a Float32Array or Float64Array',
+      data,
+    );
     checkShape(shape, data.length);
     this.data = data;
     this.shape = Object.freeze([...shape]);
@@ -145,6 +172,7 @@ export class Tensor {
 
   /** A tensor with the same data (copied) and a new shape of the same number of elements; one size may be -1. */
   reshape(shape: readonly number[]): Tensor {
+    checkArgument(Array.isArray(shape), 'reshape: the shape', 'an array of sizes', shape);
     const known = shape.filter((s) => s !== -1);
     const inferred = shape.length - known.length === 1 ? this.numel / numelOf(known) : undefined;
     const full = shape.map((s) => (s === -1 ? (inferred ?? -1) : s));
@@ -153,6 +181,7 @@ export class Tensor {
 
   /** A copy in the other precision (or the same one). */
   to(dtype: DType): Tensor {
+    checkArgument(dtype === 'float32' || dtype === 'float64', 'dtype', "'float32' or 'float64'", dtype);
     const out = allocate(dtype, this.numel);
     out.set(this.data);
     return new Tensor(out, this.shape);
@@ -189,6 +218,18 @@ export class Tensor {
  * The values are copied.
  */
 export function tensor(values: NestedArray | ArrayLike<number>, shape?: readonly number[], dtype?: DType): Tensor {
+  checkArgument(
+    dtype === undefined || dtype === 'float32' || dtype === 'float64',
+    'dtype',
+    "'float32' or 'float64'",
+    dtype,
+  );
+  checkArgument(
+    typeof values === 'number' || (typeof values === 'object' && values !== null),
+    'tensor: values',
+    'a number, nested arrays of numbers or a typed array',
+    values,
+  );
   const kind: DType = dtype ?? (values instanceof Float64Array ? 'float64' : 'float32');
   if (shape !== undefined) {
     const flat = isFlat(values) ? values : flatten(values as NestedArray).flat;
@@ -211,8 +252,13 @@ export function tensor(values: NestedArray | ArrayLike<number>, shape?: readonly
 function isFlat(values: NestedArray | ArrayLike<number>): values is ArrayLike<number> {
   if (ArrayBuffer.isView(values)) return true;
   if (!Array.isArray(values)) return false;
-  return values.every((v) => typeof v === 'number');
+  // a plain loop: every() skips holes, which flatten() then reports
+  for (let i = 0; i < values.length; i++) if (!(i in values) || typeof values[i] !== 'number') return false;
+  return true;
 }
+
+/** The most nested dimensions `tensor()` and an Embedding's ids take, as the JSON tensor reader. */
+export const MAX_NESTED_DIMS = 64;
 
 /** Flattens nested arrays, checking they are rectangular and hold only finite-or-not numbers. */
 export function flatten(values: NestedArray): {
@@ -222,6 +268,13 @@ export function flatten(values: NestedArray): {
   const shape: number[] = [];
   let probe: NestedArray = values;
   while (Array.isArray(probe)) {
+    // The walk below recurses once per dimension: a value nested 20,000 deep must fail in words, not overflow.
+    if (shape.length === MAX_NESTED_DIMS) {
+      throw new RnnError('invalid_argument', `more than ${MAX_NESTED_DIMS} nested dimensions`, {
+        expected: `<= ${MAX_NESTED_DIMS} dimensions`,
+        got: `more than ${MAX_NESTED_DIMS}`,
+      });
+    }
     shape.push(probe.length);
     if (probe.length === 0) break;
     probe = probe[0] as NestedArray;
@@ -245,13 +298,23 @@ export function flatten(values: NestedArray): {
         { expected: shape[dim], got: Array.isArray(v) ? v.length : typeof v },
       );
     }
-    v.forEach((x, i) => walk(x, dim + 1, `${path}[${i}]`));
+    for (let i = 0; i < v.length; i++) {
+      // forEach would skip a hole ([1, , 2]) and report a shape error that does not mention it
+      if (!(i in v)) {
+        throw new RnnError('invalid_argument', `expected a number at ${path}[${i}], got a hole (an empty array slot)`, {
+          got: 'a hole',
+        });
+      }
+      walk(v[i] as NestedArray, dim + 1, `${path}[${i}]`);
+    }
   };
   walk(values, 0, '');
   return { flat, shape };
 }
 
 export function zeros(shape: readonly number[], dtype: DType = 'float32'): Tensor {
+  checkShape(shape, numelOf(Array.isArray(shape) ? shape : []));
+  checkArgument(dtype === 'float32' || dtype === 'float64', 'dtype', "'float32' or 'float64'", dtype);
   return new Tensor(allocate(dtype, numelOf(shape)), shape);
 }
 
@@ -268,6 +331,7 @@ function generatorFrom(g: Generator | number | undefined): Generator {
 
 /** Standard normal samples, like `torch.randn(shape)` after `torch.manual_seed(seed)`. */
 export function randn(shape: readonly number[], options: RandomOptions = {}): Tensor {
+  checkArgument(isObject(options), 'options', 'an object such as { dtype, generator }', options);
   const t = zeros(shape, options.dtype ?? 'float32');
   generatorFrom(options.generator).normal(t.data, 0, 1);
   return t;
@@ -275,6 +339,7 @@ export function randn(shape: readonly number[], options: RandomOptions = {}): Te
 
 /** Uniform samples on [0, 1), like `torch.rand(shape)` after `torch.manual_seed(seed)`. */
 export function rand(shape: readonly number[], options: RandomOptions = {}): Tensor {
+  checkArgument(isObject(options), 'options', 'an object such as { dtype, generator }', options);
   const t = zeros(shape, options.dtype ?? 'float32');
   generatorFrom(options.generator).uniform(t.data, 0, 1);
   return t;

@@ -67,7 +67,7 @@ console.log(...first, lib.getThreads());`,
     assert.equal(r.stdout, '3 3 3', 'the setting at load, the addon, and the setting after the variable changed');
   });
 
-  test('an invalid STACKED_RNN_THREADS stops the library from loading, with an RnnError naming it', () => {
+  test('an invalid STACKED_RNN_THREADS lets the library load, and the first module built throws an RnnError naming it', () => {
     for (const [value, shown] of [
       ['0', '0'],
       ['-2', "'-2'"],
@@ -75,9 +75,14 @@ console.log(...first, lib.getThreads());`,
       ['four', "'four'"],
       ['1025', '1025'],
     ]) {
-      const r = child(value, 'console.log("loaded");');
-      assert.notEqual(r.status, 0, `STACKED_RNN_THREADS=${value} loaded`);
-      assert.doesNotMatch(r.stdout, /loaded/);
+      // thrown while loading, it would escape before any caller could report it (issue 25, item 12)
+      const r = child(
+        value,
+        'console.log("loaded"); new lib.RNN({ inputSize: 1, hiddenSize: 1 }); console.log("built");',
+      );
+      assert.notEqual(r.status, 0, `STACKED_RNN_THREADS=${value} built a module`);
+      assert.match(r.stdout, /loaded/);
+      assert.doesNotMatch(r.stdout, /built/);
       assert.match(r.stderr, /RnnError/, `STACKED_RNN_THREADS=${value}`);
       assert.ok(
         r.stderr.includes(`STACKED_RNN_THREADS must be an integer from 1 to 1024, got ${shown}`),

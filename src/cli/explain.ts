@@ -97,6 +97,10 @@ async function serveFile(root: string, req: IncomingMessage, res: ServerResponse
     res.writeHead(status, { 'Content-Type': 'text/plain; charset=utf-8', ...headers });
     res.end(req.method === 'HEAD' ? undefined : body);
   };
+  // Node keeps the first of several Host headers; RFC 9112 (3.2) requires a 400 for more than one, since a proxy
+  // in front may have read another of them.
+  const hostHeaders = req.rawHeaders.filter((v, i) => i % 2 === 0 && v.toLowerCase() === 'host').length;
+  if (hostHeaders > 1) return send(400, 'bad request: more than one Host header\n');
   if (!hosts.has(req.headers.host ?? '')) return send(403, 'forbidden host\n');
   if (req.method !== 'GET' && req.method !== 'HEAD') return send(405, 'method not allowed\n', { Allow: 'GET, HEAD' });
   let path: string;

@@ -5,6 +5,7 @@
  */
 import { Command, CommanderError } from 'commander';
 import { RnnError } from '../errors.js';
+import { checkEnvironment } from '../kernels/index.js';
 import { registerConvert } from './convert.js';
 import { registerDemo } from './demo.js';
 import { registerExplain } from './explain.js';
@@ -99,6 +100,7 @@ export function reportError(err: unknown): number {
 
 export async function main(argv: string[]): Promise<number> {
   try {
+    checkEnvironment(); // read while the modules loaded; reported here, in one line, whatever the command
     await buildProgram().parseAsync(argv, { from: 'user' });
     return 0;
   } catch (err) {

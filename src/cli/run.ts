@@ -3,12 +3,14 @@
  * atomically. With `grad_output`, `grad_h_n` (or the LSTM's `grad_c_n`) in the input file it also runs the
  * backward pass and writes the gradients.
  */
+import { totalmem } from 'node:os';
 import type { Command } from 'commander';
 import { formatNames, RnnError } from '../errors.js';
 import { checkOutputFile, type FileTensor, readTensorFile, writeTensorFile } from '../io/load.js';
 import { moduleFromStateDict } from '../io/state-dict.js';
 import type { CellKind, Nonlinearity } from '../rnn/cell.js';
-import type { DType, Tensor } from '../tensor.js';
+import type { RecurrentModule } from '../rnn/from-architecture.js';
+import { type DType, formatBytes, type Tensor } from '../tensor.js';
 import { parseCell, parseDtype, parseNonlinearity } from './options.js';
 import { KEY_HELP, readRnnWeights } from './weights.js';
 
@@ -54,6 +56,35 @@ function integerList(name: string, t: FileTensor | undefined): number[] | undefi
   if (bad >= 0)
     throw new RnnError('invalid_argument', `'${name}' must hold integers, got ${name}[${bad}] = ${values[bad]}`);
   return values;
+}
+
+/**
+ * Refuses, before it starts, a forward (and backward) whose buffers would not fit in the machine's memory: a small
+ * input file read by a wide network makes outputs of L*N*D*P elements per layer, and the input projection of
+ * L*N*G*H. The estimate (elements): L N (G H + 3 D P) per forward, and with gradients K L N (D P + D W) for the
+ * tape (W: the gates a gated cell records) and as much again for the backward's buffers.
+ */
+function checkForwardMemory(module: RecurrentModule, input: Tensor, wantGrad: boolean, path: string): void {
+  const LN = input.numel / module.inputSize;
+  const D = module.directions;
+  const P = module.stateSize;
+  const H = module.hiddenSize;
+  const G = module.cell === 'LSTM' ? 4 : module.cell === 'GRU' ? 3 : 1;
+  const W = module.cell === 'LSTM' ? 5 * H : module.cell === 'GRU' ? 4 * H : 0;
+  const forward = LN * (G * H + 3 * D * P);
+  const elements = wantGrad ? forward + 2 * module.numLayers * LN * D * (P + W) : forward;
+  const bytes = elements * (input.dtype === 'float64' ? 8 : 4);
+  if (bytes > totalmem()) {
+    throw new RnnError(
+      'invalid_argument',
+      `running this ${module.numLayers}-layer ${module.cell} of hidden size ${H} on ${path} (${LN} rows of ${module.inputSize} features) needs about ${formatBytes(bytes)} of memory; this machine has ${formatBytes(totalmem())}`,
+      {
+        expected: `<= ${formatBytes(totalmem())}`,
+        got: formatBytes(bytes),
+        hint: 'run it on a shorter input, in pieces',
+      },
+    );
+  }
 }
 
 /** Runs the command; returns a summary line. Nothing is written unless everything succeeded. */
@@ -125,6 +156,7 @@ export async function runCommand(o: RunOptions): Promise<string> {
   const gradOutput = float('grad_output');
   const gradStates = [float('grad_h_n'), float('grad_c_n')];
   const wantGrad = gradOutput !== undefined || gradStates.some((g) => g !== undefined);
+  checkForwardMemory(module, input, wantGrad, o.input);
   const [output, finals] = module.forwardStates(input, states, {
     ...(lengths === undefined ? {} : { lengths }),
     requiresGrad: wantGrad,

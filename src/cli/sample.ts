@@ -42,6 +42,28 @@ function parseTemperature(value: string): number {
   return t;
 }
 
+/**
+ * `load()`, or one line that names the file and why it does not load: what it is when it holds no model (a text
+ * or CSV file, a bare recurrent module), and a load_state_dict dump of several lines as one.
+ */
+function fromFile<T>(path: string, load: () => T): T {
+  try {
+    return load();
+  } catch (err) {
+    if (!(err instanceof RnnError) || err.message.startsWith(`${path}`)) throw err;
+    const oneLine = err.message
+      .split('\n')
+      .map((l) => l.trim())
+      .filter(Boolean)
+      .join(' ');
+    throw new RnnError(err.code, `${path}: ${oneLine}`, {
+      expected: err.expected,
+      got: err.got,
+      ...(err.hint ? { hint: err.hint } : {}),
+    });
+  }
+}
+
 /** The prime and the generated text. */
 export async function sampleCommand(o: SampleCommandOptions): Promise<string> {
   if (o.model !== undefined && o.checkpoint !== undefined) {
@@ -54,7 +76,7 @@ export async function sampleCommand(o: SampleCommandOptions): Promise<string> {
     });
   }
   const bytes = await readBytes(path);
-  const format = detectFormat(bytes, path);
+  const format = fromFile(path, () => detectFormat(bytes, path));
   const sd: Record<string, Tensor> = {};
   let fileVocab: Vocabulary | undefined;
   if (format === 'safetensors') {
@@ -66,7 +88,7 @@ export async function sampleCommand(o: SampleCommandOptions): Promise<string> {
           hint: 'leave out --vocab, --key and --prefix for it',
         });
       }
-      return sampleText(loadCheckpoint(bytes).model, {
+      return sampleText(fromFile(path, () => loadCheckpoint(bytes)).model, {
         length: o.length,
         temperature: o.temperature,
         ...(o.topK === undefined ? {} : { topK: o.topK }),
@@ -78,9 +100,11 @@ export async function sampleCommand(o: SampleCommandOptions): Promise<string> {
       fileVocab = vocabularyFrom(JSON.parse(metadata.vocab));
     }
   }
-  const file = parseTensorFile(bytes, path, o.key === undefined ? {} : { key: o.key });
-  for (const [name, t] of file.tensors) if (t.kind === 'float') setEntry(sd, name, t.tensor);
-  const { model, vocabSize } = languageModelFromStateDict(sd, o.prefix === undefined ? {} : { prefix: o.prefix });
+  const { model, vocabSize } = fromFile(path, () => {
+    const file = parseTensorFile(bytes, path, o.key === undefined ? {} : { key: o.key });
+    for (const [name, t] of file.tensors) if (t.kind === 'float') setEntry(sd, name, t.tensor);
+    return languageModelFromStateDict(sd, o.prefix === undefined ? {} : { prefix: o.prefix });
+  });
   const vocab = o.vocab !== undefined ? await readVocab(o.vocab) : fileVocab;
   if (vocab === undefined) {
     throw new RnnError('invalid_argument', `${path} holds no vocabulary: give it with --vocab vocab.json`, {

@@ -3,18 +3,20 @@
  * character model) and writes the weights, the loss per step and a loss plot into one directory.
  * `--compare-layers 1,2,3` trains one model per depth on the same batches and plots the curves together.
  */
-import { mkdir } from 'node:fs/promises';
-import { join } from 'node:path';
+import { mkdir, rm, stat } from 'node:fs/promises';
+import { totalmem } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
 import { SingleBar } from 'cli-progress';
 import { type Command, InvalidArgumentError } from 'commander';
 import { RnnError } from '../errors.js';
-import { writeFileAtomic } from '../io/files.js';
+import { checkOutputPath, writeFilesAtomic } from '../io/files.js';
 import { setEntry } from '../io/record.js';
 import { architectureOf } from '../io/state-dict.js';
 import type { CellKind, Nonlinearity } from '../rnn/cell.js';
 import type { DType, Tensor } from '../tensor.js';
 import { checkpointBytes } from '../train/checkpoint.js';
 import { checkTrainConfig, defaultConfig, type TrainConfig, Trainer } from '../train/loop.js';
+import { checkTrainingMemory } from '../train/memory.js';
 import { TASKS, type TaskName } from '../train/model.js';
 import { lossPlotSvg } from '../train/plot.js';
 import { parseCell, parseDtype, parseInteger, parseNonlinearity } from './options.js';
@@ -198,7 +200,7 @@ function loadInit(trainer: Trainer, init: RnnWeights, path: string): string {
         .join('; '),
     });
   }
-  trainer.model.rnn.loadStateDict(init.sd);
+  loadInto(() => trainer.model.rnn.loadStateDict(init.sd), path, `its ${a.cell}`);
   // The head sits beside the RNN: 'head.' for 'rnn.', 'model.head.' for a Lightning model's 'model.rnn.'.
   const at = headPrefix(init.prefix);
   const head: Record<string, Tensor> = {};
@@ -207,13 +209,94 @@ function loadInit(trainer: Trainer, init: RnnWeights, path: string): string {
     if (k.startsWith(at) && !rest.includes('.')) setEntry(head, rest, t);
   }
   if (Object.keys(head).length === 0) return '';
-  trainer.model.head.loadStateDict(head);
+  loadInto(() => trainer.model.head.loadStateDict(head), path, `its head ('${at}*')`);
   return at;
+}
+
+/**
+ * Runs a loadStateDict; its error (several lines: load_state_dict's list) becomes one line that names the file
+ * and the part of it that does not fit.
+ */
+function loadInto(load: () => unknown, path: string, part: string): void {
+  try {
+    load();
+  } catch (err) {
+    if (!(err instanceof RnnError)) throw err;
+    const reason = err.message
+      .split('\n')
+      .map((l) => l.trim())
+      .filter(Boolean)
+      .join(' ');
+    throw new RnnError('state_dict', `--init ${path}: ${part} does not fit the model to train: ${reason}`, {
+      expected: err.expected,
+      got: err.got,
+      hint: 'the model to train has the sizes its flags give: pass flags that match the file',
+    });
+  }
 }
 
 /** Where a model's head is, next to its RNN at `prefix`. */
 function headPrefix(prefix: string): string {
   return prefix.endsWith('rnn.') ? `${prefix.slice(0, -'rnn.'.length)}head.` : 'head.';
+}
+
+/** The first non-finite value of the --init file's tensors, refused: training would only report a NaN loss. */
+function checkFinite(all: Record<string, Tensor>, path: string): void {
+  for (const [name, t] of Object.entries(all)) {
+    const at = t.data.findIndex((v) => !Number.isFinite(v));
+    if (at >= 0) {
+      throw new RnnError('state_dict', `--init ${path}: '${name}' holds ${t.data[at]} (element ${at} of ${t.numel})`, {
+        expected: 'finite values',
+        got: t.data[at],
+        hint: 'the file is damaged or comes from a diverged run: start from another file, or without --init',
+      });
+    }
+  }
+}
+
+/**
+ * Checks, before any work, that `dir` can take `names`: a directory (or a path where one can be made) where each
+ * name is free or a regular file (not a FIFO, a device or a directory, which the rename would replace).
+ */
+async function checkOutputDir(dir: string, names: readonly string[]): Promise<void> {
+  const info = await stat(dir).catch(() => undefined);
+  if (info === undefined) {
+    // to be made at the end: its nearest existing ancestor must be a directory
+    let up = dirname(resolve(dir));
+    for (;;) {
+      const s = await stat(up).catch(() => undefined);
+      if (s !== undefined) {
+        if (!s.isDirectory())
+          throw new RnnError('io', `cannot create the output directory ${dir}: ${up} is not a directory`);
+        return;
+      }
+      up = dirname(up);
+    }
+  }
+  if (!info.isDirectory()) throw new RnnError('io', `cannot write into ${dir}: it is not a directory`);
+  for (const name of names) await checkOutputPath(join(dir, name));
+}
+
+/**
+ * Writes the run's files into `dir` all or none (writeFilesAtomic), making `dir` first when it is missing; a
+ * directory made here is removed again when the files cannot be written.
+ */
+async function writeOutputs(dir: string, files: readonly { name: string; contents: Uint8Array | string }[]) {
+  let made: string | undefined;
+  try {
+    made = await mkdir(dir, { recursive: true });
+  } catch (err) {
+    throw new RnnError(
+      'io',
+      `cannot create the output directory ${dir}: ${err instanceof Error ? err.message : String(err)}`,
+    );
+  }
+  try {
+    await writeFilesAtomic(files.map((f) => ({ path: join(dir, f.name), contents: f.contents })));
+  } catch (err) {
+    if (made !== undefined) await rm(made, { recursive: true, force: true }).catch(() => undefined);
+    throw err;
+  }
 }
 
 /** Trains one model, yielding to the event loop now and then so the bar redraws and Ctrl-C can stop it early. */
@@ -287,38 +370,34 @@ export async function trainCommand(o: TrainCommandOptions, out: Output): Promise
   }
   const init =
     o.init === undefined ? undefined : await readRnnWeights(o.init, o.key === undefined ? {} : { key: o.key });
+  if (init !== undefined) checkFinite(init.all, o.init as string);
   // Without --cell, a file's module is what to train (an LSTM trained in PyTorch goes on as an LSTM)
   const cell = o.cell ?? (init ? architectureOf(init.sd).cell : undefined);
   const withCell = cell === undefined ? o : { ...o, cell };
   const depths = o.compareLayers ?? [o.layers ?? defaultConfig(o.task).layers];
   const configs = depths.map((k) => configFor(withCell, k)); // validate every depth before training any
-  // With --init (one depth), the model is built and the weights loaded before anything is written.
+  for (const c of configs) checkTrainingMemory(c, totalmem());
+  const compare = o.compareLayers !== undefined;
+  const fileOf = (c: TrainConfig) => (compare ? `model-layers-${c.layers}.safetensors` : 'model.safetensors');
+  // Every output is checked before any work (a FIFO or a directory at DIR/loss.csv), and nothing is written
+  // until every model has trained: then all files at once, or none (an earlier run's files stay as they were).
+  const dir = o.out ?? defaultOutDir(o.task);
+  await checkOutputDir(dir, [...configs.map(fileOf), 'loss.csv', 'loss.svg']);
+  // With --init (one depth), the model is built and the weights loaded before any training.
   const initTrainer = init === undefined ? undefined : new Trainer(configs[0] as TrainConfig);
   const headAt = initTrainer !== undefined && init !== undefined ? loadInit(initTrainer, init, o.init as string) : '';
-  const dir = o.out ?? defaultOutDir(o.task);
-  try {
-    await mkdir(dir, { recursive: true });
-  } catch (err) {
-    throw new RnnError(
-      'io',
-      `cannot create the output directory ${dir}: ${err instanceof Error ? err.message : String(err)}`,
-    );
-  }
-  const compare = o.compareLayers !== undefined;
   const stop = { requested: false };
   const onSigint = () => {
     stop.requested = true;
   };
   process.once('SIGINT', onSigint);
-  const runs: { layers: number; trainer: Trainer; file: string }[] = [];
+  const runs: { layers: number; trainer: Trainer; file: string; config: TrainConfig }[] = [];
   try {
     for (const c of configs) {
       const label = `${o.task} ${c.layers} layer${c.layers === 1 ? '' : 's'}`;
       const trainer = await runOne(initTrainer ?? new Trainer(c), label, out, stop);
       if (trainer.losses.length === 0) break;
-      const file = compare ? `model-layers-${c.layers}.safetensors` : 'model.safetensors';
-      await writeFileAtomic(join(dir, file), checkpointBytes(trainer.model, metadataOf(c, trainer.losses.length)));
-      runs.push({ layers: c.layers, trainer, file });
+      runs.push({ layers: c.layers, trainer, file: fileOf(c), config: c });
       if (stop.requested) break;
     }
   } finally {
@@ -330,7 +409,6 @@ export async function trainCommand(o: TrainCommandOptions, out: Output): Promise
   const rows = runs.flatMap((r) =>
     r.trainer.losses.map((l, i) => (compare ? `${i + 1},${l},${r.layers}` : `${i + 1},${l}`)),
   );
-  await writeFileAtomic(join(dir, 'loss.csv'), `${header}\n${rows.join('\n')}\n`);
   const first = runs[0]?.trainer.config as TrainConfig;
   const svg = lossPlotSvg(
     runs.map((r) => ({
@@ -341,7 +419,14 @@ export async function trainCommand(o: TrainCommandOptions, out: Output): Promise
       title: `${o.task === 'sine' ? 'noisy sine mixture, next-step MSE' : 'character model, cross-entropy'} (hidden ${first.hidden}, ${first.optimizer} lr ${first.lr}, seed ${first.seed})`,
     },
   );
-  await writeFileAtomic(join(dir, 'loss.svg'), svg);
+  await writeOutputs(dir, [
+    ...runs.map((r) => ({
+      name: r.file,
+      contents: checkpointBytes(r.trainer.model, metadataOf(r.config, r.trainer.losses.length)),
+    })),
+    { name: 'loss.csv', contents: `${header}\n${rows.join('\n')}\n` },
+    { name: 'loss.svg', contents: svg },
+  ]);
 
   const lines = [`${stop.requested ? 'stopped early; ' : ''}wrote ${dir}/`];
   if (init !== undefined) {

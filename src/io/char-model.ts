@@ -3,7 +3,7 @@
  * users write one in PyTorch (`self.emb`, `self.rnn`, `self.head`, under any names and prefix), and building the
  * Sequential that loads it.
  */
-import { formatNames, RnnError } from '../errors.js';
+import { checkArgument, formatNames, isObject, RnnError } from '../errors.js';
 import { Embedding } from '../nn/embedding.js';
 import { Linear } from '../nn/linear.js';
 import { Sequential } from '../nn/sequential.js';
@@ -41,6 +41,12 @@ export function languageModelFromStateDict(
   sd: Record<string, Tensor>,
   options: LanguageModelOptions = {},
 ): LanguageModel {
+  checkArgument(
+    isObject(options),
+    'languageModelFromStateDict options',
+    "an object such as { prefix: 'model' }",
+    options,
+  );
   const { prefix: rnnPrefix, sd: own } = selectPrefix(sd, options.prefix);
   const arch = architectureOf(own);
   const dot = rnnPrefix.slice(0, -1).lastIndexOf('.');

@@ -6,7 +6,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { Stats } from 'node:fs';
-import { type FileHandle, open, realpath, rename, rm, stat } from 'node:fs/promises';
+import { type FileHandle, link, open, realpath, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { RnnError } from '../errors.js';
 
@@ -99,6 +99,10 @@ export async function readBytes(path: string, options: { maxBytes?: number } = {
 export async function readHead(path: string, n: number): Promise<{ head: Uint8Array; size: number; regular: boolean }> {
   let handle: FileHandle | undefined;
   try {
+    // A FIFO is not opened here: opening it takes its writer's one pass, and the read that follows would wait
+    // for a second writer forever. stat() opens nothing.
+    const kind = await stat(path);
+    if (!kind.isFile() && !kind.isDirectory()) return { head: new Uint8Array(0), size: 0, regular: false };
     handle = await open(path, 'r');
     const info = await handle.stat();
     if (info.isDirectory()) throw ioError({ code: 'EISDIR' }, path, 'read');
@@ -169,8 +173,20 @@ export async function checkOutputPath(path: string): Promise<string> {
  * stays); a FIFO, device, socket or directory at `path` is refused (see checkOutputPath).
  */
 export async function writeFileAtomic(path: string, contents: Uint8Array | string): Promise<void> {
-  const target = await checkOutputPath(path);
-  const temp = join(dirname(target), `.${basename(target)}.${randomBytes(6).toString('hex')}.tmp`);
+  await writeFilesAtomic([{ path, contents }]);
+}
+
+/** A temporary file beside `target` (same directory, so rename is atomic). */
+function tempBeside(target: string, kind: string): string {
+  return join(dirname(target), `.${basename(target)}.${randomBytes(6).toString('hex')}.${kind}`);
+}
+
+/**
+ * Writes `contents` to a new temporary file beside `target`, flushed to disk, with the existing target's
+ * permission bits; returns its path. Removes it on failure.
+ */
+async function stage(target: string, contents: Uint8Array | string): Promise<string> {
+  const temp = tempBeside(target, 'tmp');
   let created = false;
   try {
     const mode = await stat(target).then(
@@ -187,10 +203,60 @@ export async function writeFileAtomic(path: string, contents: Uint8Array | strin
     } finally {
       await handle.close();
     }
-    await rename(temp, target);
-    created = false;
+    return temp;
   } catch (err) {
     if (created) await rm(temp, { force: true }).catch(() => undefined);
-    throw ioError(err, path, 'write');
+    throw err;
+  }
+}
+
+/**
+ * Writes several files all or none (a command's outputs: weights, a loss table, a plot): every path is checked
+ * first (as checkOutputPath), every file is staged beside its target and flushed (a full disk fails here, before
+ * any target is touched), and only then are they renamed into place. Should a rename still fail, the targets
+ * already replaced get their old contents back (kept as hard links until the end). Throws RnnError('io') naming
+ * the path that failed.
+ */
+export async function writeFilesAtomic(
+  files: readonly { path: string; contents: Uint8Array | string }[],
+): Promise<void> {
+  const targets: string[] = [];
+  for (const f of files) targets.push(await checkOutputPath(f.path));
+  const temps: string[] = [];
+  let failed = files[0]?.path ?? '';
+  try {
+    for (const [i, f] of files.entries()) {
+      failed = f.path;
+      temps.push(await stage(targets[i] as string, f.contents));
+    }
+  } catch (err) {
+    await Promise.all(temps.map((t) => rm(t, { force: true }).catch(() => undefined)));
+    throw ioError(err, failed, 'write');
+  }
+  // Commit: keep each old target as a hard link, so that a failed rename can put back the ones before it.
+  const done: { target: string; backup: string | null }[] = [];
+  try {
+    for (const [i, target] of targets.entries()) {
+      failed = files[i]?.path as string;
+      let backup: string | null = tempBeside(target, 'old');
+      try {
+        await link(target, backup);
+      } catch {
+        backup = null; // no old file (or no hard links here): nothing to put back but the absence
+      }
+      done.push({ target, backup });
+      await rename(temps[i] as string, target);
+      temps[i] = '';
+    }
+  } catch (err) {
+    const failedOne = done.pop(); // not replaced: only its link goes
+    if (failedOne?.backup) await rm(failedOne.backup, { force: true }).catch(() => undefined);
+    for (const { target, backup } of done.reverse()) {
+      await (backup ? rename(backup, target) : rm(target, { force: true })).catch(() => undefined);
+    }
+    await Promise.all(temps.filter(Boolean).map((t) => rm(t, { force: true }).catch(() => undefined)));
+    throw ioError(err, failed, 'write');
+  } finally {
+    await Promise.all(done.map((d) => (d.backup ? rm(d.backup, { force: true }).catch(() => undefined) : undefined)));
   }
 }

@@ -7,8 +7,8 @@
  * as JavaScript's shortest round-trip decimal, float32 values as the shortest decimal that reads back to the
  * same float32. Pure module: it runs in the browser bundle too.
  */
-import { RnnError } from '../errors.js';
-import type { Tensor } from '../tensor.js';
+import { checkArgument, isObject, RnnError } from '../errors.js';
+import { Tensor } from '../tensor.js';
 
 /** Deeper nesting than this is not a tensor anyone means, and would otherwise recurse without bound. */
 const MAX_DIMS = 64;
@@ -20,13 +20,13 @@ const MAX_DIMS = 64;
 export const MAX_JSON_BYTES = 16 * 2 ** 20;
 
 /** The refusal of a JSON tensor file of `size` bytes (or characters), over MAX_JSON_BYTES. */
-export function jsonTooLarge(size: number): RnnError {
+export function jsonTooLarge(size: number, limit = MAX_JSON_BYTES): RnnError {
   return new RnnError(
     'unsupported',
-    `JSON tensor file of ${size} bytes: JSON tensors are limited to ${MAX_JSON_BYTES / 2 ** 20} MiB, since parsing ` +
+    `JSON tensor file of ${size} bytes: JSON tensors are limited to ${limit / 2 ** 20} MiB, since parsing ` +
       'JSON takes some 30 times the file size in memory',
     {
-      expected: `<= ${MAX_JSON_BYTES} bytes`,
+      expected: `<= ${limit} bytes`,
       got: size,
       hint: 'save big tensors as safetensors or .pt (in Python: safetensors.torch.save_file or torch.save)',
     },
@@ -45,11 +45,24 @@ function kind(v: unknown): string {
 
 /**
  * Parses a JSON tensor file into flat values and shapes, in the file's key order. Text longer than
- * MAX_JSON_BYTES characters is refused before parsing.
+ * `options.maxBytes` characters (default MAX_JSON_BYTES, 16 MiB; parsing takes some 30 times as much memory) is
+ * refused before parsing; a caller that trusts the text and has the memory may raise it.
  */
-export function readJsonTensors(text: string): Map<string, { shape: number[]; values: number[] }> {
+export function readJsonTensors(
+  text: string,
+  options: { maxBytes?: number } = {},
+): Map<string, { shape: number[]; values: number[] }> {
+  checkArgument(typeof text === 'string', 'readJsonTensors: text', 'a string', text);
+  checkArgument(isObject(options), 'readJsonTensors: options', 'an object such as { maxBytes }', options);
+  const limit = options.maxBytes ?? MAX_JSON_BYTES;
+  checkArgument(
+    Number.isSafeInteger(limit) && limit > 0,
+    'readJsonTensors: options.maxBytes',
+    'a positive integer',
+    limit,
+  );
   // Each character is at least one byte of the file it came from.
-  if (text.length > MAX_JSON_BYTES) throw jsonTooLarge(text.length);
+  if (text.length > limit) throw jsonTooLarge(text.length, limit);
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
@@ -117,6 +130,9 @@ function readOne(key: string, value: unknown): { shape: number[]; values: number
  * JSON cannot hold. Rows of the last dimension go one per line.
  */
 export function writeJsonTensors(record: Record<string, Tensor>): string {
+  checkArgument(isObject(record), 'writeJsonTensors: record', 'an object of named Tensors', record);
+  for (const [name, t] of Object.entries(record))
+    checkArgument(t instanceof Tensor, `writeJsonTensors: '${name}'`, 'a Tensor', t);
   const lines: string[] = [];
   for (const [name, t] of Object.entries(record)) {
     const format = t.dtype === 'float32' ? float32ToString : float64ToString;

@@ -2,7 +2,7 @@
  * Writing safetensors: tensors to bytes, laid out as the reference writer lays them out. (Reading, with every
  * check a file from a stranger needs, is in ./safetensors.ts; what both share in ./safetensors-format.ts.)
  */
-import { formatSizeList, RnnError } from '../errors.js';
+import { checkArgument, formatSizeList, isObject, RnnError } from '../errors.js';
 import { numelOf, Tensor } from '../tensor.js';
 import {
   describe,
@@ -40,6 +40,13 @@ export function writeSafetensors(
   tensors: Record<string, WritableTensor>,
   metadata?: Record<string, string>,
 ): Uint8Array {
+  checkArgument(isObject(tensors), 'writeSafetensors: tensors', 'an object of named tensors', tensors);
+  checkArgument(
+    metadata === undefined || isObject(metadata),
+    'writeSafetensors: metadata',
+    'an object of strings',
+    metadata,
+  );
   const encoded: Encoded[] = [];
   for (const [name, t] of Object.entries(tensors)) {
     if (name === '__metadata__') {

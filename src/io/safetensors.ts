@@ -11,7 +11,7 @@
  *
  * Pure module (no node: imports): it runs in the browser bundle too. Reading files is in ./files.ts.
  */
-import { formatSizeList, quoteName, RnnError } from '../errors.js';
+import { checkArgument, formatSizeList, isObject, quoteName, RnnError } from '../errors.js';
 import { type DType, numelOf, Tensor } from '../tensor.js';
 import { bfloat16ToFloat32, halfToFloat32 } from './half.js';
 import {
@@ -67,6 +67,7 @@ export function readSafetensors(bytes: Uint8Array): {
   tensors: Map<string, RawTensor>;
   metadata: Record<string, string>;
 } {
+  checkArgument(bytes instanceof Uint8Array, 'readSafetensors: bytes', 'a Uint8Array', bytes);
   if (bytes.length < 8) {
     throw corrupt(
       `safetensors file too short: ${bytes.length} bytes, expected at least 8 for the header length`,
@@ -380,6 +381,12 @@ function copyElements(dtype: SafetensorsDType, src: Uint8Array): RawTensor['data
 }
 
 function checkRaw(raw: RawTensor, what: string): void {
+  checkArgument(
+    isObject(raw) && Array.isArray(raw.shape) && ArrayBuffer.isView(raw.data),
+    `${what}: the tensor`,
+    'a raw safetensors tensor { dtype, shape, data }',
+    raw,
+  );
   const numel = numelOf(raw.shape);
   if (raw.data.length !== numel) {
     throw new RnnError(

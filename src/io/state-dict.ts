@@ -2,7 +2,8 @@
  * State-dict matching: finding an nn.RNN's, nn.LSTM's or nn.GRU's parameters inside a bigger model's state dict,
  * and building the module those names and shapes describe. Pure (no file system), so it runs in the browser too.
  */
-import { formatNames, RnnError } from '../errors.js';
+import { checkArgument, formatNames, RnnError } from '../errors.js';
+import { checkStateDictArg } from '../nn/module.js';
 import type { CellKind, Nonlinearity } from '../rnn/cell.js';
 import { moduleFor, type RecurrentModule } from '../rnn/from-architecture.js';
 import type { GRU } from '../rnn/gru.js';
@@ -19,6 +20,14 @@ const ANCHOR = 'weight_ih_l0';
  * `'module.rnn.'` in a DistributedDataParallel model, `'_orig_mod.'` in a torch.compile'd one.
  */
 export function findPrefixes(keys: Iterable<string>): string[] {
+  checkArgument(
+    typeof keys === 'object' &&
+      keys !== null &&
+      typeof (keys as { [Symbol.iterator]?: unknown })[Symbol.iterator] === 'function',
+    'findPrefixes: keys',
+    'an iterable of parameter names',
+    keys,
+  );
   const found: string[] = [];
   for (const k of keys) {
     if (k === ANCHOR || k.endsWith(`.${ANCHOR}`)) found.push(k.slice(0, k.length - ANCHOR.length));
@@ -44,6 +53,13 @@ export function selectPrefix(
   sd: Record<string, Tensor>,
   prefix?: string,
 ): { prefix: string; sd: Record<string, Tensor> } {
+  checkStateDictArg(sd, 'selectPrefix: the state dict');
+  if (prefix !== undefined && typeof prefix !== 'string') {
+    throw new RnnError(
+      'invalid_argument',
+      `the prefix must be a string, got ${prefix === null ? 'null' : typeof prefix}`,
+    );
+  }
   const keys = Object.keys(sd);
   let chosen: string;
   if (prefix !== undefined) {
@@ -96,6 +112,7 @@ export function selectPrefix(
  * `cell`, the state dict must be that module's. See `inferArchitecture` for what is refused and how.
  */
 export function architectureOf(sd: Record<string, Tensor>, cell?: CellKind): RnnArchitecture {
+  checkStateDictArg(sd, 'architectureOf: the state dict');
   return architectureFromShapes(new Map(Object.entries(sd).map(([k, t]) => [k, t.shape])), cell);
 }
 
@@ -138,6 +155,13 @@ export function moduleFromStateDict(
   sd: Record<string, Tensor>,
   options: FromStateDictOptions & { cell?: CellKind } = {},
 ): RecurrentModule {
+  checkStateDictArg(sd, 'sd');
+  if (typeof options !== 'object' || options === null) {
+    throw new RnnError(
+      'invalid_argument',
+      `options must be an object, got ${options === null ? 'null' : typeof options}`,
+    );
+  }
   const { prefix, cell, ...rest } = options;
   const own = selectPrefix(sd, prefix).sd;
   const module = moduleFor(architectureWithLoader(own, cell), rest);

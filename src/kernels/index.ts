@@ -2,12 +2,13 @@
  * Kernel selection. `STACKED_RNN_BACKEND` (or an explicit name) forces one, so tests can run every backend
  * against the reference; otherwise the fastest available is chosen.
  */
-import { RnnError } from '../errors.js';
+import { checkArgument, isObject, RnnError } from '../errors.js';
 import type { Kernel } from './kernel.js';
-import { nativeKernel } from './native.js';
+import { nativeKernel, nativeUnavailable } from './native.js';
 import { referenceKernel } from './reference.js';
+import { checkThreadsEnv } from './threads.js';
 import { browserThreadsKernel } from './wasm/browser.js';
-import { wasmKernel } from './wasm/wasm.js';
+import { wasmKernel, wasmUnavailable } from './wasm/wasm.js';
 
 export type { Kernel, Mode, RecurrenceArgs } from './kernel.js';
 export { referenceKernel } from './reference.js';
@@ -35,11 +36,44 @@ export function kernelReady(): Promise<void> {
 
 /** Makes a kernel selectable by name (fast kernels register themselves when their module loads). */
 export function registerKernel(kernel: Kernel): void {
+  checkArgument(
+    isObject(kernel) && typeof kernel.name === 'string',
+    'registerKernel: kernel',
+    'a Kernel with a name',
+    kernel,
+  );
   registry.set(kernel.name, kernel);
 }
 
 export function kernelNames(): string[] {
   return [...registry.keys()];
+}
+
+/** Why a kernel that exists in some environments is not registered in this one, or null. */
+function unavailable(name: string): string | null {
+  if (name === 'native') return nativeUnavailable;
+  if (name === 'wasm') return wasmUnavailable;
+  if (name === 'wasm-threads' && !browserThreadsKernel)
+    return 'it runs in a cross-origin isolated browser page (Node.js has the native kernel)';
+  return null;
+}
+
+/**
+ * Throws the RnnError of a wrong environment variable: STACKED_RNN_THREADS (an integer from 1 to 1024) or
+ * STACKED_RNN_NATIVE_ISA ('avx2' or 'avx512'; a typo would silently keep the default). They are read while the
+ * library loads, where an error would escape before anyone could report it; every module's constructor calls
+ * this (through getKernel), and the CLI before any command.
+ */
+export function checkEnvironment(): void {
+  checkThreadsEnv();
+  const isa = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env
+    ?.STACKED_RNN_NATIVE_ISA;
+  if (isa !== undefined && isa !== '' && isa !== 'avx2' && isa !== 'avx512') {
+    throw new RnnError('invalid_argument', `STACKED_RNN_NATIVE_ISA must be 'avx2' or 'avx512', got '${isa}'`, {
+      expected: ['avx2', 'avx512'],
+      got: isa,
+    });
+  }
 }
 
 function envBackend(): string | undefined {
@@ -49,9 +83,21 @@ function envBackend(): string | undefined {
 
 /** The kernel named `name`, or `STACKED_RNN_BACKEND`, or the best registered one. */
 export function getKernel(name?: string): Kernel {
+  checkEnvironment();
   const wanted = name ?? envBackend();
   if (wanted !== undefined) {
     const k = registry.get(wanted);
+    const reason = k ? null : unavailable(wanted);
+    if (reason) {
+      // a kernel that exists but did not start here: its reason, not "Unknown backend"
+      throw new RnnError('invalid_argument', `backend '${wanted}' is unavailable here: ${reason}`, {
+        expected: kernelNames(),
+        got: wanted,
+        hint: `choose one of ${kernelNames()
+          .map((n) => `'${n}'`)
+          .join(', ')}`,
+      });
+    }
     if (!k) {
       throw new RnnError(
         'invalid_argument',

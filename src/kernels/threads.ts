@@ -2,7 +2,11 @@
  * How many threads the native kernel runs a call on: the calling thread and up to n - 1 workers (native/pool.h).
  *
  * By default every logical CPU that Node.js reports (`os.availableParallelism()`); the environment variable
- * `STACKED_RNN_THREADS`, read once when the library loads, overrides that, and `setThreads(n)` overrides both.
+ * `STACKED_RNN_THREADS`, read once when the library loads, overrides that, and `setThreads(n)` overrides both. A
+ * wrong STACKED_RNN_THREADS ('abc', 0, 1025) is an RnnError thrown by the first module built (or getThreads), not
+ * while the library loads. When the system refuses to start a thread (a container's pids limit), the native pool
+ * runs on the threads that started, getThreads() reports that count from then on, and one warning line goes to
+ * stderr.
  * The native kernel has one pool of threads per process, so the count is the process's: worker_threads that load
  * the library after the first share it, and setThreads in any of them sets it for all. The thread count never
  * changes a float: the kernel splits its work so that every output element is the same chain of operations
@@ -60,7 +64,29 @@ function envThreads(): number | undefined {
   return checkThreads(/^\d+$/.test(trimmed) ? Number(trimmed) : text, 'STACKED_RNN_THREADS');
 }
 
-let threads = envThreads() ?? machineThreads();
+/**
+ * A wrong STACKED_RNN_THREADS, kept rather than thrown while the modules load: thrown there, it would escape as a
+ * raw exception with a stack trace before any caller (the CLI's error handler) exists. checkThreadsEnv() throws it
+ * where it can be reported, and every module's constructor calls it (through getKernel).
+ */
+let envError: RnnError | null = null;
+
+function threadsAtLoad(): number {
+  try {
+    return envThreads() ?? machineThreads();
+  } catch (err) {
+    if (!(err instanceof RnnError)) throw err;
+    envError = err;
+    return machineThreads();
+  }
+}
+
+let threads = threadsAtLoad();
+
+/** Throws the RnnError of a wrong STACKED_RNN_THREADS (an integer from 1 to 1024), until setThreads overrides it. */
+export function checkThreadsEnv(): void {
+  if (envError) throw envError;
+}
 
 /**
  * A browser page or worker that is not cross-origin isolated: it cannot share memory with workers, so the
@@ -77,6 +103,7 @@ function singleThreadedPage(): boolean {
  * browser page that is not cross-origin isolated, where one thread runs whatever `setThreads` asked.
  */
 export function getThreads(): number {
+  checkThreadsEnv();
   if (backend) return backend.get();
   return singleThreadedPage() ? 1 : threads;
 }
@@ -87,6 +114,7 @@ export function getThreads(): number {
  */
 export function setThreads(n: number): void {
   threads = checkThreads(n, 'setThreads: the thread count');
+  envError = null; // the program's own count replaces the variable's
   backend?.set(threads);
 }
 

@@ -108,6 +108,7 @@ export class Embedding extends Module {
    */
   forward(ids: EmbeddingIds, options: { requiresGrad?: boolean } = {}): Tensor {
     const { flat, shape } = readIds(ids, this.numEmbeddings);
+    this.checkAttachedParameters();
     const E = this.embeddingDim;
     const weight = this.parameter('weight').data; // (V, E)
     const y = allocate(this.dtype, flat.length * E); // (M, E), M = ids.numel
@@ -115,7 +116,7 @@ export class Embedding extends Module {
       const v = flat[m] as number;
       y.set(weight.subarray(v * E, (v + 1) * E), m * E);
     }
-    this.tape = options.requiresGrad === true ? { ids: flat, shape } : null;
+    this.tape = options?.requiresGrad === true ? { ids: flat, shape } : null;
     return new Tensor(y, [...shape, E]);
   }
 

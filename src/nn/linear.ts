@@ -5,7 +5,7 @@
 import { checkInteger, formatSizeList, RnnError } from '../errors.js';
 import { getKernel, type Kernel } from '../kernels/index.js';
 import type { Generator } from '../random.js';
-import { allocate, type DType, Tensor } from '../tensor.js';
+import { allocate, checkAttached, type DType, Tensor } from '../tensor.js';
 import { checkDtype, checkGradient, Module, toGenerator } from './module.js';
 
 export interface LinearOptions {
@@ -66,6 +66,8 @@ export class Linear extends Module {
     if (!(input instanceof Tensor)) {
       throw new RnnError('invalid_argument', `Linear.forward: input must be a Tensor, got ${typeof input}`);
     }
+    checkAttached(input, 'Linear.forward: input');
+    this.checkAttachedParameters();
     const I = this.inFeatures;
     const O = this.outFeatures;
     if (input.ndim === 0 || input.shape[input.ndim - 1] !== I) {
@@ -90,7 +92,7 @@ export class Linear extends Module {
     const y = allocate(this.dtype, M * O); // (M, O)
     const bias = this.bias ? this.parameter('bias').data : null;
     this.kernel.linear(y, input.data, this.parameter('weight').data, bias, null, M, I, O);
-    this.tape = options.requiresGrad === true ? input : null;
+    this.tape = options?.requiresGrad === true ? input : null;
     return new Tensor(y, [...input.shape.slice(0, -1), O]);
   }
 

@@ -5,13 +5,41 @@
  */
 import { checkInteger, formatNames, formatSizeList, RnnError } from '../errors.js';
 import { Generator } from '../random.js';
-import { allocate, type DType, formatBytes, MAX_TENSOR_BYTES, Tensor } from '../tensor.js';
+import { allocate, checkAttached, type DType, formatBytes, MAX_TENSOR_BYTES, Tensor } from '../tensor.js';
 
 export type StateDict = Record<string, Tensor> | Map<string, Tensor>;
 
 export interface LoadResult {
   missingKeys: string[];
   unexpectedKeys: string[];
+}
+
+/**
+ * Throws unless `sd` is a state dict: a Map or plain object whose values are Tensors (an array, null or a Tensor is
+ * not). `what` names the argument in the message, e.g. 'loadStateDict: sd'.
+ */
+export function checkStateDictArg(sd: unknown, what: string): asserts sd is StateDict {
+  const kind = (v: unknown) =>
+    v === null ? 'null' : Array.isArray(v) ? 'an array' : v instanceof Tensor ? 'a Tensor' : typeof v;
+  if (typeof sd !== 'object' || sd === null || Array.isArray(sd) || sd instanceof Tensor) {
+    throw new RnnError(
+      'invalid_argument',
+      `${what} must be a state dict (an object or Map of Tensors), got ${kind(sd)}`,
+      {
+        expected: 'a state dict',
+        got: kind(sd),
+      },
+    );
+  }
+  const entries = sd instanceof Map ? [...sd.entries()] : Object.entries(sd);
+  for (const [k, t] of entries) {
+    if (!(t instanceof Tensor)) {
+      throw new RnnError('invalid_argument', `${what}: the entry '${String(k)}' must be a Tensor, got ${kind(t)}`, {
+        expected: 'Tensor',
+        got: kind(t),
+      });
+    }
+  }
 }
 
 export function toGenerator(seed: number | Generator | undefined): Generator {
@@ -52,6 +80,7 @@ export function checkGradient(
       got: value === null ? null : typeof value,
     });
   }
+  checkAttached(value, what);
   if (value.shape.length !== shape.length || value.shape.some((s, i) => s !== shape[i])) {
     throw new RnnError(
       'shape_mismatch',
@@ -72,6 +101,11 @@ export function checkGradient(
 export abstract class Module {
   /** Parameters by PyTorch name, in registration order. */
   protected readonly params = new Map<string, Tensor>();
+
+  /** Throws when a parameter's ArrayBuffer was transferred away (detached): a kernel would read nothing from it. */
+  protected checkAttachedParameters(): void {
+    for (const [name, p] of this.params) checkAttached(p, `the parameter '${name}'`);
+  }
   /** Gradients by parameter name, made (as zeros) on first use; each stays the same Tensor for the module's life. */
   private readonly grads = new Map<string, Tensor>();
   /** Like PyTorch, a module starts in training mode (dropout active); call `eval()` for inference. */
@@ -211,6 +245,14 @@ export abstract class Module {
    * `strict` (the default) missing and unexpected keys are too, all reported at once as PyTorch does.
    */
   loadStateDict(sd: StateDict, options: { strict?: boolean } = {}): LoadResult {
+    if (typeof sd !== 'object' || sd === null || Array.isArray(sd))
+      checkStateDictArg(sd, 'loadStateDict: the state dict');
+    if (typeof options !== 'object' || options === null) {
+      throw new RnnError(
+        'invalid_argument',
+        `loadStateDict: options must be an object, got ${options === null ? 'null' : typeof options}`,
+      );
+    }
     const strict = options.strict ?? true;
     const entries = sd instanceof Map ? [...sd.entries()] : Object.entries(sd);
     const given = new Map(entries);
@@ -235,6 +277,7 @@ export abstract class Module {
         errors.push(`While copying the parameter named "${name}", expected a Tensor, got ${typeof src}.`);
         continue;
       }
+      checkAttached(src, `the state dict's '${name}'`); // a detached tensor would copy nothing, silently
       if (src.shape.length !== p.shape.length || src.shape.some((s, i) => s !== p.shape[i])) {
         mismatched.push({ name, expected: p.shape, got: src.shape });
         errors.push(

@@ -343,6 +343,7 @@ export abstract class RNNBase extends Module {
   forwardStates(input: Tensor, states?: readonly unknown[] | null, options?: ForwardOptions): [Tensor, Tensor[]] {
     const shape = this.forwardShape;
     const p = prepareForward(shape, input, states ?? null, options?.lengths);
+    this.checkAttachedParameters();
     const D = this.directions;
     const H = this.hiddenSize;
     const P = this.stateSize;
@@ -530,24 +531,30 @@ const STACK_KEYS = ['hiddenSize', 'projSize', 'bidirectional', 'bias', 'batchFir
  */
 export function stackModules<T extends RNNBase>(
   what: string,
+  cell: CellKind,
   modules: readonly T[],
   keys: readonly string[],
   make: (first: T, numLayers: number) => T,
 ): T {
+  const [call, arg] = what.split(' ') as [string, string];
+  if (!Array.isArray(modules)) {
+    throw new RnnError(
+      'invalid_argument',
+      `${call}: ${arg} must be an array of ${cell} modules, got ${modules === null ? 'null' : typeof modules}`,
+    );
+  }
   const first = modules[0];
   if (!first) throw new RnnError('invalid_argument', `${what} needs at least one module, got 0`);
-  const [call, arg] = what.split(' ') as [string, string];
   const field = (m: T, key: string) => (m as unknown as Record<string, unknown>)[key];
-  modules.forEach((r, i) => {
-    if (r.cell !== first.cell) {
-      throw new RnnError(
-        'invalid_argument',
-        `${call}: ${arg}[${i}] is ${article(r.cell)}, not ${article(first.cell)}`,
-        {
-          expected: first.cell,
-          got: r.cell,
-        },
-      );
+  modules.forEach((r: T, i) => {
+    // every module must be of the class stack() builds: another cell's weights would be copied into the wrong shapes
+    const m: unknown = r;
+    if (!(m instanceof RNNBase) || m.cell !== cell) {
+      const got = m instanceof RNNBase ? article(m.cell) : m === null ? 'null' : typeof m;
+      throw new RnnError('invalid_argument', `${call}: ${arg}[${i}] is ${got}, not ${article(cell)}`, {
+        expected: cell,
+        got: m instanceof RNNBase ? m.cell : got,
+      });
     }
     for (const key of [...STACK_KEYS, ...keys]) {
       if (field(r, key) !== field(first, key)) {

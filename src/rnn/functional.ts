@@ -15,9 +15,9 @@
  * starts at step L-1), so they run layer-outer: each layer's whole sequence, both directions, then the next.
  */
 import { RnnError } from '../errors.js';
-import { allocate, type FloatArray, Tensor } from '../tensor.js';
+import { allocate, checkAttached, type FloatArray, Tensor } from '../tensor.js';
 import type { CellKind, Nonlinearity } from './cell.js';
-import { checkLengths, swap01 } from './inputs.js';
+import { prepareForward, swap01 } from './inputs.js';
 import { inferArchitecture, moduleName, parameterName, type RnnArchitecture } from './params.js';
 
 type Rows = number[][]; // (N, features)
@@ -167,12 +167,73 @@ function weightsFrom(sd: Record<string, Tensor>): {
   arch: RnnArchitecture;
   get: (kind: string, l: number, d: number) => Tensor | undefined;
 } {
+  if (typeof sd !== 'object' || sd === null || sd instanceof Tensor) {
+    throw new RnnError(
+      'invalid_argument',
+      `weights must be a state dict (an object of Tensors such as rnn.stateDict()), got ${sd === null ? 'null' : sd instanceof Tensor ? 'a Tensor' : typeof sd}`,
+    );
+  }
+  for (const [k, t] of Object.entries(sd)) {
+    if (!(t instanceof Tensor)) {
+      throw new RnnError('invalid_argument', `weights.${k} must be a Tensor, got ${t === null ? 'null' : typeof t}`);
+    }
+    checkAttached(t, `weights.${k}`);
+  }
   const shapes = new Map(Object.entries(sd).map(([k, t]) => [k, t.shape]));
   const arch = inferArchitecture(shapes);
   return {
     arch,
     get: (kind, l, d) => sd[parameterName(kind as 'weight_ih', l, d)],
   };
+}
+
+/** The options object and its fields' types, so a wrong one fails in words rather than as a TypeError. */
+function checkOptions(options: unknown): asserts options is FunctionalOptions {
+  if (typeof options !== 'object' || options === null) {
+    throw new RnnError(
+      'invalid_argument',
+      `options must be an object, got ${options === null ? 'null' : typeof options}`,
+    );
+  }
+  const o = options as FunctionalOptions;
+  if (o.nonlinearity !== undefined && o.nonlinearity !== 'tanh' && o.nonlinearity !== 'relu') {
+    throw new RnnError(
+      'invalid_argument',
+      `Unknown nonlinearity '${String(o.nonlinearity)}'. Select from 'tanh' or 'relu'.`,
+    );
+  }
+  if (o.trace !== undefined && typeof o.trace !== 'function') {
+    throw new RnnError('invalid_argument', `options.trace must be a function, got ${typeof o.trace}`);
+  }
+}
+
+/**
+ * The initial states as the modules take them: none, [h0], or the LSTM's [h0, c0] together (PyTorch's hx is the
+ * pair); a c0 for a cell that has none is refused rather than ignored.
+ */
+function statesOf(cell: CellKind, o: FunctionalOptions): unknown[] | null {
+  const { h0, c0 } = o;
+  if (cell !== 'LSTM') {
+    if (c0 !== undefined) {
+      throw new RnnError('invalid_argument', `c0 is the LSTM's cell state; an ${moduleName(cell)} has none`, {
+        expected: 'no c0',
+        got: 'c0',
+      });
+    }
+    return h0 === undefined ? null : [h0];
+  }
+  if (h0 === undefined && c0 === undefined) return null;
+  if (h0 === undefined || c0 === undefined) {
+    throw new RnnError(
+      'invalid_argument',
+      `LSTM takes its initial state as h0 and c0 together, got only ${h0 === undefined ? 'c0' : 'h0'}`,
+      {
+        expected: '[h0, c0]',
+        got: h0 === undefined ? 'c0' : 'h0',
+      },
+    );
+  }
+  return [h0, c0];
 }
 
 /**
@@ -189,37 +250,37 @@ export function recurrentForward(
   options: FunctionalOptions = {},
 ): FunctionalResult {
   const { arch, get } = weightsFrom(weights);
+  checkOptions(options);
   const f = options.nonlinearity ?? 'tanh';
   const { cell, hiddenSize: H, numLayers: K } = arch;
   const P = arch.projSize > 0 ? arch.projSize : H;
   const D = arch.bidirectional ? 2 : 1;
-  const batched = input.ndim === 3;
-  if (input.ndim !== 2 && input.ndim !== 3) {
-    throw new RnnError('shape_mismatch', `${cell}: Expected input to be 2D or 3D, got ${input.ndim}D tensor instead`);
-  }
-  const I = input.size(-1);
-  if (I !== arch.inputSize) {
-    throw new RnnError(
-      'shape_mismatch',
-      `input.size(-1) must be equal to input_size. Expected ${arch.inputSize}, got ${I}`,
-    );
-  }
+  // The module's checks, in its words: the input, then h0 (and c0) against (K*D, N, P) and the input's dtype.
+  const p = prepareForward(
+    {
+      name: cell,
+      inputSize: arch.inputSize,
+      stateSizes: cell === 'LSTM' ? [P, H] : [P],
+      numLayers: K,
+      directions: D,
+      batchFirst: options.batchFirst === true,
+      dtype: input instanceof Tensor ? input.dtype : 'float32',
+    },
+    input,
+    statesOf(cell, options),
+    options.lengths,
+  );
+  const { batched, L, N, x, lengths } = p;
   const bf = batched && options.batchFirst === true;
-  const L = input.shape[bf ? 1 : 0] as number;
-  const N = batched ? (input.shape[bf ? 0 : 1] as number) : 1;
-  const x = bf ? swap01(input.data, N, L, I) : input.data; // (L, N, I)
-  const lengths = options.lengths ? checkLengths(options.lengths, N, L) : null;
+  const I = arch.inputSize;
+  const [h0, c0] = p.states ?? [];
   const trace = options.trace ?? (() => {});
   const zeros = (width: number): Rows => Array.from({ length: N }, () => new Array<number>(width).fill(0));
 
   // h[l*D + d]: layer l, direction d's own state, (N, P), starting from its slice of h0; c likewise (LSTM, (N, H)).
-  const h: Rows[] = Array.from({ length: K * D }, (_, s) =>
-    options.h0 ? rowsOf(options.h0.data, s * N * P, N, P) : zeros(P),
-  );
+  const h: Rows[] = Array.from({ length: K * D }, (_, s) => (h0 ? rowsOf(h0, s * N * P, N, P) : zeros(P)));
   const c: Rows[] | null =
-    cell === 'LSTM'
-      ? Array.from({ length: K * D }, (_, s) => (options.c0 ? rowsOf(options.c0.data, s * N * H, N, H) : zeros(H)))
-      : null;
+    cell === 'LSTM' ? Array.from({ length: K * D }, (_, s) => (c0 ? rowsOf(c0, s * N * H, N, H) : zeros(H))) : null;
   const active = (t: number, n: number) => lengths === null || t < (lengths[n] as number);
 
   /** Layer l, direction d, at step t: updates the states and returns the new h rows (0 where padded). */
@@ -361,19 +422,33 @@ export function mistakenForward(
   options: { nonlinearity?: Nonlinearity; h0?: Tensor; c0?: Tensor } = {},
 ): [Tensor, Tensor] {
   const { arch, get } = weightsFrom(weights);
+  checkOptions(options);
   const f = options.nonlinearity ?? 'tanh';
   const { cell, hiddenSize: H, numLayers: K } = arch;
   const P = arch.projSize > 0 ? arch.projSize : H;
-  const [L, N, I] =
-    input.ndim === 3
-      ? (input.shape as [number, number, number])
-      : [input.shape[0] as number, 1, input.shape[1] as number];
-  const start = (t: Tensor | undefined, width: number): Rows[] =>
+  // checked as the forward checks them; one direction, so the states are (K, N, P) (and the LSTM's (K, N, H))
+  const p = prepareForward(
+    {
+      name: cell,
+      inputSize: arch.inputSize,
+      stateSizes: cell === 'LSTM' ? [P, H] : [P],
+      numLayers: K,
+      directions: 1,
+      batchFirst: false,
+      dtype: input instanceof Tensor ? input.dtype : 'float32',
+    },
+    input,
+    statesOf(cell, options),
+    undefined,
+  );
+  const { L, N } = p;
+  const I = arch.inputSize;
+  const start = (t: FloatArray | undefined, width: number): Rows[] =>
     Array.from({ length: K }, (_, l) =>
-      t ? rowsOf(t.data, l * N * width, N, width) : Array.from({ length: N }, () => new Array<number>(width).fill(0)),
+      t ? rowsOf(t, l * N * width, N, width) : Array.from({ length: N }, () => new Array<number>(width).fill(0)),
     );
-  const h = start(options.h0, P);
-  const c = start(options.c0, H);
+  const h = start(p.states?.[0], P);
+  const c = start(p.states?.[1], H);
   const output = allocate(input.dtype, L * N * P);
   for (let t = 0; t < L; t++) {
     const xt = rowsOf(input.data, t * N * I, N, I);

@@ -1,7 +1,8 @@
 /**
  * nn.LSTMCell and nn.GRUCell: one step of one LSTM or GRU layer (see RNNCellBase for what they share).
  */
-import type { Tensor } from '../tensor.js';
+import { RnnError } from '../errors.js';
+import { Tensor } from '../tensor.js';
 import { type CellOptions, RNNCellBase, type RNNCellForwardOptions, type RNNCellGradients } from './rnn-cell.js';
 
 /** The gradients `LSTMCell.backward` returns. */
@@ -29,6 +30,12 @@ export class LSTMCell extends RNNCellBase {
   }
 
   forward(input: Tensor, hx?: readonly [Tensor, Tensor] | null, options: RNNCellForwardOptions = {}): [Tensor, Tensor] {
+    if (hx !== undefined && hx !== null && (!Array.isArray(hx) || hx.length !== 2)) {
+      throw new RnnError('invalid_argument', 'LSTMCell expects its state as a pair [hx, cx]', {
+        expected: '[hx, cx]',
+        got: Array.isArray(hx) ? `an array of ${hx.length}` : hx instanceof Tensor ? 'one Tensor' : typeof hx,
+      });
+    }
     const [h, c] = this.step(input, hx === undefined || hx === null ? null : hx, options);
     return [h as Tensor, c as Tensor];
   }

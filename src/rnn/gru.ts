@@ -48,6 +48,7 @@ export class GRU extends HiddenStateModule {
   static stack(grus: readonly GRU[], options: { dropout?: number } = {}): GRU {
     return stackModules(
       'GRU.stack grus',
+      'GRU',
       grus,
       [],
       (first, numLayers) => new GRU({ ...first.options, numLayers, dropout: options.dropout ?? 0, seed: 0 }),

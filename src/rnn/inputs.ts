@@ -8,7 +8,7 @@
  * (L, D*P). P is H but for a projected LSTM.
  */
 import { formatSizeList, formatSizeTuple, RnnError } from '../errors.js';
-import { type DType, type FloatArray, Tensor } from '../tensor.js';
+import { checkAttached, type DType, type FloatArray, Tensor } from '../tensor.js';
 
 export interface ForwardShape {
   /** The module's name in messages: 'RNN', 'LSTM' or 'GRU'. */
@@ -72,6 +72,18 @@ function checkSameDtype(t: Tensor, dtype: DType, what: string): void {
 
 /** Lengths as PyTorch's pack_padded_sequence checks them, plus the bound it leaves unchecked (<= L). */
 export function checkLengths(lengths: ArrayLike<number> | Tensor, N: number, L: number): Int32Array {
+  const arrayLike =
+    lengths instanceof Tensor ||
+    Array.isArray(lengths) ||
+    ArrayBuffer.isView(lengths) ||
+    (typeof lengths === 'object' && lengths !== null && typeof (lengths as { length?: unknown }).length === 'number');
+  if (!arrayLike) {
+    throw new RnnError(
+      'invalid_argument',
+      `lengths must be an array or Tensor of N integers, got ${lengths === null ? 'null' : typeof lengths}`,
+      { expected: `${N} integers`, got: lengths === null ? 'null' : typeof lengths },
+    );
+  }
   const values = lengths instanceof Tensor ? lengths.data : lengths;
   // pack_padded_sequence's first check, before it looks at the lengths.
   if (N === 0) throw new RnnError('invalid_argument', 'Cannot pack empty tensors.', { expected: 'N > 0', got: 0 });
@@ -117,6 +129,7 @@ export function prepareForward(
   lengthsArg: ArrayLike<number> | Tensor | undefined,
 ): Prepared {
   const input = checkTensor(inputArg, 'input');
+  checkAttached(input, 'input');
   const rank = input.ndim;
   if (rank !== 2 && rank !== 3) {
     throw new RnnError(
@@ -136,6 +149,7 @@ export function prepareForward(
     );
   }
   const hx = statesArg === null ? null : statesArg.map((h, i) => checkTensor(h, STATE_NAMES[i] as string));
+  hx?.forEach((h, i) => checkAttached(h, STATE_NAMES[i] as string));
   if (hx) {
     const want = batched ? 3 : 2;
     if (hx.some((h) => h.ndim !== want)) {

@@ -118,6 +118,7 @@ export class LSTM extends RNNBase {
   static stack(lstms: readonly LSTM[], options: { dropout?: number } = {}): LSTM {
     return stackModules(
       'LSTM.stack lstms',
+      'LSTM',
       lstms,
       [],
       (first, numLayers) => new LSTM({ ...first.options, numLayers, dropout: options.dropout ?? 0, seed: 0 }),

@@ -9,7 +9,7 @@
  *   bias_hh_l{k}    (G*H)    only with bias
  *   weight_hr_l{k}  (P, H)   only with proj_size (LSTM)
  */
-import { formatNames, RnnError } from '../errors.js';
+import { checkArgument, formatNames, isObject, RnnError } from '../errors.js';
 import { type CellKind, gateCount } from './cell.js';
 
 /** The names RNNBase gives its parameters: weight_ih_l0, bias_hh_l2_reverse, weight_hr_l1, ... */
@@ -72,6 +72,7 @@ export function parameterCount(a: RnnArchitecture): number {
 
 /** Every parameter of the architecture, in PyTorch's registration (and state-dict) order. */
 export function parameterSpecs(a: RnnArchitecture): ParameterSpec[] {
+  checkArgument(isObject(a), 'parameterSpecs: the architecture', 'an object such as architectureOf(sd) returns', a);
   const D = a.bidirectional ? 2 : 1;
   const specs: ParameterSpec[] = [];
   for (let layer = 0; layer < a.numLayers; layer++) {
@@ -130,6 +131,14 @@ function cellOf(shapes: ReadonlyMap<string, readonly number[]>): { cell: CellKin
         { expected: [4 * H, P], got: [...hh] },
       );
     }
+    if (P >= H) {
+      // nn.LSTM's own check: such a state dict would be described here and then refused by any module built
+      throw new RnnError(
+        'state_dict',
+        `weight_hr_l0 is [${P}, ${H}]: proj_size ${P} must be smaller than hidden_size ${H} (proj_size has to be smaller than hidden_size)`,
+        { expected: `proj_size < ${H}`, got: P },
+      );
+    }
     return { cell: 'LSTM', H, P };
   }
   const H = hh[1] as number;
@@ -153,6 +162,21 @@ function cellOf(shapes: ReadonlyMap<string, readonly number[]>): { cell: CellKin
  * named, a few at a time (a hostile file may name thousands).
  */
 export function inferArchitecture(shapes: ReadonlyMap<string, readonly number[]>, cell?: CellKind): RnnArchitecture {
+  if (!(shapes instanceof Map)) {
+    throw new RnnError(
+      'invalid_argument',
+      `inferArchitecture takes a Map of parameter names to shapes, got ${shapes === null ? 'null' : typeof shapes}`,
+      { hint: 'for a state dict of Tensors, use architectureOf(sd)' },
+    );
+  }
+  for (const [k, v] of shapes) {
+    if (!Array.isArray(v) || !v.every((d) => Number.isSafeInteger(d) && d >= 0)) {
+      throw new RnnError(
+        'invalid_argument',
+        `inferArchitecture: the shape of '${k}' must be an array of sizes, got ${v === null ? 'null' : typeof v}`,
+      );
+    }
+  }
   const [, inputSize] = matrix(shapes, 'weight_ih_l0', 'gates * hidden_size', 'input_size');
   const found = cellOf(shapes);
   if (cell !== undefined && cell !== found.cell) {

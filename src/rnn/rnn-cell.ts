@@ -8,7 +8,7 @@ import { getKernel, type Kernel, type Mode } from '../kernels/index.js';
 import { tapeWidth } from '../kernels/kernel.js';
 import { checkDtype, checkGradient, Module, toGenerator } from '../nn/module.js';
 import type { Generator } from '../random.js';
-import { allocate, type DType, type FloatArray, Tensor } from '../tensor.js';
+import { allocate, checkAttached, type DType, type FloatArray, Tensor } from '../tensor.js';
 import { checkBoolean } from './base.js';
 import { type CellKind, checkNonlinearity, gateCount, modeOf, type Nonlinearity } from './cell.js';
 
@@ -128,6 +128,8 @@ export abstract class RNNCellBase extends Module {
   /** Checks a step's arguments in PyTorch's order and words; returns N and whether the input is batched. */
   private check(input: unknown, states: readonly unknown[] | null): { N: number; batched: boolean } {
     if (!(input instanceof Tensor)) throw new RnnError('invalid_argument', 'input must be a Tensor');
+    checkAttached(input, 'input');
+    this.checkAttachedParameters();
     if (input.ndim !== 1 && input.ndim !== 2) {
       throw new RnnError(
         'shape_mismatch',
@@ -153,6 +155,7 @@ export abstract class RNNCellBase extends Module {
     states?.forEach((hx, i) => {
       const arg = STATE_ARGS[i] as string;
       if (!(hx instanceof Tensor)) throw new RnnError('invalid_argument', `${arg} must be a Tensor`);
+      checkAttached(hx, arg);
       if (hx.ndim !== input.ndim) {
         throw new RnnError(
           'shape_mismatch',
@@ -230,7 +233,7 @@ export abstract class RNNCellBase extends Module {
       tape: cells,
     });
     const shape = batched ? [N, H] : [H];
-    if (options.requiresGrad === true)
+    if (options?.requiresGrad === true)
       this.tapes.push({ input, states: states ? [...states] : null, out, cells, N, shape });
     else this.tapes = [];
     const result = (a: FloatArray) => {

@@ -142,6 +142,7 @@ export class RNN extends HiddenStateModule {
   static stack(rnns: readonly RNN[], options: { dropout?: number } = {}): RNN {
     return stackModules(
       'RNN.stack rnns',
+      'RNN',
       rnns,
       ['nonlinearity'],
       (first, numLayers) => new RNN({ ...first.options, numLayers, dropout: options.dropout ?? 0, seed: 0 }),

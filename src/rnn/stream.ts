@@ -9,7 +9,7 @@
  * recurrence), on the module's prepared weights (packed once), into buffers made once: a steady loop allocates
  * nothing but what it returns (and nothing at all with `{ out }`).
  */
-import { RnnError } from '../errors.js';
+import { checkArgument, isObject, RnnError } from '../errors.js';
 import type { DirectionWeights, Kernel, Mode, RecurrenceArgs } from '../kernels/kernel.js';
 import { gatesOf, layerWork } from '../kernels/kernel.js';
 import { allocate, type DType, type FloatArray, Tensor } from '../tensor.js';
@@ -70,6 +70,9 @@ export class RecurrentStream {
 
   /** Made by `module.stream(options)`. */
   constructor(source: StreamSource, options: StreamOptions = {}) {
+    const made = isObject(source) && isObject(source.shape) && typeof source.weights === 'function';
+    checkArgument(made, 'RecurrentStream', 'made by module.stream() (an RNN, LSTM or GRU)', source);
+    checkArgument(isObject(options), 'stream options', 'an object such as { batch: 1 }', options);
     const s = source.shape;
     if (s.directions !== 1) {
       throw new RnnError(

@@ -7,7 +7,7 @@
  *
  * Pure (bytes in, bytes out), so the browser can use it; the CLI does the file access.
  */
-import { formatNames, formatSizeList, RnnError } from '../errors.js';
+import { checkArgument, formatNames, formatSizeList, isObject, RnnError } from '../errors.js';
 import { setEntry } from '../io/record.js';
 import { type RawTensor, readSafetensors, toFloat, writeSafetensors } from '../io/safetensors.js';
 import { architectureFromShapes } from '../io/state-dict.js';
@@ -41,6 +41,8 @@ const RESERVED = [
  * which it may not override.
  */
 export function checkpointBytes(model: SequenceModel, extra: Record<string, string> = {}): Uint8Array {
+  checkArgument(model instanceof SequenceModel, 'checkpointBytes: model', 'a SequenceModel', model);
+  checkArgument(isObject(extra), 'checkpointBytes: extra', 'an object of strings', extra);
   const clash = Object.keys(extra).filter((k) => RESERVED.includes(k));
   if (clash.length > 0) {
     throw new RnnError('invalid_argument', `checkpoint metadata key(s) ${clash.join(', ')} are reserved`, {
@@ -180,6 +182,7 @@ function checkAgainstTensors(config: ModelConfig, parts: Record<'rnn' | 'head', 
   const a = architectureFromShapes(new Map(Object.entries(parts.rnn).map(([k, t]) => [k, t.shape])));
   const D = a.bidirectional ? 2 : 1;
   const claims: [string, unknown, unknown][] = [
+    ['cell', config.cell, a.cell],
     ['num_layers', config.numLayers, a.numLayers],
     ['hidden_size', config.hiddenSize, a.hiddenSize],
     ['input_size', config.inputSize, a.inputSize],
@@ -197,6 +200,14 @@ function checkAgainstTensors(config: ModelConfig, parts: Record<'rnn' | 'head', 
         expected: Object.fromEntries(wrong.map(([k, , held]) => [k, held])),
         got: Object.fromEntries(wrong.map(([k, said]) => [k, said])),
       },
+    );
+  }
+  const bias = parts.head.bias?.shape;
+  if (bias !== undefined && (bias.length !== 1 || bias[0] !== config.outputSize)) {
+    throw new RnnError(
+      'corrupt_file',
+      `checkpoint head.bias has shape ${formatSizeList(bias)}, expected [${config.outputSize}]`,
+      { expected: [config.outputSize], got: bias },
     );
   }
   if (head !== undefined && (head.length !== 2 || head[1] !== D * a.hiddenSize)) {
@@ -217,6 +228,8 @@ export function loadCheckpoint(
   bytes: Uint8Array,
   options: { backend?: string } = {},
 ): { model: SequenceModel; metadata: Record<string, string> } {
+  checkArgument(bytes instanceof Uint8Array, 'loadCheckpoint: bytes', 'a Uint8Array', bytes);
+  checkArgument(isObject(options), 'loadCheckpoint: options', 'an object', options);
   const { tensors, metadata } = readSafetensors(bytes);
   const config = configFromMetadata(metadata);
   const parts: Record<'rnn' | 'head', Record<string, RawTensor>> = { rnn: {}, head: {} };

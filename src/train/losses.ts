@@ -4,7 +4,7 @@
  *
  * Sums run in float64 whatever the dtype, so a float64 loss matches PyTorch's to rounding.
  */
-import { formatSizeList, RnnError } from '../errors.js';
+import { checkArgument, formatSizeList, isObject, RnnError } from '../errors.js';
 import { allocate, Tensor } from '../tensor.js';
 
 /** How per-element (or per-row) losses become one number, as PyTorch's `reduction` argument. */
@@ -28,6 +28,8 @@ function checkReduction(value: unknown): Reduction {
 }
 
 function checkSameShape(input: Tensor, target: Tensor): void {
+  checkArgument(input instanceof Tensor, 'input', 'a Tensor', input);
+  checkArgument(target instanceof Tensor, 'target', 'a Tensor', target);
   const same = input.ndim === target.ndim && input.shape.every((s, i) => s === target.shape[i]);
   if (!same) {
     throw new RnnError(
@@ -73,6 +75,14 @@ interface CheckedTargets {
 }
 
 function checkCrossEntropy(logits: Tensor, targets: ArrayLike<number>, options: CrossEntropyOptions): CheckedTargets {
+  checkArgument(logits instanceof Tensor, 'logits', 'a Tensor', logits);
+  checkArgument(
+    (typeof targets === 'object' && targets !== null && typeof targets.length === 'number') || false,
+    'targets',
+    'an array of class indices',
+    targets,
+  );
+  checkArgument(isObject(options), 'options', 'an object', options);
   const reduction = checkReduction(options.reduction ?? 'mean');
   const ignoreIndex = options.ignoreIndex ?? -100;
   if (logits.ndim !== 2) {

@@ -2,7 +2,7 @@
  * The model `stacked-rnn train` trains: a stacked RNN, LSTM or GRU and a Linear head on its every output step,
  * the same two-attribute module (`rnn`, `head`) a checkpoint loads into in PyTorch.
  */
-import { RnnError } from '../errors.js';
+import { checkArgument, isObject, RnnError } from '../errors.js';
 import { Linear } from '../nn/linear.js';
 import { Generator } from '../random.js';
 import type { CellKind, Nonlinearity } from '../rnn/cell.js';
@@ -47,6 +47,8 @@ export class SequenceModel {
 
   /** Initialises the RNN then the head from one Generator, as two modules built in a row after manual_seed. */
   constructor(config: ModelConfig, options: { seed?: number | Generator; backend?: string } = {}) {
+    checkArgument(isObject(config), 'SequenceModel: config', 'an object (a ModelConfig)', config);
+    checkArgument(isObject(options), 'SequenceModel: options', 'an object', options);
     if (config.task === 'chars' && (config.vocab === null || config.vocab.length !== config.inputSize)) {
       throw new RnnError(
         'invalid_argument',

@@ -6,8 +6,8 @@
  * Each operation PyTorch performs on a tensor is one rounding to the parameter's dtype here too, so a float32
  * step rounds where PyTorch's does; float64 steps agree with PyTorch's to rounding.
  */
-import { RnnError } from '../errors.js';
-import type { Module } from '../nn/module.js';
+import { checkArgument, isObject, RnnError } from '../errors.js';
+import { Module } from '../nn/module.js';
 import { allocate, type FloatArray, type Tensor } from '../tensor.js';
 import {
   hyper,
@@ -35,6 +35,7 @@ export interface Param {
  * `new Adam(...)` take, like `model.parameters()` in PyTorch.
  */
 export function parametersOf(...modules: Module[]): Param[] {
+  modules.forEach((m, i) => checkArgument(m instanceof Module, `parametersOf: argument ${i}`, 'a module', m));
   return modules.flatMap((m) => m.namedParameters().map(([name, value]) => ({ value, grad: m.grad(name) })));
 }
 
@@ -428,6 +429,7 @@ export class AdamW extends Adam {
   protected override readonly decoupled: boolean = true;
 
   constructor(params: readonly Param[], options: AdamWOptions = {}) {
+    checkArgument(isObject(options), 'AdamW options', 'an object such as { lr: 1e-3 }', options);
     super(params, { ...options, weightDecay: options.weightDecay ?? 1e-2 });
   }
 

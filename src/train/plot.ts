@@ -2,7 +2,7 @@
  * Loss curves as a standalone SVG, written by hand: axes with ticks, a log-scale loss axis, one colour per model
  * (the raw per-step loss faint, its moving average solid) and a legend. No dependencies; any browser shows it.
  */
-import { RnnError } from '../errors.js';
+import { checkArgument, isObject, RnnError } from '../errors.js';
 
 /** One model's curve: `[step, loss]` points in step order. */
 export interface Series {
@@ -79,6 +79,16 @@ export function smooth(values: readonly number[], w: number): number[] {
  * are left out; a series with no point left is an error.
  */
 export function lossPlotSvg(series: readonly Series[], options: PlotOptions = {}): string {
+  checkArgument(Array.isArray(series), 'lossPlotSvg: series', 'an array of { label, points }', series);
+  checkArgument(isObject(options), 'lossPlotSvg: options', 'an object', options);
+  series.forEach((s, i) =>
+    checkArgument(
+      isObject(s) && Array.isArray(s.points),
+      `lossPlotSvg: series[${i}]`,
+      'an object { label, points }',
+      s,
+    ),
+  );
   const width = options.width ?? 760;
   const height = options.height ?? 460;
   const m = { left: 74, right: 24, top: 44, bottom: 56 };

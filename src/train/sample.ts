@@ -2,12 +2,12 @@
  * Text from a character model: feed a prime, then repeatedly draw the next character from the softmax of the
  * logits divided by a temperature (`sample`, src/sampling.ts: torch.multinomial's draw) and feed it back, carrying the hidden state from step to step.
  */
-import { RnnError } from '../errors.js';
+import { checkArgument, isObject, RnnError } from '../errors.js';
 import { Generator } from '../random.js';
 import { sample } from '../sampling.js';
 import { Tensor } from '../tensor.js';
 import { oneHot } from './data.js';
-import type { SequenceModel } from './model.js';
+import { SequenceModel } from './model.js';
 
 export interface SampleOptions {
   /** Characters to generate after the prime. Default 300. */
@@ -24,6 +24,8 @@ export interface SampleOptions {
 
 /** The prime followed by `length` generated characters. */
 export function sampleText(model: SequenceModel, options: SampleOptions = {}): string {
+  checkArgument(model instanceof SequenceModel, 'sampleText: model', 'a SequenceModel', model);
+  checkArgument(isObject(options), 'sampleText: options', 'an object', options);
   const vocab = model.config.vocab;
   if (model.config.task !== 'chars' || vocab === null) {
     throw new RnnError('invalid_argument', `sampling needs a 'chars' model, got a '${model.config.task}' model`, {

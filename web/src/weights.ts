@@ -40,6 +40,9 @@ export function choiceOf(e: unknown): WeightsChoice | null {
 /** Largest typed-in input: the grid has a column per step and shows one batch row at a time. */
 export const MAX_INPUT = { L: 24, N: 8 } as const;
 
+/** The most bytes a dropped .pt file's tensors may take: twice the page's 64 MB file limit (float16 doubles). */
+export const PAGE_PT_BYTES = 128 * 1024 * 1024;
+
 /**
  * Reads a state dict file's bytes (.pt, safetensors or JSON, told by its first bytes) into float tensors, finds
  * the RNN in it as the command does (the state dict of a checkpoint by its key, the RNN of a model by its
@@ -55,7 +58,10 @@ export function readWeights(
   const format = detectFormat(bytes, name);
   if (format === 'unknown') throw notATensorFile(bytes, bytes.length);
   if (format === 'pt') {
-    const selection = readPtSelection(bytes, choice.key === undefined ? {} : { key: choice.key });
+    // The page's own bound on what a .pt file may unfold into (its networks are small): checked from the shapes
+    // before a tensor is built, so a kilobyte of expand views is refused at once rather than after seconds.
+    const limits = { maxBytes: PAGE_PT_BYTES };
+    const selection = readPtSelection(bytes, choice.key === undefined ? { limits } : { key: choice.key, limits });
     key = selection.key;
     for (const [k, t] of selection.tensors) if (!(t instanceof IntTensor)) setEntry(all, k, t);
   } else if (format === 'json') {

@@ -11,6 +11,13 @@ import { RnnError } from '../../errors.js';
 export interface PtLimits {
   /** Most bytes the reader produces in all: inflated zip entries plus the tensors it builds. Default 2 GiB. */
   maxBytes: number;
+  /**
+   * Most bytes one tensor may take when its view repeats storage elements (a stride of 0 over a dimension of
+   * size > 1, as `torch.expand` makes): a file of a kilobyte can describe gigabytes that way, and the model built
+   * from them would take as much again. Checked from the shape before anything is allocated. Default 16 MiB;
+   * ordinary (dense) tensors are bounded by `maxBytes` and the file's own bytes.
+   */
+  maxExpandedBytes: number;
   /** Largest `data.pkl` accepted. Default 64 MiB. */
   maxPickleBytes: number;
   /** Deepest nesting of dicts, lists and tuples in the loaded object. Default 100, at most 1000. */
@@ -23,6 +30,7 @@ const MAX_DEPTH = 1000;
 
 export const DEFAULT_PT_LIMITS: Readonly<PtLimits> = Object.freeze({
   maxBytes: 2 ** 31,
+  maxExpandedBytes: 16 * 2 ** 20,
   maxPickleBytes: 64 * 2 ** 20,
   maxDepth: 100,
   maxItems: 1_000_000,

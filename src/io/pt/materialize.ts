@@ -7,7 +7,7 @@
  */
 import { RnnError } from '../../errors.js';
 import { IntTensor } from '../../int-tensor.js';
-import { Tensor } from '../../tensor.js';
+import { formatBytes, Tensor } from '../../tensor.js';
 import type { Budget } from './limits.js';
 import { ITEM_SIZE, type StorageDType, type TensorRef } from './torch-pickle.js';
 
@@ -86,12 +86,21 @@ function forEachIndex(ref: TensorRef, numel: number, visit: (k: number, i: numbe
   }
 }
 
-/** A dense copy of the view `ref` of `bytes`, charged to `budget`. */
+/** Whether the view repeats storage elements: a stride of 0 over a dimension of more than one element. */
+function isExpanded(ref: TensorRef): boolean {
+  return ref.shape.some((s, d) => s > 1 && ref.stride[d] === 0);
+}
+
+/**
+ * A dense copy of the view `ref` of `bytes`, charged to `budget`. A view that repeats its storage's elements
+ * (torch.expand) is refused over `maxExpandedBytes` (from its shape, before anything is allocated).
+ */
 export function materialize(
   ref: TensorRef,
   bytes: Uint8Array,
   littleEndian: boolean,
   budget: Budget,
+  maxExpandedBytes = Number.POSITIVE_INFINITY,
 ): Tensor | IntTensor {
   checkStorageBytes(ref, bytes);
   const dtype = ref.storage.dtype;
@@ -99,6 +108,19 @@ export function materialize(
   for (const s of ref.shape) numel *= s;
   const outSize = dtype === 'float64' || dtype === 'int64' ? 8 : 4;
   budget.take(numel * outSize, `a tensor of size [${ref.shape.join(', ')}]`);
+  // within the budget, a view that repeats its storage is bounded again, far lower: a legitimate file has none
+  if (numel * outSize > maxExpandedBytes && isExpanded(ref)) {
+    const size = `[${ref.shape.join(', ')}]`;
+    throw new RnnError(
+      'unsupported',
+      `a tensor of size ${size} repeats the ${ref.storage.numel} element(s) of its storage (a stride-0 view, as torch.expand makes) into ${formatBytes(numel * outSize)}; the limit for such views is ${formatBytes(maxExpandedBytes)}`,
+      {
+        expected: `<= ${maxExpandedBytes} bytes`,
+        got: numel * outSize,
+        hint: 'if the file is trusted, raise options.limits.maxExpandedBytes, or save the tensor after .contiguous() in PyTorch',
+      },
+    );
+  }
   if (littleEndian && HOST_LITTLE_ENDIAN && dtype !== 'float16' && dtype !== 'bfloat16' && isContiguous(ref)) {
     // The common case: one copy of the bytes (which also aligns them), viewed as the right typed array.
     const size = ITEM_SIZE[dtype];

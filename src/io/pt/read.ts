@@ -37,7 +37,21 @@ function open(bytes: Uint8Array, options: PtReadOptions | undefined): PtArchive 
 }
 
 function tensorOf(a: PtArchive, ref: TensorRef): PtTensor {
-  return materialize(ref, a.storageBytes(ref.storage), a.littleEndian, a.budget);
+  return materialize(ref, a.storageBytes(ref.storage), a.littleEndian, a.budget, a.limits.maxExpandedBytes);
+}
+
+/** Runs `read`, naming the tensor in an over-the-limit error ("'weight_ih_l0': a tensor of size ..."). */
+function named<T>(name: string, read: () => T): T {
+  try {
+    return read();
+  } catch (err) {
+    if (!(err instanceof RnnError) || err.code !== 'unsupported') throw err;
+    throw new RnnError(err.code, `${quoteName(name)}: ${err.message}`, {
+      expected: err.expected,
+      got: err.got,
+      ...(err.hint ? { hint: err.hint } : {}),
+    });
+  }
 }
 
 function tooDeep(limit: number): RnnError {
@@ -273,7 +287,10 @@ export function readPtSelection(bytes: Uint8Array, options?: PtReadOptions): PtS
   const tensors = new Map<string, PtTensor>();
   const fileDtypes = new Map<string, string>();
   for (const [name, ref] of dict.map) {
-    tensors.set(name as string, tensorOf(a, ref as TensorRef));
+    tensors.set(
+      name as string,
+      named(name as string, () => tensorOf(a, ref as TensorRef)),
+    );
     fileDtypes.set(name as string, (ref as TensorRef).storage.dtype);
   }
   return { tensors, fileDtypes, ...source };

@@ -4,7 +4,7 @@
  * float: torch 1.13's weights-only unpickler refuses floats, in its own optimizer state dicts as well): e.g.
  * `{ model: sd, optimizer: opt.stateDict(), epoch: 3 }`. Same archive layout as `writePtStateDict`.
  */
-import { RnnError } from '../../errors.js';
+import { checkArgument, isObject, RnnError } from '../../errors.js';
 import { IntTensor } from '../../int-tensor.js';
 import { Tensor } from '../../tensor.js';
 import { OP, Pickler, type PtWriteOptions, pickleTensor } from './write.js';
@@ -53,6 +53,7 @@ const EXTRA = {
  * // Python: ckpt = torch.load('ckpt.pt'); model.load_state_dict(ckpt['model']); opt.load_state_dict(ckpt['optimizer'])
  */
 export function writePtObject(value: PtWritable, options: PtWriteOptions = {}): Uint8Array {
+  checkArgument(isObject(options), 'writePtObject options', "an object such as { archiveName: 'archive' }", options);
   const folder = options.archiveName ?? 'archive';
   if (!/^[^/\\\n]+$/.test(folder)) {
     throw new RnnError('invalid_argument', `archiveName must be a non-empty name without '/', got '${folder}'`);

@@ -200,6 +200,12 @@ export function writePtStateDict(sd: Record<string, Tensor | IntTensor>, options
       `expected a state dict (an object of name -> Tensor), got ${sd === null ? 'null' : typeof sd}`,
     );
   }
+  if (options === null || typeof options !== 'object') {
+    throw new RnnError(
+      'invalid_argument',
+      `options must be an object, got ${options === null ? 'null' : typeof options}`,
+    );
+  }
   const folder = options.archiveName ?? 'archive';
   if (!/^[^/\\\n]+$/.test(folder)) {
     throw new RnnError('invalid_argument', `archiveName must be a non-empty name without '/', got '${folder}'`);

@@ -122,9 +122,10 @@ export function createWasmPool(threads: number, options: WasmPoolOptions = {}): 
     threads: () => setting,
     running: () => x.get_threads(),
     async ready() {
-      await Promise.all(workers.map((w) => w.ready));
+      // a worker that failed to start is one that never joins a call: wait for those that did
+      const started = (await Promise.allSettled(workers.map((w) => w.ready))).filter((r) => r.status === 'fulfilled');
       // a worker posts 'ready' just before it counts itself in worker_main
-      const want = Math.min(setting, workers.length + 1);
+      const want = Math.min(setting, started.length + 1);
       while (x.get_threads() < want) await new Promise((done) => setTimeout(done, 1));
     },
     close() {

@@ -35,7 +35,12 @@ function instantiate(): WasmExports | null {
     const instance = new WebAssembly.Instance(new WebAssembly.Module(bytes), {});
     return instance.exports as unknown as WasmExports;
   } catch (e) {
-    wasmUnavailable = `WebAssembly SIMD is unavailable (${(e as Error).message})`;
+    // a module that does not compile is SIMD missing; anything else (no memory to reserve) says what it was
+    const reason = (e as Error).message;
+    wasmUnavailable =
+      e instanceof WebAssembly.CompileError
+        ? `WebAssembly SIMD is unavailable (${reason})`
+        : `the WebAssembly kernel could not start (${reason})`;
     return null;
   }
 }

@@ -57,8 +57,24 @@ export function workersAvailable(): boolean {
   return g.crossOriginIsolated === true && typeof g.Worker === 'function' && typeof g.Blob === 'function';
 }
 
-/** Starts one worker on `start`; an error before it is ready rejects `ready` (the pool then runs without it). */
+/**
+ * Starts one worker on `start`; an error before it is ready (the worker cannot be made, or fails to instantiate)
+ * rejects `ready`, and the pool runs without it. The rejection is handled here too, so that a pool that never
+ * awaits `ready` does not end the process with an unhandled rejection.
+ */
 export function startWorker(start: WorkerStart): StartedWorker {
+  let started: StartedWorker;
+  try {
+    started = startOne(start);
+  } catch (err) {
+    // the constructor itself refused (no threads left, a page's policy): a worker that never comes
+    started = { ready: Promise.reject(err), terminate: () => undefined };
+  }
+  started.ready.catch(() => undefined);
+  return started;
+}
+
+function startOne(start: WorkerStart): StartedWorker {
   const threads = nodeWorkerThreads();
   if (threads) {
     const w = new threads.Worker(WORKER_SOURCE, { eval: true });
