@@ -7,6 +7,7 @@ import { Command, CommanderError } from 'commander';
 import { RnnError } from '../errors.js';
 import { registerConvert } from './convert.js';
 import { registerDemo } from './demo.js';
+import { registerDoctor } from './doctor.js';
 import { registerExplain } from './explain.js';
 import { registerInspect } from './inspect.js';
 import { registerRun } from './run.js';
@@ -32,6 +33,7 @@ export function buildProgram(): Command {
   registerTrain(program);
   registerSample(program);
   registerExplain(program);
+  registerDoctor(program);
   for (const command of program.commands) unknownOptionsFirst(command);
   return program;
 }

@@ -4,7 +4,7 @@
  */
 import { RnnError } from '../errors.js';
 import type { Kernel } from './kernel.js';
-import { nativeKernel } from './native.js';
+import { nativeKernel, nativeUnavailable } from './native.js';
 import { referenceKernel } from './reference.js';
 import { browserThreadsKernel } from './wasm/browser.js';
 import { wasmKernel } from './wasm/wasm.js';
@@ -15,8 +15,8 @@ export { getThreads, MAX_THREADS, setThreads } from './threads.js';
 
 const registry = new Map<string, Kernel>([[referenceKernel.name, referenceKernel]]);
 // in order of preference, last wins: WebAssembly SIMD on one thread (any platform), then on every core in a
-// cross-origin isolated page ('wasm-threads'), then native (Node.js on x64 with AVX2 + FMA, every core:
-// ./threads.ts) when its addon loads
+// cross-origin isolated page or in Node.js without the addon ('wasm-threads'), then native (Node.js on x64 with
+// AVX2 + FMA or on arm64, every core: ./threads.ts) when its addon loads
 for (const fast of [wasmKernel, browserThreadsKernel, nativeKernel]) if (fast) registry.set(fast.name, fast);
 
 /** Makes a kernel selectable by name (fast kernels register themselves when their module loads). */
@@ -38,6 +38,17 @@ export function getKernel(name?: string): Kernel {
   const wanted = name ?? envBackend();
   if (wanted !== undefined) {
     const k = registry.get(wanted);
+    if (!k && wanted === 'native' && nativeUnavailable !== null) {
+      throw new RnnError(
+        'invalid_argument',
+        `The native backend is unavailable: ${nativeUnavailable}; build it from source with node native/build.mjs (needs a C++ compiler).`,
+        {
+          expected: kernelNames(),
+          got: wanted,
+          hint: 'run `stacked-rnn doctor` to see which kernel is in use and why',
+        },
+      );
+    }
     if (!k) {
       throw new RnnError(
         'invalid_argument',
