@@ -65,6 +65,9 @@ inline void* rnn_aligned_alloc(size_t bytes) {
   bytes = (bytes + 63) / 64 * 64;
 #if defined(_WIN32)
   return std::malloc(bytes > 0 ? bytes : 64);
+#elif defined(__APPLE__)
+  void* p = nullptr;  // aligned_alloc needs macOS 10.15; posix_memalign is older
+  return posix_memalign(&p, 64, bytes > 0 ? bytes : 64) == 0 ? p : nullptr;
 #else
   return std::aligned_alloc(64, bytes > 0 ? bytes : 64);
 #endif
