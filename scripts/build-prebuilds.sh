@@ -55,14 +55,19 @@ aarch64-linux-gnu-strip --strip-unneeded "$tmp/stacked_rnn.node" && mv "$tmp/sta
 
 # Windows: against an import library of node.exe's Node-API exports, every MinGW library linked in (no DLL
 # beside the binary), and every aligned vector move assembled as an unaligned one (native/portable.h).
-x86_64-w64-mingw32-dlltool -d "$headers/def/node_api.def" -l "$tmp/libnode_api.a" -D node.exe
-win="-static -Wa,-muse-unaligned-vector-move -Wl,--no-insert-timestamp $tmp/libnode_api.a -lpthread"
+# (made in $tmp under a fixed name: dlltool names its symbols after the output's path)
+def=$PWD/$headers/def/node_api.def
+(cd "$tmp" && x86_64-w64-mingw32-dlltool -d "$def" -l libnode_api.a -D node.exe -t node_api)
+# Stripped by the linker (strip would stamp the time into the header) at a fixed image base (the default one is
+# derived from the output's path), so that every build is the same bytes.
+win="-static -s -Wa,-muse-unaligned-vector-move -Wl,--no-insert-timestamp -Wl,--disable-auto-image-base \
+  $tmp/libnode_api.a -lpthread"
 for file in stacked_rnn.node stacked_rnn_avx512.node; do
   extra=""
   [ "$file" = stacked_rnn_avx512.node ] && extra=$avx512
   # shellcheck disable=SC2086
   build win32-x64 "$file" x86_64-w64-mingw32-g++-posix $extra $win
-  x86_64-w64-mingw32-strip --strip-unneeded "$tmp/$file" && mv "$tmp/$file" prebuilds/win32-x64/
+  mv "$tmp/$file" prebuilds/win32-x64/
 done
 # the newest glibc a Linux binary asks for must stay 2.34 (see above)
 for f in prebuilds/linux-*/*.node; do

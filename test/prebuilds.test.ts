@@ -113,6 +113,32 @@ describe('the prebuilt binaries', () => {
     assert.ok(r.pass, JSON.stringify(r, null, 2));
   });
 
+  test('ship in the package, which stays under 10 MB unpacked', () => {
+    const npm = process.env.npm_execpath;
+    const args = ['pack', '--dry-run', '--json', '--ignore-scripts'];
+    const r = npm?.endsWith('.js')
+      ? spawnSync(process.execPath, [npm, ...args], { cwd: ROOT, encoding: 'utf8' })
+      : spawnSync('npm', args, { cwd: ROOT, encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    const [p] = JSON.parse(r.stdout) as { unpackedSize: number; files: { path: string }[] }[];
+    const files = new Set(p?.files.map((f) => f.path));
+    for (const file of BINARIES) assert.ok(files.has(`prebuilds/${file}`), `prebuilds/${file} is not packed`);
+    assert.ok(files.has('native/portable.h') && files.has('native/addon.cc'), 'the native source is not packed');
+    assert.ok((p?.unpackedSize ?? Infinity) < 10_000_000, `${p?.unpackedSize} bytes unpacked`);
+  });
+
+  test('stacked-rnn doctor says the kernel, its ISA and threads, and where the binary came from', () => {
+    const r = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'doctor'], {
+      cwd: ROOT,
+      env: { ...process.env, STACKED_RNN_BACKEND: '', STACKED_RNN_THREADS: '3' },
+      encoding: 'utf8',
+    });
+    assert.equal(r.status, 0, r.stderr);
+    if (nativeOrigin === null) return assert.match(r.stdout, /^native {4}unavailable: /m);
+    assert.match(r.stdout, /^kernel {4}native \((avx2|avx512|neon), 3 threads\)$/m);
+    assert.match(r.stdout, /^binary {4}(prebuilt|built from source): .*stacked_rnn\.node$/m);
+  });
+
   test('a stale prebuilt binary is refused with the reason, and without any binary Node runs WebAssembly on every core', () => {
     // a copy of the package's source whose native/ differs from what the binaries were built from
     const dir = mkdtempSync(join(tmpdir(), 'stacked-rnn-stale-'));

@@ -20,8 +20,8 @@
 import type { FloatArray } from '../dtype.js';
 import { EXACT_BELOW, float32Scratch, readF32, sinkF32 } from './f32.js';
 import { gatedRecurrence, gatedRecurrenceBackward } from './gated.js';
-import { nativeSourceHash } from './native-source.js';
 import type { Kernel, LayersArgs, RecurrenceArgs, RecurrenceBackwardArgs } from './kernel.js';
+import { nativeSourceHash } from './native-source.js';
 import { referenceKernel } from './reference.js';
 import { bindThreads } from './threads.js';
 
