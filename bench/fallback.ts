@@ -3,7 +3,8 @@
  * native kernel from the prebuilt binary and from the source build (native/build/Release, when built), on the
  * threaded WebAssembly kernel that Node.js falls back to without a binary (relaxed SIMD where this Node has
  * it), and on the one-thread WebAssembly kernel, all at the same thread count, interleaved in one process:
- * medians and ratios to the prebuilt native kernel.
+ * medians and ratios to the prebuilt native kernel, of wall time and of the process's CPU time (user + system, all
+ * threads: on a busy machine, one thread's CPU time is the steadier measure of its work).
  *
  *   node --import tsx bench/fallback.ts [--threads 2] [--runs 7]
  */
@@ -51,20 +52,27 @@ const models = contenders.map(([, kernel]) => {
   return new LSTM({ inputSize: I, hiddenSize: H, numLayers: K, dtype: 'float32', seed: 0, backend: kernel.name });
 });
 const times: number[][] = contenders.map(() => []);
+const cpu: number[][] = contenders.map(() => []);
 for (let r = 0; r < runs + 1; r++) {
   models.forEach((m, i) => {
-    const t0 = performance.now();
+    const [t0, c0] = [performance.now(), process.cpuUsage()];
     m.forward(x);
-    if (r > 0) times[i]?.push(performance.now() - t0); // the first run warms up
+    const c = process.cpuUsage(c0);
+    if (r === 0) return; // the first run warms up
+    times[i]?.push(performance.now() - t0);
+    cpu[i]?.push((c.user + c.system) / 1000);
   });
 }
 const median = (a: number[]) => [...a].sort((p, q) => p - q)[Math.floor(a.length / 2)] ?? Number.NaN;
-const base = median(times[0] ?? []);
+const [base, baseCpu] = [median(times[0] ?? []), median(cpu[0] ?? [])];
 console.log(
   `LSTM C (L ${L}, N ${N}, I ${I}, H ${H}, K ${K}), float32 forward, ${threads} threads, median of ${runs}, Node ${process.version}`,
 );
 contenders.forEach(([name], i) => {
-  const m = median(times[i] ?? []);
-  console.log(`  ${name.padEnd(44)} ${m.toFixed(1).padStart(8)} ms  ${(m / base).toFixed(2)}x`);
+  const [m, c] = [median(times[i] ?? []), median(cpu[i] ?? [])];
+  const ratio = `${(m / base).toFixed(2)}x`.padStart(6);
+  console.log(
+    `  ${name.padEnd(44)} ${m.toFixed(1).padStart(8)} ms ${ratio}   CPU ${c.toFixed(0).padStart(6)} ms ${(c / baseCpu).toFixed(2)}x`,
+  );
 });
 pool.close();
