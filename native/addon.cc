@@ -5,7 +5,11 @@
 // Exports (all float32; src/kernels/native.ts checks dtypes and falls back to the reference otherwise):
 //   supported: boolean                 whether this CPU has AVX2 and FMA (and AVX-512 for that build; if not,
 //                                      nothing else may be called)
-//   avx512: boolean, isa: string       whether this CPU runs the AVX-512 build; which build this is
+//   avx512: boolean, isa: string       whether this CPU runs the AVX-512 build; which build this is ('avx2',
+//                                      'avx512' or 'neon')
+//   sourceHash: string                 the hash of the native sources it was built from (RNN_SOURCE_HASH, set by
+//                                      scripts/build-prebuilds.sh; '' in a source build), which
+//                                      src/kernels/native.ts compares with the shipped sources' hash
 //   first: boolean                     whether this load made the process's pool (a worker_thread's later load
 //                                      shares the pool and its thread count)
 //   threads(n?): number                the process's thread count (1 .. 1024: the calling thread and workers),
@@ -36,8 +40,10 @@
 #include <thread>
 #include <vector>
 
+#include "portable.h"
+
 #pragma GCC push_options
-#pragma GCC target("avx2,fma")
+RNN_TARGET_VECTOR
 #include "core.h"
 #include "core_backward.h"
 #include "gated.h"
@@ -515,12 +521,14 @@ napi_value RecurrenceSplit(napi_env env, napi_callback_info info) {
 
 #include "gated_addon.h"
 
+#ifndef RNN_SOURCE_HASH
+#define RNN_SOURCE_HASH ""
+#endif
+
 napi_value Init(napi_env env, napi_value exports) {
-  __builtin_cpu_init();
   // avx512: whether this CPU runs the AVX-512 build of this file (RNN_VBYTES 64, stacked_rnn_avx512.node)
-  const bool avx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
-                      __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512bw");
-  const bool supported = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && (RNN_VBYTES < 64 || avx512);
+  const bool avx512 = rnn_cpu_has_avx512();
+  const bool supported = rnn_cpu_has_vector() && (RNN_VBYTES < 64 || avx512);
   // One pool per process, whichever thread loads the addon: the first load (the main thread, or the first
   // worker_thread to load it) makes it, later loads (other worker_threads) share it and its thread count
   static std::atomic<bool> loaded{false};
@@ -535,8 +543,10 @@ napi_value Init(napi_env env, napi_value exports) {
   napi_set_named_property(env, exports, "supported", v);
   napi_get_boolean(env, avx512, &v);
   napi_set_named_property(env, exports, "avx512", v);
-  napi_create_string_utf8(env, RNN_VBYTES == 64 ? "avx512" : "avx2", NAPI_AUTO_LENGTH, &v);
+  napi_create_string_utf8(env, RNN_ISA, NAPI_AUTO_LENGTH, &v);
   napi_set_named_property(env, exports, "isa", v);
+  napi_create_string_utf8(env, RNN_SOURCE_HASH, NAPI_AUTO_LENGTH, &v);
+  napi_set_named_property(env, exports, "sourceHash", v);
   napi_get_boolean(env, first, &v);
   napi_set_named_property(env, exports, "first", v);
   napi_create_function(env, "threads", NAPI_AUTO_LENGTH, Threads, nullptr, &v);

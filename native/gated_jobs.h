@@ -13,7 +13,7 @@
 namespace {
 
 #pragma GCC push_options
-#pragma GCC target("avx2,fma")
+RNN_TARGET_VECTOR
 // A GatedForward or GatedBackward on the pool: Steps has L, N, S() substeps per step, panels() parts per substep
 // and substep(s, p0, p1, m0, m1).
 template <class Steps>
@@ -90,7 +90,7 @@ struct GatedLayersJob {
 inline size_t gated_layers_work(int CH, int N, int G, int H) { return (size_t)(CH * (G + 1) + 4) * N * H; }
 
 #pragma GCC push_options
-#pragma GCC target("avx2,fma")
+RNN_TARGET_VECTOR
 void gated_layers_job(void* c, int tid, int) {
   GatedLayersJob& job = *static_cast<GatedLayersJob*>(c);
   const GatedLayersPlan j = job.plan;

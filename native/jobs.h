@@ -28,6 +28,7 @@
 #include <thread>
 #include <vector>
 
+#include "portable.h"
 #ifdef __wasm__
 #include "wasm_pool.h"  // the threaded WebAssembly build's pool (native/wasm_threads.cc)
 #else
@@ -53,7 +54,7 @@ struct LinearJob {
 };
 
 #pragma GCC push_options
-#pragma GCC target("avx2,fma")
+RNN_TARGET_VECTOR
 // Calls f(m0, m1) for blocks of `rows` of the M rows, taken from the shared counter `next` until none are left, so
 // a thread that loses its core mid-call only costs its current block (a static split would wait for all of its
 // share). Alone (nt = 1), all M rows at once.

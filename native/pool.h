@@ -16,10 +16,11 @@
 #include <thread>
 
 #include "pool_call.h"
+#include "portable.h"
 
 namespace {
 
-inline void cpu_relax() { __builtin_ia32_pause(); }
+inline void cpu_relax() { rnn_cpu_relax(); }
 
 using Job = void (*)(void* ctx, int tid, int nthreads);
 
@@ -144,8 +145,7 @@ void set_threads(int n) {
 }
 
 float* alloc_floats(size_t n) {
-  const size_t bytes = ((n * sizeof(float)) + 63) / 64 * 64;
-  return static_cast<float*>(std::aligned_alloc(64, bytes > 0 ? bytes : 64));
+  return static_cast<float*>(rnn_aligned_alloc(n * sizeof(float)));
 }
 
 }  // namespace

@@ -53,6 +53,7 @@ export {
   registerKernel,
   setThreads,
 } from './kernels/index.js';
+export { type KernelInfo, kernelInfo } from './kernels/info.js';
 export type { RecurrenceArgs, RecurrenceBackwardArgs } from './kernels/kernel.js';
 // The modules around an RNN in a whole model (ids -> Embedding -> RNN -> Linear), each with its backward, and a
 // submodule's part of the model's state dict. Training: the RNN's backward is `rnn.backward(...)`.

@@ -8,6 +8,7 @@ import { RnnError } from '../errors.js';
 import { checkEnvironment } from '../kernels/index.js';
 import { registerConvert } from './convert.js';
 import { registerDemo } from './demo.js';
+import { registerDoctor } from './doctor.js';
 import { registerExplain } from './explain.js';
 import { registerInspect } from './inspect.js';
 import { registerRun } from './run.js';
@@ -33,6 +34,7 @@ export function buildProgram(): Command {
   registerTrain(program);
   registerSample(program);
   registerExplain(program);
+  registerDoctor(program);
   for (const command of program.commands) unknownOptionsFirst(command);
   return program;
 }

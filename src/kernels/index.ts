@@ -7,7 +7,7 @@ import type { Kernel } from './kernel.js';
 import { nativeKernel, nativeUnavailable } from './native.js';
 import { referenceKernel } from './reference.js';
 import { checkThreadsEnv } from './threads.js';
-import { browserThreadsKernel } from './wasm/browser.js';
+import { browserThreadsKernel, nodeThreadsKernel } from './wasm/browser.js';
 import { wasmKernel, wasmUnavailable } from './wasm/wasm.js';
 
 export type { Kernel, Mode, RecurrenceArgs } from './kernel.js';
@@ -16,9 +16,9 @@ export { getThreads, MAX_THREADS, setThreads } from './threads.js';
 
 const registry = new Map<string, Kernel>([[referenceKernel.name, referenceKernel]]);
 // in order of preference, last wins: WebAssembly SIMD on one thread (any platform), then on every core in a
-// cross-origin isolated page ('wasm-threads'), then native (Node.js on x64 with AVX2 + FMA, every core:
-// ./threads.ts) when its addon loads
-for (const fast of [wasmKernel, nativeKernel]) if (fast) registry.set(fast.name, fast);
+// cross-origin isolated page or in Node.js without the addon ('wasm-threads'), then native (Node.js on x64 with
+// AVX2 + FMA or on arm64, every core: ./threads.ts) when its addon loads
+for (const fast of [wasmKernel, nodeThreadsKernel, nativeKernel]) if (fast) registry.set(fast.name, fast);
 // The threaded WebAssembly kernel of a cross-origin isolated page is imported on demand (./wasm/browser.ts) and
 // registers when it has loaded, after the others, so it is preferred from then on.
 const ready = browserThreadsKernel.then((k) => {
@@ -53,8 +53,8 @@ export function kernelNames(): string[] {
 function unavailable(name: string): string | null {
   if (name === 'native') return nativeUnavailable;
   if (name === 'wasm') return wasmUnavailable;
-  if (name === 'wasm-threads' && !browserThreadsKernel)
-    return 'it runs in a cross-origin isolated browser page (Node.js has the native kernel)';
+  if (name === 'wasm-threads' && !registry.has(name))
+    return 'it runs in a cross-origin isolated browser page (after kernelReady()), or in Node.js without the native kernel';
   return null;
 }
 
@@ -93,9 +93,12 @@ export function getKernel(name?: string): Kernel {
       throw new RnnError('invalid_argument', `backend '${wanted}' is unavailable here: ${reason}`, {
         expected: kernelNames(),
         got: wanted,
-        hint: `choose one of ${kernelNames()
-          .map((n) => `'${n}'`)
-          .join(', ')}`,
+        hint:
+          wanted === 'native'
+            ? 'build it from source with node native/build.mjs (needs a C++ compiler); `stacked-rnn doctor` says which kernel runs and why'
+            : `choose one of ${kernelNames()
+                .map((n) => `'${n}'`)
+                .join(', ')}`,
       });
     }
     if (!k) {

@@ -1,9 +1,10 @@
 /**
- * The native kernel: native/addon.cc (AVX2 + FMA on every core: `setThreads`, ./threads.ts) behind the kernel
- * interface, for Node.js.
+ * The native kernel: native/addon.cc (AVX2 + FMA, AVX-512 or NEON, on every core: `setThreads`, ./threads.ts)
+ * behind the kernel interface, for Node.js.
  *
- * The addon is built at install (`node native/build.mjs`); when it is missing, fails to load or the CPU lacks
- * AVX2/FMA, `nativeKernel` is null and the next kernel is used.
+ * The addon ships prebuilt for linux-x64, linux-arm64 and win32-x64 (prebuilds/, scripts/build-prebuilds.sh), and
+ * is built at install elsewhere when a compiler is there (`node native/build.mjs`); when none loads, or the CPU
+ * lacks AVX2/FMA, `nativeKernel` is null, `nativeUnavailable` says why, and the next kernel is used.
  *
  * The LSTM and GRU recurrences are fused (native/gated.h): each step's product with the gate math in its tiles'
  * epilogue, forward and backward, on the same threads as the RNN's.
@@ -28,6 +29,7 @@ import {
   type RecurrenceBackwardArgs,
   type WeightLayout,
 } from './kernel.js';
+import { nativeSourceHash } from './native-source.js';
 import { referenceKernel } from './reference.js';
 import { bindThreads } from './threads.js';
 
@@ -37,7 +39,9 @@ export interface NativeAddon {
   /** Whether this CPU runs the AVX-512 build (stacked_rnn_avx512.node). */
   avx512: boolean;
   /** Which build this is. */
-  isa: 'avx2' | 'avx512';
+  isa: 'avx2' | 'avx512' | 'neon';
+  /** The hash of the native source it was built from (scripts/build-prebuilds.sh), '' for a source build. */
+  sourceHash: string;
   /** Whether this load made the process's thread pool (false in a worker_thread loading it after another). */
   first: boolean;
   /** The thread count (1 to 1024); sets it when n is given (./threads.ts passes the library's setting). */
@@ -202,45 +206,107 @@ export interface NativeAddon {
 /** Why the addon is not in use, or null when it is. */
 export let nativeUnavailable: string | null = null;
 
-/** The two builds of native/addon.cc: AVX2 (stacked_rnn.node), and AVX-512 where the CPU has it. */
+/** Where the loaded addon came from: a binary shipped in prebuilds/, or one built from source at install. */
+export interface NativeOrigin {
+  kind: 'prebuilt' | 'source';
+  /** The binary's path (the AVX2 or NEON build; the AVX-512 build is beside it). */
+  path: string;
+}
+
+/** Where the addon in use came from, or null when none loaded. */
+export let nativeOrigin: NativeOrigin | null = null;
+
+/** The two builds of native/addon.cc: AVX2 (stacked_rnn.node), and AVX-512 where the CPU has it (arm64: NEON). */
 export const nativeBuilds: { avx2: NativeAddon | null; avx512: NativeAddon | null } = { avx2: null, avx512: null };
 
+type NodeModule = typeof import('node:module');
+type NodeFs = typeof import('node:fs');
+type NodePath = typeof import('node:path');
+type NodeUrl = typeof import('node:url');
+
+/**
+ * Finds and loads the addon: first the prebuilt binary for this platform and architecture
+ * (prebuilds/<platform>-<arch>/, shipped in the package), used only when it was built from the shipped native/
+ * source (its `sourceHash`, ./native-source.ts); then the one built at install (native/build/Release/).
+ * STACKED_RNN_NATIVE_FROM=prebuilt or =source takes only that one.
+ */
 function loadAddon(): NativeAddon | null {
   // getBuiltinModule keeps node:module out of the static imports, so bundlers for the browser never see it
   const proc = (
-    globalThis as { process?: { getBuiltinModule?: (id: string) => unknown; env?: Record<string, string | undefined> } }
+    globalThis as {
+      process?: {
+        getBuiltinModule?: (id: string) => unknown;
+        env?: Record<string, string | undefined>;
+        platform?: string;
+        arch?: string;
+      };
+    }
   ).process;
-  const nodeModule = proc?.getBuiltinModule?.('node:module') as typeof import('node:module') | undefined;
-  if (!nodeModule) {
+  const get = proc?.getBuiltinModule;
+  const [nodeModule, fs, path, url] = ['node:module', 'node:fs', 'node:path', 'node:url'].map((id) => get?.(id)) as [
+    NodeModule | undefined,
+    NodeFs | undefined,
+    NodePath | undefined,
+    NodeUrl | undefined,
+  ];
+  if (!nodeModule || !fs || !path || !url) {
     nativeUnavailable = 'not running in Node.js';
     return null;
   }
-  // the same paths from src/kernels/ (tsx) and dist/kernels/ (built)
-  const load = (file: string) =>
-    nodeModule.createRequire(import.meta.url)(`../../native/build/Release/${file}`) as NativeAddon;
-  let addon: NativeAddon;
-  try {
-    addon = load('stacked_rnn.node');
-    if (!addon.supported) {
-      nativeUnavailable = 'this CPU lacks AVX2 or FMA';
-      return null;
+  // the package's root, from src/kernels/ (tsx) and dist/kernels/ (built)
+  const root = url.fileURLToPath(new URL('../../', import.meta.url));
+  const require = nodeModule.createRequire(import.meta.url);
+  const target = `${proc?.platform}-${proc?.arch}`;
+  const from = proc?.env?.STACKED_RNN_NATIVE_FROM;
+  const candidates: NativeOrigin[] = [
+    { kind: 'prebuilt' as const, path: path.join(root, 'prebuilds', target, 'stacked_rnn.node') },
+    { kind: 'source' as const, path: path.join(root, 'native', 'build', 'Release', 'stacked_rnn.node') },
+  ].filter((c) => !from || c.kind === from);
+  const why: string[] = [];
+  for (const candidate of candidates) {
+    const what = candidate.kind === 'prebuilt' ? `prebuilt binary for ${target}` : 'binary built from source';
+    if (!fs.existsSync(candidate.path)) {
+      why.push(`no ${what} (${candidate.path})`);
+      continue;
     }
-  } catch (e) {
-    nativeUnavailable = `the addon did not load (${(e as Error).message.split('\n')[0]}); build it with node native/build.mjs`;
-    return null;
-  }
-  nativeBuilds.avx2 = addon;
-  // On a CPU with AVX-512, the same source built for it (loaded only once the AVX2 build has said the CPU runs it):
-  // its products' tiles are twice as wide and its floats the same. STACKED_RNN_NATIVE_ISA=avx2 keeps the AVX2 build.
-  if (addon.avx512) {
+    let addon: NativeAddon;
     try {
-      const wide = load('stacked_rnn_avx512.node');
-      if (wide.supported) nativeBuilds.avx512 = wide;
-    } catch {
-      // not built (an old compiler or assembler): the AVX2 build serves
+      addon = require(candidate.path) as NativeAddon;
+    } catch (e) {
+      why.push(`the ${what} did not load (${(e as Error).message.split('\n')[0]})`);
+      continue;
     }
+    if (!addon.supported) {
+      why.push(`this CPU lacks AVX2 or FMA, which the ${what} needs`);
+      continue;
+    }
+    if (candidate.kind === 'prebuilt') {
+      const shipped = nativeSourceHash(path.join(root, 'native'));
+      if (shipped !== null && addon.sourceHash !== shipped) {
+        why.push(
+          `the ${what} was built from other native source (its hash ${addon.sourceHash || 'none'}, the shipped ` +
+            `source's ${shipped}): rebuild it with npm run build:prebuilds`,
+        );
+        continue;
+      }
+    }
+    nativeOrigin = candidate;
+    nativeBuilds.avx2 = addon;
+    // On a CPU with AVX-512, the same source built for it (loaded only once the AVX2 build has said the CPU runs
+    // it): its products' tiles are twice as wide and its floats the same. STACKED_RNN_NATIVE_ISA=avx2 keeps the
+    // AVX2 build.
+    if (addon.avx512) {
+      try {
+        const wide = require(path.join(path.dirname(candidate.path), 'stacked_rnn_avx512.node')) as NativeAddon;
+        if (wide.supported) nativeBuilds.avx512 = wide;
+      } catch {
+        // not built (an old compiler or assembler): the AVX2 build serves
+      }
+    }
+    return proc?.env?.STACKED_RNN_NATIVE_ISA !== 'avx2' && nativeBuilds.avx512 ? nativeBuilds.avx512 : addon;
   }
-  return proc?.env?.STACKED_RNN_NATIVE_ISA !== 'avx2' && nativeBuilds.avx512 ? nativeBuilds.avx512 : addon;
+  nativeUnavailable = why.join('; ');
+  return null;
 }
 
 /** The loaded addon, or null (see `nativeUnavailable`). */

@@ -35,6 +35,8 @@ interface PoolExports extends Omit<WasmExports, '__heap_base'> {
 export interface WasmPool {
   /** The exports as the kernel calls them: the forward entry points on the pool, arrays above the stacks. */
   readonly exports: WasmExports;
+  /** Whether this is the relaxed-SIMD build (fused multiply-adds in the products). */
+  readonly relaxed: boolean;
   /** Sets the thread count (this thread and up to n - 1 workers, started as needed). */
   setThreads(n: number): void;
   /** The setting. */
@@ -109,6 +111,7 @@ export function createWasmPool(threads: number, options: WasmPoolOptions = {}): 
   };
   const pool: WasmPool = {
     exports,
+    relaxed,
     setThreads(n) {
       setting = n;
       x.set_threads(n);

@@ -27,8 +27,11 @@ const start = (d, ready) => {
   ready();
   x.worker_main(d.tid);
 };
-if (typeof require === 'function') {
-  const { parentPort } = require('node:worker_threads');
+// Node.js: worker_threads through process.getBuiltinModule, which an eval'd worker has whether Node runs it as
+// CommonJS or as a module (it does the latter when the main script was run with --input-type=module)
+const nodeThreads = typeof process === 'object' && process.getBuiltinModule ? process.getBuiltinModule('node:worker_threads') : null;
+if (nodeThreads) {
+  const { parentPort } = nodeThreads;
   parentPort.once('message', (d) => start(d, () => parentPort.postMessage('ready')));
 } else {
   self.onmessage = (e) => start(e.data, () => self.postMessage('ready'));
