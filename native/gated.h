@@ -7,11 +7,9 @@
 //         h = o tanh(c), then h = h W_hr^T with proj_size.                 tape: i f g o c    (5H)
 //   GRU:  b = h W_hh^T + b_hh (3H): r = s(pre_r + b_r), z = s(pre_z + b_z), n = tanh(pre_n + r b_n);
 //         h = (h - n) z + n.                                                 tape: r z n b_n    (4H)
-// Precision: the products are float32 tiles (FMA, restarted every KB terms), as the RNN's; everything after them
-// (pre + sum + b_hh, the sigmoids and tanh, c, h) is float32, as PyTorch's CPU gates, with core.h's f32_sigmoid and
-// f32_tanh (within 2 ulp over every float32 input) and no fused multiply-add, so that every build gives the same
-// bits. The state h and c are carried in float32, as PyTorch carries them. (A float64 model never comes here: the
-// TypeScript reference computes it in float64.)
+// Precision, as the RNN's: the products are float32 tiles (FMA, restarted every KB terms); everything after them
+// (pre + sum + b_hh, the sigmoids and tanh, c, h) is float64, each stored value rounded once to float32, but for the
+// GRU's r and z gates, float32 (see gru_vector). The state h and c are carried in float32, as PyTorch carries them.
 //
 // Gate-interleaved panels: W_hh's G*H rows are packed so that the G panels of one block of NR units sit side by
 // side (panel u*G + g holds the rows g*H + u*NR ..). A tile of R rows runs over the G panels of a unit block at
@@ -77,45 +75,111 @@ static inline void st(float* p, vd x) {
   __builtin_memcpy(p, &v, sizeof v);
 }
 
-// The gate epilogues run in float32 (core.h's f32_sigmoid and f32_tanh), a register of VL units at a time: the math
-// is lane by lane, so the floats do not depend on the width, and the AVX2, AVX-512 and WebAssembly builds agree.
-typedef uint32_t vu __attribute__((vector_size(RNN_VBYTES)));
-static inline vf sig(vf x) { return f32_sigmoid<vf, vu>(x); }
-static inline vf th(vf x) { return f32_tanh<vf, vu>(x); }
-static inline vf ldf(const float* p) {
-  vf v;
-  __builtin_memcpy(&v, p, sizeof v);
-  return v;
-}
-static inline void stf(float* p, vf v) { __builtin_memcpy(p, &v, sizeof v); }
+// The gate epilogues' float64 vectors: GV doubles, 8 with AVX-512 (half the instructions of 4), else core.h's vd.
+// Their math is lane by lane (the one division shared between vectors, recip4, is shared between the four gates of
+// the same units), so their floats do not depend on the width: the AVX-512 build's are the AVX2 build's.
+#if RNN_VBYTES == 64
+#define GV 8
+#else
+#define GV VH
+#endif
+typedef double gd __attribute__((vector_size(GV * 8)));
+typedef float gfl __attribute__((vector_size(GV * 4)));
+typedef int64_t gi __attribute__((vector_size(GV * 8)));
 
-// V vectors of VL units of an LSTM step (see lstm_units), every array at its first unit, gate g at g*gs (pre) or
-// g*ts (tape). A whole block of NR units (V = 2) interleaves two copies of one vector's long dependent chain (exp,
-// the division, c, exp again, the division). Each value is float32, as PyTorch's CPU gates: a = acc + pre,
-// c = f c + i g (no fused multiply-add: see f32_mul), h = o tanh(c).
+static inline gd gsplat(double s) { return s - (gd){}; }
+static inline gd gabs(gd x) { return x < 0 ? -x : x; }
+
+// core.h's exp_small and tanh_from for gd: the same operations, lane by lane.
+static inline gd g_exp(gd z) { return exp_small_of<gd, gi>(z); }
+static inline gd g_tanh_from(gd x, gd z, gd two) { return tanh_from(x, z, two); }
+
+// GV floats at p as float64, and back (widening in one instruction, as widen).
+static inline gd gld(const float* p) {
+  gfl v;
+  __builtin_memcpy(&v, p, sizeof v);
+#if GV == 8
+  return __builtin_ia32_cvtps2pd512_mask(v, (gd){}, (unsigned char)0xff, 4);
+#elif RNN_DBYTES == 32
+  return __builtin_ia32_cvtps2pd256(v);
+#else
+  return __builtin_convertvector(v, gd);
+#endif
+}
+static inline void gst(float* p, gd x) {
+  const gfl v = __builtin_convertvector(x, gfl);
+  __builtin_memcpy(p, &v, sizeof v);
+}
+
+// d[0..3] = 1/d[0..3] with one division: q = 1/(d0 d1 d2 d3), then 1/(d0 d1) = q d2 d3 and 1/(d2 d3) = q d0 d1, and
+// 1/d0 = d1/(d0 d1) and so on, within a few float64 ulps (far below the 1e-11 that matters). Each denominator is at
+// most e^110 + 1 (the sigmoid's) or e^40 + 1 (tanh's), so their product stays far from overflow (e^370 against
+// e^709) and its reciprocal from underflow.
+static inline void recip4(gd* d) {
+  const gd p01 = d[0] * d[1], p23 = d[2] * d[3];
+  const gd q = 1.0 / (p01 * p23);
+  const gd q01 = q * p23, q23 = q * p01;
+  const gd r0 = q01 * d[1], r2 = q23 * d[3];
+  d[1] = q01 * d[0];
+  d[3] = q23 * d[2];
+  d[0] = r0;
+  d[2] = r2;
+}
+
+// The sigmoid in float64 from the exp of core.h: with z = min(|x|, 110) (NaN: 110, so that it cannot spread through
+// a shared division), d = e^z + 1 and q = 1/d, s(x) = q for x < 0 and 1 - q otherwise (1 - q >= 1/2 loses
+// nothing). Past |x| = 110 the sigmoid is 0 or 1 once rounded to float32 (e^-104 is half the least subnormal).
+static inline gd sigmoid_z(gd x) {
+  const gd ax = gabs(x);
+  return ax <= 110.0 ? ax : gsplat(110.0);
+}
+static inline gd sigmoid_from(gd x, gd q) {
+  const gd r = x < 0 ? q : 1.0 - q;
+  return x != x ? x : r;
+}
+// tanh as tanh_vd4 does it: z = min(|x|, 20) (NaN: 20), d = e^(2z) + 1, and tanh_from(x, z, 2/d).
+static inline gd tanh_z(gd x) {
+  const gd ax = gabs(x);
+  return ax <= 20.0 ? ax : gsplat(20.0);
+}
+
+// V vectors of GV units of an LSTM step (see lstm_units), every array at its first unit, gate g at g*gs (pre) or
+// g*ts (tape). A whole block of NR units (V = NR / GV) interleaves V copies of one vector's long dependent chain
+// (exp, the division, c, exp again, the division), which alone leaves the FP pipes mostly idle: measured per unit on
+// this machine (E's shapes, AVX2), 10.3 ns a vector at a time with two divisions per vector, 8.9 with one, 7.1 two
+// vectors at a time and 6.1 four.
 template <int V>
 static inline void lstm_vector(float* h, float* out, float* c, float* tape, size_t ts, const float* acc, const float* pre,
                                size_t gs) {
-  F32_EXACT_OPS
-  vf x[V][4], cc[V];
+  gd x[V][4], z[V][4], d[V][4], cc[V], zc[V];
 #pragma GCC unroll 8
   for (int v = 0; v < V; v++) {
 #pragma GCC unroll 4
     for (int g = 0; g < 4; g++) {
-      const vf a = ldf(acc + g * NR + v * VL) + ldf(pre + g * gs + v * VL);
-      x[v][g] = g == 2 ? th(a) : sig(a);
+      x[v][g] = gld(acc + g * NR + v * GV) + gld(pre + g * gs + v * GV);
+      z[v][g] = g == 2 ? tanh_z(x[v][g]) : sigmoid_z(x[v][g]);
+      d[v][g] = g_exp(g == 2 ? z[v][g] + z[v][g] : z[v][g]) + 1.0;
     }
-    cc[v] = f32_mul(x[v][1], ldf(c + v * VL)) + f32_mul(x[v][0], x[v][2]);
   }
 #pragma GCC unroll 8
   for (int v = 0; v < V; v++) {
-    const vf hv = x[v][3] * th(cc[v]);
-    stf(h + v * VL, hv);
-    if (out) stf(out + v * VL, hv);
-    stf(c + v * VL, cc[v]);
+    recip4(d[v]);
+    x[v][0] = sigmoid_from(x[v][0], d[v][0]);
+    x[v][1] = sigmoid_from(x[v][1], d[v][1]);
+    x[v][2] = g_tanh_from(x[v][2], z[v][2], d[v][2] + d[v][2]);
+    x[v][3] = sigmoid_from(x[v][3], d[v][3]);
+    cc[v] = x[v][1] * gld(c + v * GV) + x[v][0] * x[v][2];
+    zc[v] = tanh_z(cc[v]);
+  }
+#pragma GCC unroll 8
+  for (int v = 0; v < V; v++) {
+    const gd hv = x[v][3] * g_tanh_from(cc[v], zc[v], 2.0 / (g_exp(zc[v] + zc[v]) + 1.0));
+    gst(h + v * GV, hv);
+    if (out) gst(out + v * GV, hv);
+    gst(c + v * GV, cc[v]);
     if (tape) {
-      for (int g = 0; g < 4; g++) stf(tape + g * ts + v * VL, x[v][g]);
-      stf(tape + 4 * ts + v * VL, cc[v]);
+      for (int g = 0; g < 4; g++) gst(tape + g * ts + v * GV, x[v][g]);
+      gst(tape + 4 * ts + v * GV, cc[v]);
     }
   }
 }
@@ -123,38 +187,100 @@ static inline void lstm_vector(float* h, float* out, float* c, float* tape, size
 // One row's units 0..width (<= NR) of an LSTM step. acc: the tile's row, gate g's sums at g*NR; pre: the row's
 // pre-activations at the block's first unit, gate g at g*H; c: the row's cell state at the block, read and
 // written; h (and out, when not null): where o tanh(c) goes; tape (null: none): i f g o c at g*H. Whole vectors of
-// VL units straight from the arrays; the last few units through padded copies, so the main loop has no branch per
+// GV units straight from the arrays; the last few units through padded copies, so the main loop has no branch per
 // load (the tile is NR wide, so its columns past width are there, and zero).
 static inline void lstm_units(float* h, float* out, float* c, float* tape, const float* acc, const float* pre, int H,
                               int width) {
-  if (width == NR) return lstm_vector<NR / VL>(h, out, c, tape, (size_t)H, acc, pre, (size_t)H);
+  if (width == NR) return lstm_vector<NR / GV>(h, out, c, tape, (size_t)H, acc, pre, (size_t)H);
   int j = 0;
-  for (; j + VL <= width; j += VL)
+  for (; j + GV <= width; j += GV)
     lstm_vector<1>(h + j, out ? out + j : nullptr, c + j, tape ? tape + j : nullptr, (size_t)H, acc + j, pre + j,
                    (size_t)H);
   if (j == width) return;
   const int n = width - j;
-  float p[4 * VL] = {}, cv[VL] = {}, hv[VL], tv[5 * VL];
+  float p[4 * GV] = {}, cv[GV] = {}, hv[GV], tv[5 * GV];
   for (int g = 0; g < 4; g++)
-    for (int k = 0; k < n; k++) p[g * VL + k] = pre[(size_t)g * H + j + k];
+    for (int k = 0; k < n; k++) p[g * GV + k] = pre[(size_t)g * H + j + k];
   for (int k = 0; k < n; k++) cv[k] = c[j + k];
-  lstm_vector<1>(hv, nullptr, cv, tv, VL, acc + j, p, VL);
+  lstm_vector<1>(hv, nullptr, cv, tv, GV, acc + j, p, GV);
   for (int k = 0; k < n; k++) {
     h[j + k] = hv[k];
     if (out) out[j + k] = hv[k];
     c[j + k] = cv[k];
-    for (int g = 0; tape && g < 5; g++) tape[(size_t)g * H + j + k] = tv[g * VL + k];
+    for (int g = 0; tape && g < 5; g++) tape[(size_t)g * H + j + k] = tv[g * GV + k];
   }
 }
 
+// The GRU's epilogue (issue 26): its r and z gates in float32, with core.h's f32_sigmoid on a whole register of VL
+// units (8 AVX2, 16 AVX-512, 4 WebAssembly), lane by lane and unfused, so that every width gives the same floats;
+// what leaves the step in float64, rounded once: n = tanh(pre_n + r b_n) (r b_n is exact in float64) and
+// h = (h - n) z + n. The state carries rounding from step to step, and PyTorch rounds its h twice a step after a
+// 1-ulp tanh, so that is where float64 keeps us more accurate than PyTorch float32 (docs/how-it-works.md, Numbers).
+// The LSTM keeps the float64 epilogue above: with its gates in float32 it was less accurate than PyTorch float32 on
+// some cases of test/gated-torch-live.test.ts, and no faster (docs/performance.md, Float32 gates).
+typedef uint32_t vu __attribute__((vector_size(RNN_VBYTES)));
+static inline vf sig(vf x) { return f32_sigmoid<vf, vu>(x); }
+static inline vf ldf(const float* p) {
+  vf v;
+  __builtin_memcpy(&v, p, sizeof v);
+  return v;
+}
+static inline void stf(float* p, vf v) { __builtin_memcpy(p, &v, sizeof v); }
+
+// A register of floats as two registers of doubles (VL / 2 each), and back.
+typedef double vdr __attribute__((vector_size(RNN_VBYTES)));
+typedef float vhf __attribute__((vector_size(RNN_VBYTES / 2)));
+static inline vdr lo_d(vf a) {
+#if RNN_VBYTES == 64
+  return __builtin_convertvector(__builtin_shufflevector(a, a, 0, 1, 2, 3, 4, 5, 6, 7), vdr);
+#elif RNN_VBYTES == 32
+  return __builtin_convertvector(__builtin_shufflevector(a, a, 0, 1, 2, 3), vdr);
+#else
+  return __builtin_convertvector(__builtin_shufflevector(a, a, 0, 1), vdr);
+#endif
+}
+static inline vdr hi_d(vf a) {
+#if RNN_VBYTES == 64
+  return __builtin_convertvector(__builtin_shufflevector(a, a, 8, 9, 10, 11, 12, 13, 14, 15), vdr);
+#elif RNN_VBYTES == 32
+  return __builtin_convertvector(__builtin_shufflevector(a, a, 4, 5, 6, 7), vdr);
+#else
+  return __builtin_convertvector(__builtin_shufflevector(a, a, 2, 3), vdr);
+#endif
+}
+static inline vf join_f(vdr l, vdr h) {
+  const vhf a = __builtin_convertvector(l, vhf), b = __builtin_convertvector(h, vhf);
+#if RNN_VBYTES == 64
+  return __builtin_shufflevector(a, b, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+#elif RNN_VBYTES == 32
+  return __builtin_shufflevector(a, b, 0, 1, 2, 3, 4, 5, 6, 7);
+#else
+  return __builtin_shufflevector(a, b, 0, 1, 2, 3);
+#endif
+}
+typedef int64_t vir __attribute__((vector_size(RNN_VBYTES)));
+// core.h's float64 tanh (tanh_vd) on a register of doubles, for the GRU's n, from an argument never rounded to float32
+static inline vdr tanh_dr(vdr x) {
+  F32_EXACT_OPS
+  const vdr ax = x < 0 ? -x : x;
+  const vdr z = ax <= 20.0 ? ax : ax - ax + 20.0;
+  return tanh_from(x, z, 2.0 / (exp_small_of<vdr, vir>(z + z) + 1.0));
+}
+// the GRU's (h - n) z + n in float64 (n's halves nl and nh as float64), rounded once to float32
+static inline vf gru_state(vf h, vdr nl, vdr nh, vf z) {
+  F32_EXACT_OPS
+  return join_f((lo_d(h) - nl) * lo_d(z) + nl, (hi_d(h) - nh) * hi_d(z) + nh);
+}
+
 // V vectors of VL units of a GRU step (see gru_units; V as lstm_vector's), every array at its first unit, gate g at
-// g*gs (pre, bhh) or g*ts (tape), in float32 as the LSTM's: b = acc + b_hh, r and z = s(pre + b), n = tanh(pre_n +
-// r b_n), h = (h - n) z + n.
+// g*gs (pre, bhh) or g*ts (tape): b = acc + b_hh and r, z = s(pre + b) in float32, n = tanh(pre_n + r b_n) and
+// h = (h - n) z + n in float64 (see above).
 template <int V>
 static inline void gru_vector(float* h, float* out, float* tape, size_t ts, const float* acc, const float* pre,
                               const float* bhh, size_t gs, const float* hp) {
   F32_EXACT_OPS
   vf b[V][3], x[V][2], nn[V];
+  vdr nl[V], nh[V];
 #pragma GCC unroll 8
   for (int v = 0; v < V; v++) {
 #pragma GCC unroll 3
@@ -164,11 +290,14 @@ static inline void gru_vector(float* h, float* out, float* tape, size_t ts, cons
     }
 #pragma GCC unroll 2
     for (int g = 0; g < 2; g++) x[v][g] = sig(ldf(pre + g * gs + v * VL) + b[v][g]);
-    nn[v] = th(ldf(pre + 2 * gs + v * VL) + f32_mul(x[v][0], b[v][2]));
+    const vf pn = ldf(pre + 2 * gs + v * VL);
+    nl[v] = tanh_dr(lo_d(x[v][0]) * lo_d(b[v][2]) + lo_d(pn));  // exact product: one rounding before tanh
+    nh[v] = tanh_dr(hi_d(x[v][0]) * hi_d(b[v][2]) + hi_d(pn));
+    nn[v] = join_f(nl[v], nh[v]);
   }
 #pragma GCC unroll 8
   for (int v = 0; v < V; v++) {
-    const vf hv = f32_mul(ldf(hp + v * VL) - nn[v], x[v][1]) + nn[v];
+    const vf hv = gru_state(ldf(hp + v * VL), nl[v], nh[v], x[v][1]);
     stf(h + v * VL, hv);
     if (out) stf(out + v * VL, hv);
     if (tape) {

@@ -54,26 +54,29 @@ static inline void lstm_vector_backward(float* z, double* dc, float* hh, vd dy, 
 
 // One row's units 0..width of an LSTM step being undone. dy = a + b (b null: 0) is d loss / d (o tanh c) of this
 // step; tape: the step's i f g o c at g*H; cp: c_{t-1} at the block (null: 0); dc: d loss / d c_t (float64, carried),
-// left as d loss / d c_{t-1}. Writes z = [di df dg do] (at g*H) and, when not null, hh = o tanh(c). tanh(c) is the
-// forward's float32 one (gated.h's th, the row's units a register at a time); the rest is float64, a vector of VH
-// units at a time, and the last few units through padded copies.
-static inline void lstm_block_backward(float* z, double* dc, float* hh, const float* a, const float* b,
+// left as d loss / d c_{t-1}. Writes z = [di df dg do] (at g*H) and, when not null, hh = o tanh(c). Four vectors at a
+// time where there are (their tanh(c) interleaved, two divisions for the four: tanh_vd4), then single vectors, and
+// the last few units through padded copies.
+static inline void lstm_units_backward(float* z, double* dc, float* hh, const float* a, const float* b,
                                        const float* tape, const float* cp, int H, int width) {
   const size_t gs = (size_t)H;
-  float tcf[TW + VL] __attribute__((aligned(64)));
-  {
-    int j = 0;
-    for (; j + VL <= width; j += VL) stf(tcf + j, th(ldf(tape + 4 * gs + j)));
-    if (j < width) {
-      float cv[VL] = {};
-      for (int k = 0; k < width - j; k++) cv[k] = tape[4 * gs + j + k];
-      stf(tcf + j, th(ldf(cv)));
+  int j = 0;
+  for (; j + 4 * VH <= width; j += 4 * VH) {
+    vd c[4], tc[4];
+#pragma GCC unroll 4
+    for (int v = 0; v < 4; v++) c[v] = ld(tape + 4 * gs + j + v * VH);
+    tanh_vd4(tc, c);
+#pragma GCC unroll 4
+    for (int v = 0; v < 4; v++) {
+      const int k = j + v * VH;
+      const vd dy = b ? ld(a + k) + ld(b + k) : ld(a + k);
+      lstm_vector_backward(z + k, dc + k, hh ? hh + k : nullptr, dy, tc[v], tape + k, cp ? cp + k : nullptr, gs);
     }
   }
-  int j = 0;
   for (; j + VH <= width; j += VH) {
     const vd dy = b ? ld(a + j) + ld(b + j) : ld(a + j);
-    lstm_vector_backward(z + j, dc + j, hh ? hh + j : nullptr, dy, ld(tcf + j), tape + j, cp ? cp + j : nullptr, gs);
+    lstm_vector_backward(z + j, dc + j, hh ? hh + j : nullptr, dy, tanh_vd(ld(tape + 4 * gs + j)), tape + j,
+                         cp ? cp + j : nullptr, gs);
   }
   if (j == width) return;
   const int n = width - j;
@@ -87,20 +90,12 @@ static inline void lstm_block_backward(float* z, double* dc, float* hh, const fl
     dcv[k] = dc[j + k];
   }
   const vd dy = b ? ld(av) + ld(bv) : ld(av);
-  lstm_vector_backward(zv, dcv, hv, dy, ld(tcf + j), t, cp ? cpv : nullptr, VH);
+  lstm_vector_backward(zv, dcv, hv, dy, tanh_vd(ld(t + 4 * VH)), t, cp ? cpv : nullptr, VH);
   for (int k = 0; k < n; k++) {
     for (int g = 0; g < 4; g++) z[(size_t)g * gs + j + k] = zv[g * VH + k];
     dc[j + k] = dcv[k];
     if (hh) hh[j + k] = hv[k];
   }
-}
-
-// lstm_block_backward over any width, TW units at a time.
-static inline void lstm_units_backward(float* z, double* dc, float* hh, const float* a, const float* b,
-                                       const float* tape, const float* cp, int H, int width) {
-  for (int k = 0; k < width; k += TW)
-    lstm_block_backward(z + k, dc + k, hh ? hh + k : nullptr, a + k, b ? b + k : nullptr, tape + k, cp ? cp + k : nullptr,
-                        H, width - k < TW ? width - k : TW);
 }
 
 // One row's units 0..width of a GRU step being undone. dy = a + b (b null: 0) is d loss / d h_t; tape: r z n b_n at
