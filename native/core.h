@@ -292,6 +292,97 @@ static inline void tanh_vd4(vd* out, const vd* x) {
   for (int u = 0; u < 4; u++) out[u] = tanh_from(x[u], z[u], two[u]);
 }
 
+// The float32 gate math of float32 models (gated.h's epilogues, gated_backward.h's tanh(c)): PyTorch computes its
+// CPU gates in float32, and a float32 model's contract is PyTorch float32's error, so the epilogue may be float32
+// too, at a full register of lanes (8 AVX2, 16 AVX-512, 4 WebAssembly and NEON) instead of half a register of
+// doubles. Every operation is lane by lane and IEEE-rounded (+ - * /, compares, selects, integer bit moves), with
+// no fused multiply-add: so every build gives the same bits. The products here are kept apart from the sums they
+// feed (f32_mul), which -ffp-contract=fast would otherwise fuse on x86 and arm64 (GCC), and clang's pragma keeps
+// the WebAssembly builds (whose relaxed build could fuse into relaxed_madd) from it.
+// Accuracy, checked over every float32 input by native/test/f32math.cc against float64 libm (see
+// docs/how-it-works.md): f32_exp_neg, f32_sigmoid and f32_tanh each within 2 ulp of the correctly rounded result.
+#if defined(__clang__)
+#define F32_EXACT_OPS _Pragma("clang fp contract(off)")
+#else
+#define F32_EXACT_OPS
+#endif
+template <class V>
+static inline V f32_mul(V a, V b) {
+  F32_EXACT_OPS
+  V p = a * b;
+#if (defined(__x86_64__) || defined(__i386__)) && !defined(__wasm__)
+  __asm__("" : "+v"(p));  // an opaque value: GCC cannot fuse it into the add that reads it
+#elif defined(__aarch64__)
+  __asm__("" : "+w"(p));
+#endif
+  return p;
+}
+
+// e^z for z <= 0 (NaN: some NaN or number; the callers put NaN back): z = n ln2 + r, |r| <= ln2/2 (Cephes' expf:
+// ln2 in two parts, the first exact in n ln2, and its degree-7 polynomial), then 2^n in two factors so that the
+// subnormal results (z < -87.3) are rounded once. Past z = -104 the result is 0 (e^-104 is below half the least
+// subnormal).
+template <class V, class U>
+static inline V f32_exp_neg(V z) {
+  F32_EXACT_OPS
+  const V lo = (V){} + -104.0f;
+  z = z < lo ? lo : z;
+  const float shifter = 12582912.0f;  // 1.5 * 2^23: adding it rounds to an integer kept in the low bits
+  const V kd = f32_mul(z, (V){} + 1.44269504088896341f) + shifter;
+  const V k = kd - shifter;
+  const V r = (z - f32_mul(k, (V){} + 0.693359375f)) - f32_mul(k, (V){} + -2.12194440e-4f);
+  const V r2 = f32_mul(r, r);
+  V p = f32_mul(r, (V){} + 1.9875691500e-4f) + 1.3981999507e-3f;
+  p = f32_mul(p, r) + 8.3334519073e-3f;
+  p = f32_mul(p, r) + 4.1665795894e-2f;
+  p = f32_mul(p, r) + 1.6666665459e-1f;
+  p = f32_mul(p, r) + 5.0000001201e-1f;
+  p = (f32_mul(p, r2) + r) + 1.0f;
+  U bits;
+  __builtin_memcpy(&bits, &kd, sizeof bits);
+  // n = bits - bits(shifter), in -150..0: 2^n = 2^a 2^b with a = n / 2 rounded toward -inf and b = n - a, both
+  // normal, so p 2^a is exact and only the last product rounds
+  const U n = bits - (U){} - 0x4B400000u;
+  typedef int32_t S __attribute__((vector_size(sizeof(V))));
+  const S ns = (S)n;
+  const S ha = ns >> 1, hb = ns - ha;
+  const U ea = (U)((ha + 127) << 23), eb = (U)((hb + 127) << 23);
+  V sa, sb;
+  __builtin_memcpy(&sa, &ea, sizeof sa);
+  __builtin_memcpy(&sb, &eb, sizeof sb);
+  return f32_mul(f32_mul(p, sa), sb);
+}
+
+// The logistic sigmoid: e = e^-|x|, s = 1/(1 + e) for x >= 0 and e/(1 + e) below; NaN stays NaN.
+template <class V, class U>
+static inline V f32_sigmoid(V x) {
+  F32_EXACT_OPS
+  const V ax = x < 0 ? -x : x;
+  const V e = f32_exp_neg<V, U>(-ax);
+  const V one = (V){} + 1.0f;
+  const V s = (x < 0 ? e : one) / (e + 1.0f);
+  return x != x ? x : s;
+}
+
+// tanh: below |x| = 0.625, x + x^3 P(x^2) (Cephes' tanhf polynomial); above, 1 - 2q/(1 + q) with q = e^-2|x|; the
+// sign of x; NaN stays NaN.
+template <class V, class U>
+static inline V f32_tanh(V x) {
+  F32_EXACT_OPS
+  const V ax = x < 0 ? -x : x;
+  const V q = f32_exp_neg<V, U>(-(ax + ax));
+  const V big = 1.0f - (q + q) / (q + 1.0f);
+  const V z = f32_mul(ax, ax);
+  V p = f32_mul(z, (V){} + -5.70498872745e-3f) + 2.06390887954e-2f;
+  p = f32_mul(p, z) - 5.37397155531e-2f;
+  p = f32_mul(p, z) + 1.33314422036e-1f;
+  p = f32_mul(p, z) - 3.33332819422e-1f;
+  const V small = f32_mul(f32_mul(p, z), ax) + ax;
+  V r = ax < 0.625f ? small : big;
+  r = x < 0 ? -r : r;
+  return x != x ? x : r;
+}
+
 // One row of a recurrence tile: h = f(acc + pre) in float64, rounded once; `width` <= TW valid columns. Vector
 // conversions and selects throughout: a branch on the sign of each value would mispredict half the time.
 static inline void activate_row(float* h, const float* acc, const float* pre, int width, int relu) {

@@ -8,8 +8,8 @@
 //   GRU:  b = h W_hh^T + b_hh (3H): r = s(pre_r + b_r), z = s(pre_z + b_z), n = tanh(pre_n + r b_n);
 //         h = (h - n) z + n.                                                 tape: r z n b_n    (4H)
 // Precision, as the RNN's: the products are float32 tiles (FMA, restarted every KB terms); everything after them
-// (pre + sum + b_hh, the sigmoids and tanh, c, h) is float64, each stored value rounded once to float32. The
-// state h and c are carried in float32, as PyTorch carries them.
+// (pre + sum + b_hh, the sigmoids and tanh, c, h) is float64, each stored value rounded once to float32, but for the
+// GRU's r and z gates, float32 (see gru_vector). The state h and c are carried in float32, as PyTorch carries them.
 //
 // Gate-interleaved panels: W_hh's G*H rows are packed so that the G panels of one block of NR units sit side by
 // side (panel u*G + g holds the rows g*H + u*NR ..). A tile of R rows runs over the G panels of a unit block at
@@ -211,44 +211,100 @@ static inline void lstm_units(float* h, float* out, float* c, float* tape, const
   }
 }
 
-// V vectors of GV units of a GRU step (see gru_units; V as lstm_vector's), every array at its first unit, gate g at
-// g*gs (pre, bhh) or g*ts (tape): one division for a vector's r and z, one for its n.
+// The GRU's epilogue (issue 26): its r and z gates in float32, with core.h's f32_sigmoid on a whole register of VL
+// units (8 AVX2, 16 AVX-512, 4 WebAssembly), lane by lane and unfused, so that every width gives the same floats;
+// what leaves the step in float64, rounded once: n = tanh(pre_n + r b_n) (r b_n is exact in float64) and
+// h = (h - n) z + n. The state carries rounding from step to step, and PyTorch rounds its h twice a step after a
+// 1-ulp tanh, so that is where float64 keeps us more accurate than PyTorch float32 (docs/how-it-works.md, Numbers).
+// The LSTM keeps the float64 epilogue above: with its gates in float32 it was less accurate than PyTorch float32 on
+// some cases of test/gated-torch-live.test.ts, and no faster (docs/performance.md, Float32 gates).
+typedef uint32_t vu __attribute__((vector_size(RNN_VBYTES)));
+static inline vf sig(vf x) { return f32_sigmoid<vf, vu>(x); }
+static inline vf ldf(const float* p) {
+  vf v;
+  __builtin_memcpy(&v, p, sizeof v);
+  return v;
+}
+static inline void stf(float* p, vf v) { __builtin_memcpy(p, &v, sizeof v); }
+
+// A register of floats as two registers of doubles (VL / 2 each), and back.
+typedef double vdr __attribute__((vector_size(RNN_VBYTES)));
+typedef float vhf __attribute__((vector_size(RNN_VBYTES / 2)));
+static inline vdr lo_d(vf a) {
+#if RNN_VBYTES == 64
+  return __builtin_convertvector(__builtin_shufflevector(a, a, 0, 1, 2, 3, 4, 5, 6, 7), vdr);
+#elif RNN_VBYTES == 32
+  return __builtin_convertvector(__builtin_shufflevector(a, a, 0, 1, 2, 3), vdr);
+#else
+  return __builtin_convertvector(__builtin_shufflevector(a, a, 0, 1), vdr);
+#endif
+}
+static inline vdr hi_d(vf a) {
+#if RNN_VBYTES == 64
+  return __builtin_convertvector(__builtin_shufflevector(a, a, 8, 9, 10, 11, 12, 13, 14, 15), vdr);
+#elif RNN_VBYTES == 32
+  return __builtin_convertvector(__builtin_shufflevector(a, a, 4, 5, 6, 7), vdr);
+#else
+  return __builtin_convertvector(__builtin_shufflevector(a, a, 2, 3), vdr);
+#endif
+}
+static inline vf join_f(vdr l, vdr h) {
+  const vhf a = __builtin_convertvector(l, vhf), b = __builtin_convertvector(h, vhf);
+#if RNN_VBYTES == 64
+  return __builtin_shufflevector(a, b, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+#elif RNN_VBYTES == 32
+  return __builtin_shufflevector(a, b, 0, 1, 2, 3, 4, 5, 6, 7);
+#else
+  return __builtin_shufflevector(a, b, 0, 1, 2, 3);
+#endif
+}
+typedef int64_t vir __attribute__((vector_size(RNN_VBYTES)));
+// core.h's float64 tanh (tanh_vd) on a register of doubles, for the GRU's n, from an argument never rounded to float32
+static inline vdr tanh_dr(vdr x) {
+  F32_EXACT_OPS
+  const vdr ax = x < 0 ? -x : x;
+  const vdr z = ax <= 20.0 ? ax : ax - ax + 20.0;
+  return tanh_from(x, z, 2.0 / (exp_small_of<vdr, vir>(z + z) + 1.0));
+}
+// the GRU's (h - n) z + n in float64 (n's halves nl and nh as float64), rounded once to float32
+static inline vf gru_state(vf h, vdr nl, vdr nh, vf z) {
+  F32_EXACT_OPS
+  return join_f((lo_d(h) - nl) * lo_d(z) + nl, (hi_d(h) - nh) * hi_d(z) + nh);
+}
+
+// V vectors of VL units of a GRU step (see gru_units; V as lstm_vector's), every array at its first unit, gate g at
+// g*gs (pre, bhh) or g*ts (tape): b = acc + b_hh and r, z = s(pre + b) in float32, n = tanh(pre_n + r b_n) and
+// h = (h - n) z + n in float64 (see above).
 template <int V>
 static inline void gru_vector(float* h, float* out, float* tape, size_t ts, const float* acc, const float* pre,
                               const float* bhh, size_t gs, const float* hp) {
-  gd b[V][3], x[V][2], d[V][2], zn[V];
+  F32_EXACT_OPS
+  vf b[V][3], x[V][2], nn[V];
+  vdr nl[V], nh[V];
 #pragma GCC unroll 8
   for (int v = 0; v < V; v++) {
 #pragma GCC unroll 3
     for (int g = 0; g < 3; g++) {
-      b[v][g] = gld(acc + g * NR + v * GV);
-      if (bhh) b[v][g] += gld(bhh + g * gs + v * GV);
+      b[v][g] = ldf(acc + g * NR + v * VL);
+      if (bhh) b[v][g] += ldf(bhh + g * gs + v * VL);
     }
 #pragma GCC unroll 2
-    for (int g = 0; g < 2; g++) {
-      x[v][g] = gld(pre + g * gs + v * GV) + b[v][g];
-      d[v][g] = g_exp(sigmoid_z(x[v][g])) + 1.0;
-    }
+    for (int g = 0; g < 2; g++) x[v][g] = sig(ldf(pre + g * gs + v * VL) + b[v][g]);
+    const vf pn = ldf(pre + 2 * gs + v * VL);
+    nl[v] = tanh_dr(lo_d(x[v][0]) * lo_d(b[v][2]) + lo_d(pn));  // exact product: one rounding before tanh
+    nh[v] = tanh_dr(hi_d(x[v][0]) * hi_d(b[v][2]) + hi_d(pn));
+    nn[v] = join_f(nl[v], nh[v]);
   }
 #pragma GCC unroll 8
   for (int v = 0; v < V; v++) {
-    const gd q = 1.0 / (d[v][0] * d[v][1]);  // 1/d_r = q d_z and 1/d_z = q d_r: the same units' two gates
-    x[v][0] = sigmoid_from(x[v][0], q * d[v][1]);  // r
-    x[v][1] = sigmoid_from(x[v][1], q * d[v][0]);  // z
-    b[v][0] = gld(pre + 2 * gs + v * GV) + x[v][0] * b[v][2];  // the n gate's argument
-    zn[v] = tanh_z(b[v][0]);
-  }
-#pragma GCC unroll 8
-  for (int v = 0; v < V; v++) {
-    const gd nn = g_tanh_from(b[v][0], zn[v], 2.0 / (g_exp(zn[v] + zn[v]) + 1.0));
-    const gd hv = (gld(hp + v * GV) - nn) * x[v][1] + nn;
-    gst(h + v * GV, hv);
-    if (out) gst(out + v * GV, hv);
+    const vf hv = gru_state(ldf(hp + v * VL), nl[v], nh[v], x[v][1]);
+    stf(h + v * VL, hv);
+    if (out) stf(out + v * VL, hv);
     if (tape) {
-      gst(tape + v * GV, x[v][0]);
-      gst(tape + ts + v * GV, x[v][1]);
-      gst(tape + 2 * ts + v * GV, nn);
-      gst(tape + 3 * ts + v * GV, b[v][2]);
+      stf(tape + v * VL, x[v][0]);
+      stf(tape + ts + v * VL, x[v][1]);
+      stf(tape + 2 * ts + v * VL, nn[v]);
+      stf(tape + 3 * ts + v * VL, b[v][2]);
     }
   }
 }
@@ -258,25 +314,25 @@ static inline void gru_vector(float* h, float* out, float* tape, size_t ts, cons
 // tape (null: none): r z n b_n at g*H. The last few units through padded copies, as lstm_units.
 static inline void gru_units(float* h, float* out, float* tape, const float* acc, const float* pre, const float* bhh,
                              const float* hp, int H, int width) {
-  if (width == NR) return gru_vector<NR / GV>(h, out, tape, (size_t)H, acc, pre, bhh, (size_t)H, hp);
+  if (width == NR) return gru_vector<NR / VL>(h, out, tape, (size_t)H, acc, pre, bhh, (size_t)H, hp);
   int j = 0;
-  for (; j + GV <= width; j += GV)
+  for (; j + VL <= width; j += VL)
     gru_vector<1>(h + j, out ? out + j : nullptr, tape ? tape + j : nullptr, (size_t)H, acc + j, pre + j,
-               bhh ? bhh + j : nullptr, (size_t)H, hp + j);
+                  bhh ? bhh + j : nullptr, (size_t)H, hp + j);
   if (j == width) return;
   const int n = width - j;
-  float p[3 * GV] = {}, b[3 * GV] = {}, hpv[GV] = {}, hv[GV], tv[4 * GV];
+  float p[3 * VL] = {}, b[3 * VL] = {}, hpv[VL] = {}, hv[VL], tv[4 * VL];
   for (int g = 0; g < 3; g++)
     for (int k = 0; k < n; k++) {
-      p[g * GV + k] = pre[(size_t)g * H + j + k];
-      if (bhh) b[g * GV + k] = bhh[(size_t)g * H + j + k];
+      p[g * VL + k] = pre[(size_t)g * H + j + k];
+      if (bhh) b[g * VL + k] = bhh[(size_t)g * H + j + k];
     }
   for (int k = 0; k < n; k++) hpv[k] = hp[j + k];
-  gru_vector<1>(hv, nullptr, tv, GV, acc + j, p, bhh ? b : nullptr, GV, hpv);
+  gru_vector<1>(hv, nullptr, tv, VL, acc + j, p, bhh ? b : nullptr, VL, hpv);
   for (int k = 0; k < n; k++) {
     h[j + k] = hv[k];
     if (out) out[j + k] = hv[k];
-    for (int g = 0; tape && g < 4; g++) tape[(size_t)g * H + j + k] = tv[g * GV + k];
+    for (int g = 0; tape && g < 4; g++) tape[(size_t)g * H + j + k] = tv[g * VL + k];
   }
 }
 
