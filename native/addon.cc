@@ -503,6 +503,7 @@ napi_value RecurrenceSplit(napi_env env, napi_callback_info info) {
 }
 
 #include "gated_addon.h"
+#include "optim_addon.h"
 
 napi_value Init(napi_env env, napi_value exports) {
   __builtin_cpu_init();
@@ -546,6 +547,7 @@ napi_value Init(napi_env env, napi_value exports) {
     napi_create_function(env, "recurrenceBackward", NAPI_AUTO_LENGTH, RecurrenceBackward, nullptr, &v);
     napi_set_named_property(env, exports, "recurrenceBackward", v);
     register_gated(env, exports);
+    register_optim(env, exports);
   }
   return exports;
 }
