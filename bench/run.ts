@@ -3,6 +3,7 @@
  * configurations, in one run, on the same weights and input, each contender in its own process.
  *
  *   npm run bench -- --browser [--configs BCE] [--cells rnn,lstm,gru]    in Chromium, against onnxruntime-web
+ *   npm run bench -- --train-lm [--seconds 5]    a character model's whole training step, phase by phase (train-lm.ts)
  *   npm run bench [-- --cell rnn|lstm|gru] [--configs ABCDE] [--train CD] [--sweep] [--scaling] [--kernels native,wasm] [--threads 1,2,4]
  *   node --import tsx bench/run.ts ...    the same without installing the peers first
  *
@@ -61,6 +62,11 @@ if (process.argv.includes('--help') || process.argv.includes('-h')) {
       .join('\n')
       .trim(),
   );
+  process.exit(0);
+}
+
+if (process.argv.includes('--train-lm')) {
+  await import('./train-lm.js'); // the character model's whole training step against PyTorch, phase by phase
   process.exit(0);
 }
 
