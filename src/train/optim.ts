@@ -5,6 +5,10 @@
  *
  * Each operation PyTorch performs on a tensor is one rounding to the parameter's dtype here too, so a float32
  * step rounds where PyTorch's does; float64 steps agree with PyTorch's to rounding.
+ *
+ * float32 parameters step in the kernel in use, all in one call (./optim-kernel.ts: native/optim.h, threaded in
+ * the native addon), with the same floats bit for bit as the loops here, which step float64 parameters and run
+ * under the reference kernel.
  */
 import { RnnError } from '../errors.js';
 import type { Module } from '../nn/module.js';
