@@ -58,9 +58,11 @@ struct AdamConsts {
   float negStep, bc2;                    // -lr / (1 - beta1^t), sqrt(1 - beta2^t)
 };
 
+// The state arrays are the optimizer's own (restrict), apart from each other and from p; g is the caller's and may
+// be p itself (each element is read before it is written either way).
 // Adam (WD 0: no weight decay, 1: L2 in the gradient, 2: decoupled as AdamW) over elements j0 .. j1.
 template <bool MAXIMIZE, int WD, bool AMSGRAD>
-void adam_range(float* __restrict p, const float* __restrict g, float* __restrict m, float* __restrict v,
+void adam_range(float* p, const float* g, float* __restrict m, float* __restrict v,
                 float* __restrict vmax, size_t j0, size_t j1, const AdamConsts& k) {
   const double b1 = k.b1, c1 = k.c1, b2 = k.b2, c2 = k.c2, eps = k.eps, wd = k.wd, negStep = k.negStep;
   const float decay = k.decay, bc2 = k.bc2, c2f = k.c2;
@@ -108,7 +110,7 @@ struct SgdConsts {
 
 // SGD over elements j0 .. j1. MOMENTUM 0: no buffer (buf unused); 1: the first step (buf = d); 2: later steps.
 template <bool MAXIMIZE, bool WD, int MOMENTUM, bool NESTEROV>
-void sgd_range(float* __restrict p, const float* __restrict g, float* __restrict buf, size_t j0, size_t j1,
+void sgd_range(float* p, const float* g, float* __restrict buf, size_t j0, size_t j1,
                const SgdConsts& k) {
   const double wd = k.wd, mom = k.mom, keep = k.keep, negLr = k.negLr;
   for (size_t j = j0; j < j1; j++) {
