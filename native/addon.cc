@@ -520,6 +520,7 @@ napi_value RecurrenceSplit(napi_env env, napi_callback_info info) {
 }
 
 #include "gated_addon.h"
+#include "optim_addon.h"
 
 #ifndef RNN_SOURCE_HASH
 #define RNN_SOURCE_HASH ""
@@ -571,6 +572,7 @@ napi_value Init(napi_env env, napi_value exports) {
     napi_create_function(env, "preparedBytes", NAPI_AUTO_LENGTH, PreparedBytes, nullptr, &v);
     napi_set_named_property(env, exports, "preparedBytes", v);
     register_gated(env, exports);
+    register_optim(env, exports);
   }
   return exports;
 }

@@ -294,3 +294,4 @@ __attribute__((export_name("grad_weight_doubles"))) int grad_weight_doubles(int 
 // Floats per panel column block, so the caller can size the scratch: NR (8 here).
 __attribute__((export_name("panel_width"))) int panel_width() { return NR; }
 }
+#include "optim_wasm.h"

@@ -5,12 +5,37 @@
 import { RnnError } from '../errors.js';
 import type { FloatArray } from '../tensor.js';
 import type { Param } from './optim.js';
+import { optimKernel } from './optim-kernel.js';
 
 export interface ClipOptions {
   /** The p of the p-norm: any positive number, or Infinity for the largest absolute value. Default 2. */
   normType?: number;
   /** Throw when the total norm is NaN or infinite instead of scaling by it. Default false, as PyTorch. */
   errorIfNonfinite?: boolean;
+}
+
+/**
+ * Elements per block of the 2-norm's sum: each block summed in 8 float64 lanes (element j into lane j % 8, the
+ * lanes added pairwise), the blocks in order - native/optim.h's order (OPTIM_BLOCK), so the kernels' sums of
+ * squares are these bit for bit.
+ */
+const NORM_BLOCK = 1 << 16;
+
+/** The sum of squares of `data` in float64, in native/optim.h's order. */
+export function sumSquares(data: FloatArray): number {
+  let total = 0;
+  const lanes = new Float64Array(8);
+  for (let j0 = 0; j0 < data.length; j0 += NORM_BLOCK) {
+    const j1 = Math.min(data.length, j0 + NORM_BLOCK);
+    lanes.fill(0);
+    for (let j = j0; j < j1; j++) {
+      const x = data[j] as number;
+      lanes[(j - j0) & 7] += x * x;
+    }
+    const [a0, a1, a2, a3, a4, a5, a6, a7] = lanes as unknown as number[];
+    total += a0 + a1 + (a2 + a3) + (a4 + a5 + (a6 + a7));
+  }
+  return total;
 }
 
 /** The p-norm of one array, summed in float64. */
@@ -24,10 +49,7 @@ function norm(data: FloatArray, p: number): number {
     return m;
   }
   let s = 0;
-  if (p === 2) {
-    for (let i = 0; i < data.length; i++) s += (data[i] as number) * (data[i] as number);
-    return Math.sqrt(s);
-  }
+  if (p === 2) return Math.sqrt(sumSquares(data));
   for (let i = 0; i < data.length; i++) s += Math.abs(data[i] as number) ** p;
   return s ** (1 / p);
 }
@@ -62,7 +84,17 @@ export function clipGradNorm(params: readonly Param[], maxNorm: number, options:
   const first = grads[0];
   if (first === undefined) return 0;
   const r = first.dtype === 'float32' ? Math.fround : (x: number) => x;
-  const norms = Float64Array.from(grads, (g) => r(norm(g.data, p)));
+  // float32 2-norms: the sums of squares (and the scaling below) in the kernel, threaded, the same floats
+  const kernel = p === 2 && grads.every((g) => g.data instanceof Float32Array) ? optimKernel() : null;
+  const data32 = kernel ? grads.map((g) => g.data as Float32Array) : [];
+  let norms: Float64Array;
+  if (kernel) {
+    norms = new Float64Array(grads.length);
+    kernel.sumSquares(data32, norms);
+    for (let i = 0; i < norms.length; i++) norms[i] = r(Math.sqrt(norms[i] as number));
+  } else {
+    norms = Float64Array.from(grads, (g) => r(norm(g.data, p)));
+  }
   const total = r(norm(norms, p));
   if (options.errorIfNonfinite && !Number.isFinite(total)) {
     throw new RnnError(
@@ -77,6 +109,10 @@ export function clipGradNorm(params: readonly Param[], maxNorm: number, options:
   }
   // max_norm / tensor is reciprocal-then-multiply in PyTorch, each in the tensor's dtype.
   const coef = Math.min(r(r(1 / r(total + r(1e-6))) * maxNorm), 1);
+  if (kernel) {
+    kernel.scale(data32, coef);
+    return total;
+  }
   for (const g of grads) {
     const d = g.data;
     for (let i = 0; i < d.length; i++) d[i] = (d[i] as number) * coef;

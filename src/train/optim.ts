@@ -5,10 +5,15 @@
  *
  * Each operation PyTorch performs on a tensor is one rounding to the parameter's dtype here too, so a float32
  * step rounds where PyTorch's does; float64 steps agree with PyTorch's to rounding.
+ *
+ * float32 parameters step in the kernel in use, all in one call (./optim-kernel.ts: native/optim.h, threaded in
+ * the native addon), with the same floats bit for bit as the loops here, which step float64 parameters and run
+ * under the reference kernel.
  */
 import { checkArgument, isObject, RnnError } from '../errors.js';
 import { Module } from '../nn/module.js';
 import { allocate, type FloatArray, type Tensor } from '../tensor.js';
+import { optimKernel } from './optim-kernel.js';
 import {
   hyper,
   type OptimizerStateDict,
@@ -41,6 +46,11 @@ export function parametersOf(...modules: Module[]): Param[] {
 
 type Round = (x: number) => number;
 const exact: Round = (x) => x;
+
+/** Whether a parameter and its gradient are float32: what the kernels' optimizer steps take. */
+function isF32(e: { p: FloatArray; grad: FloatArray }): boolean {
+  return e.p instanceof Float32Array && e.grad instanceof Float32Array;
+}
 
 /** Rounds to the dtype of `data`: what storing a result in a tensor of that dtype does. */
 function rounder(data: FloatArray): Round {
@@ -136,16 +146,38 @@ export class SGD {
 
   step(): void {
     const { lr, momentum, dampening, weightDecay, nesterov, maximize } = this;
+    const stepping: { i: number; p: FloatArray; grad: FloatArray }[] = [];
     this.params.forEach((param, i) => {
       const grad = gradOf(param, i);
       if (grad === null) return;
-      this.stepped[i] = true;
-      if (momentum === 0) return this.plainStep(param.value.data, grad);
-      const p = param.value.data;
+      stepping.push({ i, p: param.value.data, grad });
       param.value.bumpVersion(); // written in place below: prepared copies of it are stale
+    });
+    const kernel = stepping.length > 0 && stepping.every(isF32) ? optimKernel() : null;
+    if (kernel) {
+      const r = Math.fround;
+      const consts = new Float64Array(7 + stepping.length);
+      consts.set([+maximize, +(weightDecay !== 0), +nesterov, r(weightDecay), r(momentum), r(1 - dampening), r(-lr)]);
+      const bufs = stepping.map(({ i, p }, k) => {
+        this.stepped[i] = true;
+        if (momentum === 0) return null;
+        consts[7 + k] = this.buffers[i] === null ? 1 : 2;
+        this.buffers[i] ??= allocate('float32', p.length);
+        return this.buffers[i] as Float32Array;
+      });
+      // biome-ignore format: the kernel's argument order
+      kernel.sgdStep(stepping.map(({ p }) => p as Float32Array), stepping.map(({ grad }) => grad as Float32Array), bufs, consts);
+      return;
+    }
+    for (const { i, p, grad } of stepping) {
+      this.stepped[i] = true;
+      if (momentum === 0) {
+        this.plainStep(p, grad);
+        continue;
+      }
       const r = rounder(p);
       const first = this.buffers[i] === null;
-      const buf = this.buffers[i] ?? allocate(param.value.dtype, p.length);
+      const buf = this.buffers[i] ?? allocate(p instanceof Float32Array ? 'float32' : 'float64', p.length);
       this.buffers[i] = buf;
       // Scalars become the tensor's dtype inside PyTorch's kernels.
       const wd = r(weightDecay);
@@ -155,14 +187,12 @@ export class SGD {
       for (let j = 0; j < p.length; j++) {
         let d = maximize ? -(grad[j] as number) : (grad[j] as number);
         if (weightDecay !== 0) d = r(d + wd * (p[j] as number));
-        if (momentum !== 0) {
-          const b = first ? d : r(r((buf[j] as number) * mom) + keep * d);
-          buf[j] = b;
-          d = nesterov ? r(d + mom * b) : b;
-        }
+        const b = first ? d : r(r((buf[j] as number) * mom) + keep * d);
+        buf[j] = b;
+        d = nesterov ? r(d + mom * b) : b;
         p[j] = r((p[j] as number) + negLr * d);
       }
-    });
+    }
   }
 
   /** Without momentum no buffer is kept, as torch keeps none (`momentum_buffer: None`). */
@@ -291,13 +321,11 @@ export class Adam {
   step(): void {
     const { lr, eps, weightDecay, amsgrad, maximize } = this;
     const [beta1, beta2] = this.betas;
+    const stepping: { p: FloatArray; grad: FloatArray; s: AdamState }[] = [];
     this.params.forEach((param, i) => {
       const grad = gradOf(param, i);
       if (grad === null) return;
-      const p = param.value.data;
-      param.value.bumpVersion(); // written in place below: prepared copies of it are stale
-      const r = rounder(p);
-      const n = p.length;
+      const n = param.value.numel;
       const dtype = param.value.dtype;
       const s = this.state[i] ?? {
         step: 0,
@@ -308,6 +336,30 @@ export class Adam {
       this.state[i] = s;
       s.step += 1;
       if (amsgrad && s.maxExpAvgSq === null) s.maxExpAvgSq = allocate(dtype, n);
+      stepping.push({ p: param.value.data, grad, s });
+      param.value.bumpVersion(); // written in place below: prepared copies of it are stale
+    });
+    const wdMode = weightDecay === 0 ? 0 : this.decoupled ? 2 : 1;
+    // float32 parameters (and gradients) step in the kernel in one call: the same floats as the loop below
+    const kernel = stepping.length > 0 && stepping.every(isF32) ? optimKernel() : null;
+    if (kernel) {
+      const r = Math.fround;
+      const consts = new Float64Array(10 + 2 * stepping.length);
+      consts.set([+maximize, wdMode, +amsgrad, r(beta1), r(1 - beta1), r(beta2), r(1 - beta2), r(eps)]);
+      consts.set([r(weightDecay), r(1 - lr * weightDecay)], 8);
+      stepping.forEach(({ s }, i) => {
+        consts[10 + 2 * i] = r(-(lr / (1 - beta1 ** s.step)));
+        consts[11 + 2 * i] = r(Math.sqrt(1 - beta2 ** s.step));
+      });
+      const f32 = (a: FloatArray | null) => a as Float32Array;
+      const vmax = amsgrad ? stepping.map(({ s }) => f32(s.maxExpAvgSq)) : null;
+      // biome-ignore format: the kernel's argument order
+      kernel.adamStep(stepping.map(({ p }) => f32(p)), stepping.map(({ grad }) => f32(grad)), stepping.map(({ s }) => f32(s.expAvg)), stepping.map(({ s }) => f32(s.expAvgSq)), vmax, consts);
+      return;
+    }
+    for (const { p, grad, s } of stepping) {
+      const r = rounder(p);
+      const n = p.length;
       // The bias corrections are Python floats (double) in PyTorch; only the tensor operations round.
       const stepSize = lr / (1 - beta1 ** s.step);
       const bc2Sqrt = Math.sqrt(1 - beta2 ** s.step);
@@ -315,11 +367,11 @@ export class Adam {
       const [c1, c2] = [r(1 - beta1), r(1 - beta2)];
       const [epsR, bc2, negStep] = [r(eps), r(bc2Sqrt), r(-stepSize)];
       const { expAvg: m, expAvgSq: v, maxExpAvgSq: vMax } = s;
-      const decay = this.decoupled && weightDecay !== 0 ? r(1 - lr * weightDecay) : null;
+      const decay = wdMode === 2 ? r(1 - lr * weightDecay) : null;
       for (let j = 0; j < n; j++) {
         let g = maximize ? -(grad[j] as number) : (grad[j] as number);
         if (decay !== null) p[j] = r((p[j] as number) * decay);
-        else if (weightDecay !== 0 && !this.decoupled) g = r(g + wd * (p[j] as number));
+        else if (wdMode === 1) g = r(g + wd * (p[j] as number));
         const mj = r(r((m[j] as number) * b1) + c1 * g);
         const vj = r(r((v[j] as number) * b2) + r(r(c2 * g) * g));
         m[j] = mj;
@@ -332,7 +384,7 @@ export class Adam {
         const denom = r(r(r(Math.sqrt(second)) / bc2) + epsR);
         p[j] = r((p[j] as number) + negStep * r(mj / denom));
       }
-    });
+    }
   }
 
   /**
