@@ -169,7 +169,7 @@ describe('the prebuilt binaries', () => {
       assert.match(info.advice, /node native\/build\.mjs/);
       const forced = doctor({ STACKED_RNN_BACKEND: 'native' });
       assert.equal(forced.status, 1);
-      assert.match(forced.stderr, /The native backend is unavailable: .*built from other native source/);
+      assert.match(forced.stderr, /backend 'native' is unavailable here: .*built from other native source/);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
