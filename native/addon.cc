@@ -130,7 +130,7 @@ napi_value Linear(napi_env env, napi_callback_info info) {
   job.M = (int)M;
   job.C = (int)C;
   job.O = (int)O;
-  run(linear_job, &job, product_threads(M, C, O));
+  run(linear_job, &job, linear_threads(M, C, O));
   std::free(own);
   return nullptr;
 }

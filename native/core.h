@@ -428,9 +428,11 @@ static inline void activate_row(float* h, const float* acc, const float* pre, in
 }
 
 // y rows m0..m1 (of O features) = x @ W^T + b1 + b2, from W's panels; the biases are added in float64.
-static void linear_rows(float* y, const float* x, const float* Bp, const float* b1, const float* b2, int m0, int m1,
-                        int K, int O) {
-  for_tiles(x, (size_t)K, Bp, K, m0, m1, 0, (int)panel_count(O), [&](int m, int R, int p, int np, const float* T) {
+// Rows m0..m1 of the product, output panels p0..p1 only (a product of few rows is split by panels between threads:
+// native/jobs.h). Each output element is the same chain of operations whatever the ranges.
+static void linear_panels(float* y, const float* x, const float* Bp, const float* b1, const float* b2, int m0,
+                          int m1, int p0, int p1, int K, int O) {
+  for_tiles(x, (size_t)K, Bp, K, m0, m1, p0, p1, [&](int m, int R, int p, int np, const float* T) {
     const int o0 = p * NR;
     const int width = O - o0 < np * NR ? O - o0 : np * NR;
     for (int i = 0; i < R; i++) {
@@ -444,6 +446,11 @@ static void linear_rows(float* y, const float* x, const float* Bp, const float* 
       }
     }
   });
+}
+
+static void linear_rows(float* y, const float* x, const float* Bp, const float* b1, const float* b2, int m0, int m1,
+                        int K, int O) {
+  linear_panels(y, x, Bp, b1, b2, m0, m1, 0, (int)panel_count(O), K, O);
 }
 
 // Asks for the lines of `width` floats at p to be brought into cache (for writing when write is 1): the rows a

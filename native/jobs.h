@@ -69,9 +69,24 @@ inline void take_row_blocks(std::atomic<int>& next, int M, int rows, int nt, F&&
 
 // Rows go in blocks of 96.
 constexpr int LINEAR_ROWS = 96;
+// A product of at most LINEAR_ROWS rows (one block: a step of a stream, a short batch) whose weights hold at least
+// LINEAR_SPLIT_WEIGHTS floats is split by blocks of LINEAR_PANELS output panels instead: reading the weights is
+// its whole cost, and each core then reads its own part (a GRU step at H 512, I 512: 3 MB of W_ih).
+constexpr int LINEAR_PANELS = 4;
+constexpr double LINEAR_SPLIT_WEIGHTS = 1 << 18;
+
+inline bool split_by_panels(int64_t M, int64_t C, int64_t O) {
+  return M <= LINEAR_ROWS && (double)C * O >= LINEAR_SPLIT_WEIGHTS;
+}
 
 void linear_job(void* c, int, int nt) {
   LinearJob& j = *static_cast<LinearJob*>(c);
+  if (nt > 1 && split_by_panels(j.M, j.C, j.O)) {
+    take_row_blocks(j.next, (int)panel_count(j.O), LINEAR_PANELS, nt, [&](int p0, int p1) {
+      linear_panels(j.y, j.x, j.Bp, j.b1, j.b2, 0, j.M, p0, p1, j.C, j.O);
+    });
+    return;
+  }
   take_row_blocks(j.next, j.M, LINEAR_ROWS, nt,
                   [&](int m0, int m1) { linear_rows(j.y, j.x, j.Bp, j.b1, j.b2, m0, m1, j.C, j.O); });
 }
@@ -81,6 +96,14 @@ void linear_job(void* c, int, int nt) {
 inline int product_threads(int64_t M, int64_t C, int64_t O) {
   if ((double)M * C * O < (1 << 21) || M <= LINEAR_ROWS) return 1;
   return threads_for((int)((M + LINEAR_ROWS - 1) / LINEAR_ROWS), pool.threads.load(std::memory_order_relaxed));
+}
+
+// Threads for linear_job: product_threads, or for a product of one block of rows with large weights
+// (split_by_panels) as many as there are blocks of panels.
+inline int linear_threads(int64_t M, int64_t C, int64_t O) {
+  if (M < 1 || !split_by_panels(M, C, O)) return product_threads(M, C, O);
+  const int blocks = (int)((panel_count((int)O) + LINEAR_PANELS - 1) / LINEAR_PANELS);
+  return threads_for(blocks, pool.threads.load(std::memory_order_relaxed));
 }
 
 // ---------------------------------------------------------------------------------------------------------------

@@ -23,7 +23,7 @@ __attribute__((export_name("pool_linear"))) void pool_linear(float* y, const flo
   if (w) pack_panels(Bp, w, O, C);  // null: Bp holds w's prepared panels
   LinearJob job;
   job.y = y, job.x = x, job.Bp = Bp, job.b1 = b1, job.b2 = b2, job.M = M, job.C = C, job.O = O;
-  run(linear_job, &job, product_threads(M, C, O));
+  run(linear_job, &job, linear_threads(M, C, O));
 }
 
 // wasm.cc's recurrence, its steps on the pool (jobs.h's recurrence_split). 0 when out of memory.

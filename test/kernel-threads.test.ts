@@ -155,6 +155,10 @@ describe('the native kernel gives the bits of one thread at 2, 3, 4 and 8 thread
     [2500, 70, 90, true],
     [3000, 300, 200, true],
     [1500, 512, 16, false],
+    // one block of rows with large weights: split by blocks of output panels (jobs.h split_by_panels), as a step
+    // of a stream is; O not a multiple of the panels, so the last block is partial
+    [1, 512, 1536, true],
+    [40, 256, 1100, false],
   ] as const) {
     test(`linear and linearBackward (${M} rows in chunks of 1024, C ${C}, O ${O}${bias ? ', biases' : ''}) at 2 to 8 threads`, () => {
       const g = new Generator(M + C + O);
