@@ -66,10 +66,6 @@ if (process.argv.includes('--help') || process.argv.includes('-h')) {
   process.exit(0);
 }
 
-if (process.argv.includes('--stream')) {
-  await import('./stream.js'); // the streaming benchmark: one step per call, and text generation
-  process.exit(0);
-}
 
 if (process.argv.includes('--train-lm')) {
   await import('./train-lm.js'); // the character model's whole training step against PyTorch, phase by phase
@@ -77,7 +73,12 @@ if (process.argv.includes('--train-lm')) {
 }
 
 if (process.argv.includes('--browser')) {
-  await import('./browser.js'); // the browser benchmark: its own configurations and table
+  await import('./browser.js'); // the browser benchmark: its own configurations and table (--stream: per step)
+  process.exit(0);
+}
+
+if (process.argv.includes('--stream')) {
+  await import('./stream.js'); // the streaming benchmark: one step per call, and text generation
   process.exit(0);
 }
 

@@ -98,6 +98,21 @@ bool get_int(napi_env env, napi_value v, int64_t* out) {
   return napi_get_value_int64(env, v, out) == napi_ok && *out >= 0 && *out <= 0x7fffffff;
 }
 
+// Whether v is a JavaScript array of exactly K elements, each of which take(i, element) accepts.
+template <class F>
+bool each_element(napi_env env, napi_value v, int64_t K, F&& take) {
+  bool is = false;
+  uint32_t n = 0;
+  if (napi_is_array(env, v, &is) != napi_ok || !is || napi_get_array_length(env, v, &n) != napi_ok || n != K) {
+    return false;
+  }
+  for (uint32_t i = 0; i < n; i++) {
+    napi_value e;
+    if (napi_get_element(env, v, i, &e) != napi_ok || !take(i, e)) return false;
+  }
+  return true;
+}
+
 #include "prepared.h"
 
 napi_value Linear(napi_env env, napi_callback_info info) {
@@ -214,18 +229,10 @@ napi_value Recurrence(napi_env env, napi_callback_info info) {
 // A JavaScript array of K Float32Arrays (null entries allowed when nullable), each at least `least` long (the first
 // at least `least0`).
 bool get_f32_list(napi_env env, napi_value v, int64_t K, float** data, size_t least0, size_t least, bool nullable) {
-  bool is = false;
-  uint32_t n = 0;
-  if (napi_is_array(env, v, &is) != napi_ok || !is || napi_get_array_length(env, v, &n) != napi_ok || n != K) {
-    return false;
-  }
-  for (uint32_t i = 0; i < n; i++) {
-    napi_value e;
+  return each_element(env, v, K, [&](uint32_t i, napi_value e) {
     size_t len = 0;
-    if (napi_get_element(env, v, i, &e) != napi_ok || !get_f32(env, e, &data[i], &len, nullable)) return false;
-    if (data[i] && len < (i == 0 ? least0 : least)) return false;
-  }
-  return true;
+    return get_f32(env, e, &data[i], &len, nullable) && (!data[i] || len >= (i == 0 ? least0 : least));
+  });
 }
 
 // Whether layers takes a stack of K layers of N rows and H features. Declined: with one thread the layer-by-layer

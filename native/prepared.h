@@ -126,16 +126,7 @@ bool get_weight(napi_env env, napi_value v, int layout, int64_t O, int64_t C, fl
 // raw[k] is set for an array (packed by the call), packed[k] for a prepared one.
 bool get_weight_list(napi_env env, napi_value v, int64_t K, int layout, int64_t O, int64_t C0, int64_t C,
                      float** raw, const float** packed) {
-  bool is = false;
-  uint32_t n = 0;
-  if (napi_is_array(env, v, &is) != napi_ok || !is || napi_get_array_length(env, v, &n) != napi_ok || n != K) {
-    return false;
-  }
-  for (uint32_t i = 0; i < n; i++) {
-    napi_value e;
-    if (napi_get_element(env, v, i, &e) != napi_ok || !get_weight(env, e, layout, O, i == 0 ? C0 : C, &raw[i], &packed[i], false)) {
-      return false;
-    }
-  }
-  return true;
+  return each_element(env, v, K, [&](uint32_t i, napi_value e) {
+    return get_weight(env, e, layout, O, i == 0 ? C0 : C, &raw[i], &packed[i], false);
+  });
 }
