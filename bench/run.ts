@@ -66,7 +66,6 @@ if (process.argv.includes('--help') || process.argv.includes('-h')) {
   process.exit(0);
 }
 
-
 if (process.argv.includes('--train-lm')) {
   await import('./train-lm.js'); // the character model's whole training step against PyTorch, phase by phase
   process.exit(0);
