@@ -98,14 +98,17 @@ bool get_int(napi_env env, napi_value v, int64_t* out) {
   return napi_get_value_int64(env, v, out) == napi_ok && *out >= 0 && *out <= 0x7fffffff;
 }
 
+// The length of v into n when v is a JavaScript array; false otherwise.
+bool array_length(napi_env env, napi_value v, uint32_t* n) {
+  bool is = false;
+  return napi_is_array(env, v, &is) == napi_ok && is && napi_get_array_length(env, v, n) == napi_ok;
+}
+
 // Whether v is a JavaScript array of exactly K elements, each of which take(i, element) accepts.
 template <class F>
 bool each_element(napi_env env, napi_value v, int64_t K, F&& take) {
-  bool is = false;
   uint32_t n = 0;
-  if (napi_is_array(env, v, &is) != napi_ok || !is || napi_get_array_length(env, v, &n) != napi_ok || n != K) {
-    return false;
-  }
+  if (!array_length(env, v, &n) || n != K) return false;
   for (uint32_t i = 0; i < n; i++) {
     napi_value e;
     if (napi_get_element(env, v, i, &e) != napi_ok || !take(i, e)) return false;

@@ -70,19 +70,13 @@ std::vector<OptimTask> optim_run(const std::vector<size_t>& lengths, F body) {
 // The Float32Arrays of a JavaScript array (entries may be null where nullable); false if it is not one.
 bool get_f32_list(napi_env env, napi_value list, std::vector<float*>& out, std::vector<size_t>& lengths,
                   bool nullable) {
-  bool is = false;
-  napi_is_array(env, list, &is);
-  if (!is) return false;
   uint32_t n = 0;
-  napi_get_array_length(env, list, &n);
+  if (!array_length(env, list, &n)) return false;
   out.resize(n);
   lengths.resize(n);
-  for (uint32_t i = 0; i < n; i++) {
-    napi_value e;
-    napi_get_element(env, list, i, &e);
-    if (!get_f32(env, e, &out[i], &lengths[i], nullable)) return false;
-  }
-  return true;
+  return each_element(env, list, n, [&](uint32_t i, napi_value e) {
+    return get_f32(env, e, &out[i], &lengths[i], nullable);
+  });
 }
 
 bool get_f64(napi_env env, napi_value v, double** data, size_t* length) {

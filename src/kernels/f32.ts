@@ -21,16 +21,19 @@ export const EXACT_BELOW = 4096;
  */
 export const FAST_MIN_WORK = 4096;
 
+/** The work from which a fast kernel with this `exactBelow` takes a call: 0 (every call) when it is 0. */
+export function minWorkFor(exactBelow: number): number {
+  return exactBelow === 0 ? 0 : FAST_MIN_WORK;
+}
+
 /**
  * A fast float32 kernel's `scratch`: float32 buffers for float32 models when the call that fills them has at least
  * `minWork` multiply-adds (or, said by no work, at least `exactBelow` elements), so that the call stays in the
  * fast kernel; the reference kernel's float64 scratch otherwise (which sends every call of that layer to the
  * reference).
  */
-export function float32Scratch(
-  exactBelow: number,
-  minWork = exactBelow === 0 ? 0 : FAST_MIN_WORK,
-): (like: FloatArray, length: number, work?: number) => FloatArray {
+export function float32Scratch(exactBelow: number): (like: FloatArray, length: number, work?: number) => FloatArray {
+  const minWork = minWorkFor(exactBelow);
   return (like, length, work) =>
     like instanceof Float32Array && (work === undefined ? length >= exactBelow : work >= minWork)
       ? new Float32Array(length)

@@ -18,7 +18,7 @@
  * result instead.
  */
 import type { FloatArray } from '../dtype.js';
-import { EXACT_BELOW, FAST_MIN_WORK, float32Scratch, readF32, sinkF32 } from './f32.js';
+import { EXACT_BELOW, float32Scratch, minWorkFor, readF32, sinkF32 } from './f32.js';
 import { gatedRecurrence, gatedRecurrenceBackward } from './gated.js';
 import {
   type Kernel,
@@ -349,7 +349,7 @@ const LAYOUTS = { panels: 0, GRU: 3, LSTM: 4 } as const;
  */
 export function createNativeKernel(addon: NativeAddon, options: NativeKernelOptions = {}): Kernel {
   const exactBelow = options.exactBelow ?? EXACT_BELOW;
-  const minWork = exactBelow === 0 ? 0 : FAST_MIN_WORK;
+  const minWork = minWorkFor(exactBelow);
   /**
    * Whether `layers` should leave a stack to the layer-by-layer calls: too little work for this kernel
    * (FAST_MIN_WORK: the reference runs it), or a single chunk of steps (native/addon.cc's CH: 16 rows), which a

@@ -16,7 +16,7 @@ import { allocate, Tensor } from '../tensor.js';
 import { CHECKPOINT_FORMAT, CHECKPOINT_VERSION } from './checkpoint.js';
 import { clipGradNorm } from './clip.js';
 import type { TrainingData } from './data-files.js';
-import { checkTrainConfig, type TrainConfig } from './loop.js';
+import { checkTrainConfig, divergedError, type TrainConfig } from './loop.js';
 import { crossEntropyLoss, crossEntropyLossBackward, mseLoss, mseLossBackward } from './losses.js';
 import { Adam, type Optimizer, SGD } from './optim.js';
 
@@ -121,16 +121,7 @@ export class DataTrainer {
       g.set(mseLossBackward(o, target).data, from);
       grad = new Tensor(g, out.shape);
     }
-    if (!Number.isFinite(loss)) {
-      throw new RnnError(
-        'invalid_argument',
-        `the loss became ${loss} at step ${this.stepsDone + 1}: training diverged`,
-        {
-          got: loss,
-          hint: 'try a smaller --lr',
-        },
-      );
-    }
+    if (!Number.isFinite(loss)) throw divergedError(loss, this.stepsDone + 1);
     model.backward(grad, null, { inputGrad: false });
     if (this.config.clip > 0) clipGradNorm(model.parameters(), this.config.clip);
     this.optimizer.step();

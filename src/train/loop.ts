@@ -221,16 +221,7 @@ export class Trainer {
     model.zeroGrad();
     const [output] = model.forward(batch.input, { requiresGrad: true });
     const { loss, grad } = lossAndGrad(output, batch, this.config.warmup);
-    if (!Number.isFinite(loss)) {
-      throw new RnnError(
-        'invalid_argument',
-        `the loss became ${loss} at step ${this.stepsDone + 1}: training diverged`,
-        {
-          got: loss,
-          hint: 'try a smaller --lr',
-        },
-      );
-    }
+    if (!Number.isFinite(loss)) throw divergedError(loss, this.stepsDone + 1);
     model.backward(grad);
     if (this.config.clip > 0) clipGradNorm(model.parameters(), this.config.clip);
     this.optimizer.step();
@@ -247,4 +238,12 @@ export function train(config: TrainConfig, onStep?: (step: number, loss: number)
     onStep?.(s, loss);
   }
   return trainer;
+}
+
+/** The error of a step whose loss is not finite (NaN or infinite): training diverged. */
+export function divergedError(loss: number, step: number): RnnError {
+  return new RnnError('invalid_argument', `the loss became ${loss} at step ${step}: training diverged`, {
+    got: loss,
+    hint: 'try a smaller --lr',
+  });
 }

@@ -7,7 +7,7 @@
 import { checkArgument, isObject, RnnError } from '../../errors.js';
 import { IntTensor } from '../../int-tensor.js';
 import { Tensor } from '../../tensor.js';
-import { OP, Pickler, type PtWriteOptions, pickleTensor } from './write.js';
+import { archiveFolder, OP, Pickler, type PtWriteOptions, pickleTensor } from './write.js';
 import { writeStoredZip, type ZipMember } from './zip-write.js';
 
 /** A Python tuple (a JS array is written as a list). */
@@ -54,10 +54,7 @@ const EXTRA = {
  */
 export function writePtObject(value: PtWritable, options: PtWriteOptions = {}): Uint8Array {
   checkArgument(isObject(options), 'writePtObject options', "an object such as { archiveName: 'archive' }", options);
-  const folder = options.archiveName ?? 'archive';
-  if (!/^[^/\\\n]+$/.test(folder)) {
-    throw new RnnError('invalid_argument', `archiveName must be a non-empty name without '/', got '${folder}'`);
-  }
+  const folder = archiveFolder(options);
   const p = new Pickler();
   const members: ZipMember[] = [];
   p.op(OP.PROTO);

@@ -185,6 +185,15 @@ export interface PtWriteOptions {
   archiveName?: string;
 }
 
+/** The archive's folder name (`options.archiveName`, default 'archive'), checked: torch.load needs one path part. */
+export function archiveFolder(options: PtWriteOptions): string {
+  const folder = options.archiveName ?? 'archive';
+  if (!/^[^/\\\n]+$/.test(folder)) {
+    throw new RnnError('invalid_argument', `archiveName must be a non-empty name without '/', got '${folder}'`);
+  }
+  return folder;
+}
+
 /**
  * Serialises a state dict (name -> tensor) to the bytes of a `.pt` file that PyTorch loads with
  * `torch.load(path, weights_only=True)` and `module.load_state_dict(...)`. float32 tensors are saved as float32,
@@ -206,10 +215,7 @@ export function writePtStateDict(sd: Record<string, Tensor | IntTensor>, options
       `options must be an object, got ${options === null ? 'null' : typeof options}`,
     );
   }
-  const folder = options.archiveName ?? 'archive';
-  if (!/^[^/\\\n]+$/.test(folder)) {
-    throw new RnnError('invalid_argument', `archiveName must be a non-empty name without '/', got '${folder}'`);
-  }
+  const folder = archiveFolder(options);
   const p = new Pickler();
   const members: ZipMember[] = [];
   p.op(OP.PROTO);
