@@ -48,11 +48,13 @@ RNN_TARGET_VECTOR
 #include "core_backward.h"
 #include "gated.h"
 #include "gated_backward.h"
+#include "f64.h"
 #pragma GCC pop_options
 
 #include "pool.h"
 #include "jobs.h"
 #include "gated_jobs.h"
+#include "f64_jobs.h"
 
 namespace {
 
@@ -531,6 +533,7 @@ napi_value RecurrenceSplit(napi_env env, napi_callback_info info) {
 
 #include "gated_addon.h"
 #include "optim_addon.h"
+#include "f64_addon.h"
 
 #ifndef RNN_SOURCE_HASH
 #define RNN_SOURCE_HASH ""
@@ -583,6 +586,7 @@ napi_value Init(napi_env env, napi_value exports) {
     napi_set_named_property(env, exports, "preparedBytes", v);
     register_gated(env, exports);
     register_optim(env, exports);
+    register_f64(env, exports);
   }
   return exports;
 }

@@ -19,7 +19,8 @@ struct Prepared {
   int isa;     // RNN_VBYTES of the build that packed it
   int64_t O, C;
   size_t bytes;
-  float* Bp;
+  float* Bp;            // a float32 weight's panels, or null
+  double* Bd = nullptr;  // a float64 weight's (native/f64.h's layouts), or null
 };
 
 size_t prepared_floats(int layout, int64_t O, int64_t C) {
@@ -32,6 +33,7 @@ void finalize_prepared(napi_env env, void* data, void*) {
   int64_t change = 0;
   napi_adjust_external_memory(env, -(int64_t)p->bytes, &change);
   std::free(p->Bp);
+  std::free(p->Bd);
   delete p;
 }
 
@@ -45,24 +47,57 @@ void pack_prepared(Prepared* p, const float* w) {
   }
 }
 
+// The handle of a Float64Array weight: f64.h's panels (into: a float64 handle of the same layout and sizes, packed
+// again in place and returned).
+napi_value prepare64(napi_env env, napi_value intoValue, const double* w, int layout, int64_t O, int64_t C) {
+  if (intoValue) {
+    Prepared* into = prepared_of(env, intoValue);
+    if (into && into->Bd && into->layout == layout && into->isa == RNN_VBYTES && into->O == O && into->C == C) {
+      pack64_layout(into->Bd, w, layout, (int)O, (int)C);
+      return intoValue;
+    }
+  }
+  const size_t doubles = prepared64_doubles(layout, O, C);
+  Prepared* p = new (std::nothrow) Prepared{layout, RNN_VBYTES, O, C, doubles * sizeof(double), nullptr};
+  if (p) p->Bd = reinterpret_cast<double*>(alloc_floats(2 * doubles));
+  if (!p || !p->Bd) {
+    delete p;
+    return throw_range(env, "prepare: out of memory");
+  }
+  pack64_layout(p->Bd, w, layout, (int)O, (int)C);
+  napi_value result;
+  if (napi_create_external(env, p, finalize_prepared, nullptr, &result) != napi_ok) {
+    std::free(p->Bd);
+    delete p;
+    return throw_range(env, "prepare: could not make the handle");
+  }
+  int64_t change = 0;
+  napi_adjust_external_memory(env, (int64_t)p->bytes, &change);
+  return result;
+}
+
 // prepare(w, layout, O, C, into?): into, a handle of the same layout and sizes, is packed again in place and
 // returned (a module whose weights changed keeps its memory rather than waiting for the old handle's finalizer).
 napi_value Prepare(napi_env env, napi_callback_info info) {
   size_t argc = 5;
   napi_value a[5];
   napi_get_cb_info(env, info, &argc, a, nullptr, nullptr);
-  float* w;
+  float* w = nullptr;
+  double* wd = nullptr;
   size_t nw;
   int64_t layout, O, C;
-  if ((argc != 4 && argc != 5) || !get_f32(env, a[0], &w, &nw, false) || !get_int(env, a[1], &layout) ||
+  if ((argc != 4 && argc != 5) ||
+      (!get_f32(env, a[0], &w, &nw, false) && !get_typed<double, napi_float64_array>(env, a[0], &wd, &nw, false)) ||
+      !get_int(env, a[1], &layout) ||
       !get_int(env, a[2], &O) || !get_int(env, a[3], &C) || (layout != 0 && layout != 3 && layout != 4) || O < 1 ||
       C < 1 || (layout != 0 && O % layout != 0)) {
-    return throw_range(env, "prepare: expected (Float32Array w, layout 0|3|4, O >= 1, C >= 1), O a multiple of the layout's gates");
+    return throw_range(env, "prepare: expected (Float32Array or Float64Array w, layout 0|3|4, O >= 1, C >= 1), O a multiple of the layout's gates");
   }
   if (nw < (size_t)(O * C)) return throw_range(env, "prepare: w is shorter than O * C");
+  if (wd) return prepare64(env, argc == 5 ? a[4] : nullptr, wd, (int)layout, O, C);
   if (argc == 5) {
     Prepared* into = prepared_of(env, a[4]);
-    if (into && into->layout == layout && into->isa == RNN_VBYTES && into->O == O && into->C == C) {
+    if (into && into->Bp && into->layout == layout && into->isa == RNN_VBYTES && into->O == O && into->C == C) {
       pack_prepared(into, w);
       return a[4];
     }
@@ -113,12 +148,27 @@ bool get_weight(napi_env env, napi_value v, int layout, int64_t O, int64_t C, fl
   *packed = nullptr;
   if (Prepared* p = prepared_of(env, v)) {
     *w = nullptr;
-    if (p->layout != layout || p->isa != RNN_VBYTES || p->O != O || p->C != C) return false;
+    if (!p->Bp || p->layout != layout || p->isa != RNN_VBYTES || p->O != O || p->C != C) return false;
     *packed = p->Bp;
     return true;
   }
   size_t n = 0;
   if (!get_f32(env, v, w, &n, nullable)) return false;
+  return *w == nullptr || n >= (size_t)(O * C);
+}
+
+// A float64 weight argument, as get_weight's: a Float64Array of at least O*C doubles or a float64 External.
+bool get_weight64(napi_env env, napi_value v, int layout, int64_t O, int64_t C, double** w, const double** packed,
+                  bool nullable) {
+  *packed = nullptr;
+  if (Prepared* p = prepared_of(env, v)) {
+    *w = nullptr;
+    if (!p->Bd || p->layout != layout || p->isa != RNN_VBYTES || p->O != O || p->C != C) return false;
+    *packed = p->Bd;
+    return true;
+  }
+  size_t n = 0;
+  if (!get_typed<double, napi_float64_array>(env, v, w, &n, nullable)) return false;
   return *w == nullptr || n >= (size_t)(O * C);
 }
 

@@ -1,0 +1,178 @@
+// The float64 kernels behind Node-API (part of native/addon.cc's one translation unit, after f64_jobs.h):
+//
+//   linear64(y, x, w, b1|null, b2|null, M, C, O)               w: a Float64Array or prepare()'s float64 handle
+//   linearBackward64(dx|null, dw, db1|null, db2|null, dy, x, w, M, C, O)
+//   recurrence64(out, hN, cN|null, pre, whh, h0, c0|null, bhh|null, tape|null, L, N, H, outStride, outOffset,
+//                mode, reverse, lengths|null)
+//       mode 0 tanh, 1 relu (whh: panels), 3 the GRU, 4 the LSTM (whh: their gate-interleaved layouts); c0 and cN
+//       the LSTM's, bhh the GRU's; tape, when given, gets what src/kernels/gated.ts's backward reads
+// with the meanings of src/kernels/kernel.ts, every array a Float64Array (src/kernels/native.ts sends float64
+// calls here and float32 ones to the float32 kernels).
+
+namespace {
+
+// Room for n doubles, 64-byte aligned as the tiles' loads need (gated_addon.h's alloc_doubles is calloc's).
+double* aligned_doubles(size_t n) { return reinterpret_cast<double*>(alloc_floats(2 * n)); }
+
+bool get_f64(napi_env env, napi_value v, double** data, size_t* length, bool nullable) {
+  return get_typed<double, napi_float64_array>(env, v, data, length, nullable);
+}
+
+// W's panels: the prepared ones, or packed into *own (freed by the caller) from the array. False when out of memory.
+bool panels_of(const double* w, const double* packed, int layout, int64_t O, int64_t C, const double** Bp,
+               double** own) {
+  *own = nullptr;
+  if (packed) {
+    *Bp = packed;
+    return true;
+  }
+  *own = aligned_doubles(prepared64_doubles(layout, O, C));
+  if (!*own) return false;
+  pack64_layout(*own, w, layout, (int)O, (int)C);
+  *Bp = *own;
+  return true;
+}
+
+napi_value LinearF64(napi_env env, napi_callback_info info) {
+  size_t argc = 8;
+  napi_value a[8];
+  napi_get_cb_info(env, info, &argc, a, nullptr, nullptr);
+  double *y, *x, *w, *b1, *b2;
+  const double* packed;
+  size_t ny, nx, nb1, nb2;
+  int64_t M, C, O;
+  if (argc != 8 || !get_f64(env, a[0], &y, &ny, false) || !get_f64(env, a[1], &x, &nx, false) ||
+      !get_f64(env, a[3], &b1, &nb1, true) || !get_f64(env, a[4], &b2, &nb2, true) || !get_int(env, a[5], &M) ||
+      !get_int(env, a[6], &C) || !get_int(env, a[7], &O) || !get_weight64(env, a[2], 0, O, C, &w, &packed, false)) {
+    return throw_range(env, "linear64: expected (Float64Array y, x, w or its prepared panels, b1|null, b2|null, M, C, O)");
+  }
+  if (ny < (size_t)(M * O) || nx < (size_t)(M * C) || (b1 && nb1 < (size_t)O) || (b2 && nb2 < (size_t)O)) {
+    return throw_range(env, "linear64: an array is shorter than M, C and O require");
+  }
+  if (M == 0 || O == 0) return nullptr;
+  if (C == 0) {
+    for (int64_t m = 0; m < M; m++)
+      for (int64_t o = 0; o < O; o++) y[m * O + o] = (b1 ? b1[o] : 0.0) + (b2 ? b2[o] : 0.0);
+    return nullptr;
+  }
+  const double* Bp;
+  double* own;
+  if (!panels_of(w, packed, 0, O, C, &Bp, &own)) return throw_range(env, "linear64: out of memory");
+  Linear64Job job;
+  job.y = y, job.x = x, job.Bp = Bp, job.b1 = b1, job.b2 = b2, job.M = (int)M, job.C = (int)C, job.O = (int)O;
+  run(linear64_job, &job, linear64_threads(M, C, O));
+  std::free(own);
+  return nullptr;
+}
+
+napi_value LinearBackwardF64(napi_env env, napi_callback_info info) {
+  size_t argc = 10;
+  napi_value a[10];
+  napi_get_cb_info(env, info, &argc, a, nullptr, nullptr);
+  double *dx, *dw, *db1, *db2, *dy, *x, *w;
+  size_t ndx, ndw, ndb1, ndb2, ndy, nx, nw;
+  int64_t M, C, O;
+  if (argc != 10 || !get_f64(env, a[0], &dx, &ndx, true) || !get_f64(env, a[1], &dw, &ndw, false) ||
+      !get_f64(env, a[2], &db1, &ndb1, true) || !get_f64(env, a[3], &db2, &ndb2, true) ||
+      !get_f64(env, a[4], &dy, &ndy, false) || !get_f64(env, a[5], &x, &nx, false) ||
+      !get_f64(env, a[6], &w, &nw, false) || !get_int(env, a[7], &M) || !get_int(env, a[8], &C) ||
+      !get_int(env, a[9], &O)) {
+    return throw_range(env, "linearBackward64: expected (Float64Array dx|null, dw, db1|null, db2|null, dy, x, w, M, C, O)");
+  }
+  if ((dx && ndx < (size_t)(M * C)) || ndw < (size_t)(O * C) || (db1 && ndb1 < (size_t)O) ||
+      (db2 && ndb2 < (size_t)O) || ndy < (size_t)(M * O) || nx < (size_t)(M * C) || nw < (size_t)(O * C)) {
+    return throw_range(env, "linearBackward64: an array is shorter than M, C and O require");
+  }
+  if (M == 0 || O == 0) return nullptr;
+  if (dx && C > 0) {
+    double* Bp = aligned_doubles(panels64((int)C) * DNR * (size_t)O);
+    if (!Bp) return throw_range(env, "linearBackward64: out of memory");
+    const double* wc = w;
+    pack64_rows(Bp, [&](int k) { return wc + (size_t)k * C; }, (int)O, (int)C);
+    Dx64Job job;
+    job.dx = dx, job.dy = dy, job.Bp = Bp, job.M = (int)M, job.C = (int)C, job.O = (int)O;
+    run(dx64_job, &job, product_threads(M, C, O));
+    std::free(Bp);
+  }
+  // the biases' gradient is summed once and added into each (the two biases of a layer get the same gradient)
+  double* bsum = db1 || db2 ? static_cast<double*>(std::calloc((size_t)O, sizeof(double))) : nullptr;
+  const double* dyc = dy;
+  const double* xc = x;
+  const int64_t Cc = C, Oc = O;
+  const bool ok = (!(db1 || db2) || bsum) &&
+                  grad_weight64(
+                      dw, bsum, [=](int m) { return dyc + (size_t)m * Oc; }, [=](int m) { return xc + (size_t)m * Cc; },
+                      (int)M, (int)O, (int)C);
+  for (int64_t o = 0; ok && bsum && o < O; o++) {
+    if (db1) db1[o] += bsum[o];
+    if (db2) db2[o] += bsum[o];
+  }
+  std::free(bsum);
+  if (!ok) return throw_range(env, "linearBackward64: out of memory");
+  return nullptr;
+}
+
+napi_value RecurrenceF64(napi_env env, napi_callback_info info) {
+  size_t argc = 17;
+  napi_value a[17];
+  napi_get_cb_info(env, info, &argc, a, nullptr, nullptr);
+  double *out, *hN, *cN, *pre, *whh, *h0, *c0, *bhh, *tape;
+  const double* packed;
+  size_t nout, nhN, ncN, npre, nh0, nc0, nbhh, ntape, nlen;
+  int32_t* lengths;
+  int64_t L, N, H, outStride, outOffset, mode;
+  bool reverse = false;
+  const char* usage =
+      "recurrence64: expected (Float64Array out, hN, cN|null, pre, whh or its prepared panels, h0, c0|null, "
+      "bhh|null, tape|null, L, N, H, outStride, outOffset, mode 0|1|3|4, reverse, Int32Array lengths|null)";
+  if (argc != 17 || !get_f64(env, a[0], &out, &nout, false) || !get_f64(env, a[1], &hN, &nhN, false) ||
+      !get_f64(env, a[2], &cN, &ncN, true) || !get_f64(env, a[3], &pre, &npre, false) ||
+      !get_f64(env, a[5], &h0, &nh0, false) || !get_f64(env, a[6], &c0, &nc0, true) ||
+      !get_f64(env, a[7], &bhh, &nbhh, true) || !get_f64(env, a[8], &tape, &ntape, true) ||
+      !get_int(env, a[9], &L) || !get_int(env, a[10], &N) || !get_int(env, a[11], &H) ||
+      !get_int(env, a[12], &outStride) || !get_int(env, a[13], &outOffset) || !get_int(env, a[14], &mode) ||
+      (mode != 0 && mode != 1 && mode != 3 && mode != 4) || napi_get_value_bool(env, a[15], &reverse) != napi_ok ||
+      !get_i32_array(env, a[16], &lengths, &nlen)) {
+    return throw_range(env, usage);
+  }
+  const int G = mode < 3 ? 1 : (int)mode;
+  if (!get_weight64(env, a[4], mode < 3 ? 0 : G, G * H, H, &whh, &packed, false)) return throw_range(env, usage);
+  const size_t NH = (size_t)(N * H), outNeed = L * N > 0 ? (size_t)((L * N - 1) * outStride + outOffset + H) : 0;
+  if (nout < outNeed || outOffset + H > outStride || npre < (size_t)(L * N * G * H) || nhN < NH || nh0 < NH ||
+      (cN && ncN < NH) || (c0 && nc0 < NH) || (bhh && nbhh < (size_t)(G * H)) ||
+      (tape && ntape < (size_t)(L * N * (G + 1) * H)) || (lengths && nlen < (size_t)N)) {
+    return throw_range(env, "recurrence64: an array is shorter than L, N, H and the output stride require");
+  }
+  if (N == 0 || H == 0) return nullptr;
+  const double* Bp;
+  double* own;
+  double* state = aligned_doubles(3 * NH);  // two states and c
+  if (!state || !panels_of(whh, packed, mode < 3 ? 0 : G, G * H, H, &Bp, &own)) {
+    std::free(state);
+    return throw_range(env, "recurrence64: out of memory");
+  }
+  for (size_t i = 0; i < NH; i++) state[2 * NH + i] = c0 ? c0[i] : 0.0;
+  Recurrence64 r{out + outOffset, pre, Bp, G == 3 ? bhh : nullptr, h0, {state, state + NH}, state + 2 * NH,
+                 G > 1 ? tape : nullptr, (size_t)outStride, (int)L, (int)N, (int)H, G, mode == 1, reverse, lengths};
+  const bool ok = run_recurrence64(r);
+  if (ok) {
+    std::memmove(hN, r.state((int)L - 1), NH * sizeof(double));
+    if (cN && G == 4) std::memcpy(cN, state + 2 * NH, NH * sizeof(double));
+  }
+  std::free(state);
+  std::free(own);
+  if (!ok) return throw_range(env, "recurrence64: out of memory");
+  return nullptr;
+}
+
+void register_f64(napi_env env, napi_value exports) {
+  napi_value v;
+  napi_create_function(env, "linear64", NAPI_AUTO_LENGTH, LinearF64, nullptr, &v);
+  napi_set_named_property(env, exports, "linear64", v);
+  napi_create_function(env, "linearBackward64", NAPI_AUTO_LENGTH, LinearBackwardF64, nullptr, &v);
+  napi_set_named_property(env, exports, "linearBackward64", v);
+  napi_create_function(env, "recurrence64", NAPI_AUTO_LENGTH, RecurrenceF64, nullptr, &v);
+  napi_set_named_property(env, exports, "recurrence64", v);
+}
+
+}  // namespace
