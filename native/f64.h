@@ -532,3 +532,109 @@ struct Recurrence64 {
     else rnn_step64(st, m0, m1, p0, p1, lengths, t, relu);
   }
 };
+
+// ---------------------------------------------------------------------------------------------------------------
+// One direction's recurrence backward, any mode (a projected LSTM's is src/kernels/gated.ts's), as steps over
+// blocks of rows: step q undoes the forward's step at t = tq(q), for rows m0..m1, in two parts:
+//   1. from the carried dh (and dc), the step's dout and the forward's tape (or, for the RNN, its output), the
+//      gradient of the gates' pre-activations: into Z_t (what flows into h_{t-1} W_hh^T: for the GRU's n gate
+//      r dn, else the same) and dpre_t (accumulated);
+//   2. dh = Z_t @ W_hh (plus the GRU's direct path dy z), from W_hh's rows as panels (pack64_rows).
+// The cells' formulas are src/kernels/gated.ts's and the reference kernel's RNN (see there). Rows past their length
+// at t are left alone: their dh and dc pass through, Z_t's row stays 0.
+struct Backward64 {
+  double* Z;  // (L, N, G*H), zeroed
+  double* dpre;  // (L, N, G*H), accumulated
+  double* dh;  // (N, H): dhN to begin with
+  double* dc;  // (N, H): the LSTM's, dcN to begin with
+  double* dhz;  // (N, H): the GRU's dy z of the step
+  const double* dout;  // at the direction's offset, rows outStride apart, or null
+  const double* out;  // likewise: the forward's output
+  const double* h0;  // (N, H)
+  const double* c0;  // (N, H) or null
+  const double* tape;  // (L, N, (G+1)*H)
+  const double* Bp;  // W_hh's rows as panels: (G*H) terms -> H outputs
+  size_t outStride;
+  int L, N, H, G;
+  bool relu, reverse;
+  const int32_t* lengths;
+  int tq(int q) const { return reverse ? q : L - 1 - q; }
+  bool active(int t, int n) const { return !lengths || t < lengths[n]; }
+  // The state step t read, for row n: the previous active step's output or h0 (the same rule as the forward's).
+  const double* prev_h(int t, int n) const {
+    const int p = reverse ? t + 1 : t - 1;
+    const int len = lengths ? lengths[n] : L;
+    return p >= 0 && p < len ? out + ((size_t)p * N + n) * outStride : h0 + (size_t)n * H;
+  }
+  const double* prev_c(int t, int n) const {
+    const int p = reverse ? t + 1 : t - 1;
+    const int len = lengths ? lengths[n] : L;
+    if (p >= 0 && p < len) return tape + ((size_t)p * N + n) * 5 * H + 4 * (size_t)H;
+    return c0 ? c0 + (size_t)n * H : nullptr;
+  }
+  void gates(int t, int n) const {
+    const size_t GH = (size_t)G * H, row = (size_t)t * N + n;
+    double* z = Z + row * GH;
+    double* dp = dpre + row * GH;
+    const double* d = dout ? dout + row * outStride : nullptr;
+    double* dhr = dh + (size_t)n * H;
+    for (int j = 0; j < H; j += DL) {
+      const int w = H - j;
+      const v64 dy = load64n(dhr + j, w) + (d ? load64n(d + j, w) : (v64){});
+      if (G == 1) {
+        const v64 h = load64n(out + row * outStride + j, w);
+        const v64 v = relu ? (h > 0 ? dy : (v64){}) : dy * (1.0 - h * h);
+        store64n(z + j, v, w);
+        store64n(dp + j, load64n(dp + j, w) + v, w);
+      } else if (G == 4) {
+        const double* tp = tape + row * 5 * H + j;
+        const v64 i = load64n(tp, w), f = load64n(tp + H, w), g = load64n(tp + 2 * H, w), o = load64n(tp + 3 * H, w);
+        const v64 tc = tanh64(load64n(tp + 4 * H, w));
+        const double* cp = prev_c(t, n);
+        const v64 cPrev = cp ? load64n(cp + j, w) : (v64){};
+        double* dcr = dc + (size_t)n * H + j;
+        const v64 dC = load64n(dcr, w) + dy * o * (1.0 - tc * tc);
+        store64n(dcr, dC * f, w);
+        const v64 gi = dC * g * i * (1.0 - i), gf = dC * cPrev * f * (1.0 - f), gg = dC * i * (1.0 - g * g),
+                  go = dy * tc * o * (1.0 - o);
+        const v64 all[4] = {gi, gf, gg, go};
+        for (int q = 0; q < 4; q++) {
+          store64n(z + (size_t)q * H + j, all[q], w);
+          store64n(dp + (size_t)q * H + j, load64n(dp + (size_t)q * H + j, w) + all[q], w);
+        }
+      } else {
+        const double* tp = tape + row * 4 * H + j;
+        const v64 r = load64n(tp, w), zz = load64n(tp + H, w), nn = load64n(tp + 2 * H, w), bn = load64n(tp + 3 * H, w);
+        const v64 dn = dy * (1.0 - zz) * (1.0 - nn * nn);
+        const v64 dr = dn * bn * r * (1.0 - r);
+        const v64 dz = dy * (load64n(prev_h(t, n) + j, w) - nn) * zz * (1.0 - zz);
+        store64n(dhz + (size_t)n * H + j, dy * zz, w);
+        store64n(z + j, dr, w);
+        store64n(z + H + j, dz, w);
+        store64n(z + 2 * (size_t)H + j, dn * r, w);
+        store64n(dp + j, load64n(dp + j, w) + dr, w);
+        store64n(dp + H + j, load64n(dp + H + j, w) + dz, w);
+        store64n(dp + 2 * (size_t)H + j, load64n(dp + 2 * (size_t)H + j, w) + dn, w);
+      }
+    }
+  }
+  // Step q for rows m0..m1 (the panels are always all of them: blocks of rows never share a step).
+  void step(int q, int, int, int m0, int m1) const {
+    const int t = tq(q);
+    for (int n = m0; n < m1; n++)
+      if (active(t, n)) gates(t, n);
+    const size_t GH = (size_t)G * H;
+    for_tiles64(Z + (size_t)t * N * GH, GH, Bp, (int)GH, m0, m1, 0, (int)panels64(H),
+                [&](int m, int R, int p, int np, const double* T) {
+                  const int j0 = p * DNR;
+                  const int width = H - j0 < np * DNR ? H - j0 : np * DNR;
+                  for (int i = 0; i < R; i++) {
+                    const int n = m + i;
+                    if (!active(t, n)) continue;
+                    double* d = dh + (size_t)n * H + j0;
+                    const double* direct = G == 3 ? dhz + (size_t)n * H + j0 : nullptr;
+                    for (int j = 0; j < width; j++) d[j] = T[i * DTW + j] + (direct ? direct[j] : 0.0);
+                  }
+                });
+  }
+};

@@ -165,8 +165,90 @@ napi_value RecurrenceF64(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
+// recurrenceBackward64(dpre, dh0, dc0|null, dwhh, dbhh|null, dout|null, dhN|null, dcN|null, out, h0, c0|null,
+// whh, tape|null, L, N, H, outStride, outOffset, mode, reverse, lengths|null): the time loop (f64.h's Backward64,
+// in blocks of rows), then dwhh (and the GRU's dbhh) as one product over every step's gate gradients and the state
+// each step read.
+napi_value RecurrenceBackwardF64(napi_env env, napi_callback_info info) {
+  size_t argc = 21;
+  napi_value a[21];
+  napi_get_cb_info(env, info, &argc, a, nullptr, nullptr);
+  double *dpre, *dh0, *dc0, *dwhh, *dbhh, *dout, *dhN, *dcN, *out, *h0, *c0, *whh, *tape;
+  size_t ndpre, ndh0, ndc0, ndwhh, ndbhh, ndout, ndhN, ndcN, nout, nh0, nc0, nwhh, ntape, nlen;
+  int32_t* lengths;
+  int64_t L, N, H, outStride, outOffset, mode;
+  bool reverse = false;
+  if (argc != 21 || !get_f64(env, a[0], &dpre, &ndpre, false) || !get_f64(env, a[1], &dh0, &ndh0, false) ||
+      !get_f64(env, a[2], &dc0, &ndc0, true) || !get_f64(env, a[3], &dwhh, &ndwhh, false) ||
+      !get_f64(env, a[4], &dbhh, &ndbhh, true) || !get_f64(env, a[5], &dout, &ndout, true) ||
+      !get_f64(env, a[6], &dhN, &ndhN, true) || !get_f64(env, a[7], &dcN, &ndcN, true) ||
+      !get_f64(env, a[8], &out, &nout, false) || !get_f64(env, a[9], &h0, &nh0, false) ||
+      !get_f64(env, a[10], &c0, &nc0, true) || !get_f64(env, a[11], &whh, &nwhh, false) ||
+      !get_f64(env, a[12], &tape, &ntape, true) || !get_int(env, a[13], &L) || !get_int(env, a[14], &N) ||
+      !get_int(env, a[15], &H) || !get_int(env, a[16], &outStride) || !get_int(env, a[17], &outOffset) ||
+      !get_int(env, a[18], &mode) || (mode != 0 && mode != 1 && mode != 3 && mode != 4) ||
+      napi_get_value_bool(env, a[19], &reverse) != napi_ok || !get_i32_array(env, a[20], &lengths, &nlen)) {
+    return throw_range(env,
+                       "recurrenceBackward64: expected (Float64Array dpre, dh0, dc0|null, dwhh, dbhh|null, dout|null, "
+                       "dhN|null, dcN|null, out, h0, c0|null, whh, tape|null, L, N, H, outStride, outOffset, mode "
+                       "0|1|3|4, reverse, Int32Array lengths|null)");
+  }
+  const int G = mode < 3 ? 1 : (int)mode;
+  const size_t NH = (size_t)(N * H), GH = (size_t)G * H, LN = (size_t)(L * N);
+  const size_t outNeed = LN > 0 ? (size_t)((LN - 1) * outStride + outOffset + H) : 0;
+  if (nout < outNeed || (dout && ndout < outNeed) || outOffset + H > outStride || ndpre < LN * GH || ndh0 < NH ||
+      (dc0 && ndc0 < NH) || (dhN && ndhN < NH) || (dcN && ndcN < NH) || nh0 < NH || (c0 && nc0 < NH) ||
+      ndwhh < GH * H || nwhh < GH * H || (dbhh && ndbhh < GH) || (G > 1 && (!tape || ntape < LN * (G + 1) * H)) ||
+      (lengths && nlen < (size_t)N)) {
+    return throw_range(env, "recurrenceBackward64: an array is shorter than L, N, H and the output stride require");
+  }
+  if (LN == 0 || H == 0) return nullptr;
+  double* Z = aligned_doubles(LN * GH);
+  double* Bp = aligned_doubles(panels64((int)H) * DNR * GH);
+  double* state = aligned_doubles(3 * NH + H);  // dh, dc, the GRU's dy z, a row of zeros
+  double* bsum = G == 3 && dbhh ? static_cast<double*>(std::calloc(GH, sizeof(double))) : nullptr;
+  auto release = [&] {
+    std::free(Z);
+    std::free(Bp);
+    std::free(state);
+    std::free(bsum);
+  };
+  if (!Z || !Bp || !state || (G == 3 && dbhh && !bsum)) {
+    release();
+    return throw_range(env, "recurrenceBackward64: out of memory");
+  }
+  std::memset(Z, 0, LN * GH * sizeof(double));
+  std::memset(state, 0, (3 * NH + H) * sizeof(double));
+  if (dhN) std::memcpy(state, dhN, NH * sizeof(double));
+  if (dcN && G == 4) std::memcpy(state + NH, dcN, NH * sizeof(double));
+  const double* w = whh;
+  pack64_rows(Bp, [&](int k) { return w + (size_t)k * H; }, (int)GH, (int)H);
+  const Backward64 b{Z, dpre, state, state + NH, state + 2 * NH, dout ? dout + outOffset : nullptr, out + outOffset,
+                     h0, G == 4 ? c0 : nullptr, tape, Bp, (size_t)outStride, (int)L, (int)N, (int)H, G, mode == 1,
+                     reverse, lengths};
+  bool ok = run_backward64(b);
+  if (ok) {
+    for (size_t i = 0; i < NH; i++) dh0[i] += state[i];
+    if (dc0 && G == 4)
+      for (size_t i = 0; i < NH; i++) dc0[i] += state[NH + i];
+    const double* zeros = state + 3 * NH;
+    const double* Zc = Z;
+    const int Ni = (int)N;
+    ok = grad_weight64(
+        dwhh, bsum, [=](int m) { return Zc + (size_t)m * GH; },
+        [=, &b](int m) { return b.active(m / Ni, m % Ni) ? b.prev_h(m / Ni, m % Ni) : zeros; }, (int)LN, (int)GH,
+        (int)H);
+    for (size_t o = 0; ok && bsum && o < GH; o++) dbhh[o] += bsum[o];
+  }
+  release();
+  if (!ok) return throw_range(env, "recurrenceBackward64: out of memory");
+  return nullptr;
+}
+
 void register_f64(napi_env env, napi_value exports) {
   napi_value v;
+  napi_create_function(env, "recurrenceBackward64", NAPI_AUTO_LENGTH, RecurrenceBackwardF64, nullptr, &v);
+  napi_set_named_property(env, exports, "recurrenceBackward64", v);
   napi_create_function(env, "linear64", NAPI_AUTO_LENGTH, LinearF64, nullptr, &v);
   napi_set_named_property(env, exports, "linear64", v);
   napi_create_function(env, "linearBackward64", NAPI_AUTO_LENGTH, LinearBackwardF64, nullptr, &v);

@@ -62,9 +62,17 @@ void dx64_job(void* c, int, int nt) {
   take_row_blocks(j.next, j.M, LINEAR_ROWS, nt, [&](int m0, int m1) { dx64_rows(j.dx, j.dy, j.Bp, m0, m1, j.O, j.C); });
 }
 
-// dw += dY^T X: blocks of GW64_BLOCK output rows from a shared counter, each summed over all M rows by one thread
-// (its own work buffer), so each element is the same chunked chain whatever the thread count.
-constexpr int GW64_BLOCK = 64;
+// dw += dY^T X: blocks of output rows from a shared counter, each summed over all M rows by one thread (its own
+// work buffer), so each element is the same chunked chain whatever the thread count. Each block lays out every
+// chunk of X's rows again, so blocks are as large as the threads allow (up to GW64_MOST rows: its dY^T chunk and
+// X's panels, 256 rows each, stay within L2).
+constexpr int GW64_LEAST = 64, GW64_MOST = 256;
+
+inline int gw64_block(int O, int T) {
+  const int per = (O + T - 1) / T;
+  const int rows = per < GW64_LEAST ? GW64_LEAST : per > GW64_MOST ? GW64_MOST : per;
+  return (rows + MR - 1) / MR * MR;
+}
 
 template <class DY, class XR>
 struct GradWeight64Job {
@@ -72,8 +80,8 @@ struct GradWeight64Job {
   XR xrow;
   double* dw;
   double* db;
-  double* const* work;  // per thread: gw64_work(GW64_BLOCK, C)
-  int M, O, C;
+  double* const* work;  // per thread: gw64_work(block, C)
+  int M, O, C, block;
   alignas(64) std::atomic<int> next{0};
   GradWeight64Job(DY d, XR x) : dyrow(d), xrow(x) {}
 };
@@ -81,9 +89,9 @@ struct GradWeight64Job {
 template <class Job>
 void grad_weight64_job(void* c, int tid, int nt) {
   Job& j = *static_cast<Job*>(c);
-  take_row_blocks(j.next, j.O, GW64_BLOCK, nt, [&](int o0, int o1) {
-    for (int b = o0; b < o1; b += GW64_BLOCK) {
-      const int e = o1 < b + GW64_BLOCK ? o1 : b + GW64_BLOCK;
+  take_row_blocks(j.next, j.O, j.block, nt, [&](int o0, int o1) {
+    for (int b = o0; b < o1; b += j.block) {
+      const int e = o1 < b + j.block ? o1 : b + j.block;
       grad_weight64_rows(j.dw, j.db, j.work[tid], j.dyrow, j.xrow, 0, j.M, b, e, j.C);
     }
   });
@@ -94,12 +102,14 @@ template <class DY, class XR>
 bool grad_weight64(double* dw, double* db, DY dyrow, XR xrow, int M, int O, int C) {
   GradWeight64Job<DY, XR> job(dyrow, xrow);
   job.dw = dw, job.db = db, job.M = M, job.O = O, job.C = C;
-  const int blocks = (O + GW64_BLOCK - 1) / GW64_BLOCK;
-  const int T = (double)M * O * C >= (1 << 20) ? threads_for(blocks, pool.threads.load(std::memory_order_relaxed)) : 1;
+  const int most = pool.threads.load(std::memory_order_relaxed);
+  job.block = gw64_block(O, most);
+  const int blocks = (O + job.block - 1) / job.block;
+  const int T = (double)M * O * C >= (1 << 20) ? threads_for(blocks, most) : 1;
   std::vector<double*> work(T, nullptr);
   bool ok = true;
   for (double*& w : work) {
-    w = reinterpret_cast<double*>(alloc_floats(2 * gw64_work(GW64_BLOCK, C)));
+    w = reinterpret_cast<double*>(alloc_floats(2 * gw64_work(job.block, C)));
     ok = ok && w;
   }
   if (ok) {
@@ -132,6 +142,29 @@ inline bool run_recurrence64(const Recurrence64& r) {
                                   r.G == 1 ? TEAM_WORK : 1 << 19);
   if (!job.sched.init(r.L, r.N, r.panels(), split)) return false;
   run(recurrence64_job, &job, split.threads);
+  return true;
+}
+
+struct Backward64Job {
+  const Backward64* b;
+  StepSchedule sched;
+};
+
+void backward64_job(void* c, int tid, int nt) {
+  Backward64Job& j = *static_cast<Backward64Job*>(c);
+  const Backward64& b = *j.b;
+  run_steps(j.sched, tid, nt, [&](int s, int p0, int p1, int m0, int m1) { b.step(s, p0, p1, m0, m1); });
+}
+
+// Runs every step of b: in blocks of rows, one thread each (split_steps with teams of one: a step's gate math
+// needs the whole of its rows' dh), when a step is big enough to share. False when out of memory.
+inline bool run_backward64(const Backward64& b) {
+  Backward64Job job;
+  job.b = &b;
+  const Split split = split_steps(b.N, (double)b.G * b.H * b.H, 1, pool.threads.load(std::memory_order_relaxed),
+                                  TEAM_WORK);
+  if (!job.sched.init(b.L, b.N, 1, split)) return false;
+  run(backward64_job, &job, split.threads);
   return true;
 }
 

@@ -28,7 +28,7 @@ import { gatesOf, type Kernel, type RecurrenceArgs, type RecurrenceBackwardArgs,
 const sigmoid = (x: number): number => 1 / (1 + Math.exp(-x));
 
 /** w (R, C) transposed: (C, R). */
-function transpose(w: FloatArray, R: number, C: number): FloatArray {
+export function transpose(w: FloatArray, R: number, C: number): FloatArray {
   const t = zerosLike(w, R * C);
   for (let r = 0; r < R; r++) for (let c = 0; c < C; c++) t[c * R + r] = w[r * C + c] as number;
   return t;
@@ -50,9 +50,12 @@ export function gatedRecurrence(kernel: Kernel, a: RecurrenceArgs): void {
   const hg = zerosLike(pre, N * G * H); // (N, G*H) h W_hh^T (+ b_hh for the GRU)
   const hh = whr ? zerosLike(pre, N * H) : null; // (N, H) o tanh(c), before the projection
   const hp = whr ? zerosLike(pre, N * P) : null; // (N, P) its projection
+  // the weights laid out once for the kernel's products, which read them every step (null: as they are)
+  const whhPrepared = L > 1 ? (kernel.prepare?.(whh, 'panels', G * H, P) ?? null) : null;
+  const whrPrepared = whr && L > 1 ? (kernel.prepare?.(whr, 'panels', P, H) ?? null) : null;
   for (let step = 0; step < L; step++) {
     const t = a.reverse ? L - 1 - step : step;
-    kernel.linear(hg, h, whh, lstm ? null : (a.bhh ?? null), null, N, P, G * H);
+    kernel.linear(hg, h, whh, lstm ? null : (a.bhh ?? null), null, N, P, G * H, whhPrepared);
     for (let n = 0; n < N; n++) {
       const row = (t * N + n) * outStride + outOffset;
       if (lengths !== null && t >= (lengths[n] as number)) {
@@ -101,7 +104,7 @@ export function gatedRecurrence(kernel: Kernel, a: RecurrenceArgs): void {
       }
     }
     if (whr && hh && hp) {
-      kernel.linear(hp, hh, whr, null, null, N, H, P);
+      kernel.linear(hp, hh, whr, null, null, N, H, P, whrPrepared);
       for (let n = 0; n < N; n++) {
         if (lengths !== null && t >= (lengths[n] as number)) continue;
         const row = (t * N + n) * outStride + outOffset;
@@ -140,6 +143,8 @@ export function gatedRecurrenceBackward(kernel: Kernel, a: RecurrenceBackwardArg
   const hhAll = whr ? zerosLike(dpre, L * N * H) : null; // (L, N, H)
   const dhh = whr ? zerosLike(dpre, N * H) : null; // (N, H) d loss / d (o tanh(c_t))
   const whrT = whr ? transpose(whr, P, H) : null; // (H, P)
+  const whhTPrepared = L > 1 ? (kernel.prepare?.(whhT, 'panels', P, G * H) ?? null) : null;
+  const whrTPrepared = whrT && L > 1 ? (kernel.prepare?.(whrT, 'panels', H, P) ?? null) : null;
   const active = (t: number, n: number) => lengths === null || t < (lengths[n] as number);
   // The forward visited step = 0 .. L-1; undo them in reverse.
   for (let step = L - 1; step >= 0; step--) {
@@ -156,7 +161,7 @@ export function gatedRecurrenceBackward(kernel: Kernel, a: RecurrenceBackwardArg
           hhAll[(t * N + n) * H + j] = (tape[tp + 3 * H + j] as number) * Math.tanh(tape[tp + 4 * H + j] as number);
         }
       }
-      kernel.linear(dhh, gh.subarray(t * N * P, (t + 1) * N * P), whrT, null, null, N, P, H);
+      kernel.linear(dhh, gh.subarray(t * N * P, (t + 1) * N * P), whrT, null, null, N, P, H, whrTPrepared);
     }
     for (let n = 0; n < N; n++) {
       const len = lengths === null ? L : (lengths[n] as number);
@@ -219,7 +224,8 @@ export function gatedRecurrenceBackward(kernel: Kernel, a: RecurrenceBackwardArg
         }
       }
     }
-    kernel.linear(dhNext, dg.subarray(t * N * G * H, (t + 1) * N * G * H), whhT, null, null, N, G * H, P);
+    // biome-ignore format: one call
+    kernel.linear(dhNext, dg.subarray(t * N * G * H, (t + 1) * N * G * H), whhT, null, null, N, G * H, P, whhTPrepared);
     for (let n = 0; n < N; n++) {
       if (!active(t, n)) continue;
       for (let k = 0; k < P; k++) {

@@ -21,6 +21,7 @@ import type { FloatArray } from '../dtype.js';
 import { EXACT_BELOW, float32Scratch, minWorkFor, readF32, sinkF32 } from './f32.js';
 import { gatedRecurrence, gatedRecurrenceBackward } from './gated.js';
 import {
+  gatesOf,
   type Kernel,
   type LayersArgs,
   layerWork,
@@ -93,7 +94,7 @@ export interface NativeAddon {
    * `w` (O, C) packed once (native/prepared.h): layout 0 panels, 3 the GRU's and 4 the LSTM's W_hh. An external
    * that linear's w, recurrence's whh and gatedRecurrence's whh and whr take instead of the array.
    */
-  prepare(w: Float32Array, layout: 0 | 3 | 4, O: number, C: number, into?: unknown): unknown;
+  prepare(w: Float32Array | Float64Array, layout: 0 | 3 | 4, O: number, C: number, into?: unknown): unknown;
   /** The bytes a prepared weight holds. */
   preparedBytes(prepared: unknown): number;
   /** Whether `layers` takes a stack of K layers, N rows and H features (it declines, writing nothing, otherwise). */
@@ -170,6 +171,77 @@ export interface NativeAddon {
     lstm: boolean,
     lengths: Int32Array | null,
   ): boolean;
+  /** float64 (native/f64_addon.h): `linear` over Float64Arrays (w: an array or a float64 `prepare` handle). */
+  linear64(
+    y: Float64Array,
+    x: Float64Array,
+    w: Float64Array | unknown,
+    b1: Float64Array | null,
+    b2: Float64Array | null,
+    M: number,
+    C: number,
+    O: number,
+  ): void;
+  /** float64 `linearBackward`. */
+  linearBackward64(
+    dx: Float64Array | null,
+    dw: Float64Array,
+    db1: Float64Array | null,
+    db2: Float64Array | null,
+    dy: Float64Array,
+    x: Float64Array,
+    w: Float64Array,
+    M: number,
+    C: number,
+    O: number,
+  ): void;
+  /**
+   * float64 `recurrence` of any mode but a projected LSTM: mode 0 tanh, 1 relu, 3 GRU, 4 LSTM (cN, c0 the LSTM's,
+   * bhh the GRU's, tape the gated cells').
+   */
+  recurrence64(
+    out: Float64Array,
+    hN: Float64Array,
+    cN: Float64Array | null,
+    pre: Float64Array,
+    whh: Float64Array | unknown,
+    h0: Float64Array,
+    c0: Float64Array | null,
+    bhh: Float64Array | null,
+    tape: Float64Array | null,
+    L: number,
+    N: number,
+    H: number,
+    outStride: number,
+    outOffset: number,
+    mode: 0 | 1 | 3 | 4,
+    reverse: boolean,
+    lengths: Int32Array | null,
+  ): void;
+  /** float64 `recurrenceBackward` of `recurrence64`'s modes (mode as there; dc0, dcN, c0 the LSTM's). */
+  recurrenceBackward64(
+    dpre: Float64Array,
+    dh0: Float64Array,
+    dc0: Float64Array | null,
+    dwhh: Float64Array,
+    dbhh: Float64Array | null,
+    dout: Float64Array | null,
+    dhN: Float64Array | null,
+    dcN: Float64Array | null,
+    out: Float64Array,
+    h0: Float64Array,
+    c0: Float64Array | null,
+    whh: Float64Array,
+    tape: Float64Array | null,
+    L: number,
+    N: number,
+    H: number,
+    outStride: number,
+    outOffset: number,
+    mode: 0 | 1 | 3 | 4,
+    reverse: boolean,
+    lengths: Int32Array | null,
+  ): void;
   /** Whether `gatedLayers` takes a stack of K layers, N rows and H features. */
   gatedLayersTakes(lstm: boolean, K: number, N: number, H: number): boolean;
   /** [threads, blocks, team]: how the threads would share the steps of such a fused recurrence now (native/gated_jobs.h). */
@@ -318,6 +390,12 @@ function f32(...arrays: (FloatArray | null)[]): boolean {
   return arrays.every((a) => a === null || a instanceof Float32Array);
 }
 
+function f64(...arrays: (FloatArray | null)[]): boolean {
+  return arrays.every((a) => a === null || a instanceof Float64Array);
+}
+
+const MODES64 = { RNN_TANH: 0, RNN_RELU: 1, GRU: 3, LSTM: 4 } as const;
+
 export interface NativeKernelOptions {
   /** The kernel's name. Default 'native'. */
   name?: string;
@@ -359,8 +437,10 @@ export function createNativeKernel(addon: NativeAddon, options: NativeKernelOpti
   const leaveLayers = (a: LayersArgs) =>
     a.L <= (a.N >= 16 ? 1 : Math.floor(16 / a.N)) || layerWork(a.L, a.N, a.I, a.H, a.H, 1, a.mode) < minWork;
   /** The handle of a weight this addon prepared, else the array itself (packed again by the call). */
-  const weight = (prepared: PreparedWeight | null | undefined, w: Float32Array): unknown =>
+  const weight = (prepared: PreparedWeight | null | undefined, w: FloatArray): unknown =>
     prepared instanceof NativePrepared && prepared.addon === addon ? prepared.handle : w;
+  /** Whether a float64 call of `work` multiply-adds runs here (an addon built before float64 has no such calls). */
+  const native64 = (work: number) => work >= minWork && typeof addon.linear64 === 'function';
   /** An LSTM or GRU stack as a wavefront (native/gated_jobs.h), on the same rule as the RNN's `layers`. */
   function gatedLayers(a: LayersArgs): boolean {
     const { hN, x, h0, weights, N, H } = a;
@@ -375,6 +455,43 @@ export function createNativeKernel(addon: NativeAddon, options: NativeKernelOpti
     return addon.gatedLayers(outs as Float32Array[], hN as Float32Array, cN as Float32Array | null, x as Float32Array, h0 as Float32Array, c0 as Float32Array | null, weights.map((w) => weight(w.prepared?.wih, w.wih as Float32Array)), weights.map((w) => weight(w.prepared?.whh, w.whh as Float32Array)), weights.map((w) => w.bih as Float32Array | null), weights.map((w) => w.bhh as Float32Array | null), tapes as Float32Array[] | null, a.L, N, a.I, H, lstm, a.lengths);
   }
 
+  /**
+   * A float64 recurrence in the addon (native/f64.h), fused with its cell's math; a projected LSTM runs
+   * ./gated.ts's steps around this kernel's float64 products. False: not float64 or too small (the reference's).
+   */
+  function recurrence64(a: RecurrenceArgs): boolean {
+    const { out, hN, pre, whh, h0, L, N, H, mode } = a;
+    const G = gatesOf(mode);
+    const [c0, cN, whr, bhh, tape] = [a.c0 ?? null, a.cN ?? null, a.whr ?? null, a.bhh ?? null, a.tape ?? null];
+    if (!f64(out, hN, pre, whh, h0, c0, cN, whr, bhh, tape) || !native64(L * N * G * H * (a.P ?? H))) return false;
+    if (whr !== null) {
+      gatedRecurrence(kernel, a);
+      return true;
+    }
+    const lstm = mode === 'LSTM';
+    // biome-ignore format: the addon's argument order
+    addon.recurrence64(out as Float64Array, hN as Float64Array, lstm ? (cN as Float64Array | null) : null, pre as Float64Array, weight(a.whhPrepared, whh), h0 as Float64Array, lstm ? (c0 as Float64Array | null) : null, mode === 'GRU' ? (bhh as Float64Array | null) : null, G > 1 ? (tape as Float64Array | null) : null, L, N, H, a.outStride, a.outOffset, MODES64[mode], a.reverse, a.lengths);
+    return true;
+  }
+
+  /** The float64 backward of `recurrence64`'s calls (native/f64.h's Backward64); false as it. */
+  function recurrenceBackward64(a: RecurrenceBackwardArgs): boolean {
+    const { dpre, dh0, dwhh, dout, dhN, out, h0, whh, L, N, H, mode } = a;
+    const G = gatesOf(mode);
+    const lstm = mode === 'LSTM';
+    const [dc0, dcN, c0] = lstm ? [a.dc0 ?? null, a.dcN ?? null, a.c0 ?? null] : [null, null, null];
+    const [whr, dbhh, tape] = [a.whr ?? null, mode === 'GRU' ? (a.dbhh ?? null) : null, a.tape ?? null];
+    if (!f64(dpre, dh0, dwhh, dout, dhN, out, h0, whh, dc0, dcN, c0, whr, dbhh, tape)) return false;
+    if (!native64(L * N * G * H * (a.P ?? H))) return false;
+    if (whr !== null) {
+      gatedRecurrenceBackward(kernel, a); // a projected LSTM: ./gated.ts's steps around this kernel's products
+      return true;
+    }
+    // biome-ignore format: the addon's argument order
+    addon.recurrenceBackward64(dpre as Float64Array, dh0 as Float64Array, dc0 as Float64Array | null, dwhh as Float64Array, dbhh as Float64Array | null, dout as Float64Array | null, dhN as Float64Array | null, dcN as Float64Array | null, out as Float64Array, h0 as Float64Array, c0 as Float64Array | null, whh as Float64Array, G > 1 ? (tape as Float64Array | null) : null, L, N, H, a.outStride, a.outOffset, MODES64[mode], a.reverse, a.lengths);
+    return true;
+  }
+
   const kernel: Kernel = {
     ...referenceKernel,
     name: options.name ?? 'native',
@@ -382,7 +499,9 @@ export function createNativeKernel(addon: NativeAddon, options: NativeKernelOpti
     scratch: float32Scratch(exactBelow),
 
     prepare(w, layout: WeightLayout, O, C, into) {
-      if (!(w instanceof Float32Array) || O < 1 || C < 1) return null;
+      if (!(w instanceof Float32Array || (w instanceof Float64Array && native64(Infinity))) || O < 1 || C < 1) {
+        return null;
+      }
       const old = into instanceof NativePrepared && into.addon === addon ? into : null;
       const handle = old
         ? addon.prepare(w, LAYOUTS[layout], O, C, old.handle)
@@ -393,12 +512,16 @@ export function createNativeKernel(addon: NativeAddon, options: NativeKernelOpti
     linear(y, x, w, b1, b2, M, C, O, prepared) {
       if (y instanceof Float32Array && x instanceof Float32Array && w instanceof Float32Array && f32(b1, b2)) {
         addon.linear(y, x, weight(prepared, w), b1 as Float32Array | null, b2 as Float32Array | null, M, C, O);
+      } else if (f64(y, x, w, b1, b2) && native64(M * C * O)) {
+        // biome-ignore format: the addon's argument order
+        addon.linear64(y as Float64Array, x as Float64Array, weight(prepared, w), b1 as Float64Array | null, b2 as Float64Array | null, M, C, O);
       } else {
         referenceKernel.linear(y, x, w, b1, b2, M, C, O);
       }
     },
 
     recurrence(a: RecurrenceArgs) {
+      if (recurrence64(a)) return;
       // LSTM and GRU: fused (native/gated.h) when every buffer is float32; else the gate math in plain loops
       // around this kernel's products (./gated.ts), which hands float64 to the reference kernel
       if (a.mode === 'LSTM' || a.mode === 'GRU') {
@@ -455,6 +578,11 @@ export function createNativeKernel(addon: NativeAddon, options: NativeKernelOpti
     },
 
     linearBackward(dx, dw, db1, db2, dy, x, w, M, C, O) {
+      if (f64(dx, dw, db1, db2, dy, x, w) && native64(M * C * O)) {
+        // biome-ignore format: the addon's argument order
+        addon.linearBackward64(dx as Float64Array | null, dw as Float64Array, db1 as Float64Array | null, db2 as Float64Array | null, dy as Float64Array, x as Float64Array, w as Float64Array, M, C, O);
+        return;
+      }
       if (!(dw instanceof Float32Array && dy instanceof Float32Array && x instanceof Float32Array)) {
         referenceKernel.linearBackward(dx, dw, db1, db2, dy, x, w, M, C, O);
         return;
@@ -469,6 +597,7 @@ export function createNativeKernel(addon: NativeAddon, options: NativeKernelOpti
     },
 
     recurrenceBackward(a: RecurrenceBackwardArgs) {
+      if (recurrenceBackward64(a)) return;
       if (a.mode === 'LSTM' || a.mode === 'GRU') {
         const lstm = a.mode === 'LSTM';
         const [whr, dwhr, dbhh, tape] = [a.whr ?? null, a.dwhr ?? null, a.dbhh ?? null, a.tape ?? null];
