@@ -15,6 +15,9 @@
  * input and state gradients, 16 * sqrt(H * L * N) * 2^-24 * max(1, max |reference|) for parameter gradients (sums
  * over all steps and rows). Padded output steps and the input gradient at padded steps are exactly 0 on every kernel.
  *
+ * The native kernel's float64 kernels (native/f64.h) are held to the same envelopes in float64's rounding unit,
+ * 2^-53, against the reference's float64.
+ *
  * The reference kernel itself is checked against its own float64 run of the same (float32) values: it computes in
  * float64 and rounds once, so every float32 result is the float64 one rounded, bit for bit.
  */
@@ -152,19 +155,22 @@ function scale(t: Flat): number {
   return s;
 }
 
-/** Each output and gradient of `got` within its envelope of `want`'s; returns the worst error in units of 2^-24. */
-function within(got: GatedResult, want: GatedResult, k: KernelCase): number {
+/**
+ * Each output and gradient of `got` within its envelope of `want`'s, in rounding units `unit` (2^-24 for float32,
+ * 2^-53 for float64); returns the worst error in those units.
+ */
+function within(got: GatedResult, want: GatedResult, k: KernelCase, unit = ULP): number {
   let worst = 0;
   const check = (what: string, a: Flat, b: Flat, terms: number) => {
     const s = scale(b);
-    const bound = 16 * Math.sqrt(terms) * ULP * s;
+    const bound = 16 * Math.sqrt(terms) * unit * s;
     let err = 0;
     for (let i = 0; i < b.data.length; i++) {
       const e = Math.abs((a.data[i] as number) - (b.data[i] as number));
       assert.ok(e <= bound, `${what}[${i}] = ${a.data[i]}, reference ${b.data[i]}, bound ${bound}`);
       err = Math.max(err, e);
     }
-    worst = Math.max(worst, err / (ULP * s));
+    worst = Math.max(worst, err / (unit * s));
   };
   const hl = H * k.steps;
   for (const [name, b] of Object.entries(want.outputs)) check(name, got.outputs[name] as Flat, b, hl);
@@ -229,6 +235,28 @@ for (const name of kernelNames().filter((n) => n !== 'reference')) {
         );
         const worst = within(got, want, k);
         t.diagnostic(`worst error ${worst.toFixed(2)} * 2^-24 * max(1, max |reference|)`);
+      });
+    }
+  });
+}
+
+/** The kernels with float64 kernels of their own (native/f64.h): their float64 results are theirs, not the reference's. */
+const float64Kernels = kernelNames().filter((n) => n === 'native');
+
+for (const name of float64Kernels) {
+  describe(`kernel '${name}': float64 LSTM and GRU against the reference kernel`, () => {
+    for (const k of CASES) {
+      test(`${k.title}: forward and backward within the float64 envelope, padded steps exactly 0`, (t) => {
+        const c = as64(k.c);
+        const want = runGated(c, 'reference');
+        const got = runGated(c, name);
+        if (c.kind === 'rnn' && c.lengths) {
+          assert.deepEqual(nonzeroPadded(got.outputs.output as Flat, c.lengths, false), [], 'padded output steps');
+          assert.deepEqual(nonzeroPadded(got.grads.input as Flat, c.lengths, false), [], 'padded input gradient');
+        }
+        assert.ok(!identical(got, want), `kernel '${name}' gave the reference's bits: its float64 path did not run`);
+        const worst = within(got, want, k, 2 ** -53);
+        t.diagnostic(`worst error ${worst.toFixed(2)} * 2^-53 * max(1, max |reference|)`);
       });
     }
   });

@@ -3,14 +3,18 @@
  * multiple of the SIMD width, variable lengths, the reverse direction, an output stride and offset (the second
  * half of a bidirectional layer), tanh and relu, float32 and float64.
  *
- * float64 must be exactly the reference's (fast kernels hand float64 to it). float32 fast kernels sum in float32,
- * so they are held to float32 error bounds against the reference's float64 sums:
+ * A float64 call that a kernel hands to the reference must give exactly its results; one that it runs itself
+ * (the native kernel's float64 kernels, native/f64.h, from FAST_MIN_WORK multiply-adds on, and on every call with
+ * `exactBelow: 0`) is held to the float32 bounds below with 2^-53 for 2^-24: its sums are float64 FMA chains, its
+ * activations its own. float32 fast kernels sum in float32, so they are held to float32 error bounds against the
+ * reference's float64 sums:
  *   linear: |y - exact| <= (C + 2) * 2^-24 * (sum_k |x_k w_k| + |b1| + |b2|), the textbook bound for a float32
  *   dot product (any summation order) plus two bias roundings;
  *   recurrence: max |h - reference| <= 2^-24 * 16 * sqrt(H) * sqrt(L), a loose envelope of the per-step rounding
  *   (about 10x what the runs below see; each run prints its worst error in units of 2^-24).
- * Every float32 call must be the kernel's own (none may reach the reference kernel) and every float64 call the
- * reference's: test/helpers/kernels.ts counts the calls that reach it. The registered kernels hand a float32 layer
+ * Every float32 call must be the kernel's own (none may reach the reference kernel), and so must every float64 call
+ * of a kernel run with `exactBelow: 0` that has float64 kernels: test/helpers/kernels.ts counts the calls that
+ * reach it. The registered kernels hand a float32 layer
  * of fewer than `exactBelow` elements to the reference through `scratch` (a float64 buffer), which is tested on its
  * own; the native and WebAssembly kernels are also run with `exactBelow: 0`, as a stack of any size would run them.
  */
@@ -28,13 +32,15 @@ import { int } from './helpers/random.js';
 const ULP = 2 ** -24;
 
 /** Each fast kernel, and the fewest elements of a float32 layer buffer it computes itself. */
-const kernels: { kernel: Kernel; exactBelow: number }[] = kernelNames()
+/** float64: whether its every float64 call must be its own (else it may hand any to the reference). */
+const kernels: { kernel: Kernel; exactBelow: number; float64?: boolean }[] = kernelNames()
   .filter((n) => n !== 'reference')
   .map((n) => ({ kernel: getKernel(n), exactBelow: EXACT_BELOW }));
 if (nativeAddon) {
   kernels.push({
     kernel: createNativeKernel(nativeAddon, { name: 'native (every call)', exactBelow: 0 }),
     exactBelow: 0,
+    float64: true,
   });
 }
 if (wasmExports) {
@@ -47,12 +53,19 @@ if (wasmExports) {
   if (relaxedSimd()) kernels.push({ kernel: threads('wasm-threads relaxed', true), exactBelow: 0 });
 }
 
-/** Runs a kernel call and asserts who did it: the kernel itself for float32, the reference kernel for float64. */
-function runs(dtype: 'float32' | 'float64', what: string, call: () => void): void {
+/**
+ * Runs a kernel call and asserts who did it: the kernel itself for float32 (and for float64 when `own64`). Returns
+ * whether the reference kernel did (its results must then be the reference's exactly).
+ */
+function runs(dtype: 'float32' | 'float64', what: string, call: () => void, own64 = false): boolean {
   const handed = referenceCalls(call);
   if (dtype === 'float32') assert.equal(handed, 0, `${what}: a float32 call was handed to the reference kernel`);
-  else assert.ok(handed > 0, `${what}: a float64 call did not go to the reference kernel`);
+  if (dtype === 'float64' && own64) assert.equal(handed, 0, `${what}: a float64 call was handed to the reference`);
+  return handed > 0;
 }
+
+/** The rounding unit of a dtype: the float32 bounds' 2^-24, or 2^-53. */
+const unit = (dtype: 'float32' | 'float64') => (dtype === 'float32' ? ULP : 2 ** -53);
 
 function array(dtype: 'float32' | 'float64', n: number): FloatArray {
   return dtype === 'float32' ? new Float32Array(n) : new Float64Array(n);
@@ -79,7 +92,7 @@ test('the WebAssembly kernel is registered in Node.js, which has WebAssembly SIM
   assert.ok(kernelNames().includes('wasm'));
 });
 
-for (const { kernel, exactBelow } of kernels) {
+for (const { kernel, exactBelow, float64 } of kernels) {
   describe(`kernel '${kernel.name}' against the reference`, () => {
     const rule =
       exactBelow > 0
@@ -118,23 +131,28 @@ for (const { kernel, exactBelow } of kernels) {
           const want = new Float64Array(M * O);
           referenceKernel.linear(want, x, w, b1, b2, M, C, O);
           const got = array(dtype, M * O);
-          runs(dtype, `(M ${M}, C ${C}, O ${O})`, () => kernel.linear(got, x, w, b1, b2, M, C, O));
+          const exact = runs(
+            dtype,
+            `(M ${M}, C ${C}, O ${O})`,
+            () => kernel.linear(got, x, w, b1, b2, M, C, O),
+            float64,
+          );
           for (let m = 0; m < M; m++) {
             for (let o = 0; o < O; o++) {
               const i = m * O + o;
-              if (dtype === 'float64') {
+              if (exact) {
                 assert.equal(got[i], want[i], `(M ${M}, C ${C}, O ${O}) y[${m}, ${o}]`);
                 continue;
               }
               let mag = Math.abs(b1?.[o] ?? 0) + Math.abs(b2?.[o] ?? 0);
               for (let k = 0; k < C; k++) mag += Math.abs((x[m * C + k] as number) * (w[o * C + k] as number));
               const err = Math.abs((got[i] as number) - (want[i] as number));
-              worst = Math.max(worst, err / (mag * ULP));
-              assert.ok(err <= (C + 2) * ULP * mag, `(M ${M}, C ${C}, O ${O}) y[${m}, ${o}] off by ${err}`);
+              worst = Math.max(worst, err / (mag * unit(dtype)));
+              assert.ok(err <= (C + 2) * unit(dtype) * mag, `(M ${M}, C ${C}, O ${O}) y[${m}, ${o}] off by ${err}`);
             }
           }
         }
-        t.diagnostic(`worst error ${worst.toFixed(2)} * 2^-24 * sum |x w|`);
+        t.diagnostic(`worst error ${worst.toFixed(2)} * ${dtype === 'float32' ? '2^-24' : '2^-53'} * sum |x w|`);
       });
 
       test(`recurrence gives the reference's ${dtype} results on 40 random cases`, (t) => {
@@ -157,7 +175,7 @@ for (const { kernel, exactBelow } of kernels) {
           const got = { out: array(dtype, L * N * D * H), hN: array(dtype, N * H) };
           referenceKernel.recurrence({ ...args, ...want } as const);
           const what = `(L ${L}, N ${N}, H ${H}, ${mode}, ${reverse ? 'reverse, ' : ''}lengths ${lengths ? `[${[...lengths]}]` : 'none'})`;
-          runs(dtype, what, () => kernel.recurrence({ ...args, ...got } as const));
+          const exact = runs(dtype, what, () => kernel.recurrence({ ...args, ...got } as const), float64);
           for (const [name, a, b] of [
             ['out', got.out, want.out],
             ['hN', got.hN, want.hN],
@@ -165,18 +183,18 @@ for (const { kernel, exactBelow } of kernels) {
             for (let i = 0; i < a.length; i++) {
               const x = a[i] as number;
               const y = b[i] as number;
-              if (dtype === 'float64' || y === 0) {
-                // float64, padded steps and the other direction's half of the rows are exact
+              if (exact || y === 0) {
+                // the reference's own float64, padded steps and the other direction's half of the rows are exact
                 assert.equal(x, y, `${what} ${name}[${i}]`);
                 continue;
               }
               const err = Math.abs(x - y);
-              worst = Math.max(worst, err / ULP);
-              assert.ok(err <= ULP * 16 * Math.sqrt(H * L), `${what} ${name}[${i}] = ${x}, reference ${y}`);
+              worst = Math.max(worst, err / unit(dtype));
+              assert.ok(err <= unit(dtype) * 16 * Math.sqrt(H * L), `${what} ${name}[${i}] = ${x}, reference ${y}`);
             }
           }
         }
-        t.diagnostic(`worst error ${worst.toFixed(2)} * 2^-24`);
+        t.diagnostic(`worst error ${worst.toFixed(2)} * ${dtype === 'float32' ? '2^-24' : '2^-53'}`);
       });
     }
   });
@@ -188,20 +206,22 @@ function copy<T extends FloatArray | null>(a: T): T {
 }
 
 /**
- * Checks a float32 result against the reference's within `bound(i)`, or exactly for float64, and returns the worst
- * error in units of that bound's scale.
+ * Checks a result against the reference's: exactly when `exact` (the reference computed it), else within
+ * `bound(i)`, a float32 bound, scaled to float64's rounding unit for float64. Returns the worst error in units of
+ * the bound.
  */
-function close(what: string, got: FloatArray, want: FloatArray, bound: (i: number) => number): number {
+function close(what: string, got: FloatArray, want: FloatArray, bound: (i: number) => number, exact: boolean): number {
   let worst = 0;
+  const scale = want instanceof Float64Array ? 2 ** -29 : 1;
   for (let i = 0; i < want.length; i++) {
     const x = got[i] as number;
     const y = want[i] as number;
-    if (want instanceof Float64Array) {
+    if (exact) {
       assert.equal(x, y, `${what}[${i}]`);
       continue;
     }
     const err = Math.abs(x - y);
-    const b = bound(i);
+    const b = bound(i) * scale;
     worst = Math.max(worst, b > 0 ? err / b : err > 0 ? Number.POSITIVE_INFINITY : 0);
     assert.ok(err <= b, `${what}[${i}] = ${x}, reference ${y}, bound ${b}`);
   }
@@ -216,7 +236,7 @@ function close(what: string, got: FloatArray, want: FloatArray, bound: (i: numbe
  *   the forward's: 16 * sqrt(H * L) * 2^-24 * max(1, max |reference|) for dpre and dh0, and for dwhh, a sum over up
  *   to L*N steps and rows, 16 * sqrt(H * L * N) * 2^-24 * max(1, max |reference|).
  */
-for (const { kernel } of kernels) {
+for (const { kernel, float64 } of kernels) {
   describe(`kernel '${kernel.name}' backward against the reference`, () => {
     for (const dtype of ['float32', 'float64'] as const) {
       test(`linearBackward accumulates the reference's ${dtype} gradients on 30 random shapes`, (t) => {
@@ -238,37 +258,56 @@ for (const { kernel } of kernels) {
           const got = { dx: copy(dx), dw: copy(dw), db1: copy(db1), db2: copy(db2) };
           referenceKernel.linearBackward(want.dx, want.dw, want.db1, want.db2, dy, x, w, M, C, O);
           const what = `(M ${M}, C ${C}, O ${O})`;
-          runs(dtype, what, () => kernel.linearBackward(got.dx, got.dw, got.db1, got.db2, dy, x, w, M, C, O));
+          // biome-ignore format: one call
+          const exact = runs(dtype, what, () => kernel.linearBackward(got.dx, got.dw, got.db1, got.db2, dy, x, w, M, C, O), float64);
           if (dx && got.dx && want.dx) {
             worst = Math.max(
               worst,
-              close(`${what} dx`, got.dx, want.dx, (i) => {
-                const [m, k] = [Math.floor(i / C), i % C];
-                let mag = Math.abs(dx[i] as number);
-                for (let o = 0; o < O; o++) mag += Math.abs((dy[m * O + o] as number) * (w[o * C + k] as number));
-                return (O + 2) * ULP * mag;
-              }),
+              close(
+                `${what} dx`,
+                got.dx,
+                want.dx,
+                (i) => {
+                  const [m, k] = [Math.floor(i / C), i % C];
+                  let mag = Math.abs(dx[i] as number);
+                  for (let o = 0; o < O; o++) mag += Math.abs((dy[m * O + o] as number) * (w[o * C + k] as number));
+                  return (O + 2) * ULP * mag;
+                },
+                exact,
+              ),
             );
           }
           worst = Math.max(
             worst,
-            close(`${what} dw`, got.dw, want.dw, (i) => {
-              const [o, k] = [Math.floor(i / C), i % C];
-              let mag = Math.abs(dw[i] as number);
-              for (let m = 0; m < M; m++) mag += Math.abs((dy[m * O + o] as number) * (x[m * C + k] as number));
-              return (M + 2) * ULP * mag;
-            }),
+            close(
+              `${what} dw`,
+              got.dw,
+              want.dw,
+              (i) => {
+                const [o, k] = [Math.floor(i / C), i % C];
+                let mag = Math.abs(dw[i] as number);
+                for (let m = 0; m < M; m++) mag += Math.abs((dy[m * O + o] as number) * (x[m * C + k] as number));
+                return (M + 2) * ULP * mag;
+              },
+              exact,
+            ),
           );
           for (const [name, start, a, b] of [
             ['db1', db1, got.db1, want.db1],
             ['db2', db2, got.db2, want.db2],
           ] as const) {
             if (!start || !a || !b) continue;
-            close(`${what} ${name}`, a, b, (o) => {
-              let mag = Math.abs(start[o] as number);
-              for (let m = 0; m < M; m++) mag += Math.abs(dy[m * O + o] as number);
-              return (M + 2) * ULP * mag;
-            });
+            close(
+              `${what} ${name}`,
+              a,
+              b,
+              (o) => {
+                let mag = Math.abs(start[o] as number);
+                for (let m = 0; m < M; m++) mag += Math.abs(dy[m * O + o] as number);
+                return (M + 2) * ULP * mag;
+              },
+              exact,
+            );
           }
         }
         t.diagnostic(`worst error ${worst.toFixed(3)} of the bound`);
@@ -319,7 +358,7 @@ for (const { kernel } of kernels) {
           const got = { dpre: copy(dpre), dh0: copy(dh0), dwhh: copy(dwhh) };
           referenceKernel.recurrenceBackward({ ...args, ...want });
           const what = `(L ${L}, N ${N}, H ${H}, ${mode}, ${reverse ? 'reverse, ' : ''}lengths ${lengths ? `[${[...lengths]}]` : 'none'}${dout ? '' : ', no dout'}${dhN ? '' : ', no dhN'})`;
-          runs(dtype, what, () => kernel.recurrenceBackward({ ...args, ...got }));
+          const exact = runs(dtype, what, () => kernel.recurrenceBackward({ ...args, ...got }), float64);
           const scale = (a: FloatArray) => {
             let s = 1;
             for (const v of a) s = Math.max(s, Math.abs(v));
@@ -331,7 +370,7 @@ for (const { kernel } of kernels) {
             ['dwhh', got.dwhh, want.dwhh, H * L * N],
           ] as const) {
             const bound = 16 * Math.sqrt(terms) * ULP * scale(b);
-            worst = Math.max(worst, close(`${what} ${name}`, a, b, () => bound) * 16 * Math.sqrt(terms));
+            worst = Math.max(worst, close(`${what} ${name}`, a, b, () => bound, exact) * 16 * Math.sqrt(terms));
           }
           // padded steps get exactly nothing
           for (let s = 0; s < L && lengths; s++) {
