@@ -4,7 +4,7 @@
  * half of a bidirectional layer), tanh and relu, float32 and float64.
  *
  * A float64 call that a kernel hands to the reference must give exactly its results; one that it runs itself
- * (the native kernel's float64 kernels, native/f64.h, from FAST_MIN_WORK multiply-adds on, and on every call with
+ * (the native and WebAssembly kernels' float64 kernels, native/f64.h, from FAST_MIN_WORK multiply-adds on, and on every call with
  * `exactBelow: 0`) is held to the float32 bounds below with 2^-53 for 2^-24: its sums are float64 FMA chains, its
  * activations its own. float32 fast kernels sum in float32, so they are held to float32 error bounds against the
  * reference's float64 sums:
@@ -44,13 +44,17 @@ if (nativeAddon) {
   });
 }
 if (wasmExports) {
-  kernels.push({ kernel: createWasmKernel(wasmExports, { name: 'wasm (every call)', exactBelow: 0 }), exactBelow: 0 });
+  kernels.push({
+    kernel: createWasmKernel(wasmExports, { name: 'wasm (every call)', exactBelow: 0 }),
+    exactBelow: 0,
+    float64: true,
+  });
   // the threaded build (its workers come up during the run: calls before that run on this thread alone), and its
   // relaxed-SIMD build where the engine has it (Chromium; Node.js 20 with --experimental-wasm-relaxed-simd)
   const threads = (name: string, relaxed: boolean) =>
     createWasmThreadsKernel(2, { name: `${name} (every call)`, exactBelow: 0, relaxed }).kernel;
-  kernels.push({ kernel: threads('wasm-threads', false), exactBelow: 0 });
-  if (relaxedSimd()) kernels.push({ kernel: threads('wasm-threads relaxed', true), exactBelow: 0 });
+  kernels.push({ kernel: threads('wasm-threads', false), exactBelow: 0, float64: true });
+  if (relaxedSimd()) kernels.push({ kernel: threads('wasm-threads relaxed', true), exactBelow: 0, float64: true });
 }
 
 /**

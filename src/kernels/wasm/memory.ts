@@ -4,7 +4,7 @@
  */
 import type { FloatArray } from '../../dtype.js';
 
-export interface WasmExports {
+export interface WasmExports extends Wasm64Exports {
   memory: WebAssembly.Memory;
   /** Where a call's arrays may start: the module's __heap_base, or above the workers' stacks (./pool.ts). */
   __heap_base: { readonly value: number };
@@ -42,6 +42,20 @@ export interface WasmExports {
   layers?(outs: number, hN: number, x: number, h0: number, wih: number, whh: number, bih: number, bhh: number, L: number, N: number, I: number, H: number, K: number, relu: number, lengths: number): number;
   // biome-ignore format: one line per C signature
   gated_layers?(outs: number, hN: number, cN: number, x: number, h0: number, c0: number, wih: number, whh: number, bih: number, bhh: number, tapes: number, L: number, N: number, I: number, H: number, K: number, lstm: number, lengths: number): number;
+}
+
+/** The float64 kernels' exports (native/f64_wasm.h; the threaded build runs linear64 and recurrence64 on its pool). */
+export interface Wasm64Exports {
+  pack64(Bp: number, w: number, layout: number, O: number, C: number): void;
+  packed64_doubles(layout: number, O: number, C: number): number;
+  linear64(y: number, x: number, w: number, b1: number, b2: number, M: number, C: number, O: number, Bp: number): void;
+  // biome-ignore format: one line per C signature
+  recurrence64(out: number, hN: number, cN: number, pre: number, whh: number, h0: number, c0: number, bhh: number, tape: number, L: number, N: number, H: number, outStride: number, outOffset: number, mode: number, reverse: number, lengths: number, Bp: number, state: number): void;
+  gw64_doubles(O: number, C: number): number;
+  // biome-ignore format: one line per C signature
+  linear_backward64(dx: number, dw: number, db1: number, db2: number, dy: number, x: number, w: number, M: number, C: number, O: number, Bp: number, work: number, bsum: number): void;
+  // biome-ignore format: one line per C signature
+  recurrence_backward64(dpre: number, dh0: number, dc0: number, dwhh: number, dbhh: number, dout: number, dhN: number, dcN: number, out: number, h0: number, c0: number, whh: number, tape: number, L: number, N: number, H: number, outStride: number, outOffset: number, mode: number, reverse: number, lengths: number, Z: number, Bp: number, state: number, work: number, bsum: number): void;
 }
 
 /** Byte offsets in the module's memory for one call's arrays, laid out from __heap_base, 64-byte aligned. */
@@ -82,5 +96,20 @@ export class Layout {
   /** Copies `length` floats at `at` back out into `a`. */
   get(at: number, a: FloatArray | null, length: number): void {
     if (a) a.set(this.f32(at, length));
+  }
+  f64(at: number, length: number): Float64Array {
+    return new Float64Array(this.w.memory.buffer, at, length);
+  }
+  /** Takes room for a float64 array (none when null: address 0), as `array`. */
+  array64(a: FloatArray | null, length: number): number {
+    return a ? this.take(8 * length) : 0;
+  }
+  /** Copies a float64 array in at `at`. */
+  put64(at: number, a: FloatArray | null, length: number): void {
+    if (a) this.f64(at, length).set(a.subarray(0, length));
+  }
+  /** Copies `length` doubles at `at` back out into `a`. */
+  get64(at: number, a: FloatArray | null, length: number): void {
+    if (a) a.set(this.f64(at, length));
   }
 }

@@ -10,7 +10,7 @@
  * float64 to the reference kernel are as for the native kernel (see ../native.ts).
  */
 import type { FloatArray } from '../../dtype.js';
-import { EXACT_BELOW, float32Scratch, readF32, sinkF32 } from '../f32.js';
+import { EXACT_BELOW, float32Scratch, minWorkFor, readF32, sinkF32 } from '../f32.js';
 import { gatedRecurrence, gatedRecurrenceBackward } from '../gated.js';
 import type {
   Kernel,
@@ -23,6 +23,7 @@ import type {
 import { referenceKernel } from '../reference.js';
 import { WASM_KERNEL_BASE64 } from './binary.js';
 import { wasmBytes } from './decode.js';
+import { wasm64 } from './f64.js';
 import { wasmLayers } from './layers.js';
 import { Layout, type WasmExports } from './memory.js';
 
@@ -58,6 +59,8 @@ class WasmPrepared implements PreparedWeight {
     readonly exports: WasmExports,
     readonly at: number,
     readonly bytes: number,
+    /** Packed from a Float64Array (native/f64.h's panels), for the float64 calls. */
+    readonly f64 = false,
   ) {}
 }
 
@@ -87,8 +90,10 @@ export function createWasmKernel(w: WasmExports, options: WasmKernelOptions = {}
   /** A call's arrays, above the kept blocks. */
   const layout = () => new Layout(w, Math.max(top, Number(w.__heap_base.value)));
   /** The offset of a weight this instance prepared, or null. */
-  const packedAt = (p: PreparedWeight | null | undefined): number | null =>
-    p instanceof WasmPrepared && p.exports === w ? p.at : null;
+  const packedAt = (p: PreparedWeight | null | undefined, f64 = false): number | null =>
+    p instanceof WasmPrepared && p.exports === w && p.f64 === f64 ? p.at : null;
+  const minWork = minWorkFor(exactBelow);
+  const float64 = wasm64(w, layout, () => kernel, minWork);
   const NR = w.panel_width();
   const panels = (O: number) => Math.ceil(O / NR) * NR;
   const isF32 = (...arrays: (FloatArray | null)[]) => arrays.every((v) => v === null || v instanceof Float32Array);
@@ -222,23 +227,31 @@ export function createWasmKernel(w: WasmExports, options: WasmKernelOptions = {}
     scratch: float32Scratch(exactBelow),
 
     prepare(wt, kind: WeightLayout, O, C, into) {
-      if (!(wt instanceof Float32Array) || O < 1 || C < 1) return null;
-      const bytes = 4 * w.packed_floats(LAYOUTS[kind], O, C);
+      const f64 = wt instanceof Float64Array;
+      if (!(wt instanceof Float32Array || f64) || O < 1 || C < 1) return null;
+      const bytes = f64 ? 8 * w.packed64_doubles(LAYOUTS[kind], O, C) : 4 * w.packed_floats(LAYOUTS[kind], O, C);
       // an earlier handle of this size is packed again in place (its layout and sizes give its bytes)
-      const old = into instanceof WasmPrepared && into.exports === w && into.bytes === bytes ? into : null;
+      const old =
+        into instanceof WasmPrepared && into.exports === w && into.bytes === bytes && into.f64 === f64 ? into : null;
       const at = old ? old.at : reserve(bytes);
       const m = layout();
-      const pw = m.take(4 * O * C);
+      const pw = m.take((f64 ? 8 : 4) * O * C);
       m.commit();
-      m.put(pw, wt, O * C);
-      w.pack(at, pw, LAYOUTS[kind], O, C);
+      if (f64) {
+        m.put64(pw, wt, O * C);
+        w.pack64(at, pw, LAYOUTS[kind], O, C);
+      } else {
+        m.put(pw, wt, O * C);
+        w.pack(at, pw, LAYOUTS[kind], O, C);
+      }
       if (old) return old;
-      const prepared = new WasmPrepared(w, at, bytes);
+      const prepared = new WasmPrepared(w, at, bytes, f64);
       collected.register(prepared, [at, bytes]);
       return prepared;
     },
 
     linear(y, x, wt, b1, b2, M, C, O, prepared) {
+      if (float64.linear(y, x, wt, b1, b2, M, C, O, packedAt(prepared, true))) return;
       const f32 = (a: FloatArray | null) => a === null || a instanceof Float32Array;
       if (!(f32(y) && f32(x) && f32(wt) && f32(b1) && f32(b2))) {
         referenceKernel.linear(y, x, wt, b1, b2, M, C, O);
@@ -263,6 +276,7 @@ export function createWasmKernel(w: WasmExports, options: WasmKernelOptions = {}
     ...(w.layers ? { layers: (a: LayersArgs) => wasmLayers(w, a, exactBelow) } : {}),
 
     recurrence(a: RecurrenceArgs) {
+      if (float64.recurrence(a, packedAt(a.whhPrepared, true))) return;
       if (a.mode === 'LSTM' || a.mode === 'GRU') {
         gated(a);
         return;
@@ -314,6 +328,7 @@ export function createWasmKernel(w: WasmExports, options: WasmKernelOptions = {}
     },
 
     linearBackward(dx, dw, db1, db2, dy, x, wt, M, C, O) {
+      if (float64.linearBackward(dx, dw, db1, db2, dy, x, wt, M, C, O)) return;
       if (!(dw instanceof Float32Array && dy instanceof Float32Array && x instanceof Float32Array)) {
         referenceKernel.linearBackward(dx, dw, db1, db2, dy, x, wt, M, C, O);
         return;
@@ -346,6 +361,7 @@ export function createWasmKernel(w: WasmExports, options: WasmKernelOptions = {}
     },
 
     recurrenceBackward(a: RecurrenceBackwardArgs) {
+      if (float64.recurrenceBackward(a)) return;
       if (a.mode === 'LSTM' || a.mode === 'GRU') {
         gatedBackward(a);
         return;

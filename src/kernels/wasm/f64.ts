@@ -1,0 +1,210 @@
+/**
+ * The WebAssembly kernels' float64 calls (native/f64_wasm.h; the threaded build runs the forward's on its pool):
+ * each call's Float64Arrays copied into the module's memory, run, and the results copied back, as ./wasm.ts does
+ * for float32. Each function returns false, having done nothing, when its call is not all float64 or is smaller
+ * than `minWork` multiply-adds (the reference kernel's then); a projected LSTM runs ../gated.ts's steps around
+ * these products.
+ */
+import type { FloatArray } from '../../dtype.js';
+import { gatedRecurrence, gatedRecurrenceBackward } from '../gated.js';
+import { gatesOf, type Kernel, type RecurrenceArgs, type RecurrenceBackwardArgs } from '../kernel.js';
+import type { Layout, WasmExports } from './memory.js';
+
+const MODES = { RNN_TANH: 0, RNN_RELU: 1, GRU: 3, LSTM: 4 } as const;
+
+const f64 = (...arrays: (FloatArray | null)[]) => arrays.every((v) => v === null || v instanceof Float64Array);
+
+export interface Wasm64 {
+  linear(
+    y: FloatArray,
+    x: FloatArray,
+    w: FloatArray,
+    b1: FloatArray | null,
+    b2: FloatArray | null,
+    M: number,
+    C: number,
+    O: number,
+    packed: number | null,
+  ): boolean;
+  recurrence(a: RecurrenceArgs, packed: number | null): boolean;
+  linearBackward(
+    dx: FloatArray | null,
+    dw: FloatArray,
+    db1: FloatArray | null,
+    db2: FloatArray | null,
+    dy: FloatArray,
+    x: FloatArray,
+    w: FloatArray,
+    M: number,
+    C: number,
+    O: number,
+  ): boolean;
+  recurrenceBackward(a: RecurrenceBackwardArgs): boolean;
+}
+
+/** The float64 calls over `w`, with `layout` a new call's arrays and `kernel` the kernel they belong to. */
+export function wasm64(w: WasmExports, layout: () => Layout, kernel: () => Kernel, minWork: number): Wasm64 {
+  const lengthsAt = (m: Layout, lengths: Int32Array | null) => (lengths ? m.take(4 * lengths.length) : 0);
+  const putLengths = (m: Layout, at: number, lengths: Int32Array | null, N: number) => {
+    if (lengths) m.i32(at, N).set(lengths.subarray(0, N));
+  };
+  return {
+    linear(y, x, wt, b1, b2, M, C, O, packed) {
+      if (!f64(y, x, wt, b1, b2) || M * C * O < minWork) return false;
+      const m = layout();
+      const [py, px, pw] = [m.take(8 * M * O), m.take(8 * M * C), packed === null ? m.take(8 * O * C) : 0];
+      const [pb1, pb2] = [m.array64(b1, O), m.array64(b2, O)];
+      const bp = packed ?? m.take(8 * w.packed64_doubles(0, O, C));
+      m.commit();
+      m.put64(px, x, M * C);
+      m.put64(pw, packed === null ? wt : null, O * C);
+      m.put64(pb1, b1, O);
+      m.put64(pb2, b2, O);
+      w.linear64(py, px, pw, pb1, pb2, M, C, O, bp);
+      m.get64(py, y, M * O);
+      return true;
+    },
+
+    recurrence(a, packed) {
+      const { out, hN, pre, whh, h0, L, N, H, mode, lengths } = a;
+      const G = gatesOf(mode);
+      const lstm = mode === 'LSTM';
+      const [c0, cN, whr] = [lstm ? (a.c0 ?? null) : null, lstm ? (a.cN ?? null) : null, a.whr ?? null];
+      const [bhh, tape] = [mode === 'GRU' ? (a.bhh ?? null) : null, G > 1 ? (a.tape ?? null) : null];
+      if (!f64(out, hN, pre, whh, h0, c0, cN, whr, bhh, tape) || L * N * G * H * (a.P ?? H) < minWork) return false;
+      if (whr !== null) {
+        gatedRecurrence(kernel(), a);
+        return true;
+      }
+      const m = layout();
+      const outLength = L * N * a.outStride;
+      const [pout, phN, pcN, ppre] = [
+        m.take(8 * outLength),
+        m.take(8 * N * H),
+        m.array64(cN, N * H),
+        m.take(8 * L * N * G * H),
+      ];
+      const [pwhh, ph0, pc0, pbhh] = [
+        packed === null ? m.take(8 * G * H * H) : 0,
+        m.take(8 * N * H),
+        m.array64(c0, N * H),
+        m.array64(bhh, G * H),
+      ];
+      const [ptape, plen] = [m.array64(tape, L * N * (G + 1) * H), lengthsAt(m, lengths)];
+      const bp = packed ?? m.take(8 * w.packed64_doubles(G === 1 ? 0 : G, G * H, H));
+      const state = m.take(8 * 3 * N * H);
+      m.commit();
+      // the other direction's half of `out`, and the tape's padded rows, must survive the round trip
+      if (a.outStride !== H) m.put64(pout, out, outLength);
+      m.put64(ppre, pre, L * N * G * H);
+      if (pwhh) m.put64(pwhh, whh, G * H * H);
+      m.put64(ph0, h0, N * H);
+      m.put64(pc0, c0, N * H);
+      m.put64(pbhh, bhh, G * H);
+      m.put64(ptape, tape, L * N * (G + 1) * H);
+      putLengths(m, plen, lengths, N);
+      // biome-ignore format: the C argument order
+      w.recurrence64(pout, phN, pcN, ppre, pwhh, ph0, pc0, pbhh, ptape, L, N, H, a.outStride, a.outOffset, MODES[mode], a.reverse ? 1 : 0, plen, bp, state);
+      m.get64(pout, out, outLength);
+      m.get64(phN, hN, N * H);
+      m.get64(pcN, cN, N * H);
+      m.get64(ptape, tape, L * N * (G + 1) * H);
+      return true;
+    },
+
+    linearBackward(dx, dw, db1, db2, dy, x, wt, M, C, O) {
+      if (!f64(dx, dw, db1, db2, dy, x, wt) || M * C * O < minWork) return false;
+      const m = layout();
+      const [pdx, pdw, pdb1, pdb2] = [m.array64(dx, M * C), m.take(8 * O * C), m.array64(db1, O), m.array64(db2, O)];
+      const [pdy, px, pw] = [m.take(8 * M * O), m.take(8 * M * C), m.take(8 * O * C)];
+      const bp = dx ? m.take(8 * w.packed64_doubles(0, C, O)) : 0;
+      const [work, bsum] = [m.take(8 * w.gw64_doubles(O, C)), m.take(8 * O)];
+      m.commit();
+      for (const [at, v, n] of [
+        [pdx, dx, M * C],
+        [pdw, dw, O * C],
+        [pdb1, db1, O],
+        [pdb2, db2, O],
+        [pdy, dy, M * O],
+        [px, x, M * C],
+        [pw, wt, O * C],
+      ] as const)
+        m.put64(at, v, n);
+      w.linear_backward64(pdx, pdw, pdb1, pdb2, pdy, px, pw, M, C, O, bp, work, bsum);
+      m.get64(pdx, dx, M * C);
+      m.get64(pdw, dw, O * C);
+      m.get64(pdb1, db1, O);
+      m.get64(pdb2, db2, O);
+      return true;
+    },
+
+    recurrenceBackward(a) {
+      const { dpre, dh0, dwhh, dout, dhN, out, h0, whh, L, N, H, mode, lengths } = a;
+      const G = gatesOf(mode);
+      const lstm = mode === 'LSTM';
+      const [dc0, dcN, c0] = lstm ? [a.dc0 ?? null, a.dcN ?? null, a.c0 ?? null] : [null, null, null];
+      const [whr, dbhh, tape] = [
+        a.whr ?? null,
+        mode === 'GRU' ? (a.dbhh ?? null) : null,
+        G > 1 ? (a.tape ?? null) : null,
+      ];
+      if (!f64(dpre, dh0, dwhh, dout, dhN, out, h0, whh, dc0, dcN, c0, whr, dbhh, tape)) return false;
+      if (L * N * G * H * (a.P ?? H) < minWork) return false;
+      if (whr !== null) {
+        gatedRecurrenceBackward(kernel(), a);
+        return true;
+      }
+      const m = layout();
+      const outLength = L * N * a.outStride;
+      const GH = G * H;
+      const [pdpre, pdh0, pdc0, pdwhh, pdbhh] = [
+        m.take(8 * L * N * GH),
+        m.take(8 * N * H),
+        m.array64(dc0, N * H),
+        m.take(8 * GH * H),
+        m.array64(dbhh, GH),
+      ];
+      const [pdout, pdhN, pdcN, pout, ph0, pc0] = [
+        m.array64(dout, outLength),
+        m.array64(dhN, N * H),
+        m.array64(dcN, N * H),
+        m.take(8 * outLength),
+        m.take(8 * N * H),
+        m.array64(c0, N * H),
+      ];
+      const [pwhh, ptape, plen] = [m.take(8 * GH * H), m.array64(tape, L * N * (G + 1) * H), lengthsAt(m, lengths)];
+      const [pz, bp, state] = [
+        m.take(8 * L * N * GH),
+        m.take(8 * w.packed64_doubles(0, H, GH)),
+        m.take(8 * (3 * N * H + H)),
+      ];
+      const [work, bsum] = [m.take(8 * w.gw64_doubles(GH, H)), m.take(8 * GH)];
+      m.commit();
+      for (const [at, v, n] of [
+        [pdpre, dpre, L * N * GH],
+        [pdh0, dh0, N * H],
+        [pdc0, dc0, N * H],
+        [pdwhh, dwhh, GH * H],
+        [pdbhh, dbhh, GH],
+        [pdout, dout, outLength],
+        [pdhN, dhN, N * H],
+        [pdcN, dcN, N * H],
+        [pout, out, outLength],
+        [ph0, h0, N * H],
+        [pc0, c0, N * H],
+        [pwhh, whh, GH * H],
+        [ptape, tape, L * N * (G + 1) * H],
+      ] as const)
+        m.put64(at, v, n);
+      putLengths(m, plen, lengths, N);
+      // biome-ignore format: the C argument order
+      w.recurrence_backward64(pdpre, pdh0, pdc0, pdwhh, pdbhh, pdout, pdhN, pdcN, pout, ph0, pc0, pwhh, ptape, L, N, H, a.outStride, a.outOffset, MODES[mode], a.reverse ? 1 : 0, plen, pz, bp, state, work, bsum);
+      m.get64(pdpre, dpre, L * N * GH);
+      m.get64(pdh0, dh0, N * H);
+      m.get64(pdc0, dc0, N * H);
+      m.get64(pdwhh, dwhh, GH * H);
+      m.get64(pdbhh, dbhh, GH);
+      return true;
+    },
+  };
+}
