@@ -28,7 +28,7 @@ import { gatesOf, type Kernel, type RecurrenceArgs, type RecurrenceBackwardArgs,
 const sigmoid = (x: number): number => 1 / (1 + Math.exp(-x));
 
 /** w (R, C) transposed: (C, R). */
-export function transpose(w: FloatArray, R: number, C: number): FloatArray {
+function transpose(w: FloatArray, R: number, C: number): FloatArray {
   const t = zerosLike(w, R * C);
   for (let r = 0; r < R; r++) for (let c = 0; c < C; c++) t[c * R + r] = w[r * C + c] as number;
   return t;
