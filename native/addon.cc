@@ -2,7 +2,8 @@
 // Node-API. Built twice by native/build.mjs: as is (stacked_rnn.node), and with RNN_VBYTES 64 for AVX-512
 // (stacked_rnn_avx512.node: the same floats, twice the product throughput where the CPU has it).
 //
-// Exports (all float32; src/kernels/native.ts checks dtypes and falls back to the reference otherwise):
+// Exports (float32 but the float64 ones of f64_addon.h; src/kernels/native.ts checks dtypes and falls back to the
+// reference otherwise):
 //   supported: boolean                 whether this CPU has AVX2 and FMA (and AVX-512 for that build; if not,
 //                                      nothing else may be called)
 //   avx512: boolean, isa: string       whether this CPU runs the AVX-512 build; which build this is ('avx2',
@@ -26,9 +27,11 @@
 //   recurrenceBackward(dpre, dh0, dwhh, dout|null, dhN|null, out, h0, whh, L, N, H, outStride, outOffset, relu,
 //                      reverse, lengths|null)
 //   gatedRecurrence, gatedRecurrenceBackward   the fused LSTM and GRU (native/gated_addon.h)
+//   linear64, linearBackward64, recurrence64, recurrenceBackward64   the float64 kernels (native/f64_addon.h)
 // with the meanings of src/kernels/kernel.ts.
 //
-// The parts, one translation unit: core.h and core_backward.h the arithmetic (shared with the wasm build),
+// The parts, one translation unit: core.h and core_backward.h the arithmetic (shared with the wasm build; f64.h
+// its float64 twin),
 // pool.h the threads, jobs.h how a call's work is split between them, and this file the Node-API glue.
 #include <node_api.h>
 

@@ -8,6 +8,7 @@
 //       3  pack_gated, G = 3: the GRU's W_hh (O = 3H), the gates of NR features side by side
 //       4  pack_gated, G = 4: the LSTM's W_hh (O = 4H)
 //   preparedBytes(External): number        the bytes it holds
+// A Float64Array w gives a float64 handle (native/f64.h's layouts), which only the float64 calls take.
 //
 // Every call that takes a weight (linear's w, recurrence's whh, gatedRecurrence's whh and whr) takes either the
 // Float32Array, packed for that call alone as before, or an External of the matching layout and sizes, read as

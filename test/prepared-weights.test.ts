@@ -158,11 +158,27 @@ for (const fast of kernels)
       });
     }
 
-    test('a float64 module prepares nothing and holds no prepared bytes', () => {
-      const m = new LSTM({ inputSize: 4, hiddenSize: 8, dtype: 'float64', backend: `${fast.name}-counting` });
+    test('a float64 module prepares its weights in float64, and computes what an unprepared one does, bit for bit', () => {
+      const make = (backend: string) =>
+        new LSTM({
+          inputSize: 16,
+          hiddenSize: 48,
+          numLayers: 2,
+          dtype: 'float64',
+          seed: 5,
+          backend: `${fast.name}-${backend}`,
+        });
+      const m = make('counting');
       prepares = 0;
-      m.forward(randn([3, 4], { dtype: 'float64' }));
-      assert.equal(prepares, 0);
-      assert.equal(m.preparedBytes, 0);
+      const x64 = randn([7, 3, 16], { dtype: 'float64', generator: 9 });
+      const got = m.forwardStates(x64);
+      assert.equal(prepares, 4, 'W_ih and W_hh of each of the 2 layers');
+      // float64 panels: about the parameters' bytes (the two layers' W_ih and W_hh, padded to whole panels)
+      assert.ok(m.preparedBytes >= 8 * 4 * 48 * (16 + 48 + 48 + 48), `${m.preparedBytes} bytes`);
+      const want = make('unprepared').forwardStates(x64);
+      [got[0], ...got[1]].forEach((t, i) => {
+        const w = [want[0], ...want[1]][i] as Tensor;
+        assertSameBits(`result ${i}`, t.data as Float64Array, w.data as Float64Array, 'an unprepared module');
+      });
     });
   });

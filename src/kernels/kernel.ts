@@ -198,7 +198,8 @@ export interface Kernel {
   /**
    * Optional: `w` (O, C) laid out once for this kernel's products, for a module to keep and pass back with the
    * calls (`linear`'s `prepared`, `RecurrenceArgs.whhPrepared`/`whrPrepared`) while the weights are unchanged.
-   * Null when this kernel does not prepare such weights (float64, say); the calls then take the arrays. `into`:
+   * Null when this kernel does not prepare such weights (the reference kernel's); the calls then take the arrays.
+   * A float32 weight is prepared for the float32 calls, a float64 one for the float64 calls. `into`:
    * an earlier result for the same layout and sizes, which the kernel may pack again in place and return (a
    * module whose weights changed keeps its memory).
    */

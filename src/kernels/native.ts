@@ -9,13 +9,15 @@
  * The LSTM and GRU recurrences are fused (native/gated.h): each step's product with the gate math in its tiles'
  * epilogue, forward and backward, on the same threads as the RNN's.
  *
- * Precision: the native path is float32 throughout, as PyTorch's CPU path is (FMA sums, restarted every 64 terms,
+ * Precision: the float32 path is float32 throughout, as PyTorch's CPU path is (FMA sums, restarted every 64 terms,
  * the state rounded to float32 every step), with biases and activations in float64 and rounded once. The backward
  * sums likewise: products in float32 tiles restarted every 64 terms, the long sums of the weight gradients over
- * all L*N rows added per chunk of 512 rows in float64 and rounded into storage once. Everything else goes to the
- * reference kernel: float64 models and small problems (fewer than `exactBelow` elements in a scratch buffer),
- * where a Node-API call saves nothing over plain loops and the reference gives the float32 nearest the exact
- * result instead.
+ * all L*N rows added per chunk of 512 rows in float64 and rounded into storage once. float64 models run the
+ * float64 kernels (native/f64.h: the same panels and tiles over double vectors, one FMA chain per output, the
+ * cells' activations in float64; within 1e-12 of PyTorch float64 relative to the output's scale). Small problems
+ * (under FAST_MIN_WORK multiply-adds, or a float32 scratch buffer under `exactBelow` elements) go to the reference
+ * kernel, where a Node-API call saves nothing over plain loops and the reference gives the float32 nearest the
+ * exact result instead (and the reference's own float64 bits).
  */
 import type { FloatArray } from '../dtype.js';
 import { EXACT_BELOW, float32Scratch, minWorkFor, readF32, sinkF32 } from './f32.js';
@@ -421,9 +423,9 @@ class NativePrepared implements PreparedWeight {
 const LAYOUTS = { panels: 0, GRU: 3, LSTM: 4 } as const;
 
 /**
- * A kernel over the addon: float32 buffers go native, anything else (float64 scratch included) to the reference
- * kernel. In the backward, small float64 buffers beside float32 ones are read and accumulated through float32
- * (see ./f32.ts).
+ * A kernel over the addon: float32 buffers go to its float32 kernels, float64 ones to its float64 kernels, small
+ * problems and mixed buffers to the reference kernel. In the backward, small float64 buffers beside float32 ones
+ * are read and accumulated through float32 (see ./f32.ts).
  */
 export function createNativeKernel(addon: NativeAddon, options: NativeKernelOptions = {}): Kernel {
   const exactBelow = options.exactBelow ?? EXACT_BELOW;

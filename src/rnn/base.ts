@@ -260,7 +260,7 @@ export abstract class RNNBase extends Module {
    */
   protected stackWeights(): DirectionWeights[][] {
     const kernel = this.kernel;
-    if (!kernel.prepare || this.dtype !== 'float32') return this.weights;
+    if (!kernel.prepare) return this.weights;
     const version = this.parametersVersion();
     if (this.prepared?.version === version) return this.prepared.weights;
     // the old copies are packed again in place where the kernel can (`into`), so both are never held
@@ -299,8 +299,8 @@ export abstract class RNNBase extends Module {
   }
 
   /**
-   * Bytes held by the weights prepared for this module's kernel (packed panels: about the float32 parameters'
-   * own size); 0 before the first forward, and for kernels or dtypes that prepare nothing. Freed with the module.
+   * Bytes held by the weights prepared for this module's kernel (packed panels: about the parameters' own size, in
+   * their dtype); 0 before the first forward, and for kernels that prepare nothing. Freed with the module.
    */
   get preparedBytes(): number {
     return this.prepared?.bytes ?? 0;

@@ -6,8 +6,9 @@
  * The LSTM and GRU recurrences are fused (native/gated.h), forward and backward, as in the native kernel.
  *
  * Each call copies its arrays into the module's memory, runs, and copies the results back: the copies are
- * O(rows x features), the work O(rows x features x features). Precision and the hand-off of small problems and
- * float64 to the reference kernel are as for the native kernel (see ../native.ts).
+ * O(rows x features), the work O(rows x features x features). float64 calls go to the float64 kernels
+ * (native/f64_wasm.h, through ./f64.ts). Precision and the hand-off of small problems to the reference kernel are
+ * as for the native kernel (see ../native.ts).
  */
 import type { FloatArray } from '../../dtype.js';
 import { EXACT_BELOW, float32Scratch, minWorkFor, readF32, sinkF32 } from '../f32.js';
@@ -66,7 +67,7 @@ class WasmPrepared implements PreparedWeight {
 
 const LAYOUTS = { panels: 0, GRU: 3, LSTM: 4 } as const;
 
-/** A kernel over a WebAssembly instance: float32 buffers go to it, anything else to the reference kernel. */
+/** A kernel over a WebAssembly instance: float32 and float64 buffers go to it, mixed ones to the reference kernel. */
 export function createWasmKernel(w: WasmExports, options: WasmKernelOptions = {}): Kernel {
   const exactBelow = options.exactBelow ?? EXACT_BELOW;
   // Prepared weights live in the module's memory between calls, below every call's arrays: in the pool's kept
