@@ -109,9 +109,9 @@ export function asTensor(x: Flat, dtype: DType): Tensor {
 }
 
 /** Our RNN for a case: its weights, in training mode replaying the case's masks if it has any, else eval mode. */
-export function rnnFor(c: RnnCase): RNN {
+export function rnnFor(c: RnnCase, backend?: string): RNN {
   const seed = c.masks ? new MaskReplay(c.masks.map((m) => m.data)) : 0;
-  const rnn = new RNN({ ...c.config, seed });
+  const rnn = new RNN({ ...c.config, seed, ...(backend ? { backend } : {}) });
   const sd: Record<string, Tensor> = {};
   for (const [name, p] of Object.entries(c.stateDict)) sd[name] = asTensor(p, c.config.dtype);
   rnn.loadStateDict(sd);
@@ -119,11 +119,11 @@ export function rnnFor(c: RnnCase): RNN {
   return rnn;
 }
 
-/** Runs a case's forward (recording) and backward through our modules. */
-export function runOurs(c: GradCase): OurResult {
+/** Runs a case's forward (recording) and backward through our modules (on `backend`'s kernel when given). */
+export function runOurs(c: GradCase, backend?: string): OurResult {
   const dtype = c.config.dtype;
   if (c.kind === 'cell') {
-    const cell = new RNNCell({ ...c.config, seed: 0 });
+    const cell = new RNNCell({ ...c.config, seed: 0, ...(backend ? { backend } : {}) });
     const sd: Record<string, Tensor> = {};
     for (const [name, p] of Object.entries(c.stateDict)) sd[name] = asTensor(p, dtype);
     cell.loadStateDict(sd);
@@ -132,7 +132,7 @@ export function runOurs(c: GradCase): OurResult {
     const g = cell.backward(asTensor(c.gradH, dtype));
     return { h, grads: { input: g.input, hx: g.hx, ...Object.fromEntries(cell.namedGrads()) }, tapeBytes };
   }
-  const rnn = rnnFor(c);
+  const rnn = rnnFor(c, backend);
   const options = c.lengths ? { lengths: c.lengths, requiresGrad: true } : { requiresGrad: true };
   const [output, hN] = rnn.forward(asTensor(c.input, dtype), c.h0 ? asTensor(c.h0, dtype) : undefined, options);
   const tapeBytes = rnn.tapeBytes;
