@@ -543,7 +543,7 @@ struct Recurrence64 {
 // The cells' formulas are src/kernels/gated.ts's and the reference kernel's RNN (see there). Rows past their length
 // at t are left alone: their dh and dc pass through, Z_t's row stays 0.
 struct Backward64 {
-  double* Z;  // (L, N, G*H), zeroed
+  double* Z;  // (L, N, G*H): every row written (0 where padded)
   double* dpre;  // (L, N, G*H), accumulated
   double* dh;  // (N, H): dhN to begin with
   double* dc;  // (N, H): the LSTM's, dcN to begin with
@@ -621,9 +621,15 @@ struct Backward64 {
   // Step q for rows m0..m1 (the panels are always all of them: blocks of rows never share a step).
   void step(int q, int, int, int m0, int m1) const {
     const int t = tq(q);
-    for (int n = m0; n < m1; n++)
-      if (active(t, n)) gates(t, n);
     const size_t GH = (size_t)G * H;
+    for (int n = m0; n < m1; n++) {
+      if (active(t, n)) {
+        gates(t, n);
+      } else {
+        double* z = Z + ((size_t)t * N + n) * GH;  // a padded row adds nothing to dh or dW_hh
+        for (size_t j = 0; j < GH; j++) z[j] = 0.0;
+      }
+    }
     for_tiles64(Z + (size_t)t * N * GH, GH, Bp, (int)GH, m0, m1, 0, (int)panels64(H),
                 [&](int m, int R, int p, int np, const double* T) {
                   const int j0 = p * DNR;

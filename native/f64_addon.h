@@ -217,7 +217,6 @@ napi_value RecurrenceBackwardF64(napi_env env, napi_callback_info info) {
     release();
     return throw_range(env, "recurrenceBackward64: out of memory");
   }
-  std::memset(Z, 0, LN * GH * sizeof(double));
   std::memset(state, 0, (3 * NH + H) * sizeof(double));
   if (dhN) std::memcpy(state, dhN, NH * sizeof(double));
   if (dcN && G == 4) std::memcpy(state + NH, dcN, NH * sizeof(double));

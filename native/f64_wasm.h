@@ -100,7 +100,6 @@ __attribute__((export_name("recurrence_backward64"))) void recurrence_backward64
   if (L == 0 || N == 0 || H == 0) return;
   const int G = mode < 3 ? 1 : mode;
   const size_t NH = (size_t)N * H, GH = (size_t)G * H, LN = (size_t)L * N;
-  for (size_t i = 0; i < LN * GH; i++) Z[i] = 0.0;
   for (size_t i = 0; i < 3 * NH + H; i++) state[i] = 0.0;
   for (size_t i = 0; dhN && i < NH; i++) state[i] = dhN[i];
   for (size_t i = 0; dcN && G == 4 && i < NH; i++) state[NH + i] = dcN[i];
