@@ -6,6 +6,7 @@
  *   npm run bench -- --stream [--steps 400] [--only LSTM-64-256-2]     one step per call, and text generation
  *   npm run bench -- --train-lm [--seconds 5]    a character model's whole training step, phase by phase (train-lm.ts)
  *   npm run bench [-- --cell rnn|lstm|gru] [--configs ABCDE] [--train CD] [--sweep] [--scaling] [--kernels native,wasm] [--threads 1,2,4]
+ *   npm run bench -- --dtype float64 [--cell rnn|lstm|gru] [--configs CD] [--train CD]    the model in float64
  *   node --import tsx bench/run.ts ...    the same without installing the peers first
  *
  * --cell picks the network: nn.RNN (tanh, the default), nn.LSTM or nn.GRU, the same cell on every contender.
@@ -208,8 +209,15 @@ function runConfig(
 }
 
 const num = (v: unknown) => (typeof v === 'number' ? v : Number.NaN);
+// whole ms from 10 s up (float64's reference path), where toPrecision would write 2.300e+4
 const ms = (v: unknown) =>
-  Number.isFinite(num(v)) ? (num(v) < 1 ? num(v).toPrecision(3) : num(v).toPrecision(4)) : '-';
+  Number.isFinite(num(v))
+    ? num(v) < 1
+      ? num(v).toPrecision(3)
+      : num(v) < 1e4
+        ? num(v).toPrecision(4)
+        : num(v).toFixed(0)
+    : '-';
 const ratio = (peer: unknown, us: unknown) =>
   Number.isFinite(num(peer) / num(us)) ? `${(num(peer) / num(us)).toFixed(2)}x` : '-';
 const err = (v: unknown) => (Number.isFinite(num(v)) ? num(v).toExponential(1) : '-');
