@@ -358,7 +358,11 @@ const stamp = new Date().toISOString().replace(/[:.]/g, '-');
 const machine = `${cpus()[0]?.model ?? 'unknown CPU'}, ${cpus().length} cores, Node ${process.version}`;
 const handoffs = rows.map((r) => `${r.config.split(' ')[0]} ${r.handoffNs?.map((n) => n.toFixed(0)).join('/')}`);
 const cellName = { rnn: 'nn.RNN (tanh)', lstm: 'nn.LSTM', gru: 'nn.GRU' }[cell];
-const note64 = `Float64: the model in float64 on both sides (stacked-rnn \`dtype: 'float64'\` at its default threads, PyTorch \`.double()\` at the faster of 1 and 2 threads, for the forward and the training step each); PyTorch's weights and input, widened exactly. Median ms per call; a call slower than the 3 s budget is timed once (repeats 1). Ratio: PyTorch's time over stacked-rnn's (above 1: stacked-rnn is faster). Error: max |output - PyTorch float64| / max(1, max |PyTorch float64|). onnxruntime and tfjs are left out: the graph exported here and tfjs's kernels are float32 only. Our training step is not timed when the forward took over 30 s.`;
+const threads64 =
+  threadCounts[0] === undefined
+    ? 'at its default threads, PyTorch `.double()` at the faster of 1 and 2 threads, for the forward and the training step each'
+    : 'and PyTorch `.double()` at the thread counts given (--threads)';
+const note64 = `Float64: the model in float64 on both sides (stacked-rnn \`dtype: 'float64'\` ${threads64}); PyTorch's weights and input, widened exactly. Median ms per call; a call slower than the 3 s budget is timed once (repeats 1). Ratio: PyTorch's time over stacked-rnn's (above 1: stacked-rnn is faster). Error: max |output - PyTorch float64| / max(1, max |PyTorch float64|). onnxruntime and tfjs are left out: the graph exported here and tfjs's kernels are float32 only. Our training step is not timed when the forward took over 30 s.`;
 const text64 = `Cell: ${cellName}, float64.\n\n${table64(rows)}\n\n${note64} ${machine}, ${stamp}.`;
 const text = float64
   ? text64
