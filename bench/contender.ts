@@ -1,7 +1,7 @@
 /**
  * One contender on one configuration, in its own process so its peak memory is its own (run by bench/run.ts).
  *
- *   node --import tsx bench/contender.ts DIR stacked-rnn|onnxruntime|tfjs KERNEL L N I H K [--cell rnn|lstm|gru] [--train] [--threads T]
+ *   node --import tsx bench/contender.ts DIR stacked-rnn|onnxruntime|tfjs KERNEL L N I H K [--cell rnn|lstm|gru] [--train] [--threads T] [--dtype float64]
  *
  * Reads what bench/torch_peer.py wrote to DIR (weights, x, PyTorch's float32 and float64 outputs), times the
  * forward (median of repeats within a time budget) and, with --train, the training step (forward recorded +
@@ -12,6 +12,12 @@
  * (`setThreads`; default: the library's, every logical CPU) and onnxruntime's intra-op threads (default: the
  * faster of 1 and 2). KERNEL `native@PATH` runs the native kernel over the addon built at PATH (another build of
  * native/, e.g. the code before a change, to compare two builds in one run).
+ *
+ * --dtype float64 (stacked-rnn only): the module is float64 (`dtype: 'float64'`) with PyTorch's weights and
+ * input widened exactly, as PyTorch's `.double()` does, and its output is compared with PyTorch float64's; the
+ * training step then ends with an Adam step (see TRAIN_F64). A call slower than the time budget is timed once, the
+ * warm-up call being the measure (the float64 reference kernel takes minutes on configuration D), and the training
+ * step is skipped when the forward took over SKIP_TRAIN_MS.
  */
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -24,6 +30,7 @@ import { GRU } from '../src/rnn/gru.js';
 import { LSTM } from '../src/rnn/lstm.js';
 import { RNN } from '../src/rnn/rnn.js';
 import { Tensor } from '../src/tensor.js';
+import { Adam, parametersOf } from '../src/train/optim.js';
 import { scaledError } from './error.js';
 
 /** The part of onnxruntime-node used here (a bench/package.json peer, which run.ts uses only when it resolves). */
@@ -45,6 +52,7 @@ const train = rest.includes('--train');
 const cell = rest.includes('--cell') ? (rest[rest.indexOf('--cell') + 1] as string) : 'rnn';
 const threadsAt = rest.indexOf('--threads');
 const threads = threadsAt >= 0 ? Number(rest[threadsAt + 1]) : undefined;
+const float64 = rest.includes('--dtype') && rest[rest.indexOf('--dtype') + 1] === 'float64';
 if (threads !== undefined) setThreads(threads);
 
 function floats(name: string): Float32Array {
@@ -60,12 +68,21 @@ function doubles(name: string): Float64Array {
 /**
  * The median of repeated calls, after a warm-up of at least one call and up to WARMUP_MS: a JIT (ours, tfjs's
  * JavaScript around its kernels) only reaches its steady state after some hundreds of calls, which a tiny
- * configuration's whole timing budget would otherwise spend in.
+ * configuration's whole timing budget would otherwise spend in. With `slow`, a first call that takes the whole
+ * budget or more is the one measure (one repeat): its one-time costs are then small beside it.
  */
-async function medianMs(fn: () => unknown, budgetMs = 3000, most = 200, least = 3): Promise<[number, number]> {
+async function medianMs(
+  fn: () => unknown,
+  budgetMs = 3000,
+  most = 200,
+  least = 3,
+  slow = false,
+): Promise<[number, number]> {
   const warm = performance.now();
-  do await fn();
-  while (performance.now() - warm < WARMUP_MS);
+  await fn();
+  const first = performance.now() - warm;
+  if (slow && first >= budgetMs) return [first, 1];
+  while (performance.now() - warm < WARMUP_MS) await fn();
   const times: number[] = [];
   const start = performance.now();
   while (times.length < most && (times.length < least || performance.now() - start < budgetMs)) {
@@ -78,6 +95,11 @@ async function medianMs(fn: () => unknown, budgetMs = 3000, most = 200, least = 
 }
 
 const WARMUP_MS = 300;
+/** The float64 module's options, and its training step's optimizer (torch_peer.py --dtype float64 has the same). */
+const F64 = { dtype: 'float64' } as const;
+const TRAIN_F64 = { lr: 1e-3 };
+/** Beyond this forward time the float64 training step (several forwards' work) is not timed. */
+const SKIP_TRAIN_MS = 30_000;
 const x = floats('x.bin'); // (L, N, I)
 const out64 = doubles('out64.bin'); // (L, N, H)
 const result: Record<string, unknown> = { who, kernel, cell };
@@ -102,17 +124,52 @@ if (who === 'stacked-rnn') {
     result.threads = addon.threads(getThreads());
     registerKernel(createNativeKernel(addon, { name: kernel }));
   }
-  const options = { inputSize: I, hiddenSize: H, numLayers: K, backend: kernel };
+  const options = { inputSize: I, hiddenSize: H, numLayers: K, backend: kernel, ...(float64 ? F64 : {}) };
   const classes: Record<string, new (o: typeof options) => RNNBase> = { rnn: RNN, lstm: LSTM, gru: GRU };
   const Cell = classes[cell];
   if (!Cell) throw new Error(`unknown cell '${cell}': choose rnn, lstm or gru`);
   const rnn = new Cell(options);
-  const sd = new Map(stateDict().map(([name, shape, data]) => [name, new Tensor(data, shape)]));
+  // float64: PyTorch's float32 numbers widened exactly, as its .double() does
+  const widen = (data: Float32Array) => (float64 ? Float64Array.from(data) : data);
+  const sd = new Map(stateDict().map(([name, shape, data]) => [name, new Tensor(widen(data), shape)]));
   rnn.loadStateDict(sd);
-  const input = new Tensor(x, [L, N, I]);
-  [result.forward_ms, result.forward_reps] = await medianMs(() => rnn.forwardStates(input));
-  result.error = scaledError(rnn.forwardStates(input)[0].data, out64);
-  if (train) {
+  const input = new Tensor(widen(x), [L, N, I]);
+  if (float64) {
+    result.dtype = 'float64';
+    // one forward of D takes minutes on the reference kernel: the error is taken from the last timed call's output
+    let last: Tensor | undefined;
+    [result.forward_ms, result.forward_reps] = await medianMs(
+      () => {
+        last = rnn.forwardStates(input)[0];
+      },
+      3000,
+      200,
+      3,
+      true,
+    );
+    result.error = last ? scaledError(last.data, out64) : Number.NaN;
+  } else {
+    [result.forward_ms, result.forward_reps] = await medianMs(() => rnn.forwardStates(input));
+    result.error = scaledError(rnn.forwardStates(input)[0].data, out64);
+  }
+  if (train && float64 && (result.forward_ms as number) > SKIP_TRAIN_MS) {
+    result.train_skipped = `forward over ${SKIP_TRAIN_MS / 1000} s`;
+  } else if (train && float64) {
+    const ones = new Tensor(new Float64Array(L * N * H).fill(1), [L, N, H]);
+    const opt = new Adam(parametersOf(rnn), TRAIN_F64);
+    [result.train_ms, result.train_reps] = await medianMs(
+      () => {
+        rnn.zeroGrad();
+        rnn.forwardStates(input, null, { requiresGrad: true });
+        rnn.backwardStates(ones, [], { inputGrad: false }); // the gradient of output.sum(), as PyTorch's
+        opt.step();
+      },
+      3000,
+      50,
+      1,
+      true,
+    );
+  } else if (train) {
     const ones = new Tensor(new Float32Array(L * N * H).fill(1), [L, N, H]);
     [result.train_ms, result.train_reps] = await medianMs(
       () => {

@@ -6,6 +6,7 @@
  *   npm run bench -- --stream [--steps 400] [--only LSTM-64-256-2]     one step per call, and text generation
  *   npm run bench -- --train-lm [--seconds 5]    a character model's whole training step, phase by phase (train-lm.ts)
  *   npm run bench [-- --cell rnn|lstm|gru] [--configs ABCDE] [--train CD] [--sweep] [--scaling] [--kernels native,wasm] [--threads 1,2,4]
+ *   npm run bench -- --dtype float64 [--cell rnn|lstm|gru] [--configs CD] [--train CD]    the model in float64
  *   node --import tsx bench/run.ts ...    the same without installing the peers first
  *
  * --cell picks the network: nn.RNN (tanh, the default), nn.LSTM or nn.GRU, the same cell on every contender.
@@ -29,6 +30,16 @@
  * sequence, a large batch, a deep stack; the LSTM and GRU at H 1024 and 2048) against PyTorch at its best of 1 and
  * 2 threads, with each of --kernels' GFLOP/s; without --configs it runs only the sweep. --sizes H2048,LSTM-H1024
  * runs only the sizes named.
+ *
+ * --dtype float64 times the configurations (and --train's training steps) with the model in float64: stacked-rnn's
+ * module made with `dtype: 'float64'` on PyTorch's weights and input widened exactly, at its default threads, with
+ * --kernels' first kernel only unless --kernels is given; PyTorch's `.double()` at the faster of 1 and 2 threads
+ * (torch.set_num_threads), for the forward and the training step each. The training step is then forward +
+ * backward of output.sum() + an Adam step (lr 1e-3) on both sides. Error: our float64 output against PyTorch
+ * float64's. onnxruntime and tfjs are left out (the graph exported here and tfjs's kernels are float32). A call
+ * slower than the 3 s time budget is timed once; our training step is skipped when the forward took over 30 s
+ * (bench/contender.ts). Writes bench/results/latest-float64.md (latest-float64-lstm.md, -gru.md); the float32
+ * run is unchanged.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -87,14 +98,19 @@ function flag(name: string, fallback: string): string {
 }
 
 const cell = flag('--cell', 'rnn');
+const dtype = flag('--dtype', 'float32');
+if (dtype !== 'float32' && dtype !== 'float64') throw new Error(`unknown dtype '${dtype}': choose float32 or float64`);
+const float64 = dtype === 'float64';
 if (!['rnn', 'lstm', 'gru'].includes(cell)) throw new Error(`unknown cell '${cell}': choose rnn, lstm or gru`);
 const sizeSweep = process.argv.includes('--sweep');
 const configs = flag('--configs', sizeSweep ? '' : 'ABCDE')
   .split('')
   .filter((c) => c !== '');
 const trainOn = new Set(flag('--train', 'CD').split(''));
-const kernels = flag('--kernels', 'native,wasm').split(',');
+// float64: one kernel unless named (today's float64 runs on the reference kernel, minutes a call on D)
+const kernels = flag('--kernels', float64 ? 'native' : 'native,wasm').split(',');
 const sweep = process.argv.includes('--scaling');
+if (float64 && (sweep || sizeSweep)) throw new Error('--dtype float64 times --configs only, not --sweep or --scaling');
 const threadCounts: (number | undefined)[] = flag('--threads', '')
   .split(',')
   .filter((t) => t !== '')
@@ -154,7 +170,10 @@ function runConfig(
   try {
     const sizes = [L, N, I, H, K].map(String);
     const train = trainOn.has(name);
-    const given = threads === undefined ? [] : ['--threads', String(threads)];
+    const given = [
+      ...(threads === undefined ? [] : ['--threads', String(threads)]),
+      ...(float64 ? ['--dtype', dtype] : []),
+    ];
     const torch = json(PYTHON, [
       'bench/torch_peer.py',
       dir,
@@ -190,12 +209,78 @@ function runConfig(
 }
 
 const num = (v: unknown) => (typeof v === 'number' ? v : Number.NaN);
+// whole ms from 10 s up (float64's reference path), where toPrecision would write 2.300e+4
 const ms = (v: unknown) =>
-  Number.isFinite(num(v)) ? (num(v) < 1 ? num(v).toPrecision(3) : num(v).toPrecision(4)) : '-';
+  Number.isFinite(num(v))
+    ? num(v) < 1
+      ? num(v).toPrecision(3)
+      : num(v) < 1e4
+        ? num(v).toPrecision(4)
+        : num(v).toFixed(0)
+    : '-';
 const ratio = (peer: unknown, us: unknown) =>
   Number.isFinite(num(peer) / num(us)) ? `${(num(peer) / num(us)).toFixed(2)}x` : '-';
 const err = (v: unknown) => (Number.isFinite(num(v)) ? num(v).toExponential(1) : '-');
 const mb = (v: unknown) => (Number.isFinite(num(v)) ? num(v).toFixed(0) : '-');
+
+/** The float64 table: stacked-rnn's float64 module against PyTorch's .double() (no other peer runs float64). */
+function table64(rows: Row[]): string {
+  const main = kernels[0] as string;
+  const head = [
+    'config',
+    'L, N, I, H, K',
+    `threads ${main} / PyTorch`,
+    ...kernels.map((k) => `stacked-rnn ${k} f64 ms`),
+    'PyTorch f64 ms',
+    `PyTorch / ${main}`,
+    `error ${main} vs PyTorch f64`,
+    `repeats ${main} / PyTorch`,
+    `peak MB ${main} / PyTorch`,
+  ];
+  const lines = [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`];
+  for (const r of rows) {
+    const us = r.ours[main];
+    lines.push(
+      `| ${[
+        r.config,
+        r.dims,
+        `${us?.threads ?? '-'} / ${r.torch.threads ?? '-'}`,
+        ...kernels.map((k) => ms(r.ours[k]?.forward_ms)),
+        ms(r.torch.forward_ms),
+        ratio(r.torch.forward_ms, us?.forward_ms),
+        err(us?.error),
+        `${us?.forward_reps ?? '-'} / ${r.torch.forward_reps ?? '-'}`,
+        `${mb(us?.peak_rss_mb)} / ${mb(r.torch.peak_rss_mb)}`,
+      ].join(' | ')} |`,
+    );
+  }
+  const trained = rows.filter((r) => r.torch.train_ms !== undefined);
+  if (trained.length > 0) {
+    lines.push(
+      '',
+      `| float64 training step (forward + backward of output.sum() + Adam step) | threads ${main} / PyTorch | ${kernels.map((k) => `stacked-rnn ${k} f64 ms`).join(' | ')} | PyTorch f64 ms | PyTorch / ${main} | repeats ${main} / PyTorch |`,
+      `|---|---|${kernels.map(() => '---|').join('')}---|---|---|`,
+    );
+    for (const r of trained) {
+      const us = r.ours[main];
+      const ourTimes = kernels.map((k) => {
+        const skipped = r.ours[k]?.train_skipped;
+        return typeof skipped === 'string' ? `not timed (${skipped})` : ms(r.ours[k]?.train_ms);
+      });
+      lines.push(
+        `| ${[
+          `${r.config} (${r.dims})`,
+          `${us?.threads ?? '-'} / ${r.torch.train_threads ?? '-'}`,
+          ...ourTimes,
+          ms(r.torch.train_ms),
+          ratio(r.torch.train_ms, us?.train_ms),
+          `${us?.train_reps ?? '-'} / ${r.torch.train_reps ?? '-'}`,
+        ].join(' | ')} |`,
+      );
+    }
+  }
+  return lines.join('\n');
+}
 
 function table(rows: Row[], peers: readonly PeerName[]): string {
   const main = kernels[0] as string;
@@ -247,11 +332,13 @@ function table(rows: Row[], peers: readonly PeerName[]): string {
   return lines.join('\n');
 }
 
-// tfjs runs the RNN only (bench/tfjs-peer.ts)
-const peers: PeerName[] = [
-  ...(resolves('onnxruntime-node') ? ['ort' as const] : []),
-  ...(cell === 'rnn' && resolves('@tensorflow/tfjs-backend-wasm') ? ['tfjs' as const] : []),
-];
+// tfjs runs the RNN only (bench/tfjs-peer.ts); neither peer runs float64 here
+const peers: PeerName[] = float64
+  ? []
+  : [
+      ...(resolves('onnxruntime-node') ? ['ort' as const] : []),
+      ...(cell === 'rnn' && resolves('@tensorflow/tfjs-backend-wasm') ? ['tfjs' as const] : []),
+    ];
 const rows: Row[] = [];
 for (const name of configs) {
   const c = CONFIGS[name];
@@ -271,10 +358,18 @@ const stamp = new Date().toISOString().replace(/[:.]/g, '-');
 const machine = `${cpus()[0]?.model ?? 'unknown CPU'}, ${cpus().length} cores, Node ${process.version}`;
 const handoffs = rows.map((r) => `${r.config.split(' ')[0]} ${r.handoffNs?.map((n) => n.toFixed(0)).join('/')}`);
 const cellName = { rnn: 'nn.RNN (tanh)', lstm: 'nn.LSTM', gru: 'nn.GRU' }[cell];
-const text = `Cell: ${cellName}.\n\n${table(rows, peers)}\n\nMedian ms per call; ratios are the peer's time over stacked-rnn's (above 1: stacked-rnn is faster). Error: max |output - PyTorch float64| / max(1, max |PyTorch float64|). Core-to-core round trip before/after each configuration (bench/handoff.ts; the host moves it, and the native layer pipeline with it): ${handoffs.join(', ')} ns. ${machine}, ${stamp}.`;
+const threads64 =
+  threadCounts[0] === undefined
+    ? 'at its default threads, PyTorch `.double()` at the faster of 1 and 2 threads, for the forward and the training step each'
+    : 'and PyTorch `.double()` at the thread counts given (--threads)';
+const note64 = `Float64: the model in float64 on both sides (stacked-rnn \`dtype: 'float64'\` ${threads64}); PyTorch's weights and input, widened exactly. Median ms per call; a call slower than the 3 s budget is timed once (repeats 1). Ratio: PyTorch's time over stacked-rnn's (above 1: stacked-rnn is faster). Error: max |output - PyTorch float64| / max(1, max |PyTorch float64|). onnxruntime and tfjs are left out: the graph exported here and tfjs's kernels are float32 only. Our training step is not timed when the forward took over 30 s.`;
+const text64 = `Cell: ${cellName}, float64.\n\n${table64(rows)}\n\n${note64} ${machine}, ${stamp}.`;
+const text = float64
+  ? text64
+  : `Cell: ${cellName}.\n\n${table(rows, peers)}\n\nMedian ms per call; ratios are the peer's time over stacked-rnn's (above 1: stacked-rnn is faster). Error: max |output - PyTorch float64| / max(1, max |PyTorch float64|). Core-to-core round trip before/after each configuration (bench/handoff.ts; the host moves it, and the native layer pipeline with it): ${handoffs.join(', ')} ns. ${machine}, ${stamp}.`;
 if (rows.length > 0) console.log(text);
 mkdirSync(join(ROOT, 'bench', 'results'), { recursive: true });
-const results: Record<string, unknown> = { machine, stamp, cell, kernels, rows };
+const results: Record<string, unknown> = { machine, stamp, cell, ...(float64 ? { dtype } : {}), kernels, rows };
 
 if (sweep) {
   const base = { L: 256, N: 32, I: 128, H: 256, K: 1 };
@@ -349,8 +444,9 @@ if (sizeSweep) {
   writeFileSync(join(ROOT, 'bench', 'results', 'latest-sweep.md'), `${text}\n`);
 }
 
-// results/<stamp>.json always; latest.md for the RNN (as before), latest-lstm.md and latest-gru.md for the others
-const latest = cell === 'rnn' ? 'latest.md' : `latest-${cell}.md`;
+// results/<stamp>.json always; latest.md for the RNN (as before), latest-lstm.md and latest-gru.md for the others;
+// with --dtype float64, latest-float64.md, latest-float64-lstm.md and latest-float64-gru.md
+const latest = `latest${float64 ? '-float64' : ''}${cell === 'rnn' ? '' : `-${cell}`}.md`;
 writeFileSync(join(ROOT, 'bench', 'results', `${stamp}.json`), `${JSON.stringify(results, null, 2)}\n`);
 if (rows.length > 0) writeFileSync(join(ROOT, 'bench', 'results', latest), `${text}\n`);
 const wrote = [`${stamp}.json`, ...(rows.length > 0 ? [latest] : []), ...(sizeSweep ? ['latest-sweep.md'] : [])];
