@@ -295,4 +295,3 @@ __attribute__((export_name("grad_weight_doubles"))) int grad_weight_doubles(int 
 __attribute__((export_name("panel_width"))) int panel_width() { return NR; }
 }
 #include "optim_wasm.h"
-#include "f64_wasm.h"

@@ -9,13 +9,11 @@
 #ifdef RNN_RELAXED
 // the relaxed-SIMD build: the products' multiply-adds as f32x4.relaxed_madd (fused where the CPU has FMA)
 #define RNN_MADD(a, b, c) __builtin_wasm_relaxed_madd_f32x4((a), (b), (c))
-#define RNN_MADD64(a, b, c) __builtin_wasm_relaxed_madd_f64x2((a), (b), (c))
 #endif
 #include "wasm.cc"
 
 #include "jobs.h"
 #include "gated_jobs.h"
-#include "f64_jobs.h"
 
 extern "C" {
 
@@ -138,29 +136,6 @@ __attribute__((export_name("gated_layers"))) int gated_layers(float* const* outs
   p.wih = wih, p.whh = whh, p.bih = bih, p.bhh = bhh, p.tapes = tapes, p.Bih = Bih, p.Bhh = Bhh, p.work = work;
   p.L = L, p.N = N, p.I = I, p.H = H, p.K = K, p.CH = CH, p.G = G, p.lengths = lengths, p.progress = progress;
   run(gated_layers_job, &job, nt);
-  return 1;
-}
-
-// f64_wasm.h's linear64, its row blocks (or panels) on the pool.
-__attribute__((export_name("pool_linear64"))) void pool_linear64(double* y, const double* x, const double* w,
-                                                                 const double* b1, const double* b2, int M, int C,
-                                                                 int O, double* Bp) {
-  if (w) pack64(Bp, w, O, C);  // null: Bp holds w's prepared panels
-  Linear64Job job;
-  job.y = y, job.x = x, job.Bp = Bp, job.b1 = b1, job.b2 = b2, job.M = M, job.C = C, job.O = O;
-  run(linear64_job, &job, linear64_threads(M, C, O));
-}
-
-// f64_wasm.h's recurrence64, its steps on the pool (f64_jobs.h's run_recurrence64). 0 when out of memory.
-__attribute__((export_name("pool_recurrence64"))) int pool_recurrence64(
-    double* out, double* hN, double* cN, const double* pre, const double* whh, const double* h0, const double* c0,
-    const double* bhh, double* tape, int L, int N, int H, int outStride, int outOffset, int mode, int reverse,
-    const int32_t* lengths, double* Bp, double* state) {
-  if (N == 0 || H == 0) return 1;
-  const Recurrence64 r = recurrence64_of(out, pre, whh, h0, c0, bhh, tape, L, N, H, outStride, outOffset, mode,
-                                         reverse, lengths, Bp, state);
-  if (!run_recurrence64(r)) return 0;
-  recurrence64_end(r, hN, cN);
   return 1;
 }
 }

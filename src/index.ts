@@ -45,6 +45,7 @@ export {
   getKernel,
   getThreads,
   type Kernel,
+  type KernelReadyOptions,
   kernelNames,
   kernelReady,
   MAX_THREADS,

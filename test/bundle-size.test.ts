@@ -2,7 +2,8 @@
  * What a browser app that imports the LSTM loads at start, bundled as users bundle it, with no configuration:
  * Vite's default build and esbuild with --splitting put the threaded WebAssembly builds (./pool.ts and its two
  * binaries) in a chunk of their own, loaded only by a cross-origin isolated page, and what loads at start is under
- * 250 kB before gzip; esbuild's single file holds the three deflated builds. Uses the package's dist/ (npm run build).
+ * 250 kB before gzip (the float64 build, too, is a chunk of its own, loaded when a float64 model first runs);
+ * esbuild's single file holds the four deflated builds. Uses the package's dist/ (npm run build).
  */
 import assert from 'node:assert/strict';
 import {
@@ -69,7 +70,7 @@ test('esbuild --splitting: under 250 kB at start, the threaded builds in a chunk
   assert.doesNotMatch(entry, /from\s*"\.\/pool-/, 'the entry must not import the threaded chunk statically');
 });
 
-test("esbuild's single file holds the three builds deflated, a third of the old 700 kB", async () => {
+test("esbuild's single file holds the four builds deflated: under 300 kB for the three float32 ones, plus the float64 one's 13 kB", async () => {
   const outfile = join(app, 'esbuild-one.js');
   await build({
     entryPoints: [join(app, 'main.js')],
@@ -81,7 +82,8 @@ test("esbuild's single file holds the three builds deflated, a third of the old 
   });
   const size = statSync(outfile).size;
   console.log(`esbuild --minify, one file: ${size} bytes`);
-  assert.ok(size < 300 * KB, `${size} bytes`);
+  // the float64 build (./src/kernels/wasm/binary-f64.ts, 13 kB) was added to the three float32 builds' 300 kB
+  assert.ok(size < 313 * KB, `${size} bytes`);
 });
 
 test("Vite's default build loads under 250 kB at start and the threaded builds only on demand", async () => {

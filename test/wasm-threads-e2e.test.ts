@@ -79,6 +79,8 @@ describe('the threaded WebAssembly kernel in Chromium', { skip: BROWSER_SKIP }, 
       assert.ok(net.sameBits, `${net.name}: 2 threads wrote other bits than 1`);
       assert.ok(net.error < 1e-5, `${net.name}: error ${net.error} against the reference`);
     }
+    assert.equal(got.float64.referenceCalls, 0, 'the float64 LSTM ran on the float64 build');
+    assert.ok(got.float64.error < 1e-12, `float64 error ${got.float64.error} against the reference`);
   });
 
   test('not isolated, the page runs the one-thread kernel', async () => {
@@ -88,5 +90,7 @@ describe('the threaded WebAssembly kernel in Chromium', { skip: BROWSER_SKIP }, 
     assert.equal(got.running, 1);
     assert.equal(got.threads, 1, 'getThreads() says the one thread that runs, not the 2 asked for');
     for (const net of got.nets) assert.ok(net.error < 1e-5, `${net.name}: error ${net.error} against the reference`);
+    assert.equal(got.float64.referenceCalls, 0, 'the float64 LSTM ran on the float64 build');
+    assert.ok(got.float64.error < 1e-12, `float64 error ${got.float64.error} against the reference`);
   });
 });

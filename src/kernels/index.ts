@@ -8,6 +8,7 @@ import { nativeKernel, nativeUnavailable } from './native.js';
 import { referenceKernel } from './reference.js';
 import { checkThreadsEnv } from './threads.js';
 import { browserThreadsKernel, nodeThreadsKernel } from './wasm/browser.js';
+import { wasm64Ready } from './wasm/f64.js';
 import { wasmKernel, wasmUnavailable } from './wasm/wasm.js';
 
 export type { Kernel, Mode, RecurrenceArgs } from './kernel.js';
@@ -25,13 +26,32 @@ const ready = browserThreadsKernel.then((k) => {
   if (k) registry.set(k.name, k);
 });
 
+/** What `kernelReady` waits for besides the fastest kernel. */
+export interface KernelReadyOptions {
+  /**
+   * Also the WebAssembly kernels' float64 build, which a page loads on demand (a chunk of its own: most pages run
+   * float32); until it has loaded, float64 models there run on the reference kernel. Default false.
+   */
+  float64?: boolean;
+}
+
 /**
  * Resolves once the fastest kernel of this environment is loaded: in a cross-origin isolated page, the threaded
  * WebAssembly kernel, which is imported on demand (modules made before run on the one-thread kernel); at once
- * elsewhere. `await kernelReady()` before building the modules of a page that should run on every core.
+ * elsewhere. `await kernelReady()` before building the modules of a page that should run on every core, and
+ * `await kernelReady({ float64: true })` before running a float64 model in a page.
+ *
+ * @example
+ * ```ts
+ * await kernelReady({ float64: true });
+ * const lstm = new LSTM({ inputSize: 8, hiddenSize: 64, dtype: 'float64' });
+ * ```
  */
-export function kernelReady(): Promise<void> {
-  return ready;
+export function kernelReady(options: KernelReadyOptions = {}): Promise<void> {
+  checkArgument(isObject(options), 'kernelReady: options', 'an object such as { float64: true }', options);
+  const { float64 = false } = options;
+  checkArgument(typeof float64 === 'boolean', 'kernelReady: options.float64', 'a boolean', float64);
+  return float64 ? Promise.all([ready, wasm64Ready()]).then(() => {}) : ready;
 }
 
 /** Makes a kernel selectable by name (fast kernels register themselves when their module loads). */

@@ -2,7 +2,8 @@
  * The page of test/wasm-threads-e2e.test.ts (bundled with esbuild for the browser, as a user bundles the library):
  * which kernel the page got, on how many threads, and, for an LSTM whose steps are split by rows, an RNN stack run
  * as the layer wavefront and a GRU, whether 1 and 2 threads write the same bits and how far the output is from the
- * reference kernel's (float64 sums). The answers go to `window.threadsPage`.
+ * reference kernel's (float64 sums); and a float64 LSTM on the float64 build, loaded on demand. The answers go to
+ * `window.threadsPage`.
  */
 import {
   GRU,
@@ -12,6 +13,7 @@ import {
   LSTM,
   RNN,
   type RNNBase,
+  referenceKernel,
   setThreads,
   Tensor,
 } from '../../src/index.js';
@@ -27,6 +29,51 @@ export interface ThreadsPage {
   relaxed: boolean;
   /** per network: the bits at 2 threads equal those at 1, and max |ours - reference| / max(1, max |reference|) */
   nets: { name: string; sameBits: boolean; error: number }[];
+  /**
+   * A float64 LSTM after `kernelReady({ float64: true })`: its error against the reference kernel's, and the calls
+   * that reached the reference kernel (none: the float64 build ran them).
+   */
+  float64: { error: number; referenceCalls: number };
+}
+
+/** A float64 LSTM (2 layers, 16 -> 32) on the page's kernel against the reference kernel. */
+function float64Lstm(): { error: number; referenceCalls: number } {
+  const [L, N, I] = [8, 4, 16];
+  const x = new Tensor(
+    Float64Array.from({ length: L * N * I }, (_, i) => Math.cos(i * 0.21)),
+    [L, N, I],
+  );
+  const make = (backend?: string) =>
+    new LSTM({
+      inputSize: I,
+      hiddenSize: 32,
+      numLayers: 2,
+      dtype: 'float64',
+      seed: 4,
+      ...(backend ? { backend } : {}),
+    });
+  const want = make('reference').forwardStates(x)[0].data;
+  const reference = referenceKernel as unknown as Record<string, (...a: unknown[]) => unknown>;
+  const saved = { ...reference };
+  let referenceCalls = 0;
+  for (const name of ['linear', 'recurrence']) {
+    reference[name] = (...a: unknown[]) => {
+      referenceCalls++;
+      return (saved[name] as (...a: unknown[]) => unknown)(...a);
+    };
+  }
+  let got: ArrayLike<number>;
+  try {
+    got = make().forwardStates(x)[0].data;
+  } finally {
+    Object.assign(reference, saved);
+  }
+  let [diff, scale] = [0, 1];
+  for (let i = 0; i < want.length; i++) {
+    diff = Math.max(diff, Math.abs((got[i] as number) - (want[i] as number)));
+    scale = Math.max(scale, Math.abs(want[i] as number));
+  }
+  return { error: diff / scale, referenceCalls };
 }
 
 const NETS: { name: string; make: (backend?: string) => RNNBase; L: number; N: number; I: number }[] = [
@@ -80,7 +127,9 @@ async function main(): Promise<ThreadsPage> {
     const sameBits = one.length === two.length && one.every((v, i) => Object.is(v, two[i]));
     return { name, sameBits, error: diff / scale };
   });
+  await kernelReady({ float64: true });
   return {
+    float64: float64Lstm(),
     isolated: globalThis.crossOriginIsolated === true,
     kernel: getKernel().name,
     running: browserPool?.running() ?? 1,

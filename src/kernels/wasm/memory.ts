@@ -4,10 +4,21 @@
  */
 import type { FloatArray } from '../../dtype.js';
 
-export interface WasmExports extends Wasm64Exports {
+/** What a call's layout needs of an instance: its memory and where its arrays may start. */
+export interface WasmMemory {
   memory: WebAssembly.Memory;
   /** Where a call's arrays may start: the module's __heap_base, or above the workers' stacks (./pool.ts). */
   __heap_base: { readonly value: number };
+  /** The threaded build (native/wasm_threads.cc): where the jobs' own allocations start, for the next call. */
+  set_arena?(at: number): void;
+  /**
+   * The threaded build's pool: `bytes` kept between calls (a prepared weight) below every call's arrays and the
+   * workers' stacks, at the returned offset. The one-thread builds' kernels keep such blocks themselves.
+   */
+  reserve?(bytes: number): number;
+}
+
+export interface WasmExports extends WasmMemory {
   panel_width(): number;
   // biome-ignore format: one line per C signature
   linear(y: number, x: number, w: number, b1: number, b2: number, M: number, C: number, O: number, Bp: number): void;
@@ -24,17 +35,10 @@ export interface WasmExports extends Wasm64Exports {
   pack(Bp: number, w: number, layout: number, O: number, C: number): void;
   /** The floats `pack` writes. */
   packed_floats(layout: number, O: number, C: number): number;
-  /**
-   * The threaded build's pool: `bytes` kept between calls (a prepared weight) below every call's arrays and the
-   * workers' stacks, at the returned offset. The one-thread build's kernel keeps such blocks itself.
-   */
-  reserve?(bytes: number): number;
   // biome-ignore format: one line per C signature
   gated_recurrence_backward(dpre: number, dh0: number, dc0: number, dwhh: number, dwhr: number, dbhh: number, dout: number, dhN: number, dcN: number, out: number, h0: number, c0: number, whh: number, whr: number, tape: number, L: number, N: number, H: number, P: number, outStride: number, outOffset: number, lstm: number, reverse: number, lengths: number, work: number): void;
   grad_weight_floats(O: number, C: number): number;
   grad_weight_doubles(O: number, C: number): number;
-  /** The threaded build (native/wasm_threads.cc): where the jobs' own allocations start, for the next call. */
-  set_arena?(at: number): void;
   /** The threaded build: whether `layers` / `gated_layers` take such a stack (the wavefront, on 2+ threads). */
   layers_takes?(K: number, N: number, H: number): number;
   gated_layers_takes?(lstm: number, K: number, N: number, H: number): number;
@@ -44,8 +48,8 @@ export interface WasmExports extends Wasm64Exports {
   gated_layers?(outs: number, hN: number, cN: number, x: number, h0: number, c0: number, wih: number, whh: number, bih: number, bhh: number, tapes: number, L: number, N: number, I: number, H: number, K: number, lstm: number, lengths: number): number;
 }
 
-/** The float64 kernels' exports (native/f64_wasm.h; the threaded build runs linear64 and recurrence64 on its pool). */
-export interface Wasm64Exports {
+/** The float64 build's exports (native/wasm_f64.cc, native/f64_wasm.h). */
+export interface Wasm64Exports extends WasmMemory {
   pack64(Bp: number, w: number, layout: number, O: number, C: number): void;
   packed64_doubles(layout: number, O: number, C: number): number;
   linear64(y: number, x: number, w: number, b1: number, b2: number, M: number, C: number, O: number, Bp: number): void;
@@ -63,7 +67,7 @@ export class Layout {
   private end: number;
   /** `start`: where the call's arrays may begin (above blocks kept between calls); default __heap_base. */
   constructor(
-    private readonly w: WasmExports,
+    private readonly w: WasmMemory,
     start = Number(w.__heap_base.value),
   ) {
     this.end = start;
@@ -111,5 +115,40 @@ export class Layout {
   /** Copies `length` doubles at `at` back out into `a`. */
   get64(at: number, a: FloatArray | null, length: number): void {
     if (a) a.set(this.f64(at, length));
+  }
+}
+
+/**
+ * Blocks of an instance's memory kept between calls (prepared weights), below every call's arrays: in the pool's
+ * kept region (`reserve`, below the workers' stacks too), or from the top of the kept blocks up in a one-thread
+ * build. A collected owner's block goes back, by size, to the next block of that size.
+ */
+export class KeptBlocks {
+  private top: number;
+  private readonly free = new Map<number, number[]>();
+  private readonly collected = new FinalizationRegistry<[number, number]>(([at, bytes]) => {
+    this.free.set(bytes, [...(this.free.get(bytes) ?? []), at]);
+  });
+  constructor(private readonly w: WasmMemory) {
+    this.top = Number(w.__heap_base.value);
+  }
+  /** The offset of `bytes` kept until `release` is registered and its owner collected. */
+  keep(bytes: number): number {
+    const reused = this.free.get(bytes)?.pop();
+    if (reused !== undefined) return reused;
+    if (this.w.reserve) return this.w.reserve(bytes);
+    const at = Math.ceil(Math.max(this.top, Number(this.w.__heap_base.value)) / 64) * 64;
+    this.top = at + bytes;
+    const have = this.w.memory.buffer.byteLength;
+    if (this.top > have) this.w.memory.grow(Math.ceil((this.top - have) / 65536));
+    return at;
+  }
+  /** The block at `at` of `bytes` returns once `owner` is collected. */
+  release(owner: object, at: number, bytes: number): void {
+    this.collected.register(owner, [at, bytes]);
+  }
+  /** A call's arrays, above the kept blocks. */
+  layout(): Layout {
+    return new Layout(this.w, Math.max(this.top, Number(this.w.__heap_base.value)));
   }
 }

@@ -28,8 +28,6 @@ interface PoolExports extends Omit<WasmExports, '__heap_base'> {
   pool_linear: WasmExports['linear'];
   pool_recurrence(...args: Parameters<WasmExports['recurrence']>): number;
   pool_gated_recurrence(...args: Parameters<WasmExports['gated_recurrence']>): number;
-  pool_linear64: WasmExports['linear64'];
-  pool_recurrence64(...args: Parameters<WasmExports['recurrence64']>): number;
   set_threads(n: number): void;
   get_threads(): number;
 }
@@ -91,7 +89,7 @@ export function createWasmPool(threads: number, options: WasmPoolOptions = {}): 
   const ok = (what: string) => (ran: number) => {
     if (!ran) throw new RangeError(`${what}: out of WebAssembly memory`);
   };
-  const [okRecurrence, okGated, ok64] = [ok('recurrence'), ok('gated recurrence'), ok('float64 recurrence')];
+  const [okRecurrence, okGated] = [ok('recurrence'), ok('gated recurrence')];
   const exports: WasmExports = {
     ...(x as unknown as WasmExports),
     memory, // imported, not exported
@@ -103,8 +101,6 @@ export function createWasmPool(threads: number, options: WasmPoolOptions = {}): 
     linear: x.pool_linear,
     recurrence: (...a) => okRecurrence(x.pool_recurrence(...a)),
     gated_recurrence: (...a) => okGated(x.pool_gated_recurrence(...a)),
-    linear64: x.pool_linear64,
-    recurrence64: (...a) => ok64(x.pool_recurrence64(...a)),
     // kept blocks go where the next stack would, and base moves past them: stacks and calls stay above
     reserve(bytes) {
       const at = Math.ceil(base / 64) * 64;

@@ -6,9 +6,9 @@
  * The LSTM and GRU recurrences are fused (native/gated.h), forward and backward, as in the native kernel.
  *
  * Each call copies its arrays into the module's memory, runs, and copies the results back: the copies are
- * O(rows x features), the work O(rows x features x features). float64 calls go to the float64 kernels
- * (native/f64_wasm.h, through ./f64.ts). Precision and the hand-off of small problems to the reference kernel are
- * as for the native kernel (see ../native.ts).
+ * O(rows x features), the work O(rows x features x features). float64 calls go to the float64 build (./f64.ts),
+ * loaded on demand. Precision and the hand-off of small problems to the reference kernel are as for the native
+ * kernel (see ../native.ts).
  */
 import type { FloatArray } from '../../dtype.js';
 import { EXACT_BELOW, float32Scratch, minWorkFor, readF32, sinkF32 } from '../f32.js';
@@ -26,7 +26,7 @@ import { WASM_KERNEL_BASE64 } from './binary.js';
 import { wasmBytes } from './decode.js';
 import { wasm64 } from './f64.js';
 import { wasmLayers } from './layers.js';
-import { Layout, type WasmExports } from './memory.js';
+import { KeptBlocks, type WasmExports } from './memory.js';
 
 /** Why the WebAssembly kernel is not in use, or null when it is. */
 export let wasmUnavailable: string | null = null;
@@ -60,8 +60,6 @@ class WasmPrepared implements PreparedWeight {
     readonly exports: WasmExports,
     readonly at: number,
     readonly bytes: number,
-    /** Packed from a Float64Array (native/f64.h's panels), for the float64 calls. */
-    readonly f64 = false,
   ) {}
 }
 
@@ -70,31 +68,15 @@ const LAYOUTS = { panels: 0, GRU: 3, LSTM: 4 } as const;
 /** A kernel over a WebAssembly instance: float32 and float64 buffers go to it, mixed ones to the reference kernel. */
 export function createWasmKernel(w: WasmExports, options: WasmKernelOptions = {}): Kernel {
   const exactBelow = options.exactBelow ?? EXACT_BELOW;
-  // Prepared weights live in the module's memory between calls, below every call's arrays: in the pool's kept
-  // region (w.reserve, below the workers' stacks too), or from `top` up in the one-thread build. A collected
-  // handle's block goes to `free`, by size, for the next weight of that size.
-  let top = Number(w.__heap_base.value);
-  const free = new Map<number, number[]>();
-  const collected = new FinalizationRegistry<[number, number]>(([at, bytes]) => {
-    free.set(bytes, [...(free.get(bytes) ?? []), at]);
-  });
-  const reserve = (bytes: number): number => {
-    const reused = free.get(bytes)?.pop();
-    if (reused !== undefined) return reused;
-    if (w.reserve) return w.reserve(bytes);
-    const at = Math.ceil(Math.max(top, Number(w.__heap_base.value)) / 64) * 64;
-    top = at + bytes;
-    const have = w.memory.buffer.byteLength;
-    if (top > have) w.memory.grow(Math.ceil((top - have) / 65536));
-    return at;
-  };
-  /** A call's arrays, above the kept blocks. */
-  const layout = () => new Layout(w, Math.max(top, Number(w.__heap_base.value)));
+  // Prepared weights live in the module's memory between calls, below every call's arrays (./memory.ts)
+  const kept = new KeptBlocks(w);
+  const reserve = (bytes: number) => kept.keep(bytes);
+  const layout = () => kept.layout();
   /** The offset of a weight this instance prepared, or null. */
-  const packedAt = (p: PreparedWeight | null | undefined, f64 = false): number | null =>
-    p instanceof WasmPrepared && p.exports === w && p.f64 === f64 ? p.at : null;
+  const packedAt = (p: PreparedWeight | null | undefined): number | null =>
+    p instanceof WasmPrepared && p.exports === w ? p.at : null;
   const minWork = minWorkFor(exactBelow);
-  const float64 = wasm64(w, layout, () => kernel, minWork);
+  const float64 = wasm64(() => kernel, minWork);
   const NR = w.panel_width();
   const panels = (O: number) => Math.ceil(O / NR) * NR;
   const isF32 = (...arrays: (FloatArray | null)[]) => arrays.every((v) => v === null || v instanceof Float32Array);
@@ -228,31 +210,25 @@ export function createWasmKernel(w: WasmExports, options: WasmKernelOptions = {}
     scratch: float32Scratch(exactBelow),
 
     prepare(wt, kind: WeightLayout, O, C, into) {
-      const f64 = wt instanceof Float64Array;
-      if (!(wt instanceof Float32Array || f64) || O < 1 || C < 1) return null;
-      const bytes = f64 ? 8 * w.packed64_doubles(LAYOUTS[kind], O, C) : 4 * w.packed_floats(LAYOUTS[kind], O, C);
+      if (wt instanceof Float64Array) return float64.prepare(wt, kind, O, C, into);
+      if (!(wt instanceof Float32Array) || O < 1 || C < 1) return null;
+      const bytes = 4 * w.packed_floats(LAYOUTS[kind], O, C);
       // an earlier handle of this size is packed again in place (its layout and sizes give its bytes)
-      const old =
-        into instanceof WasmPrepared && into.exports === w && into.bytes === bytes && into.f64 === f64 ? into : null;
+      const old = into instanceof WasmPrepared && into.exports === w && into.bytes === bytes ? into : null;
       const at = old ? old.at : reserve(bytes);
       const m = layout();
-      const pw = m.take((f64 ? 8 : 4) * O * C);
+      const pw = m.take(4 * O * C);
       m.commit();
-      if (f64) {
-        m.put64(pw, wt, O * C);
-        w.pack64(at, pw, LAYOUTS[kind], O, C);
-      } else {
-        m.put(pw, wt, O * C);
-        w.pack(at, pw, LAYOUTS[kind], O, C);
-      }
+      m.put(pw, wt, O * C);
+      w.pack(at, pw, LAYOUTS[kind], O, C);
       if (old) return old;
-      const prepared = new WasmPrepared(w, at, bytes, f64);
-      collected.register(prepared, [at, bytes]);
+      const prepared = new WasmPrepared(w, at, bytes);
+      kept.release(prepared, at, bytes);
       return prepared;
     },
 
     linear(y, x, wt, b1, b2, M, C, O, prepared) {
-      if (float64.linear(y, x, wt, b1, b2, M, C, O, packedAt(prepared, true))) return;
+      if (float64.linear(y, x, wt, b1, b2, M, C, O, prepared)) return;
       const f32 = (a: FloatArray | null) => a === null || a instanceof Float32Array;
       if (!(f32(y) && f32(x) && f32(wt) && f32(b1) && f32(b2))) {
         referenceKernel.linear(y, x, wt, b1, b2, M, C, O);
@@ -277,7 +253,7 @@ export function createWasmKernel(w: WasmExports, options: WasmKernelOptions = {}
     ...(w.layers ? { layers: (a: LayersArgs) => wasmLayers(w, a, exactBelow) } : {}),
 
     recurrence(a: RecurrenceArgs) {
-      if (float64.recurrence(a, packedAt(a.whhPrepared, true))) return;
+      if (float64.recurrence(a)) return;
       if (a.mode === 'LSTM' || a.mode === 'GRU') {
         gated(a);
         return;
