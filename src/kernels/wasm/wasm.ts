@@ -63,6 +63,12 @@ class WasmPrepared implements PreparedWeight {
 
 const LAYOUTS = { panels: 0, GRU: 3, LSTM: 4 } as const;
 
+/**
+ * Each WebAssembly kernel's instance and where a call's arrays go in its memory (above the blocks it keeps), for
+ * the optimizers' calls on the same instance (src/train/optim-kernel.ts).
+ */
+export const wasmKernelCalls = new WeakMap<Kernel, { exports: WasmExports; layout: () => Layout }>();
+
 /** A kernel over a WebAssembly instance: float32 buffers go to it, anything else to the reference kernel. */
 export function createWasmKernel(w: WasmExports, options: WasmKernelOptions = {}): Kernel {
   const exactBelow = options.exactBelow ?? EXACT_BELOW;
@@ -387,6 +393,7 @@ export function createWasmKernel(w: WasmExports, options: WasmKernelOptions = {}
       flush();
     },
   };
+  wasmKernelCalls.set(kernel, { exports: w, layout });
   return kernel;
 }
 
