@@ -12,7 +12,7 @@ import { createWasmThreadsKernel } from '../src/kernels/wasm/pool.js';
 import { Generator } from '../src/random.js';
 import { RNN } from '../src/rnn/rnn.js';
 import { type Tensor, tensor } from '../src/tensor.js';
-import { clipGradNorm } from '../src/train/clip.js';
+import { clipGradNorm, sumSquares } from '../src/train/clip.js';
 import { Adam, type AdamOptions, AdamW, type Param, SGD, type SGDOptions } from '../src/train/optim.js';
 import { optimKernel } from '../src/train/optim-kernel.js';
 import { assertSameBits } from './helpers/bits.js';
@@ -172,6 +172,32 @@ describe('the threaded WebAssembly kernel steps every parameter in one call, its
       const make: Make = (p) => new SGD(p, { lr: 0.05, momentum: 0.9, nesterov: true, weightDecay: 1e-3 });
       const want = trajectory('reference', make, 22, 0.5);
       assertSameRun(trajectory('wasm-threads-optim', make, 22, 0.5), want, 'wasm-threads');
+    });
+  }
+});
+
+/** Gradients of 0 to 5 blocks of 64 K elements and of every scale, so that the order of a sum shows in its bits. */
+function wideGradients(): Float32Array[] {
+  const g = new Generator(31);
+  return [0, 1, 65536, 65537, 200000, 327681].map((n) => {
+    const x = uniform(g, n, 1);
+    for (let j = 0; j < n; j++) x[j] = (x[j] as number) * 2 ** ((j % 97) - 40);
+    return x;
+  });
+}
+
+describe("the kernels' sums of squares are clip.ts's, in float64, bit for bit", () => {
+  const check = (backend: string) => {
+    const x = wideGradients();
+    const out = new Float64Array(x.length);
+    withBackend(backend, () => optimKernel()?.sumSquares(x, out));
+    assertSameBits('sums of squares', out, x.map(sumSquares), "clip.ts's sums");
+  };
+  for (const backend of fastKernels) test(backend, () => check(backend));
+  for (const n of [1, 2, 3, 4]) {
+    test(`the threaded WebAssembly kernel on ${n} thread${n > 1 ? 's' : ''}`, () => {
+      threaded.pool.setThreads(n);
+      check('wasm-threads-optim');
     });
   }
 });
