@@ -1,7 +1,8 @@
 /**
  * The optimizers' fast path: one call steps every float32 parameter (Adam, AdamW, SGD), and one call sums every
  * gradient's squares for clipGradNorm, in the kernel in use - native/optim_addon.h in the native addon (threaded),
- * native/optim_wasm.h in WebAssembly. Both run native/optim.h, which gives the same floats as the scalar steps of
+ * native/optim_wasm.h in WebAssembly (on the threaded build's pool: native/wasm_optim_pool.h), a call per group of
+ * parameters whose arrays fit in 4 MiB (all of a small model's). Both run native/optim.h, which gives the same floats as the scalar steps of
  * ./optim.ts and ./clip.ts bit for bit (those stay the reference, and run float64 parameters and the reference
  * kernel).
  */
@@ -49,14 +50,19 @@ function nativeOptim(): OptimKernel | null {
   };
 }
 
-/** The bytes of module memory one call takes at most (bar a parameter larger than that alone). */
+/**
+ * The bytes of arrays one call takes at most (bar a parameter larger than that alone), or on the threaded build a
+ * block of OPTIM_BLOCK elements per thread if that is more: a group's copies, step and copies back then stay in
+ * the cache (one call over 1 M parameters' 21 MB was slower, 5-6 ms against 4.2 for Adam, docs/performance.md).
+ */
 const CALL_BYTES = 1 << 22;
+const OPTIM_BLOCK = 1 << 16;
 
 /** One call's arguments: the table of addresses, the lengths, the count, the constants, `blocks` and the sums. */
 type Call = (table: number, n: number, P: number, consts: number, blocks: number, sums: number) => void;
 
 /**
- * Over a WebAssembly kernel's instance: the arrays of as many parameters as fit in CALL_BYTES are copied into its
+ * Over a WebAssembly kernel's instance: the arrays of as many parameters as fit in a group are copied into its
  * memory (above the blocks the kernel keeps there), stepped in one call - on the threaded build's pool, its blocks
  * split between the threads - and the changed ones copied back. A gradient that is its parameter is copied once.
  */
@@ -71,9 +77,10 @@ function wasmOptim(name: string, calls: { exports: WasmExports; layout: () => La
     optim_scale: w.pool_optim_scale ?? w.optim_scale,
   };
   const memory = () => calls.exports.memory.buffer;
+  const threads = (calls.exports as { get_threads?: () => number }).get_threads ?? (() => 1);
 
   /**
-   * Runs `call` over the parameters in groups that fit CALL_BYTES. lists: the K arrays of each parameter (p first;
+   * Runs `call` over the parameters in groups of at most `most` bytes. lists: the K arrays of each parameter (p first;
    * null: none, address 0), `back` says which are copied back; consts: `head` shared entries, then `per` for each
    * parameter; sums: out[i] from the call's doubles, when given.
    */
@@ -86,10 +93,11 @@ function wasmOptim(name: string, calls: { exports: WasmExports; layout: () => La
   ): void {
     const K = lists.length;
     const p = lists[0] as Float32Array[];
+    const most = Math.max(CALL_BYTES, threads() * K * 4 * OPTIM_BLOCK);
     const array = (k: number, i: number) => lists[k]?.[i] ?? null;
     for (let i0 = 0; i0 < p.length; ) {
       let [i1, bytes] = [i0, 0];
-      while (i1 < p.length && (i1 === i0 || bytes + 4 * K * (p[i1] as Float32Array).length <= CALL_BYTES)) {
+      while (i1 < p.length && (i1 === i0 || bytes + 4 * K * (p[i1] as Float32Array).length <= most)) {
         bytes += 4 * K * (p[i1] as Float32Array).length;
         i1++;
       }
