@@ -99,7 +99,7 @@ function callAlone(kernel: typeof threaded): () => () => void {
   const calls = wasmKernelCalls.get(kernel);
   if (!calls) throw new Error('not a WebAssembly kernel');
   const x = calls.exports as unknown as Record<string, (...a: number[]) => number>;
-  const adam = (x.pool_optim_adam ?? x.optim_adam) as (...a: number[]) => void;
+  const adam = x.optim_adam as (...a: number[]) => void;
   return () => {
     const m = calls.layout();
     const P = SIZES.length;

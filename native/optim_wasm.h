@@ -6,9 +6,9 @@
 // OPTIM_BLOCK elements) and, for the sum of squares, one double per block after them (optim_wasm_blocks says how
 // many bytes).
 //
-// The blocks are handed out from a shared counter: optim_wasm_run runs them on this thread here; the threaded
-// build (native/wasm_optim_pool.h) runs the same job on its pool, so each element's floats, and each block's sum
-// in its own slot (summed in order afterwards), never depend on the split.
+// The blocks are handed out from a shared counter: the one-thread build runs them on this thread; the threaded
+// build exports the same functions from native/wasm_optim_pool.h, which runs the same job on its pool, so each
+// element's floats, and each block's sum in its own slot (summed in order afterwards), never depend on the split.
 #pragma once
 #include <stdint.h>
 
@@ -114,6 +114,9 @@ __attribute__((export_name("optim_blocks_bytes"))) int optim_blocks_bytes(int P,
   return (int)(4 * (P + 1) + 8 + 8 * blocks);
 }
 
+// The one-thread build's entry points; the threaded build (atomics) exports wasm_optim_pool.h's, on its pool,
+// under the same names.
+#ifndef __wasm_atomics__
 __attribute__((export_name("optim_adam"))) void optim_adam(float* const* arrays, const int32_t* n, int P,
                                                            const double* consts, int32_t* blocks) {
   optim_wasm_adam(arrays, n, P, consts, blocks, OptimWasmSerial());
@@ -133,5 +136,7 @@ __attribute__((export_name("optim_scale"))) void optim_scale(float* const* x, co
                                                              int32_t* blocks) {
   optim_wasm_scale(x, n, P, coef, blocks, OptimWasmSerial());
 }
+
+#endif
 
 }  // extern "C"

@@ -27,7 +27,10 @@ export interface OptimKernel {
 /** The optimizer entry points of native/addon.cc (absent from an addon built before them). */
 type NativeOptim = Omit<OptimKernel, 'name'>;
 
-/** The optimizer exports of native/optim_wasm.h (and the threaded build's pool_ ones): every parameter per call. */
+/**
+ * The optimizer exports of native/optim_wasm.h (the threaded build's, on its pool: native/wasm_optim_pool.h): the
+ * parameters of a table per call.
+ */
 interface WasmOptim {
   optim_blocks_bytes(P: number, total: number): number;
   optim_adam(arrays: number, n: number, P: number, consts: number, blocks: number): void;
@@ -35,7 +38,6 @@ interface WasmOptim {
   optim_sum_squares(x: number, n: number, P: number, out: number, blocks: number): void;
   optim_scale(x: number, n: number, P: number, coef: number, blocks: number): void;
 }
-type PoolOptim = { [K in keyof WasmOptim as K extends `optim_${infer R}` ? `pool_optim_${R}` : never]?: WasmOptim[K] };
 
 function nativeOptim(): OptimKernel | null {
   const a = nativeAddon as unknown as Partial<NativeOptim> | null;
@@ -67,15 +69,9 @@ type Call = (table: number, n: number, P: number, consts: number, blocks: number
  * split between the threads - and the changed ones copied back. A gradient that is its parameter is copied once.
  */
 function wasmOptim(name: string, calls: { exports: WasmExports; layout: () => Layout }): OptimKernel | null {
-  const w = calls.exports as unknown as Partial<WasmOptim> & PoolOptim;
+  const w = calls.exports as unknown as Partial<WasmOptim>;
   if (!w.optim_blocks_bytes || !w.optim_adam || !w.optim_sgd || !w.optim_sum_squares || !w.optim_scale) return null;
-  const x: WasmOptim = {
-    optim_blocks_bytes: w.optim_blocks_bytes,
-    optim_adam: w.pool_optim_adam ?? w.optim_adam,
-    optim_sgd: w.pool_optim_sgd ?? w.optim_sgd,
-    optim_sum_squares: w.pool_optim_sum_squares ?? w.optim_sum_squares,
-    optim_scale: w.pool_optim_scale ?? w.optim_scale,
-  };
+  const x = w as WasmOptim;
   const memory = () => calls.exports.memory.buffer;
   const threads = (calls.exports as { get_threads?: () => number }).get_threads ?? (() => 1);
 
