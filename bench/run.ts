@@ -5,6 +5,7 @@
  *   npm run bench -- --browser [--configs BCE] [--cells rnn,lstm,gru]    in Chromium, against onnxruntime-web
  *   npm run bench -- --stream [--steps 400] [--only LSTM-64-256-2]     one step per call, and text generation
  *   npm run bench -- --train-lm [--seconds 5]    a character model's whole training step, phase by phase (train-lm.ts)
+ *   npm run bench -- --optim [--reps 30]    Adam and clipGradNorm over 1 M parameters on each kernel (optim.ts)
  *   npm run bench [-- --cell rnn|lstm|gru] [--configs ABCDE] [--train CD] [--sweep] [--scaling] [--kernels native,wasm] [--threads 1,2,4]
  *   npm run bench -- --dtype float64 [--cell rnn|lstm|gru] [--configs CD] [--train CD]    the model in float64
  *   node --import tsx bench/run.ts ...    the same without installing the peers first
@@ -79,6 +80,11 @@ if (process.argv.includes('--help') || process.argv.includes('-h')) {
 
 if (process.argv.includes('--train-lm')) {
   await import('./train-lm.js'); // the character model's whole training step against PyTorch, phase by phase
+  process.exit(0);
+}
+
+if (process.argv.includes('--optim')) {
+  await import('./optim.js'); // Adam and clipGradNorm on each kernel, and the WebAssembly path's copies alone
   process.exit(0);
 }
 

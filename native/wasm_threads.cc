@@ -139,3 +139,4 @@ __attribute__((export_name("gated_layers"))) int gated_layers(float* const* outs
   return 1;
 }
 }
+#include "wasm_optim_pool.h"

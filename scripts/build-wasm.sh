@@ -5,8 +5,9 @@
 #   src/kernels/wasm/binary-relaxed.ts  the same with relaxed SIMD's fused multiply-add in the products
 #   src/kernels/wasm/binary-f64.ts      wasm_f64.cc: the float64 kernels, SIMD128, one thread, loaded on demand
 # Needs clang and wasm-ld 14 and 19 (Debian: apt-get install clang-14 lld-14 clang-19 lld-19); the output is
-# committed, so installing, testing and using the library never need them. Run after changing native/core.h, f64*.h,
-# core_backward.h, gated*.h, jobs.h, gated_jobs.h, wasm*.cc, wasm_pool.h, pool_call.h or wasm_std/.
+# committed, so installing, testing and using the library never need them. Run after changing native/core.h,
+# core_backward.h, gated*.h, jobs.h, gated_jobs.h, f64*.h, optim.h, optim_wasm.h, wasm*.cc, wasm_pool.h,
+# wasm_optim_pool.h, pool_call.h or wasm_std/.
 set -eu
 cd "$(dirname "$0")/.."
 out=$(mktemp -d)

@@ -5,10 +5,14 @@
  * parameters large enough for the native threads (more than 64K elements) and odd sizes for the vector tails.
  * (test/optim.test.ts and optim-state.test.ts check the same steps against PyTorch.)
  */
-import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { registerKernel } from '../src/kernels/index.js';
+import { createWasmThreadsKernel } from '../src/kernels/wasm/pool.js';
 import { Generator } from '../src/random.js';
+import { RNN } from '../src/rnn/rnn.js';
 import { type Tensor, tensor } from '../src/tensor.js';
-import { clipGradNorm } from '../src/train/clip.js';
+import { clipGradNorm, sumSquares } from '../src/train/clip.js';
 import { Adam, type AdamOptions, AdamW, type Param, SGD, type SGDOptions } from '../src/train/optim.js';
 import { optimKernel } from '../src/train/optim-kernel.js';
 import { assertSameBits } from './helpers/bits.js';
@@ -35,8 +39,9 @@ const fastKernels = ['native', 'wasm'].filter((name) => {
   }
 });
 
-// 1, 7 and 300 elements (vector tails), 100003 (two blocks: the native threads take it)
-const SIZES = [1, 7, 300, 100003];
+// 1, 7 and 300 elements (vector tails), 100003 (two blocks: the native threads take it), 0 (no blocks), 300001
+// (five blocks: four threads take it)
+const SIZES = [1, 7, 300, 100003, 0, 300001];
 const STEPS = 12;
 
 interface Run {
@@ -46,7 +51,11 @@ interface Run {
 
 type Make = (params: Param[]) => { step(): void; stateDict(): unknown };
 
-/** STEPS steps of random gradients (one parameter without a gradient at step 3) under `backend`. */
+/**
+ * STEPS steps of random gradients under `backend`; two parameters have no gradient at step 3, so that their bias
+ * corrections differ from the others' from then on: the second and the last, which WebAssembly steps in a call of
+ * its own (its arrays fill a group), so its constants must be its own in that call too.
+ */
 function trajectory(backend: string, make: Make, seed: number, clip: number | null): Run {
   const g = new Generator(seed);
   const params = SIZES.map((n) => tensor(uniform(g, n), [n], 'float32'));
@@ -60,7 +69,7 @@ function trajectory(backend: string, make: Make, seed: number, clip: number | nu
   const opt = make(list);
   for (let t = 0; t < STEPS; t++) {
     SIZES.forEach((n, i) => {
-      grads[i] = t === 3 && i === 1 ? null : tensor(uniform(g, n, 0.5), [n], 'float32');
+      grads[i] = t === 3 && (i === 1 || i === SIZES.length - 1) ? null : tensor(uniform(g, n, 0.5), [n], 'float32');
     });
     withBackend(backend, () => {
       if (clip !== null) clipGradNorm(list, clip);
@@ -146,6 +155,71 @@ for (const backend of fastKernels) {
     });
   });
 }
+
+/** The threaded WebAssembly kernel on a pool of its own (4 threads at most), named so as not to replace any. */
+const threaded = createWasmThreadsKernel(4, { name: 'wasm-threads-optim' });
+before(() => threaded.pool.ready());
+after(() => threaded.pool.close());
+registerKernel(threaded.kernel);
+
+describe('the threaded WebAssembly kernel steps every parameter in one call, its blocks on the threads', () => {
+  for (const n of [1, 2, 3, 4]) {
+    test(`AdamW with AMSGrad after clipGradNorm(1.0) on ${n} thread${n > 1 ? 's' : ''}: the JavaScript bits`, () => {
+      threaded.pool.setThreads(n);
+      assert.equal(threaded.pool.running(), n, 'the workers are running');
+      const make: Make = (p) => new AdamW(p, { lr: 1e-2, weightDecay: 0.05, amsgrad: true });
+      const want = trajectory('reference', make, 21, 1.0);
+      assertSameRun(trajectory('wasm-threads-optim', make, 21, 1.0), want, 'wasm-threads');
+    });
+    test(`SGD with Nesterov momentum on ${n} thread${n > 1 ? 's' : ''}: the JavaScript bits`, () => {
+      threaded.pool.setThreads(n);
+      const make: Make = (p) => new SGD(p, { lr: 0.05, momentum: 0.9, nesterov: true, weightDecay: 1e-3 });
+      const want = trajectory('reference', make, 22, 0.5);
+      assertSameRun(trajectory('wasm-threads-optim', make, 22, 0.5), want, 'wasm-threads');
+    });
+  }
+});
+
+/** Gradients of 0 to 5 blocks of 64 K elements and of every scale, so that the order of a sum shows in its bits. */
+function wideGradients(): Float32Array[] {
+  const g = new Generator(31);
+  return [0, 1, 65536, 65537, 200000, 327681].map((n) => {
+    const x = uniform(g, n, 1);
+    for (let j = 0; j < n; j++) x[j] = (x[j] as number) * 2 ** ((j % 97) - 40);
+    return x;
+  });
+}
+
+describe("the kernels' sums of squares are clip.ts's, in float64, bit for bit", () => {
+  const check = (backend: string) => {
+    const x = wideGradients();
+    const out = new Float64Array(x.length);
+    withBackend(backend, () => optimKernel()?.sumSquares(x, out));
+    assertSameBits('sums of squares', out, x.map(sumSquares), "clip.ts's sums");
+  };
+  for (const backend of fastKernels) test(backend, () => check(backend));
+  for (const n of [1, 2, 3, 4]) {
+    test(`the threaded WebAssembly kernel on ${n} thread${n > 1 ? 's' : ''}`, () => {
+      threaded.pool.setThreads(n);
+      check('wasm-threads-optim');
+    });
+  }
+});
+
+describe('an optimizer step in WebAssembly leaves the weights a module prepared there as they were', () => {
+  for (const backend of ['wasm', 'wasm-threads-optim']) {
+    test(backend, () => {
+      const rnn = new RNN({ inputSize: 8, hiddenSize: 64, numLayers: 2, seed: 3, backend });
+      const x = tensor(uniform(new Generator(4), 5 * 2 * 8), [5, 2, 8], 'float32');
+      const first = rnn.forward(x)[0].data.slice();
+      // another model's parameters, stepped on the same instance: larger than the prepared weights
+      const p = tensor(uniform(new Generator(5), 50000), [50000], 'float32');
+      const opt = new Adam([{ value: p, grad: tensor(uniform(new Generator(6), 50000), [50000], 'float32') }]);
+      withBackend(backend, () => opt.step());
+      assertSameBits('output', rnn.forward(x)[0].data, first, 'the output before the step');
+    });
+  }
+});
 
 if (fastKernels.includes('native')) {
   test('the native steps are the same floats on 1 and 3 threads', () => {

@@ -26,7 +26,7 @@ import { WASM_KERNEL_BASE64 } from './binary.js';
 import { wasmBytes } from './decode.js';
 import { wasm64 } from './f64.js';
 import { wasmLayers } from './layers.js';
-import { KeptBlocks, type WasmExports } from './memory.js';
+import { KeptBlocks, type Layout, type WasmExports } from './memory.js';
 
 /** Why the WebAssembly kernel is not in use, or null when it is. */
 export let wasmUnavailable: string | null = null;
@@ -64,6 +64,12 @@ class WasmPrepared implements PreparedWeight {
 }
 
 const LAYOUTS = { panels: 0, GRU: 3, LSTM: 4 } as const;
+
+/**
+ * Each WebAssembly kernel's instance and where a call's arrays go in its memory (above the blocks it keeps), for
+ * the optimizers' calls on the same instance (src/train/optim-kernel.ts).
+ */
+export const wasmKernelCalls = new WeakMap<Kernel, { exports: WasmExports; layout: () => Layout }>();
 
 /** A kernel over a WebAssembly instance: float32 and float64 buffers go to it, mixed ones to the reference kernel. */
 export function createWasmKernel(w: WasmExports, options: WasmKernelOptions = {}): Kernel {
@@ -380,6 +386,7 @@ export function createWasmKernel(w: WasmExports, options: WasmKernelOptions = {}
       flush();
     },
   };
+  wasmKernelCalls.set(kernel, { exports: w, layout });
   return kernel;
 }
 
