@@ -16,8 +16,7 @@ import { spawnSync } from 'node:child_process';
 import { cpus, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import {
-  crossEntropyLoss,
-  crossEntropyLossBackward,
+  crossEntropyLossWithGrad,
   Embedding,
   getKernel,
   getThreads,
@@ -79,8 +78,7 @@ function ours(): { times: Times; jsClip: number; jsOptimizer: number; jsAdam1m: 
     const [logits] = model.forward(ids, null, { requiresGrad: true });
     const t1 = performance.now();
     const flat = logits.reshape([L * N, V]);
-    crossEntropyLoss(flat, targets);
-    const dLogits = crossEntropyLossBackward(flat, targets).reshape(logits.shape);
+    const dLogits = crossEntropyLossWithGrad(flat, targets).grad.reshape(logits.shape);
     const t2 = performance.now();
     model.zeroGrad();
     model.backward(dLogits);

@@ -123,6 +123,7 @@ export { defaultConfig, type TrainConfig, Trainer, train } from './train/loop.js
 export {
   crossEntropyLoss,
   crossEntropyLossBackward,
+  crossEntropyLossWithGrad,
   mseLoss,
   mseLossBackward,
   type Reduction,

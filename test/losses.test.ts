@@ -9,6 +9,7 @@ import { tensor } from '../src/tensor.js';
 import {
   crossEntropyLoss,
   crossEntropyLossBackward,
+  crossEntropyLossWithGrad,
   mseLoss,
   mseLossBackward,
   type Reduction,
@@ -72,6 +73,16 @@ describe('crossEntropyLoss', () => {
       assert.ok(lossError(crossEntropyLoss(logits, c.target, options), c.loss) <= FLOAT64_TOLERANCE);
       const grad = crossEntropyLossBackward(logits, c.target, options, c.gradLoss);
       assert.ok(scaledError(grad, c.grad) <= FLOAT64_TOLERANCE);
+    });
+
+    test(`crossEntropyLossWithGrad gives both in one pass, the two calls' numbers bit for bit (${what})`, () => {
+      const logits = t64(c.input);
+      const options = { reduction: c.reduction };
+      const both = crossEntropyLossWithGrad(logits, c.target, options, c.gradLoss);
+      assert.equal(both.loss, crossEntropyLoss(logits, c.target, options));
+      assert.deepEqual(both.grad.data, crossEntropyLossBackward(logits, c.target, options, c.gradLoss).data);
+      assert.ok(lossError(both.loss, c.loss) <= FLOAT64_TOLERANCE);
+      assert.ok(scaledError(both.grad, c.grad) <= FLOAT64_TOLERANCE);
     });
   }
 

@@ -17,7 +17,7 @@ import { CHECKPOINT_FORMAT, CHECKPOINT_VERSION } from './checkpoint.js';
 import { clipGradNorm } from './clip.js';
 import type { TrainingData } from './data-files.js';
 import { checkTrainConfig, divergedError, type TrainConfig } from './loop.js';
-import { crossEntropyLoss, crossEntropyLossBackward, mseLoss, mseLossBackward } from './losses.js';
+import { crossEntropyLossWithGrad, mseLoss, mseLossBackward } from './losses.js';
 import { Adam, type Optimizer, SGD } from './optim.js';
 
 /** Default width of the character embedding. */
@@ -98,8 +98,9 @@ export class DataTrainer {
       const [logits] = model.forward(new IntTensor(ids, [L, N]), null, { requiresGrad: true });
       const V = data.vocab.length;
       const flat = new Tensor(logits.data, [L * N, V]);
-      loss = crossEntropyLoss(flat, classes);
-      grad = new Tensor(crossEntropyLossBackward(flat, classes).data, logits.shape);
+      const both = crossEntropyLossWithGrad(flat, classes);
+      loss = both.loss;
+      grad = new Tensor(both.grad.data, logits.shape);
     } else {
       const C = data.columns.length;
       const x = allocate(this.config.dtype, L * N * C); // (L, N, C)

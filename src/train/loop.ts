@@ -12,7 +12,7 @@ import { CELL_KINDS, type CellKind, type Nonlinearity } from '../rnn/cell.js';
 import { allocate, type DType, Tensor } from '../tensor.js';
 import { clipGradNorm } from './clip.js';
 import { type Batch, charBatch, encodeText, sineBatch, sineSeries, TEXT, vocabularyOf } from './data.js';
-import { crossEntropyLoss, crossEntropyLossBackward, mseLoss, mseLossBackward } from './losses.js';
+import { crossEntropyLossWithGrad, mseLoss, mseLossBackward } from './losses.js';
 import { SequenceModel, TASKS, type TaskName } from './model.js';
 import { Adam, type Optimizer, SGD } from './optim.js';
 
@@ -162,8 +162,8 @@ function lossAndGrad(output: Tensor, batch: Batch, warmup: number): { loss: numb
   const [L, N, O] = output.shape as [number, number, number];
   if (batch.classes) {
     const logits = new Tensor(output.data, [L * N, O]); // (L*N, O) view: rows are time-major (t, n)
-    const loss = crossEntropyLoss(logits, batch.classes);
-    return { loss, grad: new Tensor(crossEntropyLossBackward(logits, batch.classes).data, output.shape) };
+    const { loss, grad } = crossEntropyLossWithGrad(logits, batch.classes);
+    return { loss, grad: new Tensor(grad.data, output.shape) };
   }
   // Only steps t >= warmup count: views of the tail, whose gradient goes into the tail of a zero gradient.
   const from = warmup * N * O;
