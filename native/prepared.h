@@ -48,6 +48,20 @@ void pack_prepared(Prepared* p, const float* w) {
   }
 }
 
+// p's handle: an External that frees p when collected, its bytes told to V8. Frees p when it cannot be made.
+napi_value handle_of(napi_env env, Prepared* p) {
+  napi_value result;
+  if (napi_create_external(env, p, finalize_prepared, nullptr, &result) != napi_ok) {
+    std::free(p->Bp);
+    std::free(p->Bd);
+    delete p;
+    return throw_range(env, "prepare: could not make the handle");
+  }
+  int64_t change = 0;
+  napi_adjust_external_memory(env, (int64_t)p->bytes, &change);
+  return result;
+}
+
 // The handle of a Float64Array weight: f64.h's panels (into: a float64 handle of the same layout and sizes, packed
 // again in place and returned).
 napi_value prepare64(napi_env env, napi_value intoValue, const double* w, int layout, int64_t O, int64_t C) {
@@ -66,15 +80,7 @@ napi_value prepare64(napi_env env, napi_value intoValue, const double* w, int la
     return throw_range(env, "prepare: out of memory");
   }
   pack64_layout(p->Bd, w, layout, (int)O, (int)C);
-  napi_value result;
-  if (napi_create_external(env, p, finalize_prepared, nullptr, &result) != napi_ok) {
-    std::free(p->Bd);
-    delete p;
-    return throw_range(env, "prepare: could not make the handle");
-  }
-  int64_t change = 0;
-  napi_adjust_external_memory(env, (int64_t)p->bytes, &change);
-  return result;
+  return handle_of(env, p);
 }
 
 // prepare(w, layout, O, C, into?): into, a handle of the same layout and sizes, is packed again in place and
@@ -111,15 +117,7 @@ napi_value Prepare(napi_env env, napi_callback_info info) {
     return throw_range(env, "prepare: out of memory");
   }
   pack_prepared(p, w);
-  napi_value result;
-  if (napi_create_external(env, p, finalize_prepared, nullptr, &result) != napi_ok) {
-    std::free(p->Bp);
-    delete p;
-    return throw_range(env, "prepare: could not make the handle");
-  }
-  int64_t change = 0;
-  napi_adjust_external_memory(env, (int64_t)p->bytes, &change);
-  return result;
+  return handle_of(env, p);
 }
 
 // The Prepared behind v, or null when v is not an External.
@@ -142,35 +140,41 @@ napi_value PreparedBytes(napi_env env, napi_callback_info info) {
   return result;
 }
 
-// A weight argument: a Float32Array of at least O*C floats (*w set, *packed null; nullable: null/undefined gives
-// both null), or an External prepared with `layout` for exactly O and C by this build (*packed set, *w null).
-bool get_weight(napi_env env, napi_value v, int layout, int64_t O, int64_t C, float** w, const float** packed,
-                bool nullable) {
+// A prepared weight's panels of element type T (float32's Bp, float64's Bd; null when it holds the other).
+template <class T>
+const T* panels_in(const Prepared* p);
+template <>
+const float* panels_in<float>(const Prepared* p) { return p->Bp; }
+template <>
+const double* panels_in<double>(const Prepared* p) { return p->Bd; }
+
+// A weight argument: a typed array of T (napi kind K) of at least O*C elements (*w set, *packed null; nullable:
+// null/undefined gives both null), or an External of T's panels prepared with `layout` for exactly O and C by this
+// build (*packed set, *w null).
+template <class T, napi_typedarray_type K>
+bool get_weight_of(napi_env env, napi_value v, int layout, int64_t O, int64_t C, T** w, const T** packed,
+                   bool nullable) {
   *packed = nullptr;
   if (Prepared* p = prepared_of(env, v)) {
     *w = nullptr;
-    if (!p->Bp || p->layout != layout || p->isa != RNN_VBYTES || p->O != O || p->C != C) return false;
-    *packed = p->Bp;
+    const T* panels = panels_in<T>(p);
+    if (!panels || p->layout != layout || p->isa != RNN_VBYTES || p->O != O || p->C != C) return false;
+    *packed = panels;
     return true;
   }
   size_t n = 0;
-  if (!get_f32(env, v, w, &n, nullable)) return false;
+  if (!get_typed<T, K>(env, v, w, &n, nullable)) return false;
   return *w == nullptr || n >= (size_t)(O * C);
 }
 
-// A float64 weight argument, as get_weight's: a Float64Array of at least O*C doubles or a float64 External.
+bool get_weight(napi_env env, napi_value v, int layout, int64_t O, int64_t C, float** w, const float** packed,
+                bool nullable) {
+  return get_weight_of<float, napi_float32_array>(env, v, layout, O, C, w, packed, nullable);
+}
+
 bool get_weight64(napi_env env, napi_value v, int layout, int64_t O, int64_t C, double** w, const double** packed,
                   bool nullable) {
-  *packed = nullptr;
-  if (Prepared* p = prepared_of(env, v)) {
-    *w = nullptr;
-    if (!p->Bd || p->layout != layout || p->isa != RNN_VBYTES || p->O != O || p->C != C) return false;
-    *packed = p->Bd;
-    return true;
-  }
-  size_t n = 0;
-  if (!get_typed<double, napi_float64_array>(env, v, w, &n, nullable)) return false;
-  return *w == nullptr || n >= (size_t)(O * C);
+  return get_weight_of<double, napi_float64_array>(env, v, layout, O, C, w, packed, nullable);
 }
 
 // A JavaScript array of K weights, each as get_weight takes it: W (O, C0) for the first, (O, C) for the others.

@@ -2,9 +2,10 @@
 // and under Wine for win32-x64, and on the host): plain JavaScript over the built library (dist/), so that the
 // Node.js of that platform runs it with nothing else installed.
 //
-// For an RNN (tanh, bidirectional), an LSTM, a projected LSTM and a GRU with lengths, float32, forward and
-// backward: the native kernel at 1, 2 and 3 threads (the same bits at each), against the reference kernel
-// (within 1e-5, relative to magnitudes above 1), and a digest of its bits that the test compares across platforms.
+// For an RNN (tanh, bidirectional), an LSTM, a projected LSTM and a GRU with lengths, in float32 and in float64
+// (the float64 kernels, native/f64.h), forward and backward: the native kernel at 1, 2 and 3 threads (the same
+// bits at each), against the reference kernel (within 1e-5 in float32, 1e-12 in float64, relative to magnitudes
+// above 1), and a digest of its bits that the test compares across platforms.
 // Writes its findings as JSON to the file named by its argument (Node under Wine cannot always write to a pipe).
 //
 //   node scripts/platform-check.mjs OUT.json
@@ -17,46 +18,55 @@ try {
   const { GRU, Generator, LSTM, RNN, kernelInfo, randn, setThreads } = await import('../dist/index.js');
   result.info = kernelInfo();
   const [L, N, I, H] = [16, 8, 24, 32]; // L*N*H = 4096: each layer is big enough for the native kernel
-  const cases = [
+  const cases = ['float32', 'float64'].flatMap((dtype) => [
     [
-      'RNN tanh, 2 layers, bidirectional',
-      (s) => new RNN({ inputSize: I, hiddenSize: H, numLayers: 2, bidirectional: true, dtype: 'float32', seed: s }),
+      `RNN tanh, 2 layers, bidirectional, ${dtype}`,
+      (s) => new RNN({ inputSize: I, hiddenSize: H, numLayers: 2, bidirectional: true, dtype, seed: s }),
       null,
-    ],
-    ['LSTM, 2 layers', (s) => new LSTM({ inputSize: I, hiddenSize: H, numLayers: 2, dtype: 'float32', seed: s }), null],
-    [
-      'LSTM, projSize 16, bidirectional',
-      (s) => new LSTM({ inputSize: I, hiddenSize: H, projSize: 16, bidirectional: true, dtype: 'float32', seed: s }),
-      null,
+      dtype,
     ],
     [
-      'GRU, 2 layers, lengths',
-      (s) => new GRU({ inputSize: I, hiddenSize: H, numLayers: 2, dtype: 'float32', seed: s }),
+      `LSTM, 2 layers, ${dtype}`,
+      (s) => new LSTM({ inputSize: I, hiddenSize: H, numLayers: 2, dtype, seed: s }),
+      null,
+      dtype,
+    ],
+    [
+      `LSTM, projSize 16, bidirectional, ${dtype}`,
+      (s) => new LSTM({ inputSize: I, hiddenSize: H, projSize: 16, bidirectional: true, dtype, seed: s }),
+      null,
+      dtype,
+    ],
+    [
+      `GRU, 2 layers, lengths, ${dtype}`,
+      (s) => new GRU({ inputSize: I, hiddenSize: H, numLayers: 2, dtype, seed: s }),
       [16, 3, 9, 16, 1, 12, 16, 7],
+      dtype,
     ],
-  ];
+  ]);
   /** Every float of a forward and backward pass on `backend` at `threads`, in order. */
-  const run = (make, lengths, backend, threads) => {
+  const run = (make, lengths, backend, threads, dtype) => {
     process.env.STACKED_RNN_BACKEND = backend;
     setThreads(threads);
     const g = new Generator(7);
     const model = make(3);
-    const x = randn([L, N, I], { generator: g });
+    const x = randn([L, N, I], { generator: g, dtype });
     const [y, states] = model.forwardStates(x, null, { requiresGrad: true, ...(lengths ? { lengths } : {}) });
     const grads = model.backwardStates(
-      randn(y.shape, { generator: g }),
-      states.map((s) => randn(s.shape, { generator: g })),
+      randn(y.shape, { generator: g, dtype }),
+      states.map((s) => randn(s.shape, { generator: g, dtype })),
     );
     const arrays = [y, ...states, grads.input, ...grads.states, ...model.namedGrads().map(([, t]) => t)];
-    return arrays.filter((t) => t).map((t) => Float32Array.from(t.data));
+    return arrays.filter((t) => t).map((t) => (dtype === 'float64' ? Float64Array : Float32Array).from(t.data));
   };
-  const bits = (arrays) => arrays.map((a) => new Uint32Array(a.buffer, a.byteOffset, a.length));
+  const bits = (arrays) =>
+    arrays.map((a) => new Uint32Array(a.buffer, a.byteOffset, (a.length * a.BYTES_PER_ELEMENT) / 4));
   const same = (a, b) =>
     a.length === b.length &&
     bits(a).every((u, i) => u.length === bits(b)[i].length && u.every((v, j) => v === bits(b)[i][j]));
-  for (const [name, make, lengths] of cases) {
-    const native = [1, 2, 3].map((t) => run(make, lengths, 'native', t));
-    const reference = run(make, lengths, 'reference', 1);
+  for (const [name, make, lengths, dtype] of cases) {
+    const native = [1, 2, 3].map((t) => run(make, lengths, 'native', t, dtype));
+    const reference = run(make, lengths, 'reference', 1, dtype);
     let maxError = 0;
     native[0].forEach((a, i) =>
       a.forEach((v, j) => {
@@ -74,7 +84,7 @@ try {
       digest: digest.digest('hex').slice(0, 16),
       threadsSame,
       maxError,
-      pass: threadsSame && maxError <= 1e-5,
+      pass: threadsSame && maxError <= (dtype === 'float64' ? 1e-12 : 1e-5),
     });
   }
   result.pass = result.info.kernel === 'native' && result.cases.every((c) => c.pass);
