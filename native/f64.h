@@ -518,6 +518,7 @@ struct Recurrence64 {
   int L, N, H, G;
   bool relu, reverse;
   const int32_t* lengths;
+  int t0 = 0;  // the time of step s = 0 for `lengths` (a chunk of a layer's steps in the wavefront: t0 > 0)
   int panels() const { return G == 1 ? (int)panels64(H) : units64(H); }
   int time(int s) const { return reverse ? L - 1 - s : s; }
   // The state after step s (s = -1: h0).
@@ -527,9 +528,9 @@ struct Recurrence64 {
     const size_t row = (size_t)t * N;
     const Step64 st{hbuf[s & 1], out + row * outStride, outStride, state(s - 1), pre + row * G * H, c,
                     tape ? tape + row * (G + 1) * H : nullptr, Bp, bhh, H};
-    if (G == 4) gated_step64<4>(st, m0, m1, p0, p1, lengths, t);
-    else if (G == 3) gated_step64<3>(st, m0, m1, p0, p1, lengths, t);
-    else rnn_step64(st, m0, m1, p0, p1, lengths, t, relu);
+    if (G == 4) gated_step64<4>(st, m0, m1, p0, p1, lengths, t0 + t);
+    else if (G == 3) gated_step64<3>(st, m0, m1, p0, p1, lengths, t0 + t);
+    else rnn_step64(st, m0, m1, p0, p1, lengths, t0 + t, relu);
   }
 };
 

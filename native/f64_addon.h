@@ -244,8 +244,109 @@ napi_value RecurrenceBackwardF64(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
+// layersTakes64(mode, K, N, H): whether layers64 would take such a stack (f64_jobs.h's layers64_take).
+napi_value LayersTakesF64(napi_env env, napi_callback_info info) {
+  size_t argc = 4;
+  napi_value a[4];
+  napi_get_cb_info(env, info, &argc, a, nullptr, nullptr);
+  int64_t mode, K, N, H;
+  if (argc != 4 || !get_int(env, a[0], &mode) || !get_int(env, a[1], &K) || !get_int(env, a[2], &N) ||
+      !get_int(env, a[3], &H)) {
+    return throw_range(env, "layersTakes64: expected (mode, K, N, H)");
+  }
+  napi_value result;
+  napi_get_boolean(env, layers64_take(mode < 3 ? 1 : (int)mode, K, N, H), &result);
+  return result;
+}
+
+// layers64(outs[], hN, cN|null, x, h0, c0|null, wih[], whh[], bih[], bhh[], tapes[]|null, L, N, I, H, mode,
+// lengths|null): a unidirectional stack as the wavefront (f64_jobs.h's layers64_job), every array float64 (a
+// weight may be its prepared handle); true when it ran, false when it declines (layers64_take), writing nothing.
+napi_value LayersF64(napi_env env, napi_callback_info info) {
+  size_t argc = 17;
+  napi_value a[17];
+  napi_get_cb_info(env, info, &argc, a, nullptr, nullptr);
+  const char* usage =
+      "layers64: expected (Float64Array[] outs, hN, cN|null, x, h0, c0|null, (Float64Array|prepared)[] wih, whh, "
+      "(Float64Array|null)[] bih, bhh, Float64Array[]|null tapes, L, N, I, H, mode 0|1|3|4, Int32Array lengths|null)";
+  double *hN, *cN, *x, *h0, *c0;
+  size_t nhN, ncN, nx, nh0, nc0, nlen;
+  int32_t* lengths;
+  int64_t L, N, I, H, mode;
+  uint32_t K = 0;
+  napi_valuetype tapesType;
+  if (argc != 17 || !array_length(env, a[0], &K) || K == 0 || K > 4096 || !get_f64(env, a[1], &hN, &nhN, false) ||
+      !get_f64(env, a[2], &cN, &ncN, true) || !get_f64(env, a[3], &x, &nx, false) ||
+      !get_f64(env, a[4], &h0, &nh0, false) || !get_f64(env, a[5], &c0, &nc0, true) ||
+      napi_typeof(env, a[10], &tapesType) != napi_ok || !get_int(env, a[11], &L) || !get_int(env, a[12], &N) ||
+      !get_int(env, a[13], &I) || !get_int(env, a[14], &H) || !get_int(env, a[15], &mode) ||
+      (mode != 0 && mode != 1 && mode != 3 && mode != 4) || !get_i32_array(env, a[16], &lengths, &nlen)) {
+    return throw_range(env, usage);
+  }
+  const int G = mode < 3 ? 1 : (int)mode;
+  const size_t NH = (size_t)(N * H), LNH = (size_t)L * NH, GH = (size_t)G * H;
+  const bool recorded = G > 1 && tapesType != napi_null && tapesType != napi_undefined;
+  std::vector<double*> outs(K), wih(K), whh(K), bih(K), bhh(K), tapes(K);
+  std::vector<const double*> wihPacked(K), whhPacked(K);
+  const int layout = G == 1 ? 0 : G;
+  auto list = [&](napi_value v, std::vector<double*>& into, size_t least, bool nullable) {
+    return each_element(env, v, K, [&](uint32_t i, napi_value e) {
+      size_t len = 0;
+      return get_f64(env, e, &into[i], &len, nullable) && (!into[i] || len >= least);
+    });
+  };
+  auto weights = [&](napi_value v, int lay, int64_t C0, std::vector<double*>& raw, std::vector<const double*>& packed) {
+    return each_element(env, v, K, [&](uint32_t i, napi_value e) {
+      return get_weight64(env, e, lay, (int64_t)GH, i == 0 ? C0 : H, &raw[i], &packed[i], false);
+    });
+  };
+  if (!list(a[0], outs, LNH, false) || !weights(a[6], 0, I, wih, wihPacked) || !weights(a[7], layout, H, whh, whhPacked) ||
+      !list(a[8], bih, GH, true) || !list(a[9], bhh, GH, true) || (recorded && !list(a[10], tapes, LNH * (G + 1), false))) {
+    return throw_range(env, "layers64: expected arrays of K Float64Arrays as long as L, N, I and H require");
+  }
+  if (nhN < K * NH || nh0 < K * NH || nx < (size_t)(L * N * I) || (G == 4 && cN && ncN < K * NH) ||
+      (G == 4 && c0 && nc0 < K * NH) || (lengths && nlen < (size_t)N)) {
+    return throw_range(env, "layers64: an array is shorter than L, N, I, H and the layer count require");
+  }
+  for (int64_t n = 0; lengths && n < N; n++)
+    if (lengths[n] < 0 || lengths[n] > L) return throw_range(env, "layers64: a length is outside 0..L");
+  napi_value result;
+  const bool take = layers64_take(G, K, N, H);
+  napi_get_boolean(env, take, &result);
+  if (!take) return result;
+  std::memmove(hN, h0, K * NH * sizeof(double));
+  for (size_t i = 0; G == 4 && cN && i < K * NH; i++) cN[i] = c0 ? c0[i] : 0.0;
+  if (L == 0 || N == 0 || H == 0) return result;
+  const int CH = N >= 16 ? 1 : (int)(16 / N);  // chunks of about 16 rows, as layers
+  Owned own;
+  std::vector<double*> Bih(K), Bhh(K);
+  for (uint32_t k = 0; k < K; k++) {
+    Bih[k] = wihPacked[k] ? const_cast<double*>(wihPacked[k])
+                          : own.keep(aligned_doubles(prepared64_doubles(0, (int64_t)GH, I > H ? I : H)));
+    Bhh[k] = whhPacked[k] ? const_cast<double*>(whhPacked[k]) : own.keep(aligned_doubles(prepared64_doubles(layout, (int64_t)GH, H)));
+  }
+  const int nt = threads_for((int)K, pool.threads.load(std::memory_order_relaxed));
+  std::vector<double*> work(nt);
+  for (int i = 0; i < nt; i++) work[i] = own.keep(aligned_doubles(layers64_work(CH, (int)N, G, (int)H)));
+  std::unique_ptr<Progress[]> progress(new (std::nothrow) Progress[K]);
+  if (!own.ok() || !progress) return throw_range(env, "layers64: out of memory");
+  Layers64Job job;
+  Layers64Plan& p = job.plan;
+  p.x = x, p.outs = outs.data(), p.hN = hN, p.cN = G == 4 ? cN : nullptr, p.h0 = h0, p.c0 = G == 4 ? c0 : nullptr;
+  p.wih = wih.data(), p.whh = whh.data(), p.bih = bih.data(), p.bhh = bhh.data();
+  p.tapes = recorded ? tapes.data() : nullptr, p.Bih = Bih.data(), p.Bhh = Bhh.data(), p.work = work.data();
+  p.L = (int)L, p.N = (int)N, p.I = (int)I, p.H = (int)H, p.K = (int)K, p.CH = CH, p.G = G, p.relu = mode == 1;
+  p.lengths = lengths, p.progress = progress.get();
+  run(layers64_job, &job, nt);
+  return result;
+}
+
 void register_f64(napi_env env, napi_value exports) {
   napi_value v;
+  napi_create_function(env, "layers64", NAPI_AUTO_LENGTH, LayersF64, nullptr, &v);
+  napi_set_named_property(env, exports, "layers64", v);
+  napi_create_function(env, "layersTakes64", NAPI_AUTO_LENGTH, LayersTakesF64, nullptr, &v);
+  napi_set_named_property(env, exports, "layersTakes64", v);
   napi_create_function(env, "recurrenceBackward64", NAPI_AUTO_LENGTH, RecurrenceBackwardF64, nullptr, &v);
   napi_set_named_property(env, exports, "recurrenceBackward64", v);
   napi_create_function(env, "linear64", NAPI_AUTO_LENGTH, LinearF64, nullptr, &v);

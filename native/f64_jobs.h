@@ -168,6 +168,87 @@ inline bool run_backward64(const Backward64& b) {
   return true;
 }
 
+// The layer wavefront of jobs.h (layers_job) in float64, for every mode: K unidirectional layers in one call,
+// layer k running steps t0..t1 once layer k-1 has finished them, while layer k-1 goes on with later steps on
+// another core. Each layer is taken whole by one thread (in order, from a shared counter), packs its own weights,
+// and moves in chunks of CH steps: it projects the chunk's input rows itself (x W_ih^T + b_ih, + b_hh but for the
+// GRU), runs the chunk's steps (Recurrence64 with its time offset) into a private stage copied to the layer's
+// output at once, and publishes its progress. The floats are linear64's then recurrence64's, layer by layer.
+struct Layers64Plan {
+  const double* x;           // (L, N, I)
+  double* const* outs;       // K x (L, N, H)
+  double* hN;                // (K, N, H)
+  double* cN;                // LSTM: (K, N, H) or null
+  const double* h0;          // (K, N, H)
+  const double* c0;          // LSTM: (K, N, H) or null for zeros
+  const double* const* wih;  // K x (G*H, I or H), null where Bih holds it prepared
+  const double* const* whh;  // K x (G*H, H), likewise
+  const double* const* bih;  // K x (G*H) or null
+  const double* const* bhh;  // K x (G*H) or null
+  double* const* tapes;      // LSTM, GRU: K x (L, N, (G+1)*H), or null: not recorded
+  double* const* Bih;        // K x W_ih's panels
+  double* const* Bhh;        // K x W_hh's panels (gate-interleaved for the LSTM and GRU)
+  double* const* work;       // per thread: layers64_work doubles
+  int L, N, I, H, K, CH, G;
+  bool relu;
+  const int32_t* lengths;
+  Progress* progress;  // K
+};
+
+struct Layers64Job {
+  Layers64Plan plan;
+  alignas(64) std::atomic<int> next{0};
+};
+
+// Per thread: pre (CH, N, G*H), the chunk's outputs (CH, N, H), then h, two step states and c (N, H) each.
+inline size_t layers64_work(int CH, int N, int G, int H) { return (size_t)(CH * (G + 1) + 4) * N * H; }
+
+void layers64_job(void* c, int tid, int) {
+  Layers64Job& job = *static_cast<Layers64Job*>(c);
+  const Layers64Plan j = job.plan;
+  const size_t NH = (size_t)j.N * j.H, GH = (size_t)j.G * j.H, W = (size_t)(j.G + 1) * j.H;
+  double* pre = j.work[tid];
+  double* stage = pre + (size_t)j.CH * j.N * GH;
+  double* h = stage + (size_t)j.CH * NH;
+  double* hb = h + NH;
+  double* cs = hb + 2 * NH;
+  for (int k; (k = job.next.fetch_add(1, std::memory_order_relaxed)) < j.K;) {
+    const double* in = k == 0 ? j.x : j.outs[k - 1];
+    const int C = k == 0 ? j.I : j.H;
+    if (j.wih[k]) pack64(j.Bih[k], j.wih[k], (int)GH, C);
+    if (j.whh[k]) pack64_layout(j.Bhh[k], j.whh[k], j.G == 1 ? 0 : j.G, (int)GH, j.H);
+    std::atomic<int>* below = k > 0 ? &j.progress[k - 1].steps : nullptr;
+    std::atomic<int>& mine = j.progress[k].steps;
+    std::memcpy(h, j.h0 + k * NH, NH * sizeof(double));
+    for (size_t i = 0; i < NH; i++) cs[i] = j.G == 4 && j.c0 ? j.c0[k * NH + i] : 0.0;
+    for (int t0 = 0; t0 < j.L; t0 += j.CH) {
+      const int t1 = j.L < t0 + j.CH ? j.L : t0 + j.CH;
+      if (below) spin_until([&] { return below->load(std::memory_order_acquire) >= t1; });
+      const int n = t1 - t0;
+      linear64_panels(pre, in + (size_t)t0 * j.N * C, j.Bih[k], j.bih[k], j.G == 3 ? nullptr : j.bhh[k], 0, n * j.N, 0,
+                      (int)panels64((int)GH), C, (int)GH);
+      Recurrence64 r{stage, pre, j.Bhh[k], j.G == 3 ? j.bhh[k] : nullptr, h, {hb, hb + NH}, cs,
+                     j.tapes && j.G > 1 ? j.tapes[k] + (size_t)t0 * j.N * W : nullptr, (size_t)j.H, n, j.N, j.H, j.G,
+                     j.relu, false, j.lengths, t0};
+      for (int s = 0; s < n; s++) r.step(s, 0, r.panels(), 0, j.N);
+      std::memcpy(h, r.state(n - 1), NH * sizeof(double));
+      std::memcpy(j.outs[k] + (size_t)t0 * NH, stage, (size_t)n * NH * sizeof(double));
+      mine.store(t1, std::memory_order_release);
+    }
+    std::memcpy(j.hN + k * NH, h, NH * sizeof(double));
+    if (j.G == 4 && j.cN) std::memcpy(j.cN + k * NH, cs, NH * sizeof(double));
+  }
+}
+
+// Whether the float64 wavefront takes K layers of N rows and H features (as layers_take): two threads or more, two
+// layers or more, and steps that run_recurrence64 would not share between the threads.
+inline bool layers64_take(int G, int64_t K, int64_t N, int64_t H) {
+  const int T = pool.threads.load(std::memory_order_relaxed);
+  const int panels = G == 1 ? (int)panels64((int)H) : units64((int)H);
+  return T >= 2 && K >= 2 &&
+         split_steps((int)N, (double)G * H * H, panels, T, G == 1 ? TEAM_WORK : 1 << 19).threads == 1;
+}
+
 #pragma GCC pop_options
 
 }  // namespace

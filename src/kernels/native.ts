@@ -220,6 +220,28 @@ export interface NativeAddon {
     reverse: boolean,
     lengths: Int32Array | null,
   ): void;
+  /** The float64 layer wavefront of every mode (`layers` and `gatedLayers` in one); false when it declines. */
+  layers64(
+    outs: Float64Array[],
+    hN: Float64Array,
+    cN: Float64Array | null,
+    x: Float64Array,
+    h0: Float64Array,
+    c0: Float64Array | null,
+    wih: (Float64Array | unknown)[],
+    whh: (Float64Array | unknown)[],
+    bih: (Float64Array | null)[],
+    bhh: (Float64Array | null)[],
+    tapes: Float64Array[] | null,
+    L: number,
+    N: number,
+    I: number,
+    H: number,
+    mode: 0 | 1 | 3 | 4,
+    lengths: Int32Array | null,
+  ): boolean;
+  /** Whether `layers64` takes a stack of K layers, N rows and H features. */
+  layersTakes64(mode: 0 | 1 | 3 | 4, K: number, N: number, H: number): boolean;
   /** float64 `recurrenceBackward` of `recurrence64`'s modes (mode as there; dc0, dcN, c0 the LSTM's). */
   recurrenceBackward64(
     dpre: Float64Array,
@@ -476,6 +498,21 @@ export function createNativeKernel(addon: NativeAddon, options: NativeKernelOpti
     return true;
   }
 
+  /** A float64 stack as the wavefront (native/f64_jobs.h's layers64_job), on the float32 stacks' rule. */
+  function layers64(a: LayersArgs): boolean {
+    const { hN, x, h0, weights, N, H, mode } = a;
+    const lstm = mode === 'LSTM';
+    const [c0, cN] = lstm ? [a.c0 ?? null, a.cN ?? null] : [null, null];
+    if (leaveLayers(a) || !addon.layersTakes64(MODES64[mode], weights.length, N, H)) return false;
+    if (!f64(hN, x, h0, c0, cN) || !weights.every((w) => f64(w.wih, w.whh, w.bih, w.bhh))) return false;
+    const outs = weights.map((_, k) => a.layerOutput(k));
+    const gated = mode === 'LSTM' || mode === 'GRU';
+    const tapes = gated && a.layerTape ? weights.map((_, k) => (a.layerTape as (k: number) => FloatArray)(k)) : null;
+    if (!f64(...outs) || (tapes && !f64(...tapes))) return false;
+    // biome-ignore format: the addon's argument order
+    return addon.layers64(outs as Float64Array[], hN as Float64Array, cN as Float64Array | null, x as Float64Array, h0 as Float64Array, c0 as Float64Array | null, weights.map((w) => weight(w.prepared?.wih, w.wih)), weights.map((w) => weight(w.prepared?.whh, w.whh)), weights.map((w) => w.bih as Float64Array | null), weights.map((w) => w.bhh as Float64Array | null), tapes as Float64Array[] | null, a.L, N, a.I, H, MODES64[mode], a.lengths);
+  }
+
   /** The float64 backward of `recurrence64`'s calls (native/f64.h's Backward64); false as it. */
   function recurrenceBackward64(a: RecurrenceBackwardArgs): boolean {
     const { dpre, dh0, dwhh, dout, dhN, out, h0, whh, L, N, H, mode } = a;
@@ -567,6 +604,7 @@ export function createNativeKernel(addon: NativeAddon, options: NativeKernelOpti
     },
 
     layers(a: LayersArgs): boolean {
+      if (a.x instanceof Float64Array) return typeof addon.layers64 === 'function' && layers64(a);
       if (a.mode === 'LSTM' || a.mode === 'GRU') return gatedLayers(a);
       const { hN, x, h0, weights, N, H } = a;
       // Decided before any buffer is made: small problems go to the reference kernel (its float64 scratch), and
