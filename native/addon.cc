@@ -52,6 +52,7 @@ RNN_TARGET_VECTOR
 #include "gated.h"
 #include "gated_backward.h"
 #include "f64.h"
+#include "f64_backward.h"
 #pragma GCC pop_options
 
 #include "pool.h"

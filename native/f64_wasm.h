@@ -2,7 +2,7 @@
 // native/wasm.cc; native/wasm_threads.cc adds the forward's pool versions). src/kernels/wasm/wasm.ts lays out the
 // arrays, every one a float64 array but lengths (int32), and the scratch these take; null pointers are 0.
 #pragma once
-#include "f64.h"
+#include "f64_backward.h"
 
 // dw (O, C) += dY^T X over M rows, db (O, or null) += dY's column sums, on this thread: blocks of 256 output rows.
 template <class DY, class XR>

@@ -44,7 +44,7 @@ emit() {  # emit WASM_FILE TS_FILE CONST DESCRIPTION SOURCES
 emit "$out/kernel.wasm" src/kernels/wasm/binary.ts WASM_KERNEL_BASE64 "SIMD128, bulk memory" \
   "native/core.h, core_backward.h and wasm.cc"
 emit "$out/f64.wasm" src/kernels/wasm/binary-f64.ts WASM_F64_BASE64 "SIMD128, bulk memory: the float64 kernels" \
-  "native/core.h, f64.h, f64_wasm.h and wasm_f64.cc"
+  "native/core.h, f64.h, f64_backward.h, f64_wasm.h and wasm_f64.cc"
 emit "$out/threads.wasm" src/kernels/wasm/binary-threads.ts WASM_THREADS_BASE64 \
   "SIMD128, bulk memory, atomics, shared memory" "native/core.h, core_backward.h, gated*.h, jobs.h and wasm_threads.cc"
 emit "$out/relaxed.wasm" src/kernels/wasm/binary-relaxed.ts WASM_RELAXED_BASE64 \
