@@ -306,13 +306,18 @@ struct Step64 {
   const double* Bp;
   const double* bhh;
   int H;
+  // A projected LSTM's: P the state's width (h, hn and out_t rows P wide; H without a projection), hh (N, H) the
+  // step's o tanh(c) before the projection, Bpr W_hr's panels (null: no projection)
+  int P;
+  double* hh;
+  const double* Bpr;
 };
 
 // Rows that have ended (t >= lengths[n]) keep their state and write zeros; c and the tape are left alone.
 static inline void carry_row64(const Step64& s, int n, int j0, int width) {
-  double* dst = s.hn + (size_t)n * s.H + j0;
+  double* dst = s.hn + (size_t)n * s.P + j0;
   double* o = s.out_t + (size_t)n * s.outStride + j0;
-  for (int j = 0; j < width; j++) dst[j] = s.h[(size_t)n * s.H + j0 + j], o[j] = 0.0;
+  for (int j = 0; j < width; j++) dst[j] = s.h[(size_t)n * s.P + j0 + j], o[j] = 0.0;
 }
 
 // The RNN's step, rows m0..m1 x panels p0..p1: hn = f(pre_t + h W_hh^T), f tanh or relu (NaN kept).
@@ -361,7 +366,7 @@ static inline void lstm_units64(double* h, double* out, double* c, double* tape,
     const v64 v = o * tanh64(cc);
     store64n(c + j, cc, w);
     store64n(h + j, v, w);
-    store64n(out + j, v, w);
+    if (out) store64n(out + j, v, w);
     if (tape) {
       store64n(tape + j, i, w);
       store64n(tape + H + j, f, w);
@@ -414,8 +419,8 @@ static inline void gated_tile64(double* T, int R, const double* A, size_t lda, c
 // The LSTM's (G 4) or GRU's (G 3) fused step, rows m0..m1 x unit blocks u0..u1 (gated.h's gated_step in doubles).
 template <int G>
 static void gated_step64(const Step64& s, int m0, int m1, int u0, int u1, const int32_t* lengths, int t) {
-  const int H = s.H;
-  const size_t ps = (size_t)H * DNR, GH = (size_t)G * H, tw = (size_t)(G + 1) * H;
+  const int H = s.H, P = s.P;
+  const size_t ps = (size_t)P * DNR, GH = (size_t)G * H, tw = (size_t)(G + 1) * H;
   double T[MR * DTW] __attribute__((aligned(64)));
   for (int mb = m0; mb < m1; mb += MC64) {
     const int me = m1 < mb + MC64 ? m1 : mb + MC64;
@@ -424,17 +429,17 @@ static void gated_step64(const Step64& s, int m0, int m1, int u0, int u1, const 
       const int width = H - j0 < DNR ? H - j0 : DNR;
       for (int m = mb, R; m < me; m += R) {
         R = me - m < MR ? me - m : MR;
-        gated_tile64<G>(T, R, s.h + (size_t)m * H, (size_t)H, s.Bp + (size_t)u * G * ps, ps, H);
+        gated_tile64<G>(T, R, s.h + (size_t)m * P, (size_t)P, s.Bp + (size_t)u * G * ps, ps, P);
         for (int i = 0; i < R; i++) {
           const int n = m + i;
           if (lengths && t >= lengths[n]) {
-            carry_row64(s, n, j0, width);
+            if (!s.hh) carry_row64(s, n, j0, width);  // projected: the projection's step carries the row
             continue;
           }
           double* tp = s.tape_t ? s.tape_t + (size_t)n * tw + j0 : nullptr;
           const double* pre = s.pre_t + (size_t)n * GH + j0;
-          double* dst = s.hn + (size_t)n * H + j0;
-          double* o = s.out_t + (size_t)n * s.outStride + j0;
+          double* dst = s.hh ? s.hh + (size_t)n * H + j0 : s.hn + (size_t)n * H + j0;
+          double* o = s.hh ? nullptr : s.out_t + (size_t)n * s.outStride + j0;
           if (G == 4) {
             lstm_units64(dst, o, s.c + (size_t)n * H + j0, tp, T + i * DTW, pre, H, width);
           } else {
@@ -447,6 +452,26 @@ static void gated_step64(const Step64& s, int m0, int m1, int u0, int u1, const 
   }
 }
 
+// A projected LSTM's step, rows m0..m1, after gated_step64 wrote hh: hn = out_t = hh W_hr^T (P wide); rows that
+// have ended keep their state and write zeros.
+static void projection_step64(const Step64& s, int m0, int m1, const int32_t* lengths, int t) {
+  const int H = s.H, P = s.P;
+  for_tiles64(s.hh, (size_t)H, s.Bpr, H, m0, m1, 0, (int)panels64(P), [&](int m, int R, int p, int np, const double* T) {
+    const int j0 = p * DNR;
+    const int width = P - j0 < np * DNR ? P - j0 : np * DNR;
+    for (int i = 0; i < R; i++) {
+      const int n = m + i;
+      if (lengths && t >= lengths[n]) {
+        carry_row64(s, n, j0, width);
+        continue;
+      }
+      double* dst = s.hn + (size_t)n * P + j0;
+      double* o = s.out_t + (size_t)n * s.outStride + j0;
+      for (int j = 0; j < width; j++) dst[j] = o[j] = T[i * DTW + j];
+    }
+  });
+}
+
 // ---------------------------------------------------------------------------------------------------------------
 // One direction's recurrence over every step, for any mode (G 1: the RNN, tanh or relu; 3 the GRU; 4 the LSTM),
 // as a list of steps that f64_jobs.h shares between threads (or a caller runs in order): step s, panels (RNN) or
@@ -457,8 +482,8 @@ struct Recurrence64 {
   const double* pre;  // (L, N, G*H)
   const double* Bp;
   const double* bhh;  // the GRU's (G*H) or null
-  const double* h0;  // (N, H)
-  double* hbuf[2];  // 2 x (N, H)
+  const double* h0;  // (N, P)
+  double* hbuf[2];  // 2 x (N, P)
   double* c;  // (N, H): the LSTM's
   double* tape;  // (L, N, (G+1)*H) or null
   size_t outStride;
@@ -466,6 +491,12 @@ struct Recurrence64 {
   bool relu, reverse;
   const int32_t* lengths;
   int t0 = 0;  // the time of step s = 0 for `lengths` (a chunk of a layer's steps in the wavefront: t0 > 0)
+  // A projected LSTM's (steps then run in blocks of rows, whole: run_recurrence64): W_hr's panels (null: none),
+  // the state's width P, and hh (N, H) the steps' o tanh(c)
+  const double* Bpr = nullptr;
+  int P = 0;
+  double* hh = nullptr;
+  int width() const { return Bpr ? P : H; }
   int panels() const { return G == 1 ? (int)panels64(H) : units64(H); }
   int time(int s) const { return reverse ? L - 1 - s : s; }
   // The state after step s (s = -1: h0).
@@ -474,8 +505,11 @@ struct Recurrence64 {
     const int t = time(s);
     const size_t row = (size_t)t * N;
     const Step64 st{hbuf[s & 1], out + row * outStride, outStride, state(s - 1), pre + row * G * H, c,
-                    tape ? tape + row * (G + 1) * H : nullptr, Bp, bhh, H};
-    if (G == 4) gated_step64<4>(st, m0, m1, p0, p1, lengths, t0 + t);
+                    tape ? tape + row * (G + 1) * H : nullptr, Bp, bhh, H, width(), Bpr ? hh : nullptr, Bpr};
+    if (G == 4 && Bpr) {  // whole rows: the schedule counts a projected step as one part
+      gated_step64<4>(st, m0, m1, 0, panels(), lengths, t0 + t);
+      projection_step64(st, m0, m1, lengths, t0 + t);
+    } else if (G == 4) gated_step64<4>(st, m0, m1, p0, p1, lengths, t0 + t);
     else if (G == 3) gated_step64<3>(st, m0, m1, p0, p1, lengths, t0 + t);
     else rnn_step64(st, m0, m1, p0, p1, lengths, t0 + t, relu);
   }

@@ -113,54 +113,67 @@ napi_value LinearBackwardF64(napi_env env, napi_callback_info info) {
 }
 
 napi_value RecurrenceF64(napi_env env, napi_callback_info info) {
-  size_t argc = 17;
-  napi_value a[17];
+  size_t argc = 19;
+  napi_value a[19];
   napi_get_cb_info(env, info, &argc, a, nullptr, nullptr);
-  double *out, *hN, *cN, *pre, *whh, *h0, *c0, *bhh, *tape;
-  const double* packed;
+  double *out, *hN, *cN, *pre, *whh, *h0, *c0, *bhh, *tape, *whr;
+  const double *packed, *packedr;
   size_t nout, nhN, ncN, npre, nh0, nc0, nbhh, ntape, nlen;
   int32_t* lengths;
-  int64_t L, N, H, outStride, outOffset, mode;
+  int64_t L, N, H, outStride, outOffset, mode, P;
   bool reverse = false;
   const char* usage =
       "recurrence64: expected (Float64Array out, hN, cN|null, pre, whh or its prepared panels, h0, c0|null, "
-      "bhh|null, tape|null, L, N, H, outStride, outOffset, mode 0|1|3|4, reverse, Int32Array lengths|null)";
-  if (argc != 17 || !get_f64(env, a[0], &out, &nout, false) || !get_f64(env, a[1], &hN, &nhN, false) ||
+      "bhh|null, tape|null, L, N, H, outStride, outOffset, mode 0|1|3|4, reverse, Int32Array lengths|null, "
+      "whr|its prepared panels|null, P)";
+  if (argc != 19 || !get_f64(env, a[0], &out, &nout, false) || !get_f64(env, a[1], &hN, &nhN, false) ||
       !get_f64(env, a[2], &cN, &ncN, true) || !get_f64(env, a[3], &pre, &npre, false) ||
       !get_f64(env, a[5], &h0, &nh0, false) || !get_f64(env, a[6], &c0, &nc0, true) ||
       !get_f64(env, a[7], &bhh, &nbhh, true) || !get_f64(env, a[8], &tape, &ntape, true) ||
       !get_int(env, a[9], &L) || !get_int(env, a[10], &N) || !get_int(env, a[11], &H) ||
       !get_int(env, a[12], &outStride) || !get_int(env, a[13], &outOffset) || !get_int(env, a[14], &mode) ||
       (mode != 0 && mode != 1 && mode != 3 && mode != 4) || napi_get_value_bool(env, a[15], &reverse) != napi_ok ||
-      !get_i32_array(env, a[16], &lengths, &nlen)) {
+      !get_i32_array(env, a[16], &lengths, &nlen) || !get_int(env, a[18], &P)) {
     return throw_range(env, usage);
   }
   const int G = mode < 3 ? 1 : (int)mode;
-  if (!get_weight64(env, a[4], mode < 3 ? 0 : G, G * H, H, &whh, &packed, false)) return throw_range(env, usage);
-  const size_t NH = (size_t)(N * H), outNeed = L * N > 0 ? (size_t)((L * N - 1) * outStride + outOffset + H) : 0;
-  if (nout < outNeed || outOffset + H > outStride || npre < (size_t)(L * N * G * H) || nhN < NH || nh0 < NH ||
+  // a projection (the LSTM's proj_size, P < H): W_hr (P, H), and the state P wide
+  if (!get_weight64(env, a[17], 0, P, H, &whr, &packedr, true) || (G != 4 && (whr || packedr)) ||
+      ((whr || packedr) ? P < 1 || P >= H : P != H)) {
+    return throw_range(env, usage);
+  }
+  if (!get_weight64(env, a[4], mode < 3 ? 0 : G, G * H, P, &whh, &packed, false)) return throw_range(env, usage);
+  const size_t NH = (size_t)(N * H), NP = (size_t)(N * P);
+  const size_t outNeed = L * N > 0 ? (size_t)((L * N - 1) * outStride + outOffset + P) : 0;
+  if (nout < outNeed || outOffset + P > outStride || npre < (size_t)(L * N * G * H) || nhN < NP || nh0 < NP ||
       (cN && ncN < NH) || (c0 && nc0 < NH) || (bhh && nbhh < (size_t)(G * H)) ||
       (tape && ntape < (size_t)(L * N * (G + 1) * H)) || (lengths && nlen < (size_t)N)) {
     return throw_range(env, "recurrence64: an array is shorter than L, N, H and the output stride require");
   }
   if (N == 0 || H == 0) return nullptr;
-  const double* Bp;
-  double* own;
-  double* state = aligned_doubles(3 * NH);  // two states and c
-  if (!state || !panels_of(whh, packed, mode < 3 ? 0 : G, G * H, H, &Bp, &own)) {
+  const bool projected = whr || packedr;
+  const double *Bp, *Bpr = nullptr;
+  double *own, *ownr = nullptr;
+  double* state = aligned_doubles(2 * NP + 2 * NH);  // two states, c, and the projection's hh
+  if (!state || !panels_of(whh, packed, mode < 3 ? 0 : G, G * H, P, &Bp, &own) ||
+      (projected && !panels_of(whr, packedr, 0, P, H, &Bpr, &ownr))) {
     std::free(state);
+    std::free(own);
     return throw_range(env, "recurrence64: out of memory");
   }
-  for (size_t i = 0; i < NH; i++) state[2 * NH + i] = c0 ? c0[i] : 0.0;
-  Recurrence64 r{out + outOffset, pre, Bp, G == 3 ? bhh : nullptr, h0, {state, state + NH}, state + 2 * NH,
+  double* c = state + 2 * NP;
+  for (size_t i = 0; i < NH; i++) c[i] = c0 ? c0[i] : 0.0, c[NH + i] = 0.0;
+  Recurrence64 r{out + outOffset, pre, Bp, G == 3 ? bhh : nullptr, h0, {state, state + NP}, c,
                  G > 1 ? tape : nullptr, (size_t)outStride, (int)L, (int)N, (int)H, G, mode == 1, reverse, lengths};
+  r.Bpr = Bpr, r.P = (int)P, r.hh = c + NH;
   const bool ok = run_recurrence64(r);
   if (ok) {
-    std::memmove(hN, r.state((int)L - 1), NH * sizeof(double));
-    if (cN && G == 4) std::memcpy(cN, state + 2 * NH, NH * sizeof(double));
+    std::memmove(hN, r.state((int)L - 1), NP * sizeof(double));
+    if (cN && G == 4) std::memcpy(cN, c, NH * sizeof(double));
   }
   std::free(state);
   std::free(own);
+  std::free(ownr);
   if (!ok) return throw_range(env, "recurrence64: out of memory");
   return nullptr;
 }
@@ -170,15 +183,19 @@ napi_value RecurrenceF64(napi_env env, napi_callback_info info) {
 // in blocks of rows), then dwhh (and the GRU's dbhh) as one product over every step's gate gradients and the state
 // each step read.
 napi_value RecurrenceBackwardF64(napi_env env, napi_callback_info info) {
-  size_t argc = 21;
-  napi_value a[21];
+  size_t argc = 24;
+  napi_value a[24];
   napi_get_cb_info(env, info, &argc, a, nullptr, nullptr);
-  double *dpre, *dh0, *dc0, *dwhh, *dbhh, *dout, *dhN, *dcN, *out, *h0, *c0, *whh, *tape;
-  size_t ndpre, ndh0, ndc0, ndwhh, ndbhh, ndout, ndhN, ndcN, nout, nh0, nc0, nwhh, ntape, nlen;
+  double *dpre, *dh0, *dc0, *dwhh, *dbhh, *dout, *dhN, *dcN, *out, *h0, *c0, *whh, *tape, *whr, *dwhr;
+  size_t ndpre, ndh0, ndc0, ndwhh, ndbhh, ndout, ndhN, ndcN, nout, nh0, nc0, nwhh, ntape, nlen, nwhr, ndwhr;
   int32_t* lengths;
-  int64_t L, N, H, outStride, outOffset, mode;
+  int64_t L, N, H, outStride, outOffset, mode, P;
   bool reverse = false;
-  if (argc != 21 || !get_f64(env, a[0], &dpre, &ndpre, false) || !get_f64(env, a[1], &dh0, &ndh0, false) ||
+  const char* usage =
+      "recurrenceBackward64: expected (Float64Array dpre, dh0, dc0|null, dwhh, dbhh|null, dout|null, dhN|null, "
+      "dcN|null, out, h0, c0|null, whh, tape|null, L, N, H, outStride, outOffset, mode 0|1|3|4, reverse, Int32Array "
+      "lengths|null, whr|null, dwhr|null, P)";
+  if (argc != 24 || !get_f64(env, a[0], &dpre, &ndpre, false) || !get_f64(env, a[1], &dh0, &ndh0, false) ||
       !get_f64(env, a[2], &dc0, &ndc0, true) || !get_f64(env, a[3], &dwhh, &ndwhh, false) ||
       !get_f64(env, a[4], &dbhh, &ndbhh, true) || !get_f64(env, a[5], &dout, &ndout, true) ||
       !get_f64(env, a[6], &dhN, &ndhN, true) || !get_f64(env, a[7], &dcN, &ndcN, true) ||
@@ -187,59 +204,66 @@ napi_value RecurrenceBackwardF64(napi_env env, napi_callback_info info) {
       !get_f64(env, a[12], &tape, &ntape, true) || !get_int(env, a[13], &L) || !get_int(env, a[14], &N) ||
       !get_int(env, a[15], &H) || !get_int(env, a[16], &outStride) || !get_int(env, a[17], &outOffset) ||
       !get_int(env, a[18], &mode) || (mode != 0 && mode != 1 && mode != 3 && mode != 4) ||
-      napi_get_value_bool(env, a[19], &reverse) != napi_ok || !get_i32_array(env, a[20], &lengths, &nlen)) {
-    return throw_range(env,
-                       "recurrenceBackward64: expected (Float64Array dpre, dh0, dc0|null, dwhh, dbhh|null, dout|null, "
-                       "dhN|null, dcN|null, out, h0, c0|null, whh, tape|null, L, N, H, outStride, outOffset, mode "
-                       "0|1|3|4, reverse, Int32Array lengths|null)");
+      napi_get_value_bool(env, a[19], &reverse) != napi_ok || !get_i32_array(env, a[20], &lengths, &nlen) ||
+      !get_f64(env, a[21], &whr, &nwhr, true) || !get_f64(env, a[22], &dwhr, &ndwhr, true) || !get_int(env, a[23], &P)) {
+    return throw_range(env, usage);
   }
   const int G = mode < 3 ? 1 : (int)mode;
-  const size_t NH = (size_t)(N * H), GH = (size_t)G * H, LN = (size_t)(L * N);
-  const size_t outNeed = LN > 0 ? (size_t)((LN - 1) * outStride + outOffset + H) : 0;
-  if (nout < outNeed || (dout && ndout < outNeed) || outOffset + H > outStride || ndpre < LN * GH || ndh0 < NH ||
-      (dc0 && ndc0 < NH) || (dhN && ndhN < NH) || (dcN && ndcN < NH) || nh0 < NH || (c0 && nc0 < NH) ||
-      ndwhh < GH * H || nwhh < GH * H || (dbhh && ndbhh < GH) || (G > 1 && (!tape || ntape < LN * (G + 1) * H)) ||
+  const bool projected = whr != nullptr;
+  if ((projected ? G != 4 || P < 1 || P >= H || nwhr < (size_t)(P * H) || (dwhr && ndwhr < (size_t)(P * H)) : P != H) ||
+      (!projected && dwhr)) {
+    return throw_range(env, usage);
+  }
+  const size_t NH = (size_t)(N * H), NP = (size_t)(N * P), GH = (size_t)G * H, LN = (size_t)(L * N);
+  const size_t outNeed = LN > 0 ? (size_t)((LN - 1) * outStride + outOffset + P) : 0;
+  if (nout < outNeed || (dout && ndout < outNeed) || outOffset + P > outStride || ndpre < LN * GH || ndh0 < NP ||
+      (dc0 && ndc0 < NH) || (dhN && ndhN < NP) || (dcN && ndcN < NH) || nh0 < NP || (c0 && nc0 < NH) ||
+      ndwhh < GH * P || nwhh < GH * P || (dbhh && ndbhh < GH) || (G > 1 && (!tape || ntape < LN * (G + 1) * H)) ||
       (lengths && nlen < (size_t)N)) {
     return throw_range(env, "recurrenceBackward64: an array is shorter than L, N, H and the output stride require");
   }
   if (LN == 0 || H == 0) return nullptr;
-  double* Z = aligned_doubles(LN * GH);
-  double* Bp = aligned_doubles(panels64((int)H) * DNR * GH);
-  double* state = aligned_doubles(3 * NH + H);  // dh, dc, the GRU's dy z, a row of zeros
-  double* bsum = G == 3 && dbhh ? static_cast<double*>(std::calloc(GH, sizeof(double))) : nullptr;
-  auto release = [&] {
-    std::free(Z);
-    std::free(Bp);
-    std::free(state);
-    std::free(bsum);
-  };
-  if (!Z || !Bp || !state || (G == 3 && dbhh && !bsum)) {
-    release();
-    return throw_range(env, "recurrenceBackward64: out of memory");
-  }
-  std::memset(state, 0, (3 * NH + H) * sizeof(double));
-  if (dhN) std::memcpy(state, dhN, NH * sizeof(double));
-  if (dcN && G == 4) std::memcpy(state + NH, dcN, NH * sizeof(double));
+  Owned own;
+  double* Z = own.keep(aligned_doubles(LN * GH));
+  double* Bp = own.keep(aligned_doubles(panels64((int)P) * DNR * GH));
+  double* state = own.keep(aligned_doubles(NP + 3 * NH + P));  // dh, dc, the GRU's dy z, dhh, a row of zeros
+  double* bsum = G == 3 && dbhh ? own.keep(static_cast<double*>(std::calloc(GH, sizeof(double)))) : nullptr;
+  double* gh = projected ? own.keep(aligned_doubles(LN * P)) : nullptr;
+  double* hhs = projected ? own.keep(aligned_doubles(LN * H)) : nullptr;
+  double* Bpr = projected ? own.keep(aligned_doubles(panels64((int)H) * DNR * P)) : nullptr;
+  if (!own.ok()) return throw_range(env, "recurrenceBackward64: out of memory");
+  std::memset(state, 0, (NP + 3 * NH + P) * sizeof(double));
+  double *dh = state, *dc = state + NP, *dhz = dc + NH, *dhh = dhz + NH;
+  const double* zeros = dhh + NH;
+  if (dhN) std::memcpy(dh, dhN, NP * sizeof(double));
+  if (dcN && G == 4) std::memcpy(dc, dcN, NH * sizeof(double));
   const double* w = whh;
-  pack64_rows(Bp, [&](int k) { return w + (size_t)k * H; }, (int)GH, (int)H);
-  const Backward64 b{Z, dpre, state, state + NH, state + 2 * NH, dout ? dout + outOffset : nullptr, out + outOffset,
-                     h0, G == 4 ? c0 : nullptr, tape, Bp, (size_t)outStride, (int)L, (int)N, (int)H, G, mode == 1,
-                     reverse, lengths};
+  pack64_rows(Bp, [&](int k) { return w + (size_t)k * P; }, (int)GH, (int)P);
+  const double* wr = whr;
+  if (projected) pack64_rows(Bpr, [&](int k) { return wr + (size_t)k * H; }, (int)P, (int)H);
+  Backward64 b{Z, dpre, dh, dc, dhz, dout ? dout + outOffset : nullptr, out + outOffset, h0, G == 4 ? c0 : nullptr, tape,
+               Bp, (size_t)outStride, (int)L, (int)N, (int)H, G, mode == 1, reverse, lengths};
+  b.Bpr = Bpr, b.P = (int)P, b.gh = gh, b.hhs = hhs, b.dhh = dhh;
   bool ok = run_backward64(b);
   if (ok) {
-    for (size_t i = 0; i < NH; i++) dh0[i] += state[i];
+    for (size_t i = 0; i < NP; i++) dh0[i] += dh[i];
     if (dc0 && G == 4)
-      for (size_t i = 0; i < NH; i++) dc0[i] += state[NH + i];
-    const double* zeros = state + 3 * NH;
+      for (size_t i = 0; i < NH; i++) dc0[i] += dc[i];
     const double* Zc = Z;
     const int Ni = (int)N;
     ok = grad_weight64(
         dwhh, bsum, [=](int m) { return Zc + (size_t)m * GH; },
         [=, &b](int m) { return b.active(m / Ni, m % Ni) ? b.prev_h(m / Ni, m % Ni) : zeros; }, (int)LN, (int)GH,
-        (int)H);
+        (int)P);
     for (size_t o = 0; ok && bsum && o < GH; o++) dbhh[o] += bsum[o];
+    if (ok && projected && dwhr) {
+      const double *ghc = gh, *hc = hhs;
+      const int Hi = (int)H, Pi = (int)P;
+      ok = grad_weight64(
+          dwhr, nullptr, [=](int m) { return ghc + (size_t)m * Pi; }, [=](int m) { return hc + (size_t)m * Hi; },
+          (int)LN, Pi, Hi);
+    }
   }
-  release();
   if (!ok) return throw_range(env, "recurrenceBackward64: out of memory");
   return nullptr;
 }

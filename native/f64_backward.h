@@ -70,26 +70,35 @@ static void grad_weight64_rows(double* dw, double* db, double* work, DY&& dyrow,
 struct Backward64 {
   double* Z;  // (L, N, G*H): every row written (0 where padded)
   double* dpre;  // (L, N, G*H), accumulated
-  double* dh;  // (N, H): dhN to begin with
+  double* dh;  // (N, P): dhN to begin with
   double* dc;  // (N, H): the LSTM's, dcN to begin with
   double* dhz;  // (N, H): the GRU's dy z of the step
   const double* dout;  // at the direction's offset, rows outStride apart, or null
   const double* out;  // likewise: the forward's output
-  const double* h0;  // (N, H)
+  const double* h0;  // (N, P)
   const double* c0;  // (N, H) or null
   const double* tape;  // (L, N, (G+1)*H)
-  const double* Bp;  // W_hh's rows as panels: (G*H) terms -> H outputs
+  const double* Bp;  // W_hh's rows as panels: (G*H) terms -> P outputs
   size_t outStride;
   int L, N, H, G;
   bool relu, reverse;
   const int32_t* lengths;
+  // A projected LSTM's (h = (o tanh(c)) W_hr^T, P wide; the step then first forms gh = dh + dout (P), kept for
+  // dW_hr, and dhh = gh W_hr (H), the gradient of o tanh(c), which it keeps too): W_hr's rows as panels (P terms
+  // -> H outputs; null: no projection), P, gh (L, N, P), hhs (L, N, H) and dhh (N, H).
+  const double* Bpr = nullptr;
+  int P = 0;
+  double* gh = nullptr;
+  double* hhs = nullptr;
+  double* dhh = nullptr;
+  int width() const { return Bpr ? P : H; }
   int tq(int q) const { return reverse ? q : L - 1 - q; }
   bool active(int t, int n) const { return !lengths || t < lengths[n]; }
   // The state step t read, for row n: the previous active step's output or h0 (the same rule as the forward's).
   const double* prev_h(int t, int n) const {
     const int p = reverse ? t + 1 : t - 1;
     const int len = lengths ? lengths[n] : L;
-    return p >= 0 && p < len ? out + ((size_t)p * N + n) * outStride : h0 + (size_t)n * H;
+    return p >= 0 && p < len ? out + ((size_t)p * N + n) * outStride : h0 + (size_t)n * width();
   }
   const double* prev_c(int t, int n) const {
     const int p = reverse ? t + 1 : t - 1;
@@ -101,8 +110,9 @@ struct Backward64 {
     const size_t GH = (size_t)G * H, row = (size_t)t * N + n;
     double* z = Z + row * GH;
     double* dp = dpre + row * GH;
-    const double* d = dout ? dout + row * outStride : nullptr;
-    double* dhr = dh + (size_t)n * H;
+    // the gradient of the step's h before any projection: dh + dout, or the projection's dhh
+    const double* d = dout && !Bpr ? dout + row * outStride : nullptr;
+    const double* dhr = Bpr ? dhh + (size_t)n * H : dh + (size_t)n * H;
     for (int j = 0; j < H; j += DL) {
       const int w = H - j;
       const v64 dy = load64n(dhr + j, w) + (d ? load64n(d + j, w) : (v64){});
@@ -143,10 +153,39 @@ struct Backward64 {
       }
     }
   }
+  // A projected step's first part, rows m0..m1 at time t: gh_t = dh + dout_t and hh_t = o tanh(c_t) kept (0 where
+  // padded, so they add nothing to dW_hr), then dhh = gh_t W_hr.
+  void project(int t, int m0, int m1) const {
+    const size_t row0 = (size_t)t * N;
+    for (int n = m0; n < m1; n++) {
+      double* g = gh + (row0 + n) * P;
+      double* hh = hhs + (row0 + n) * H;
+      if (!active(t, n)) {
+        for (int j = 0; j < P; j++) g[j] = 0.0;
+        for (int j = 0; j < H; j++) hh[j] = 0.0;
+        continue;
+      }
+      const double* d = dout ? dout + (row0 + n) * outStride : nullptr;
+      for (int j = 0; j < P; j++) g[j] = dh[(size_t)n * P + j] + (d ? d[j] : 0.0);
+      const double* tp = tape + (row0 + n) * 5 * H;
+      for (int j = 0; j < H; j += DL) {
+        const int w = H - j;
+        store64n(hh + j, load64n(tp + 3 * H + j, w) * tanh64(load64n(tp + 4 * H + j, w)), w);
+      }
+    }
+    for_tiles64(gh + row0 * P, (size_t)P, Bpr, P, m0, m1, 0, (int)panels64(H),
+                [&](int m, int R, int p, int np, const double* T) {
+                  const int j0 = p * DNR;
+                  const int width = H - j0 < np * DNR ? H - j0 : np * DNR;
+                  for (int i = 0; i < R; i++)
+                    for (int j = 0; j < width; j++) dhh[(size_t)(m + i) * H + j0 + j] = T[i * DTW + j];
+                });
+  }
   // Step q for rows m0..m1 (the panels are always all of them: blocks of rows never share a step).
   void step(int q, int, int, int m0, int m1) const {
     const int t = tq(q);
     const size_t GH = (size_t)G * H;
+    if (Bpr) project(t, m0, m1);
     for (int n = m0; n < m1; n++) {
       if (active(t, n)) {
         gates(t, n);
@@ -155,14 +194,15 @@ struct Backward64 {
         for (size_t j = 0; j < GH; j++) z[j] = 0.0;
       }
     }
-    for_tiles64(Z + (size_t)t * N * GH, GH, Bp, (int)GH, m0, m1, 0, (int)panels64(H),
+    const int W = width();
+    for_tiles64(Z + (size_t)t * N * GH, GH, Bp, (int)GH, m0, m1, 0, (int)panels64(W),
                 [&](int m, int R, int p, int np, const double* T) {
                   const int j0 = p * DNR;
-                  const int width = H - j0 < np * DNR ? H - j0 : np * DNR;
+                  const int width = W - j0 < np * DNR ? W - j0 : np * DNR;
                   for (int i = 0; i < R; i++) {
                     const int n = m + i;
                     if (!active(t, n)) continue;
-                    double* d = dh + (size_t)n * H + j0;
+                    double* d = dh + (size_t)n * W + j0;
                     const double* direct = G == 3 ? dhz + (size_t)n * H + j0 : nullptr;
                     for (int j = 0; j < width; j++) d[j] = T[i * DTW + j] + (direct ? direct[j] : 0.0);
                   }

@@ -137,10 +137,11 @@ void recurrence64_job(void* c, int tid, int nt) {
 inline bool run_recurrence64(const Recurrence64& r) {
   Recurrence64Job job;
   job.r = &r;
-  const double rowWork = (double)r.G * r.H * r.H;
-  const Split split = split_steps(r.N, rowWork, r.panels(), pool.threads.load(std::memory_order_relaxed),
+  // a projected step runs whole rows (its projection reads all of their units): blocks of rows, teams of one
+  const double rowWork = (double)r.G * r.H * r.width() + (r.Bpr ? (double)r.H * r.P : 0.0);
+  const Split split = split_steps(r.N, rowWork, r.Bpr ? 1 : r.panels(), pool.threads.load(std::memory_order_relaxed),
                                   r.G == 1 ? TEAM_WORK : 1 << 19);
-  if (!job.sched.init(r.L, r.N, r.panels(), split)) return false;
+  if (!job.sched.init(r.L, r.N, r.Bpr ? 1 : r.panels(), split)) return false;
   run(recurrence64_job, &job, split.threads);
   return true;
 }

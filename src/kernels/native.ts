@@ -198,8 +198,8 @@ export interface NativeAddon {
     O: number,
   ): void;
   /**
-   * float64 `recurrence` of any mode but a projected LSTM: mode 0 tanh, 1 relu, 3 GRU, 4 LSTM (cN, c0 the LSTM's,
-   * bhh the GRU's, tape the gated cells').
+   * float64 `recurrence` of any mode: mode 0 tanh, 1 relu, 3 GRU, 4 LSTM (cN, c0 the LSTM's, bhh the GRU's, tape
+   * the gated cells', whr and P < H a projected LSTM's; else null and H).
    */
   recurrence64(
     out: Float64Array,
@@ -219,6 +219,8 @@ export interface NativeAddon {
     mode: 0 | 1 | 3 | 4,
     reverse: boolean,
     lengths: Int32Array | null,
+    whr: Float64Array | unknown | null,
+    P: number,
   ): void;
   /** The float64 layer wavefront of every mode (`layers` and `gatedLayers` in one); false when it declines. */
   layers64(
@@ -265,6 +267,9 @@ export interface NativeAddon {
     mode: 0 | 1 | 3 | 4,
     reverse: boolean,
     lengths: Int32Array | null,
+    whr: Float64Array | null,
+    dwhr: Float64Array | null,
+    P: number,
   ): void;
   /** Whether `gatedLayers` takes a stack of K layers, N rows and H features. */
   gatedLayersTakes(lstm: boolean, K: number, N: number, H: number): boolean;
@@ -480,21 +485,18 @@ export function createNativeKernel(addon: NativeAddon, options: NativeKernelOpti
   }
 
   /**
-   * A float64 recurrence in the addon (native/f64.h), fused with its cell's math; a projected LSTM runs
-   * ./gated.ts's steps around this kernel's float64 products. False: not float64 or too small (the reference's).
+   * A float64 recurrence in the addon (native/f64.h), fused with its cell's math (a projected LSTM's projection
+   * too). False: not float64 or too small (the reference's).
    */
   function recurrence64(a: RecurrenceArgs): boolean {
     const { out, hN, pre, whh, h0, L, N, H, mode } = a;
     const G = gatesOf(mode);
     const [c0, cN, whr, bhh, tape] = [a.c0 ?? null, a.cN ?? null, a.whr ?? null, a.bhh ?? null, a.tape ?? null];
     if (!f64(out, hN, pre, whh, h0, c0, cN, whr, bhh, tape) || !native64(L * N * G * H * (a.P ?? H))) return false;
-    if (whr !== null) {
-      gatedRecurrence(kernel, a);
-      return true;
-    }
     const lstm = mode === 'LSTM';
+    const projection = lstm && whr !== null ? weight(a.whrPrepared, whr) : null;
     // biome-ignore format: the addon's argument order
-    addon.recurrence64(out as Float64Array, hN as Float64Array, lstm ? (cN as Float64Array | null) : null, pre as Float64Array, weight(a.whhPrepared, whh), h0 as Float64Array, lstm ? (c0 as Float64Array | null) : null, mode === 'GRU' ? (bhh as Float64Array | null) : null, G > 1 ? (tape as Float64Array | null) : null, L, N, H, a.outStride, a.outOffset, MODES64[mode], a.reverse, a.lengths);
+    addon.recurrence64(out as Float64Array, hN as Float64Array, lstm ? (cN as Float64Array | null) : null, pre as Float64Array, weight(a.whhPrepared, whh), h0 as Float64Array, lstm ? (c0 as Float64Array | null) : null, mode === 'GRU' ? (bhh as Float64Array | null) : null, G > 1 ? (tape as Float64Array | null) : null, L, N, H, a.outStride, a.outOffset, MODES64[mode], a.reverse, a.lengths, projection, projection === null ? H : (a.P ?? H));
     return true;
   }
 
@@ -520,14 +522,12 @@ export function createNativeKernel(addon: NativeAddon, options: NativeKernelOpti
     const lstm = mode === 'LSTM';
     const [dc0, dcN, c0] = lstm ? [a.dc0 ?? null, a.dcN ?? null, a.c0 ?? null] : [null, null, null];
     const [whr, dbhh, tape] = [a.whr ?? null, mode === 'GRU' ? (a.dbhh ?? null) : null, a.tape ?? null];
-    if (!f64(dpre, dh0, dwhh, dout, dhN, out, h0, whh, dc0, dcN, c0, whr, dbhh, tape)) return false;
+    if (!f64(dpre, dh0, dwhh, dout, dhN, out, h0, whh, dc0, dcN, c0, whr, a.dwhr ?? null, dbhh, tape)) return false;
     if (!native64(L * N * G * H * (a.P ?? H))) return false;
-    if (whr !== null) {
-      gatedRecurrenceBackward(kernel, a); // a projected LSTM: ./gated.ts's steps around this kernel's products
-      return true;
-    }
+    const [projection, dwhr] =
+      lstm && whr !== null ? [whr as Float64Array, (a.dwhr ?? null) as Float64Array | null] : [null, null];
     // biome-ignore format: the addon's argument order
-    addon.recurrenceBackward64(dpre as Float64Array, dh0 as Float64Array, dc0 as Float64Array | null, dwhh as Float64Array, dbhh as Float64Array | null, dout as Float64Array | null, dhN as Float64Array | null, dcN as Float64Array | null, out as Float64Array, h0 as Float64Array, c0 as Float64Array | null, whh as Float64Array, G > 1 ? (tape as Float64Array | null) : null, L, N, H, a.outStride, a.outOffset, MODES64[mode], a.reverse, a.lengths);
+    addon.recurrenceBackward64(dpre as Float64Array, dh0 as Float64Array, dc0 as Float64Array | null, dwhh as Float64Array, dbhh as Float64Array | null, dout as Float64Array | null, dhN as Float64Array | null, dcN as Float64Array | null, out as Float64Array, h0 as Float64Array, c0 as Float64Array | null, whh as Float64Array, G > 1 ? (tape as Float64Array | null) : null, L, N, H, a.outStride, a.outOffset, MODES64[mode], a.reverse, a.lengths, projection, dwhr, projection === null ? H : (a.P ?? H));
     return true;
   }
 
