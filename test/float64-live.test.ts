@@ -12,8 +12,8 @@
  * STACKED_RNN_BACKEND names it), checked to be doing the work: no call may reach the reference kernel.
  * Held to the contract of issue 23: the output, h_n and c_n within 1e-12 of PyTorch float64 relative to scale
  * (max |ours - torch| / max(1, max |torch|), per tensor), and the gradients (input, h0, c0, every parameter)
- * within 1e-10, the fixture tests' bar. (A projected LSTM's gate activations are src/kernels/gated.ts's steps in JavaScript
- * around the kernel's products, so only its products are the float64 kernels' here.)
+ * within 1e-10, the fixture tests' bar. (On the WebAssembly kernels a projected LSTM's gate activations are
+ * src/kernels/gated.ts's steps in JavaScript around the float64 build's products; native fuses them.)
  *
  * Needs torch in /usr/bin/python3 (skips with the reason otherwise, fails instead with STACKED_RNN_REQUIRE_TORCH=1).
  */
