@@ -30,6 +30,12 @@ typedef int64_t i64v __attribute__((vector_size(RNN_VBYTES)));
 #define RNN_MADD64(a, b, c) ((c) + (a) * (b))
 #endif
 
+// Whether the projected LSTM's steps are built: native/f64_addon.h runs them; the WebAssembly build leaves them out
+// to stay small (its projected LSTM runs src/kernels/gated.ts's steps around its products).
+#ifndef RNN_F64_PROJECTION
+#define RNN_F64_PROJECTION 1
+#endif
+
 static inline v64 splat64(double s) { return s - (v64){}; }
 static inline v64 load64(const double* p) { return *(const v64u*)p; }
 static inline void store64(double* p, v64 v) { *(v64u*)p = v; }
@@ -506,7 +512,7 @@ struct Recurrence64 {
     const size_t row = (size_t)t * N;
     const Step64 st{hbuf[s & 1], out + row * outStride, outStride, state(s - 1), pre + row * G * H, c,
                     tape ? tape + row * (G + 1) * H : nullptr, Bp, bhh, H, width(), Bpr ? hh : nullptr, Bpr};
-    if (G == 4 && Bpr) {  // whole rows: the schedule counts a projected step as one part
+    if (RNN_F64_PROJECTION && G == 4 && Bpr) {  // whole rows: the schedule counts a projected step as one part
       gated_step64<4>(st, m0, m1, 0, panels(), lengths, t0 + t);
       projection_step64(st, m0, m1, lengths, t0 + t);
     } else if (G == 4) gated_step64<4>(st, m0, m1, p0, p1, lengths, t0 + t);

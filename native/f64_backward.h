@@ -185,7 +185,7 @@ struct Backward64 {
   void step(int q, int, int, int m0, int m1) const {
     const int t = tq(q);
     const size_t GH = (size_t)G * H;
-    if (Bpr) project(t, m0, m1);
+    if (RNN_F64_PROJECTION && Bpr) project(t, m0, m1);
     for (int n = m0; n < m1; n++) {
       if (active(t, n)) {
         gates(t, n);
