@@ -137,6 +137,12 @@ export interface PreparedWeight {
 /** How a weight is laid out: `panels` for a plain product (W_ih, the RNN's W_hh, W_hr), or a gated cell's W_hh. */
 export type WeightLayout = 'panels' | 'LSTM' | 'GRU';
 
+/** The native and WebAssembly kernels' numbers for a layout (native/prepared.h, f64.h: 0, or the gates G). */
+export const LAYOUT_CODES = { panels: 0, GRU: 3, LSTM: 4 } as const;
+
+/** The float64 kernels' numbers for a mode (native/f64_addon.h, f64_wasm.h: 0 tanh, 1 relu, or the gates G). */
+export const MODE_CODES = { RNN_TANH: 0, RNN_RELU: 1, GRU: 3, LSTM: 4 } as const;
+
 /** One direction's weights as a kernel prepared them (null where it did not, or there is no such weight). */
 export interface PreparedDirection {
   wih: PreparedWeight | null;

@@ -19,14 +19,16 @@
  * kernel, where a Node-API call saves nothing over plain loops and the reference gives the float32 nearest the
  * exact result instead (and the reference's own float64 bits).
  */
-import type { FloatArray } from '../dtype.js';
+import { allFloat32, allFloat64, type FloatArray } from '../dtype.js';
 import { EXACT_BELOW, float32Scratch, minWorkFor, readF32, sinkF32 } from './f32.js';
 import { gatedRecurrence, gatedRecurrenceBackward } from './gated.js';
 import {
   gatesOf,
   type Kernel,
+  LAYOUT_CODES,
   type LayersArgs,
   layerWork,
+  MODE_CODES,
   type PreparedWeight,
   type RecurrenceArgs,
   type RecurrenceBackwardArgs,
@@ -415,16 +417,6 @@ export const nativeAddon: NativeAddon | null = loadAddon();
 if (nativeAddon)
   bindThreads({ get: () => nativeAddon.threads(), set: (n) => nativeAddon.threads(n) }, nativeAddon.first);
 
-function f32(...arrays: (FloatArray | null)[]): boolean {
-  return arrays.every((a) => a === null || a instanceof Float32Array);
-}
-
-function f64(...arrays: (FloatArray | null)[]): boolean {
-  return arrays.every((a) => a === null || a instanceof Float64Array);
-}
-
-const MODES64 = { RNN_TANH: 0, RNN_RELU: 1, GRU: 3, LSTM: 4 } as const;
-
 export interface NativeKernelOptions {
   /** The kernel's name. Default 'native'. */
   name?: string;
@@ -446,8 +438,6 @@ class NativePrepared implements PreparedWeight {
     readonly bytes: number,
   ) {}
 }
-
-const LAYOUTS = { panels: 0, GRU: 3, LSTM: 4 } as const;
 
 /**
  * A kernel over the addon: float32 buffers go to its float32 kernels, float64 ones to its float64 kernels, small
@@ -476,10 +466,10 @@ export function createNativeKernel(addon: NativeAddon, options: NativeKernelOpti
     const lstm = a.mode === 'LSTM';
     const [c0, cN] = lstm ? [a.c0 ?? null, a.cN ?? null] : [null, null];
     if (leaveLayers(a) || !addon.gatedLayersTakes(lstm, weights.length, N, H)) return false;
-    if (!f32(hN, x, h0, c0, cN) || !weights.every((w) => f32(w.wih, w.whh, w.bih, w.bhh))) return false;
+    if (!allFloat32(hN, x, h0, c0, cN) || !weights.every((w) => allFloat32(w.wih, w.whh, w.bih, w.bhh))) return false;
     const outs = weights.map((_, k) => a.layerOutput(k));
     const tapes = a.layerTape ? weights.map((_, k) => (a.layerTape as (k: number) => FloatArray)(k)) : null;
-    if (!f32(...outs) || (tapes && !f32(...tapes))) return false;
+    if (!allFloat32(...outs) || (tapes && !allFloat32(...tapes))) return false;
     // biome-ignore format: the addon's argument order
     return addon.gatedLayers(outs as Float32Array[], hN as Float32Array, cN as Float32Array | null, x as Float32Array, h0 as Float32Array, c0 as Float32Array | null, weights.map((w) => weight(w.prepared?.wih, w.wih as Float32Array)), weights.map((w) => weight(w.prepared?.whh, w.whh as Float32Array)), weights.map((w) => w.bih as Float32Array | null), weights.map((w) => w.bhh as Float32Array | null), tapes as Float32Array[] | null, a.L, N, a.I, H, lstm, a.lengths);
   }
@@ -492,11 +482,12 @@ export function createNativeKernel(addon: NativeAddon, options: NativeKernelOpti
     const { out, hN, pre, whh, h0, L, N, H, mode } = a;
     const G = gatesOf(mode);
     const [c0, cN, whr, bhh, tape] = [a.c0 ?? null, a.cN ?? null, a.whr ?? null, a.bhh ?? null, a.tape ?? null];
-    if (!f64(out, hN, pre, whh, h0, c0, cN, whr, bhh, tape) || !native64(L * N * G * H * (a.P ?? H))) return false;
+    if (!allFloat64(out, hN, pre, whh, h0, c0, cN, whr, bhh, tape) || !native64(L * N * G * H * (a.P ?? H)))
+      return false;
     const lstm = mode === 'LSTM';
     const projection = lstm && whr !== null ? weight(a.whrPrepared, whr) : null;
     // biome-ignore format: the addon's argument order
-    addon.recurrence64(out as Float64Array, hN as Float64Array, lstm ? (cN as Float64Array | null) : null, pre as Float64Array, weight(a.whhPrepared, whh), h0 as Float64Array, lstm ? (c0 as Float64Array | null) : null, mode === 'GRU' ? (bhh as Float64Array | null) : null, G > 1 ? (tape as Float64Array | null) : null, L, N, H, a.outStride, a.outOffset, MODES64[mode], a.reverse, a.lengths, projection, projection === null ? H : (a.P ?? H));
+    addon.recurrence64(out as Float64Array, hN as Float64Array, lstm ? (cN as Float64Array | null) : null, pre as Float64Array, weight(a.whhPrepared, whh), h0 as Float64Array, lstm ? (c0 as Float64Array | null) : null, mode === 'GRU' ? (bhh as Float64Array | null) : null, G > 1 ? (tape as Float64Array | null) : null, L, N, H, a.outStride, a.outOffset, MODE_CODES[mode], a.reverse, a.lengths, projection, projection === null ? H : (a.P ?? H));
     return true;
   }
 
@@ -505,14 +496,14 @@ export function createNativeKernel(addon: NativeAddon, options: NativeKernelOpti
     const { hN, x, h0, weights, N, H, mode } = a;
     const lstm = mode === 'LSTM';
     const [c0, cN] = lstm ? [a.c0 ?? null, a.cN ?? null] : [null, null];
-    if (leaveLayers(a) || !addon.layersTakes64(MODES64[mode], weights.length, N, H)) return false;
-    if (!f64(hN, x, h0, c0, cN) || !weights.every((w) => f64(w.wih, w.whh, w.bih, w.bhh))) return false;
+    if (leaveLayers(a) || !addon.layersTakes64(MODE_CODES[mode], weights.length, N, H)) return false;
+    if (!allFloat64(hN, x, h0, c0, cN) || !weights.every((w) => allFloat64(w.wih, w.whh, w.bih, w.bhh))) return false;
     const outs = weights.map((_, k) => a.layerOutput(k));
     const gated = mode === 'LSTM' || mode === 'GRU';
     const tapes = gated && a.layerTape ? weights.map((_, k) => (a.layerTape as (k: number) => FloatArray)(k)) : null;
-    if (!f64(...outs) || (tapes && !f64(...tapes))) return false;
+    if (!allFloat64(...outs) || (tapes && !allFloat64(...tapes))) return false;
     // biome-ignore format: the addon's argument order
-    return addon.layers64(outs as Float64Array[], hN as Float64Array, cN as Float64Array | null, x as Float64Array, h0 as Float64Array, c0 as Float64Array | null, weights.map((w) => weight(w.prepared?.wih, w.wih)), weights.map((w) => weight(w.prepared?.whh, w.whh)), weights.map((w) => w.bih as Float64Array | null), weights.map((w) => w.bhh as Float64Array | null), tapes as Float64Array[] | null, a.L, N, a.I, H, MODES64[mode], a.lengths);
+    return addon.layers64(outs as Float64Array[], hN as Float64Array, cN as Float64Array | null, x as Float64Array, h0 as Float64Array, c0 as Float64Array | null, weights.map((w) => weight(w.prepared?.wih, w.wih)), weights.map((w) => weight(w.prepared?.whh, w.whh)), weights.map((w) => w.bih as Float64Array | null), weights.map((w) => w.bhh as Float64Array | null), tapes as Float64Array[] | null, a.L, N, a.I, H, MODE_CODES[mode], a.lengths);
   }
 
   /** The float64 backward of `recurrence64`'s calls (native/f64.h's Backward64); false as it. */
@@ -522,12 +513,13 @@ export function createNativeKernel(addon: NativeAddon, options: NativeKernelOpti
     const lstm = mode === 'LSTM';
     const [dc0, dcN, c0] = lstm ? [a.dc0 ?? null, a.dcN ?? null, a.c0 ?? null] : [null, null, null];
     const [whr, dbhh, tape] = [a.whr ?? null, mode === 'GRU' ? (a.dbhh ?? null) : null, a.tape ?? null];
-    if (!f64(dpre, dh0, dwhh, dout, dhN, out, h0, whh, dc0, dcN, c0, whr, a.dwhr ?? null, dbhh, tape)) return false;
+    if (!allFloat64(dpre, dh0, dwhh, dout, dhN, out, h0, whh, dc0, dcN, c0, whr, a.dwhr ?? null, dbhh, tape))
+      return false;
     if (!native64(L * N * G * H * (a.P ?? H))) return false;
     const [projection, dwhr] =
       lstm && whr !== null ? [whr as Float64Array, (a.dwhr ?? null) as Float64Array | null] : [null, null];
     // biome-ignore format: the addon's argument order
-    addon.recurrenceBackward64(dpre as Float64Array, dh0 as Float64Array, dc0 as Float64Array | null, dwhh as Float64Array, dbhh as Float64Array | null, dout as Float64Array | null, dhN as Float64Array | null, dcN as Float64Array | null, out as Float64Array, h0 as Float64Array, c0 as Float64Array | null, whh as Float64Array, G > 1 ? (tape as Float64Array | null) : null, L, N, H, a.outStride, a.outOffset, MODES64[mode], a.reverse, a.lengths, projection, dwhr, projection === null ? H : (a.P ?? H));
+    addon.recurrenceBackward64(dpre as Float64Array, dh0 as Float64Array, dc0 as Float64Array | null, dwhh as Float64Array, dbhh as Float64Array | null, dout as Float64Array | null, dhN as Float64Array | null, dcN as Float64Array | null, out as Float64Array, h0 as Float64Array, c0 as Float64Array | null, whh as Float64Array, G > 1 ? (tape as Float64Array | null) : null, L, N, H, a.outStride, a.outOffset, MODE_CODES[mode], a.reverse, a.lengths, projection, dwhr, projection === null ? H : (a.P ?? H));
     return true;
   }
 
@@ -543,15 +535,15 @@ export function createNativeKernel(addon: NativeAddon, options: NativeKernelOpti
       }
       const old = into instanceof NativePrepared && into.addon === addon ? into : null;
       const handle = old
-        ? addon.prepare(w, LAYOUTS[layout], O, C, old.handle)
-        : addon.prepare(w, LAYOUTS[layout], O, C);
+        ? addon.prepare(w, LAYOUT_CODES[layout], O, C, old.handle)
+        : addon.prepare(w, LAYOUT_CODES[layout], O, C);
       return old?.handle === handle ? old : new NativePrepared(addon, handle, addon.preparedBytes(handle));
     },
 
     linear(y, x, w, b1, b2, M, C, O, prepared) {
-      if (y instanceof Float32Array && x instanceof Float32Array && w instanceof Float32Array && f32(b1, b2)) {
+      if (y instanceof Float32Array && x instanceof Float32Array && w instanceof Float32Array && allFloat32(b1, b2)) {
         addon.linear(y, x, weight(prepared, w), b1 as Float32Array | null, b2 as Float32Array | null, M, C, O);
-      } else if (f64(y, x, w, b1, b2) && native64(M * C * O)) {
+      } else if (allFloat64(y, x, w, b1, b2) && native64(M * C * O)) {
         // biome-ignore format: the addon's argument order
         addon.linear64(y as Float64Array, x as Float64Array, weight(prepared, w), b1 as Float64Array | null, b2 as Float64Array | null, M, C, O);
       } else {
@@ -566,7 +558,7 @@ export function createNativeKernel(addon: NativeAddon, options: NativeKernelOpti
       if (a.mode === 'LSTM' || a.mode === 'GRU') {
         const lstm = a.mode === 'LSTM';
         const [c0, cN, whr, bhh, tape] = [a.c0 ?? null, a.cN ?? null, a.whr ?? null, a.bhh ?? null, a.tape ?? null];
-        if (f32(a.out, a.hN, a.pre, a.whh, a.h0, c0, cN, whr, bhh, tape)) {
+        if (allFloat32(a.out, a.hN, a.pre, a.whh, a.h0, c0, cN, whr, bhh, tape)) {
           // biome-ignore format: the addon's argument order
           addon.gatedRecurrence(a.out as Float32Array, a.hN as Float32Array, lstm ? (cN as Float32Array | null) : null, a.pre as Float32Array, weight(a.whhPrepared, a.whh as Float32Array), a.h0 as Float32Array, lstm ? (c0 as Float32Array | null) : null, whr === null ? null : weight(a.whrPrepared, whr as Float32Array), lstm ? null : (bhh as Float32Array | null), tape as Float32Array | null, a.L, a.N, a.H, a.P ?? a.H, a.outStride, a.outOffset, lstm, a.reverse, a.lengths);
         } else {
@@ -610,15 +602,15 @@ export function createNativeKernel(addon: NativeAddon, options: NativeKernelOpti
       // Decided before any buffer is made: small problems go to the reference kernel (its float64 scratch), and
       // the rest of the rule is the addon's (two threads or more, and a step the recurrence would not share).
       if (leaveLayers(a) || !addon.layersTakes(weights.length, N, H)) return false;
-      if (!f32(hN, x, h0) || !weights.every((w) => f32(w.wih, w.whh, w.bih, w.bhh))) return false;
+      if (!allFloat32(hN, x, h0) || !weights.every((w) => allFloat32(w.wih, w.whh, w.bih, w.bhh))) return false;
       const outs = weights.map((_, k) => a.layerOutput(k));
-      if (!f32(...outs)) return false;
+      if (!allFloat32(...outs)) return false;
       // biome-ignore format: the addon's argument order
       return addon.layers(outs as Float32Array[], hN as Float32Array, x as Float32Array, h0 as Float32Array, weights.map((w) => weight(w.prepared?.wih, w.wih as Float32Array)), weights.map((w) => weight(w.prepared?.whh, w.whh as Float32Array)), weights.map((w) => w.bih as Float32Array | null), weights.map((w) => w.bhh as Float32Array | null), a.L, N, a.I, H, a.mode === 'RNN_RELU', a.lengths);
     },
 
     linearBackward(dx, dw, db1, db2, dy, x, w, M, C, O) {
-      if (f64(dx, dw, db1, db2, dy, x, w) && native64(M * C * O)) {
+      if (allFloat64(dx, dw, db1, db2, dy, x, w) && native64(M * C * O)) {
         // biome-ignore format: the addon's argument order
         addon.linearBackward64(dx as Float64Array | null, dw as Float64Array, db1 as Float64Array | null, db2 as Float64Array | null, dy as Float64Array, x as Float64Array, w as Float64Array, M, C, O);
         return;
@@ -641,7 +633,7 @@ export function createNativeKernel(addon: NativeAddon, options: NativeKernelOpti
       if (a.mode === 'LSTM' || a.mode === 'GRU') {
         const lstm = a.mode === 'LSTM';
         const [whr, dwhr, dbhh, tape] = [a.whr ?? null, a.dwhr ?? null, a.dbhh ?? null, a.tape ?? null];
-        if (tape instanceof Float32Array && f32(a.dpre, a.dwhh, a.out, a.whh, a.dout, whr, dwhr, dbhh)) {
+        if (tape instanceof Float32Array && allFloat32(a.dpre, a.dwhh, a.out, a.whh, a.dout, whr, dwhr, dbhh)) {
           // small float64 buffers beside float32 ones (states and their gradients) go through float32
           const [dh0, flushH] = sinkF32(a.dh0);
           const [dc0, flushC] = sinkF32(lstm ? (a.dc0 ?? null) : null);

@@ -10,11 +10,13 @@
  * multiply-adds, or the build is not loaded (the reference kernel's then); a projected LSTM runs ../gated.ts's
  * steps around these products.
  */
-import type { FloatArray } from '../../dtype.js';
+import { allFloat64, type FloatArray } from '../../dtype.js';
 import { gatedRecurrence, gatedRecurrenceBackward } from '../gated.js';
 import {
   gatesOf,
   type Kernel,
+  LAYOUT_CODES,
+  MODE_CODES,
   type PreparedWeight,
   type RecurrenceArgs,
   type RecurrenceBackwardArgs,
@@ -72,12 +74,6 @@ class Prepared64 implements PreparedWeight {
   ) {}
 }
 
-const LAYOUTS = { panels: 0, GRU: 3, LSTM: 4 } as const;
-
-const MODES = { RNN_TANH: 0, RNN_RELU: 1, GRU: 3, LSTM: 4 } as const;
-
-const f64 = (...arrays: (FloatArray | null)[]) => arrays.every((v) => v === null || v instanceof Float64Array);
-
 /** The float64 calls, as the kernel interface's (./kernel.ts), each saying whether it ran. */
 export interface Wasm64 {
   // biome-ignore format: the kernel interface's signatures
@@ -101,7 +97,7 @@ export function wasm64(kernel: () => Kernel, minWork: number): Wasm64 {
     prepare(wt, kind, O, C, into) {
       const f = instance();
       if (!f || O < 1 || C < 1) return null;
-      const bytes = 8 * f.w.packed64_doubles(LAYOUTS[kind], O, C);
+      const bytes = 8 * f.w.packed64_doubles(LAYOUT_CODES[kind], O, C);
       // an earlier handle of this size is packed again in place (its layout and sizes give its bytes)
       const old = into instanceof Prepared64 && into.bytes === bytes ? into : null;
       const at = old ? old.at : f.kept.keep(bytes);
@@ -109,7 +105,7 @@ export function wasm64(kernel: () => Kernel, minWork: number): Wasm64 {
       const pw = m.take(8 * O * C);
       m.commit();
       m.put64(pw, wt, O * C);
-      f.w.pack64(at, pw, LAYOUTS[kind], O, C);
+      f.w.pack64(at, pw, LAYOUT_CODES[kind], O, C);
       if (old) return old;
       const prepared = new Prepared64(at, bytes);
       f.kept.release(prepared, at, bytes);
@@ -117,7 +113,7 @@ export function wasm64(kernel: () => Kernel, minWork: number): Wasm64 {
     },
 
     linear(y, x, wt, b1, b2, M, C, O, prepared) {
-      if (!f64(y, x, wt, b1, b2) || M * C * O < minWork) return false;
+      if (!allFloat64(y, x, wt, b1, b2) || M * C * O < minWork) return false;
       const f = instance();
       if (!f) return false;
       const { w } = f;
@@ -142,7 +138,8 @@ export function wasm64(kernel: () => Kernel, minWork: number): Wasm64 {
       const lstm = mode === 'LSTM';
       const [c0, cN, whr] = [lstm ? (a.c0 ?? null) : null, lstm ? (a.cN ?? null) : null, a.whr ?? null];
       const [bhh, tape] = [mode === 'GRU' ? (a.bhh ?? null) : null, G > 1 ? (a.tape ?? null) : null];
-      if (!f64(out, hN, pre, whh, h0, c0, cN, whr, bhh, tape) || L * N * G * H * (a.P ?? H) < minWork) return false;
+      if (!allFloat64(out, hN, pre, whh, h0, c0, cN, whr, bhh, tape) || L * N * G * H * (a.P ?? H) < minWork)
+        return false;
       const f = instance();
       if (!f) return false;
       if (whr !== null) {
@@ -179,7 +176,7 @@ export function wasm64(kernel: () => Kernel, minWork: number): Wasm64 {
       m.put64(ptape, tape, L * N * (G + 1) * H);
       putLengths(m, plen, lengths, N);
       // biome-ignore format: the C argument order
-      w.recurrence64(pout, phN, pcN, ppre, pwhh, ph0, pc0, pbhh, ptape, L, N, H, a.outStride, a.outOffset, MODES[mode], a.reverse ? 1 : 0, plen, bp, state);
+      w.recurrence64(pout, phN, pcN, ppre, pwhh, ph0, pc0, pbhh, ptape, L, N, H, a.outStride, a.outOffset, MODE_CODES[mode], a.reverse ? 1 : 0, plen, bp, state);
       m.get64(pout, out, outLength);
       m.get64(phN, hN, N * H);
       m.get64(pcN, cN, N * H);
@@ -188,7 +185,7 @@ export function wasm64(kernel: () => Kernel, minWork: number): Wasm64 {
     },
 
     linearBackward(dx, dw, db1, db2, dy, x, wt, M, C, O) {
-      if (!f64(dx, dw, db1, db2, dy, x, wt) || M * C * O < minWork) return false;
+      if (!allFloat64(dx, dw, db1, db2, dy, x, wt) || M * C * O < minWork) return false;
       const f = instance();
       if (!f) return false;
       const { w } = f;
@@ -226,7 +223,7 @@ export function wasm64(kernel: () => Kernel, minWork: number): Wasm64 {
         mode === 'GRU' ? (a.dbhh ?? null) : null,
         G > 1 ? (a.tape ?? null) : null,
       ];
-      if (!f64(dpre, dh0, dwhh, dout, dhN, out, h0, whh, dc0, dcN, c0, whr, dbhh, tape)) return false;
+      if (!allFloat64(dpre, dh0, dwhh, dout, dhN, out, h0, whh, dc0, dcN, c0, whr, dbhh, tape)) return false;
       if (L * N * G * H * (a.P ?? H) < minWork) return false;
       const f = instance();
       if (!f) return false;
@@ -279,7 +276,7 @@ export function wasm64(kernel: () => Kernel, minWork: number): Wasm64 {
         m.put64(at, v, n);
       putLengths(m, plen, lengths, N);
       // biome-ignore format: the C argument order
-      w.recurrence_backward64(pdpre, pdh0, pdc0, pdwhh, pdbhh, pdout, pdhN, pdcN, pout, ph0, pc0, pwhh, ptape, L, N, H, a.outStride, a.outOffset, MODES[mode], a.reverse ? 1 : 0, plen, pz, bp, state, work, bsum);
+      w.recurrence_backward64(pdpre, pdh0, pdc0, pdwhh, pdbhh, pdout, pdhN, pdcN, pout, ph0, pc0, pwhh, ptape, L, N, H, a.outStride, a.outOffset, MODE_CODES[mode], a.reverse ? 1 : 0, plen, pz, bp, state, work, bsum);
       m.get64(pdpre, dpre, L * N * GH);
       m.get64(pdh0, dh0, N * H);
       m.get64(pdc0, dc0, N * H);

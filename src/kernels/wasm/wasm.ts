@@ -10,16 +10,17 @@
  * loaded on demand. Precision and the hand-off of small problems to the reference kernel are as for the native
  * kernel (see ../native.ts).
  */
-import type { FloatArray } from '../../dtype.js';
+import { allFloat32 } from '../../dtype.js';
 import { EXACT_BELOW, float32Scratch, minWorkFor, readF32, sinkF32 } from '../f32.js';
 import { gatedRecurrence, gatedRecurrenceBackward } from '../gated.js';
-import type {
-  Kernel,
-  LayersArgs,
-  PreparedWeight,
-  RecurrenceArgs,
-  RecurrenceBackwardArgs,
-  WeightLayout,
+import {
+  type Kernel,
+  LAYOUT_CODES,
+  type LayersArgs,
+  type PreparedWeight,
+  type RecurrenceArgs,
+  type RecurrenceBackwardArgs,
+  type WeightLayout,
 } from '../kernel.js';
 import { referenceKernel } from '../reference.js';
 import { WASM_KERNEL_BASE64 } from './binary.js';
@@ -63,8 +64,6 @@ class WasmPrepared implements PreparedWeight {
   ) {}
 }
 
-const LAYOUTS = { panels: 0, GRU: 3, LSTM: 4 } as const;
-
 /**
  * Each WebAssembly kernel's instance and where a call's arrays go in its memory (above the blocks it keeps), for
  * the optimizers' calls on the same instance (src/train/optim-kernel.ts).
@@ -85,7 +84,6 @@ export function createWasmKernel(w: WasmExports, options: WasmKernelOptions = {}
   const float64 = wasm64(() => kernel, minWork);
   const NR = w.panel_width();
   const panels = (O: number) => Math.ceil(O / NR) * NR;
-  const isF32 = (...arrays: (FloatArray | null)[]) => arrays.every((v) => v === null || v instanceof Float32Array);
   const putLengths = (at: number, lengths: Int32Array | null, N: number) => {
     if (lengths) new Int32Array(w.memory.buffer, at, N).set(lengths.subarray(0, N));
   };
@@ -97,7 +95,7 @@ export function createWasmKernel(w: WasmExports, options: WasmKernelOptions = {}
     const P = a.P ?? H;
     const [c0, cN, whr] = lstm ? [a.c0 ?? null, a.cN ?? null, a.whr ?? null] : [null, null, null];
     const [bhh, tape] = [lstm ? null : (a.bhh ?? null), a.tape ?? null];
-    if (!isF32(out, hN, pre, whh, h0, c0, cN, whr, bhh, tape)) {
+    if (!allFloat32(out, hN, pre, whh, h0, c0, cN, whr, bhh, tape)) {
       gatedRecurrence(kernel, a);
       return;
     }
@@ -147,7 +145,7 @@ export function createWasmKernel(w: WasmExports, options: WasmKernelOptions = {}
     const P = a.P ?? H;
     const [whr, dwhr] = lstm ? [a.whr ?? null, a.dwhr ?? null] : [null, null];
     const [dbhh, tape] = [lstm ? null : (a.dbhh ?? null), a.tape ?? null];
-    if (!(tape instanceof Float32Array) || !isF32(dpre, dwhh, out, whh, dout, whr, dwhr, dbhh)) {
+    if (!(tape instanceof Float32Array) || !allFloat32(dpre, dwhh, out, whh, dout, whr, dwhr, dbhh)) {
       gatedRecurrenceBackward(kernel, a);
       return;
     }
@@ -218,7 +216,7 @@ export function createWasmKernel(w: WasmExports, options: WasmKernelOptions = {}
     prepare(wt, kind: WeightLayout, O, C, into) {
       if (wt instanceof Float64Array) return float64.prepare(wt, kind, O, C, into);
       if (!(wt instanceof Float32Array) || O < 1 || C < 1) return null;
-      const bytes = 4 * w.packed_floats(LAYOUTS[kind], O, C);
+      const bytes = 4 * w.packed_floats(LAYOUT_CODES[kind], O, C);
       // an earlier handle of this size is packed again in place (its layout and sizes give its bytes)
       const old = into instanceof WasmPrepared && into.exports === w && into.bytes === bytes ? into : null;
       const at = old ? old.at : reserve(bytes);
@@ -226,7 +224,7 @@ export function createWasmKernel(w: WasmExports, options: WasmKernelOptions = {}
       const pw = m.take(4 * O * C);
       m.commit();
       m.put(pw, wt, O * C);
-      w.pack(at, pw, LAYOUTS[kind], O, C);
+      w.pack(at, pw, LAYOUT_CODES[kind], O, C);
       if (old) return old;
       const prepared = new WasmPrepared(w, at, bytes);
       kept.release(prepared, at, bytes);
@@ -235,8 +233,7 @@ export function createWasmKernel(w: WasmExports, options: WasmKernelOptions = {}
 
     linear(y, x, wt, b1, b2, M, C, O, prepared) {
       if (float64.linear(y, x, wt, b1, b2, M, C, O, prepared)) return;
-      const f32 = (a: FloatArray | null) => a === null || a instanceof Float32Array;
-      if (!(f32(y) && f32(x) && f32(wt) && f32(b1) && f32(b2))) {
+      if (!allFloat32(y, x, wt, b1, b2)) {
         referenceKernel.linear(y, x, wt, b1, b2, M, C, O);
         return;
       }
