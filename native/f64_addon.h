@@ -11,9 +11,6 @@
 
 namespace {
 
-// Room for n doubles, 64-byte aligned as the tiles' loads need (gated_addon.h's alloc_doubles is calloc's).
-double* aligned_doubles(size_t n) { return reinterpret_cast<double*>(alloc_floats(2 * n)); }
-
 bool get_f64(napi_env env, napi_value v, double** data, size_t* length, bool nullable) {
   return get_typed<double, napi_float64_array>(env, v, data, length, nullable);
 }

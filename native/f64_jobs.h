@@ -15,6 +15,9 @@
 
 namespace {
 
+// Room for n doubles, 64-byte aligned as the tiles' loads need, that std::free releases (pool.h's alloc_floats).
+inline double* aligned_doubles(size_t n) { return reinterpret_cast<double*>(alloc_floats(2 * n)); }
+
 #pragma GCC push_options
 RNN_TARGET_VECTOR
 
@@ -109,7 +112,7 @@ bool grad_weight64(double* dw, double* db, DY dyrow, XR xrow, int M, int O, int 
   std::vector<double*> work(T, nullptr);
   bool ok = true;
   for (double*& w : work) {
-    w = reinterpret_cast<double*>(alloc_floats(2 * gw64_work(job.block, C)));
+    w = aligned_doubles(gw64_work(job.block, C));
     ok = ok && w;
   }
   if (ok) {

@@ -74,7 +74,7 @@ napi_value prepare64(napi_env env, napi_value intoValue, const double* w, int la
   }
   const size_t doubles = prepared64_doubles(layout, O, C);
   Prepared* p = new (std::nothrow) Prepared{layout, RNN_VBYTES, O, C, doubles * sizeof(double), nullptr};
-  if (p) p->Bd = reinterpret_cast<double*>(alloc_floats(2 * doubles));
+  if (p) p->Bd = aligned_doubles(doubles);
   if (!p || !p->Bd) {
     delete p;
     return throw_range(env, "prepare: out of memory");
