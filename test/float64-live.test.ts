@@ -18,9 +18,7 @@
  * Needs torch in /usr/bin/python3 (skips with the reason otherwise, fails instead with STACKED_RNN_REQUIRE_TORCH=1).
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -31,7 +29,7 @@ import { wasmExports } from '../src/kernels/wasm/wasm.js';
 import { flatError } from './helpers/compare.js';
 import { referenceCalls } from './helpers/kernels.js';
 import { int } from './helpers/random.js';
-import { assertTorch, PYTHON, torchSkip } from './helpers/torch.js';
+import { assertTorch, runTorchCases, torchSkip } from './helpers/torch.js';
 
 const SCRIPT = fileURLToPath(new URL('../scripts/torch_float64.py', import.meta.url));
 const FORWARD_BAR = 1e-12;
@@ -143,10 +141,7 @@ describe('float64 models at fast-kernel sizes match PyTorch float64', { skip: to
 
   before(() => {
     assertTorch();
-    dir = mkdtempSync(join(tmpdir(), 'stacked-rnn-f64-'));
-    writeFileSync(join(dir, 'cases.json'), JSON.stringify(CASES));
-    const r = spawnSync(PYTHON, [SCRIPT, dir], { encoding: 'utf8', timeout: 300_000 });
-    if (r.status !== 0) throw new Error(`${SCRIPT} failed (status ${r.status}):\n${r.stderr}`);
+    dir = runTorchCases(SCRIPT, 'stacked-rnn-f64-', CASES);
   });
 
   after(() => {

@@ -20,9 +20,7 @@
  * Needs torch in /usr/bin/python3 (skips with the reason otherwise, fails instead with STACKED_RNN_REQUIRE_TORCH=1).
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -33,7 +31,7 @@ import { LSTM } from '../src/rnn/lstm.js';
 import { Tensor } from '../src/tensor.js';
 import { flatError } from './helpers/compare.js';
 import { referenceCalls } from './helpers/kernels.js';
-import { assertTorch, PYTHON, torchSkip } from './helpers/torch.js';
+import { assertTorch, runTorchCases, torchSkip } from './helpers/torch.js';
 
 const SCRIPT = fileURLToPath(new URL('../scripts/torch_gated.py', import.meta.url));
 
@@ -106,10 +104,7 @@ describe('the fused LSTM and GRU are no less accurate than PyTorch float32', { s
 
   before(() => {
     assertTorch();
-    dir = mkdtempSync(join(tmpdir(), 'stacked-rnn-gated-'));
-    writeFileSync(join(dir, 'cases.json'), JSON.stringify(CASES));
-    const r = spawnSync(PYTHON, [SCRIPT, dir], { encoding: 'utf8', timeout: 300_000 });
-    if (r.status !== 0) throw new Error(`${SCRIPT} failed (status ${r.status}):\n${r.stderr}`);
+    dir = runTorchCases(SCRIPT, 'stacked-rnn-gated-', CASES);
   });
 
   after(() => {

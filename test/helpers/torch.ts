@@ -1,11 +1,15 @@
 /**
- * Real PyTorch for the live parity tests: whether it is there, and running scripts/torch_rnn.py.
+ * Real PyTorch for the live parity tests: whether it is there, and running scripts/torch_rnn.py or a script over a
+ * list of cases.
  *
  * Torch lives in /usr/bin/python3 (not the `python3` on PATH; STACKED_RNN_PYTHON names another interpreter).
  * Without it the live tests skip and say why, unless STACKED_RNN_REQUIRE_TORCH=1 (set in CI), where a missing
  * torch is a failure rather than a silent skip.
  */
 import { spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const PYTHON = process.env.STACKED_RNN_PYTHON || '/usr/bin/python3';
@@ -55,6 +59,18 @@ export function assertTorch(): void {
       `STACKED_RNN_REQUIRE_TORCH=1 but PyTorch is not available: ${s.reason}. Install torch for ${PYTHON}.`,
     );
   }
+}
+
+/**
+ * Runs `SCRIPT DIR` on `cases` written to DIR/cases.json, DIR a new temporary folder, and returns DIR, where the
+ * script wrote its answers (the caller removes it); throws with the script's stderr when it fails.
+ */
+export function runTorchCases(script: string, prefix: string, cases: unknown): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  writeFileSync(join(dir, 'cases.json'), JSON.stringify(cases));
+  const r = spawnSync(PYTHON, [script, dir], { encoding: 'utf8', timeout: 300_000 });
+  if (r.status !== 0) throw new Error(`${script} failed (status ${r.status}):\n${r.stderr}`);
+  return dir;
 }
 
 /** Runs `torch_rnn.py COMMAND DIR...` (see the script); throws with its stderr when it fails. */
