@@ -47,11 +47,6 @@ napi_value LinearF64(napi_env env, napi_callback_info info) {
     return throw_range(env, "linear64: an array is shorter than M, C and O require");
   }
   if (M == 0 || O == 0) return nullptr;
-  if (C == 0) {
-    for (int64_t m = 0; m < M; m++)
-      for (int64_t o = 0; o < O; o++) y[m * O + o] = (b1 ? b1[o] : 0.0) + (b2 ? b2[o] : 0.0);
-    return nullptr;
-  }
   const double* Bp;
   double* own;
   if (!panels_of(w, packed, 0, O, C, &Bp, &own)) return throw_range(env, "linear64: out of memory");
