@@ -458,8 +458,9 @@ export function createNativeKernel(addon: NativeAddon, options: NativeKernelOpti
   /** The handle of a weight this addon prepared, else the array itself (packed again by the call). */
   const weight = (prepared: PreparedWeight | null | undefined, w: FloatArray): unknown =>
     prepared instanceof NativePrepared && prepared.addon === addon ? prepared.handle : w;
-  /** Whether a float64 call of `work` multiply-adds runs here (an addon built before float64 has no such calls). */
-  const native64 = (work: number) => work >= minWork && typeof addon.linear64 === 'function';
+  /** Whether this addon has the float64 kernels (one built before them has none), and runs a call of `work` there. */
+  const has64 = typeof addon.linear64 === 'function';
+  const native64 = (work: number) => has64 && work >= minWork;
   /** An LSTM or GRU stack as a wavefront (native/gated_jobs.h), on the same rule as the RNN's `layers`. */
   function gatedLayers(a: LayersArgs): boolean {
     const { hN, x, h0, weights, N, H } = a;
@@ -530,7 +531,7 @@ export function createNativeKernel(addon: NativeAddon, options: NativeKernelOpti
     scratch: float32Scratch(exactBelow),
 
     prepare(w, layout: WeightLayout, O, C, into) {
-      if (!(w instanceof Float32Array || (w instanceof Float64Array && native64(Infinity))) || O < 1 || C < 1) {
+      if (!(w instanceof Float32Array || (w instanceof Float64Array && has64)) || O < 1 || C < 1) {
         return null;
       }
       const old = into instanceof NativePrepared && into.addon === addon ? into : null;
@@ -596,7 +597,7 @@ export function createNativeKernel(addon: NativeAddon, options: NativeKernelOpti
     },
 
     layers(a: LayersArgs): boolean {
-      if (a.x instanceof Float64Array) return typeof addon.layers64 === 'function' && layers64(a);
+      if (a.x instanceof Float64Array) return has64 && layers64(a);
       if (a.mode === 'LSTM' || a.mode === 'GRU') return gatedLayers(a);
       const { hN, x, h0, weights, N, H } = a;
       // Decided before any buffer is made: small problems go to the reference kernel (its float64 scratch), and
